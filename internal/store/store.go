@@ -1,0 +1,240 @@
+// Package store opens the platform's database — PostgreSQL in production,
+// SQLite embedded — runs its migrations and its transactions.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names the SQL dialect of a database.
+type Dialect string
+
+// The dialects the platform runs on.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DB is an open database. SQL written for both dialects uses $n placeholders,
+// which both understand.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+	// Pool is the pgx pool under DB on PostgreSQL, for statistics and fast
+	// paths; nil on SQLite.
+	Pool *pgxpool.Pool
+	// Name is the pool's name in metrics ("HikariPool-1" style: "<app>-pool").
+	Name string
+}
+
+// Options tune Open.
+type Options struct {
+	// AppName is PostgreSQL's application_name, so pg_stat_activity shows which
+	// service holds a connection ("transaction-service").
+	AppName string
+	// MaxConns caps the pool; 0 means the default (16 on PostgreSQL, 8 on SQLite).
+	MaxConns int
+	// SQLiteSynchronous is SQLite's synchronous pragma: NORMAL (the embedded
+	// default: a power loss may lose the last commits, never corrupt) or FULL.
+	SQLiteSynchronous string
+}
+
+// Open connects to the database that rawURL names: postgres://… or
+// sqlite:///abs/path or sqlite://./rel/path. A SQLite database's folder is
+// created if it is missing.
+func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(ctx, rawURL, opt)
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		return openSQLite(ctx, strings.TrimPrefix(rawURL, "sqlite://"), opt)
+	default:
+		return nil, fmt.Errorf("database URL must start with postgres:// or sqlite://, got %q", redact(rawURL))
+	}
+}
+
+func openPostgres(ctx context.Context, rawURL string, opt Options) (*DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "5")
+	}
+	u.RawQuery = q.Encode()
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	cfg.MaxConns = 16
+	if opt.MaxConns > 0 {
+		cfg.MaxConns = int32(opt.MaxConns)
+	}
+	// Session limits: PostgreSQL leaves them off, and a stuck statement or an
+	// abandoned transaction would otherwise hold locks on balances for ever.
+	rp := cfg.ConnConfig.RuntimeParams
+	for k, v := range map[string]string{
+		"statement_timeout":                   "30s",
+		"lock_timeout":                        "10s",
+		"idle_in_transaction_session_timeout": "60s",
+	} {
+		if rp[k] == "" {
+			rp[k] = v
+		}
+	}
+	if opt.AppName != "" {
+		rp["application_name"] = opt.AppName
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db := &DB{DB: stdlib.OpenDBFromPool(pool), Dialect: Postgres, Pool: pool, Name: poolName(opt.AppName)}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres at %s: %w", redact(rawURL), err)
+	}
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, path string, opt Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite URL has no path")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	sync := opt.SQLiteSynchronous
+	if sync == "" {
+		sync = "NORMAL"
+	}
+	// Write transactions start with BEGIN IMMEDIATE: with deferred ones,
+	// concurrent read-then-write transactions fail with "database is locked"
+	// instead of waiting for the busy timeout.
+	dsn := "file:" + path + "?_txlock=immediate&_time_format=sqlite" +
+		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(" + sync + ")"
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	n := 8
+	if opt.MaxConns > 0 {
+		n = opt.MaxConns
+	}
+	sdb.SetMaxOpenConns(n)
+	sdb.SetMaxIdleConns(n)
+	db := &DB{DB: sdb, Dialect: SQLite, Name: poolName(opt.AppName)}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite at %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func poolName(app string) string {
+	if app == "" {
+		return "bank-pool"
+	}
+	return app + "-pool"
+}
+
+// Close closes the database and, on PostgreSQL, its pool.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	return err
+}
+
+// maxAttempts bounds the retries of a transaction that lost a serialization
+// conflict or a deadlock; more attempts only add load to a database that is
+// already contended.
+const maxAttempts = 5
+
+// InTx runs fn in a transaction and commits it. A serialization failure or a
+// deadlock (PostgreSQL 40001, 40P01) or a busy SQLite database rolls back and
+// runs fn again, a bounded number of times; fn must therefore have no effects
+// outside the transaction.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		if err = db.inTx(ctx, fn); err == nil || !Retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("gave up after %d attempts: %w", maxAttempts, err)
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Retryable reports whether err is a transient conflict worth a retry: a
+// serialization failure or a deadlock on PostgreSQL, a busy database on SQLite,
+// or a unique violation raised by a concurrent insert of the same key.
+func Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		code := sqErr.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// redact hides the password of a database URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

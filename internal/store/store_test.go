@@ -1,0 +1,105 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+func TestMigrateConcurrently(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			url := storetest.URL(t, d)
+			want, err := store.Migrations(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Several processes start at once: each opens its own pool.
+			const n = 4
+			applied := make([][]string, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					db, err := store.Open(ctx, url, store.Options{})
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer db.Close()
+					applied[i], errs[i] = db.Migrate(ctx)
+				}()
+			}
+			wg.Wait()
+			total := 0
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("migrate %d: %v", i, errs[i])
+				}
+				total += len(applied[i])
+			}
+			if total != len(want) {
+				t.Errorf("migrations applied %d times in all, want %d (each once)", total, len(want))
+			}
+			db, err := store.Open(ctx, url, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var count int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&count); err != nil {
+				t.Fatal(err)
+			}
+			if count != len(want) {
+				t.Errorf("schema_migrations has %d rows, want %d", count, len(want))
+			}
+			again, err := db.Migrate(ctx)
+			if err != nil || len(again) != 0 {
+				t.Errorf("second Migrate = %v, %v; want nothing applied", again, err)
+			}
+		})
+	}
+}
+
+func TestInTxRollsBackOnError(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, type, aggregate_id, payload, created_at) VALUES ('e1', 't', 'a', '{}', CURRENT_TIMESTAMP)`); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx error = %v, want %v", err, boom)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("outbox has %d rows after a rolled-back transaction, want 0", n)
+		}
+	})
+}
+
+func TestOpenRejectsUnknownScheme(t *testing.T) {
+	_, err := store.Open(context.Background(), "mysql://user:secret@host/db", store.Options{})
+	if err == nil {
+		t.Fatal("Open(mysql://…) succeeded, want an error")
+	}
+	if got := err.Error(); strings.Contains(got, "secret") {
+		t.Errorf("error %q leaks the password", got)
+	}
+}
+

@@ -1,0 +1,71 @@
+-- Accounts carry their balances: the row a transfer checks is the row it updates.
+CREATE TABLE accounts (
+    id              TEXT PRIMARY KEY,
+    owner_id        TEXT REFERENCES users (id),
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    type            TEXT NOT NULL CHECK (type IN ('checking', 'savings', 'cash', 'settlement', 'suspense')),
+    currency        TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('active', 'frozen', 'closed')),
+    overdraft_limit BIGINT NOT NULL DEFAULT 0 CHECK (overdraft_limit >= 0),
+    posted          BIGINT NOT NULL DEFAULT 0,
+    pending         BIGINT NOT NULL DEFAULT 0 CHECK (pending >= 0),
+    created_at      DATETIME NOT NULL,
+    -- The last guard: a customer account never goes below its floor, whatever
+    -- the code above it does. System accounts (no owner) have no floor.
+    CHECK (owner_id IS NULL OR posted - pending + overdraft_limit >= 0)
+);
+CREATE INDEX accounts_owner ON accounts (owner_id, created_at);
+
+-- A transaction is written once and never changed; a correction is a new
+-- (reversal) transaction. reverses_id is unique: a transaction is reversed once.
+CREATE TABLE transactions (
+    id          TEXT PRIMARY KEY,
+    type        TEXT NOT NULL CHECK (type IN ('deposit', 'withdrawal', 'transfer', 'capture', 'reversal', 'payment')),
+    amount      BIGINT NOT NULL CHECK (amount > 0),
+    currency    TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    reverses_id TEXT UNIQUE REFERENCES transactions (id),
+    hold_id     TEXT,
+    created_at  DATETIME NOT NULL
+);
+
+-- Postings are append-only; per transaction and currency they sum to zero.
+CREATE TABLE postings (
+    transaction_id TEXT NOT NULL REFERENCES transactions (id),
+    account_id     TEXT NOT NULL REFERENCES accounts (id),
+    amount         BIGINT NOT NULL CHECK (amount <> 0),
+    currency       TEXT NOT NULL,
+    created_at     DATETIME NOT NULL,
+    PRIMARY KEY (transaction_id, account_id)
+);
+CREATE INDEX postings_history ON postings (account_id, created_at DESC, transaction_id DESC);
+
+CREATE TABLE holds (
+    id          TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES accounts (id),
+    amount      BIGINT NOT NULL CHECK (amount > 0),
+    captured    BIGINT NOT NULL DEFAULT 0 CHECK (captured >= 0 AND captured <= amount),
+    currency    TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'captured', 'voided', 'expired')),
+    description TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    expires_at  DATETIME,
+    created_at  DATETIME NOT NULL,
+    updated_at  DATETIME NOT NULL
+);
+CREATE INDEX holds_expiry ON holds (expires_at) WHERE status = 'pending' AND expires_at IS NOT NULL;
+
+-- Idempotency keys are per user. The response of the first request is stored
+-- in the same transaction that moved the money and replayed byte for byte.
+CREATE TABLE idempotency_keys (
+    user_id      TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    response     BLOB NOT NULL,
+    created_at   DATETIME NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
