@@ -2,6 +2,8 @@ package bank
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"fmt"
 	"strconv"
 )
@@ -39,17 +41,21 @@ type Amount int64
 // UnmarshalJSON implements json.Unmarshaler.
 func (a *Amount) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || b[0] == '"' || bytes.ContainsAny(b, ".eE") || bytes.Equal(b, []byte("null")) {
-		return errAmountNotInteger
+		return amountTypeError(b)
 	}
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
-		return errAmountNotInteger
+		return amountTypeError(b)
 	}
 	*a = Amount(n)
 	return nil
 }
 
-var errAmountNotInteger = fmt.Errorf("must be an integer number of minor units")
+// amountTypeError is a json.UnmarshalTypeError so that the decoder adds the
+// name of the field at fault.
+func amountTypeError(b []byte) error {
+	return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[int64]()}
+}
 
 // Money is a positive or negative integer amount of minor units of a currency.
 type Money struct {

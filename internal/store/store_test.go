@@ -102,4 +102,3 @@ func TestOpenRejectsUnknownScheme(t *testing.T) {
 		t.Errorf("error %q leaks the password", got)
 	}
 }
-

@@ -1,0 +1,81 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/fintech-banking/bank/internal/bank"
+)
+
+// Role is what a user may do.
+type Role string
+
+// The roles. Operators work the back office (see every customer, deposit cash,
+// freeze accounts, reverse transactions); admins also manage operators.
+const (
+	RoleCustomer Role = "customer"
+	RoleOperator Role = "operator"
+	RoleAdmin    Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleCustomer || r == RoleOperator || r == RoleAdmin }
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	UserID string
+	Role   Role
+}
+
+// Staff reports whether p works for the bank (operator or admin) and so may see
+// every customer's resources.
+func (p Principal) Staff() bool { return p.Role == RoleOperator || p.Role == RoleAdmin }
+
+// Owns reports whether p may see a resource owned by ownerID: its owner, or staff.
+// Queries scope by owner with OwnerScope; this is for a resource already loaded.
+func (p Principal) Owns(ownerID string) bool { return p.Staff() || p.UserID == ownerID }
+
+// OwnerScope is the owner id a query must be restricted to: the caller's own id
+// for a customer, "" (everyone) for staff. Scoping is the default: a handler has
+// to ask for staff to see more.
+func (p Principal) OwnerScope() string {
+	if p.Staff() {
+		return ""
+	}
+	return p.UserID
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal that the authentication middleware put in
+// ctx. Handlers behind the middleware always have one.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Require returns an error unless ctx's principal has one of roles:
+// KindUnauthenticated without a principal, KindForbidden with another role.
+func Require(ctx context.Context, roles ...Role) (Principal, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return Principal{}, bank.Errorf(bank.KindUnauthenticated, "unauthenticated", "a bearer token is required")
+	}
+	for _, r := range roles {
+		if p.Role == r || (r == RoleOperator && p.Role == RoleAdmin) {
+			return p, nil
+		}
+	}
+	return p, bank.Errorf(bank.KindForbidden, "forbidden", "this action needs the %s role", roles[0])
+}
+
+// Authenticator turns a request's bearer token into a Principal. The Verifier
+// of this package implements it; the middleware of every service uses it.
+type Authenticator interface {
+	Authenticate(r *http.Request) (Principal, error)
+}
