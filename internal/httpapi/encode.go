@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,25 @@ const MaxBodyBytes = 1 << 20
 // over MaxBodyBytes, an empty body and type mismatches are KindInvalid errors
 // that name the field at fault.
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return decode(http.MaxBytesReader(w, r.Body, MaxBodyBytes), v)
+}
+
+// ReadBody reads r's whole body, up to MaxBodyBytes, for a handler that needs
+// the bytes themselves (an idempotency fingerprint) before DecodeBytes.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	return b, nil
+}
+
+// DecodeBytes decodes body strictly into v, as Decode does.
+func DecodeBytes(body []byte, v any) error {
+	return decode(bytes.NewReader(body), v)
+}
+
+func decode(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -1,0 +1,303 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// OpenAccountInput is what a customer gives to open an account.
+type OpenAccountInput struct {
+	Currency bank.Currency
+	Type     string // TypeChecking or TypeSavings
+	Name     string
+}
+
+// OpenAccount opens an account owned by p. The currency's system accounts are
+// made on first use, in the same transaction. It returns KindInvalid for a bad
+// type.
+func (l *Ledger) OpenAccount(ctx context.Context, p auth.Principal, in OpenAccountInput) (*Account, error) {
+	if in.Type != TypeChecking && in.Type != TypeSavings {
+		return nil, bank.Invalid("type", `must be "checking" or "savings"`)
+	}
+	now := l.clock()
+	a := &Account{ID: bank.NewID(), OwnerID: p.UserID, Name: in.Name, Type: in.Type,
+		Currency: in.Currency, Status: StatusActive, CreatedAt: now}
+	if a.Name == "" {
+		a.Name = strings.ToUpper(in.Type[:1]) + in.Type[1:] + " " + string(in.Currency)
+	}
+	for attempt := 0; ; attempt++ {
+		a.Number = accountNumber()
+		err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+			for _, typ := range []string{TypeCash, TypeSettlement, TypeSuspense} {
+				id := SystemAccountID(typ, in.Currency)
+				if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, owner_id, number, name, type, currency, status, created_at)
+					VALUES ($1, NULL, $2, $3, $4, $5, 'active', $6) ON CONFLICT (id) DO NOTHING`,
+					id, strings.ToUpper(id), "Bank "+typ+" "+string(in.Currency), typ, in.Currency, now); err != nil {
+					return fmt.Errorf("create system account %s: %w", id, err)
+				}
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, owner_id, number, name, type, currency, status, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)`, a.ID, a.OwnerID, a.Number, a.Name, a.Type, a.Currency, now)
+			return err
+		})
+		if err != nil && store.IsUniqueViolation(err) && attempt < 3 {
+			continue // an account number collided: draw another
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open account: %w", err)
+		}
+		return a, nil
+	}
+}
+
+// accountNumber draws a random 11-digit account number whose last digit is a
+// Luhn check digit, so that a mistyped number is caught before a lookup.
+func accountNumber() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1e10))
+	digits := fmt.Sprintf("%010d", n)
+	sum := 0
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if (len(digits)-i)%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return digits + fmt.Sprint((10-sum%10)%10)
+}
+
+func notFound(id string) error {
+	return bank.Errorf(bank.KindNotFound, "account_not_found", "account %s not found", id)
+}
+
+// Account returns the account id if p may see it; KindNotFound otherwise.
+func (l *Ledger) Account(ctx context.Context, p auth.Principal, id string) (*Account, error) {
+	a, err := scanAccount(l.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get account: %w", err)
+	}
+	if !p.Owns(a.OwnerID) || (a.System() && !p.Staff()) {
+		return nil, notFound(id)
+	}
+	return a, nil
+}
+
+// Page asks for one page of a list, newest first.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// cursor is the position after the last item of a page: its time and id.
+type cursor struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var c cursor
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.ID == "" {
+		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
+	}
+	return &c, nil
+}
+
+// Accounts lists the customer accounts p may see, newest first: a customer's
+// own; for staff every customer's, or ownerID's when it is not empty.
+func (l *Ledger) Accounts(ctx context.Context, p auth.Principal, ownerID string, page Page) ([]*Account, string, error) {
+	cur, err := decodeCursor(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	if scope := p.OwnerScope(); scope != "" {
+		if ownerID != "" && ownerID != scope {
+			return []*Account{}, "", nil // another customer's accounts: nothing to see
+		}
+		ownerID = scope
+	}
+	q := `SELECT ` + accountColumns + ` FROM accounts WHERE owner_id IS NOT NULL`
+	var args []any
+	if ownerID != "" {
+		args = append(args, ownerID)
+		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
+	}
+	if cur != nil {
+		args = append(args, cur.At, cur.ID)
+		q += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args))
+	}
+	args = append(args, page.Limit+1)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := l.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	out := []*Account{}
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > page.Limit {
+		out = out[:page.Limit]
+		last := out[len(out)-1]
+		next = cursor{At: last.CreatedAt, ID: last.ID}.encode()
+	}
+	return out, next, nil
+}
+
+// Account actions of the back office.
+const (
+	ActionFreeze   = "freeze"
+	ActionUnfreeze = "unfreeze"
+	ActionClose    = "close"
+)
+
+// SetStatus freezes, unfreezes or closes the customer account id. Each is a
+// conditional update, so it is atomic with respect to concurrent postings:
+// a transfer that locked the row first commits first, one that comes after
+// sees the new status. Repeating an action is harmless. It returns
+// KindForbidden for a customer, KindNotFound, and KindRejected for
+// account_closed or balance_not_zero (close needs zero posted and pending).
+func (l *Ledger) SetStatus(ctx context.Context, p auth.Principal, id, action string) (*Account, error) {
+	if err := requireStaff(p); err != nil {
+		return nil, err
+	}
+	var q string
+	switch action {
+	case ActionFreeze:
+		q = `UPDATE accounts SET status = 'frozen' WHERE id = $1 AND owner_id IS NOT NULL AND status = 'active'`
+	case ActionUnfreeze:
+		q = `UPDATE accounts SET status = 'active' WHERE id = $1 AND owner_id IS NOT NULL AND status = 'frozen'`
+	case ActionClose:
+		q = `UPDATE accounts SET status = 'closed' WHERE id = $1 AND owner_id IS NOT NULL AND status <> 'closed' AND posted = 0 AND pending = 0`
+	default:
+		return nil, bank.Invalid("action", "must be freeze, unfreeze or close")
+	}
+	var a *Account
+	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		changed, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		a, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && a.System()) {
+			return notFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		if changed == 0 {
+			switch {
+			case a.Status == StatusClosed && action != ActionClose:
+				return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
+			case action == ActionClose && a.Status != StatusClosed:
+				return bank.Errorf(bank.KindRejected, "balance_not_zero",
+					"account %s has a posted balance of %d and %d pending; only an empty account can be closed",
+					id, a.Balance.Posted, a.Balance.Pending)
+			}
+			return nil // already in the asked state
+		}
+		if action == ActionFreeze {
+			return insertEvent(ctx, tx, l.clock(), "account.frozen", a.ID, map[string]any{
+				"account_id": a.ID, "owner_id": a.OwnerID, "frozen_by": p.UserID})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// SetOverdraftLimit sets how far below zero the customer account id may go.
+// Lowering it below what the account already uses is refused
+// (KindRejected, overdraft_in_use), as is a closed account.
+func (l *Ledger) SetOverdraftLimit(ctx context.Context, p auth.Principal, id string, limit int64) (*Account, error) {
+	if err := requireStaff(p); err != nil {
+		return nil, err
+	}
+	if limit < 0 {
+		return nil, bank.Invalid("amount", "must be zero or a positive integer number of minor units")
+	}
+	var a *Account
+	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET overdraft_limit = $2 WHERE id = $1
+			AND owner_id IS NOT NULL AND status <> 'closed' AND posted - pending + $2 >= 0`, id, limit)
+		if err != nil {
+			return err
+		}
+		changed, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		a, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && a.System()) {
+			return notFound(id)
+		}
+		if err != nil || changed == 1 {
+			return err
+		}
+		if a.Status == StatusClosed {
+			return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
+		}
+		return bank.Errorf(bank.KindRejected, "overdraft_in_use",
+			"account %s uses %d of its overdraft; the limit cannot go below that", id, -(a.Balance.Posted - a.Balance.Pending))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// insertEvent writes one outbox row in tx.
+func insertEvent(ctx context.Context, tx *sql.Tx, now time.Time, typ, aggregate string, payload map[string]any) error {
+	id := bank.NewID()
+	payload["event_id"], payload["type"], payload["occurred_at"] = id, typ, now
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (id, type, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		id, typ, aggregate, string(body), now)
+	return err
+}

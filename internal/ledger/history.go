@@ -1,0 +1,107 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/bank"
+)
+
+// Transaction returns the transaction id with its postings if p may see it:
+// staff, or the owner of one of its accounts. KindNotFound otherwise.
+func (l *Ledger) Transaction(ctx context.Context, p auth.Principal, id string) (*Transaction, error) {
+	txs, err := loadTransactions(ctx, l.db, l.db.Dialect, []string{id})
+	if err != nil {
+		return nil, fmt.Errorf("get transaction: %w", err)
+	}
+	missing := bank.Errorf(bank.KindNotFound, "transaction_not_found", "transaction %s not found", id)
+	if len(txs) == 0 {
+		return nil, missing
+	}
+	t := txs[0]
+	if p.Staff() {
+		return t, nil
+	}
+	ids := make([]string, len(t.Postings))
+	for i, ps := range t.Postings {
+		ids[i] = ps.AccountID
+	}
+	cond, arg := inList(l.db.Dialect, "id", 2, ids)
+	var n int
+	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE owner_id = $1 AND `+cond,
+		p.UserID, arg).Scan(&n); err != nil {
+		return nil, fmt.Errorf("get transaction: %w", err)
+	}
+	if n == 0 {
+		return nil, missing
+	}
+	return t, nil
+}
+
+// HistoryFilter bounds an account's history in time: From inclusive, To exclusive.
+type HistoryFilter struct {
+	From, To *time.Time
+	Page
+}
+
+// History lists the transactions of an account p may see, newest first. Pages
+// follow (created_at, id) keysets, so rows inserted meanwhile never shift a
+// page: they are newer than the first page or land between existing keys.
+func (l *Ledger) History(ctx context.Context, p auth.Principal, accountID string, f HistoryFilter) ([]*Transaction, string, error) {
+	if _, err := l.Account(ctx, p, accountID); err != nil {
+		return nil, "", err
+	}
+	cur, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	q := `SELECT transaction_id, created_at FROM postings WHERE account_id = $1`
+	args := []any{accountID}
+	if f.From != nil {
+		args = append(args, f.From.UTC())
+		q += fmt.Sprintf(` AND created_at >= $%d`, len(args))
+	}
+	if f.To != nil {
+		args = append(args, f.To.UTC())
+		q += fmt.Sprintf(` AND created_at < $%d`, len(args))
+	}
+	if cur != nil {
+		args = append(args, cur.At, cur.ID)
+		q += fmt.Sprintf(` AND (created_at, transaction_id) < ($%d, $%d)`, len(args)-1, len(args))
+	}
+	args = append(args, f.Limit+1)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, transaction_id DESC LIMIT $%d`, len(args))
+	rows, err := l.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list transactions: %w", err)
+	}
+	var ids []string
+	var times []time.Time
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			rows.Close()
+			return nil, "", err
+		}
+		ids, times = append(ids, id), append(times, at.UTC())
+	}
+	if err := rows.Close(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(ids) > f.Limit {
+		ids, times = ids[:f.Limit], times[:f.Limit]
+		next = cursor{At: times[len(times)-1], ID: ids[len(ids)-1]}.encode()
+	}
+	txs, err := loadTransactions(ctx, l.db, l.db.Dialect, ids)
+	if err != nil {
+		return nil, "", err
+	}
+	if txs == nil {
+		txs = []*Transaction{}
+	}
+	return txs, next, nil
+}

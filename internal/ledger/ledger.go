@@ -1,0 +1,219 @@
+// Package ledger is the double-entry core of the bank: accounts and their
+// balances, transactions and their postings, holds, reversals, idempotency and
+// the outbox rows of every money change.
+//
+// Invariants, kept at every commit:
+//   - every transaction's postings sum to zero, and postings are never changed;
+//   - an account's posted balance is the sum of its postings, its pending
+//     balance the uncaptured remainder of its pending holds;
+//   - the balances of all accounts of a currency sum to zero, because cash
+//     enters and leaves through the bank's own system accounts;
+//   - a customer account's available balance (posted − pending + overdraft
+//     limit) never goes below zero.
+//
+// Every money-moving request goes through one write path (see batch.go): it is
+// queued, and the requests queued at that moment are posted together in one
+// database transaction that locks their accounts in a fixed order, checks their
+// idempotency keys, computes every result in Go, writes with set-based
+// statements and commits once.
+package ledger
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// Account types. Customers hold checking and savings accounts; the bank's own
+// system accounts, one of each per currency, have no owner and no floor.
+const (
+	TypeChecking   = "checking"
+	TypeSavings    = "savings"
+	TypeCash       = "cash"       // the other side of deposits and withdrawals
+	TypeSettlement = "settlement" // the other side of outgoing payments
+	TypeSuspense   = "suspense"   // money whose destination is not yet known
+)
+
+// Account statuses.
+const (
+	StatusActive = "active"
+	StatusFrozen = "frozen"
+	StatusClosed = "closed"
+)
+
+// Transaction types.
+const (
+	TxDeposit    = "deposit"
+	TxWithdrawal = "withdrawal"
+	TxTransfer   = "transfer"
+	TxCapture    = "capture"
+	TxReversal   = "reversal"
+	TxPayment    = "payment"
+)
+
+// Hold statuses.
+const (
+	HoldPending  = "pending"
+	HoldCaptured = "captured"
+	HoldVoided   = "voided"
+	HoldExpired  = "expired"
+)
+
+// Account is a customer's or the bank's account with its balances.
+type Account struct {
+	ID             string        `json:"id"`
+	OwnerID        string        `json:"owner_id"`
+	Number         string        `json:"number"`
+	Name           string        `json:"name"`
+	Type           string        `json:"type"`
+	Currency       bank.Currency `json:"currency"`
+	Status         string        `json:"status"`
+	OverdraftLimit int64         `json:"overdraft_limit"`
+	Balance        Balance       `json:"balance"`
+	CreatedAt      time.Time     `json:"created_at"`
+}
+
+// Balance is an account's balances in minor units.
+type Balance struct {
+	Posted    int64 `json:"posted"`
+	Pending   int64 `json:"pending"`
+	Available int64 `json:"available"`
+}
+
+// System reports whether a is one of the bank's own accounts, which have no
+// owner and no floor.
+func (a *Account) System() bool { return a.OwnerID == "" }
+
+// available is posted − pending + overdraft limit.
+func (a *Account) available() int64 {
+	return a.Balance.Posted - a.Balance.Pending + a.OverdraftLimit
+}
+
+func (a *Account) setAvailable() { a.Balance.Available = a.available() }
+
+// Transaction is a set of postings written once.
+type Transaction struct {
+	ID          string        `json:"id"`
+	Type        string        `json:"type"`
+	Status      string        `json:"status"`
+	Amount      int64         `json:"amount"`
+	Currency    bank.Currency `json:"currency"`
+	Description string        `json:"description"`
+	ReversesID  string        `json:"reverses_id,omitempty"`
+	HoldID      string        `json:"hold_id,omitempty"`
+	CreatedAt   time.Time     `json:"created_at"`
+	Postings    []Posting     `json:"postings"`
+
+	createdBy string
+}
+
+// Posting is one leg of a transaction: a signed amount on an account
+// (negative: debit).
+type Posting struct {
+	AccountID string `json:"account_id"`
+	Amount    int64  `json:"amount"`
+}
+
+// Hold reserves money on an account until it is captured, voided or expires.
+type Hold struct {
+	ID             string        `json:"id"`
+	AccountID      string        `json:"account_id"`
+	Amount         int64         `json:"amount"`
+	CapturedAmount int64         `json:"captured_amount"`
+	Currency       bank.Currency `json:"currency"`
+	Status         string        `json:"status"`
+	Description    string        `json:"description"`
+	ExpiresAt      *time.Time    `json:"expires_at"`
+	CreatedAt      time.Time     `json:"created_at"`
+
+	createdBy string
+	updatedAt time.Time
+}
+
+// remaining is what a pending hold still reserves.
+func (h *Hold) remaining() int64 {
+	if h.Status != HoldPending {
+		return 0
+	}
+	return h.Amount - h.CapturedAmount
+}
+
+// Config tunes a Ledger.
+type Config struct {
+	// MaxBatch caps the requests posted in one database transaction.
+	MaxBatch int
+	// IdempotencyRetention is how long idempotency keys are kept (at least 24 h).
+	IdempotencyRetention time.Duration
+	// SweepInterval is how often expired holds are released and old keys purged.
+	SweepInterval time.Duration
+}
+
+// DefaultConfig returns the production settings.
+func DefaultConfig() Config {
+	return Config{MaxBatch: 256, IdempotencyRetention: 48 * time.Hour, SweepInterval: time.Second}
+}
+
+// Ledger is the ledger service. Its methods are safe for concurrent use.
+type Ledger struct {
+	db  *store.DB
+	log *slog.Logger
+	now func() time.Time
+	cfg Config
+
+	// The write path: requests wait in queue; whoever holds committer posts
+	// what is queued (see batch.go).
+	mu        sync.Mutex
+	queue     []*request
+	committer chan struct{}
+	inflight  map[idemKey]bool
+}
+
+// New returns a Ledger over db. now is the clock (time.Now outside tests).
+func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config) *Ledger {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultConfig().MaxBatch
+	}
+	if cfg.IdempotencyRetention < 24*time.Hour {
+		cfg.IdempotencyRetention = DefaultConfig().IdempotencyRetention
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = DefaultConfig().SweepInterval
+	}
+	return &Ledger{db: db, log: log, now: now, cfg: cfg,
+		committer: make(chan struct{}, 1), inflight: map[idemKey]bool{}}
+}
+
+// clock returns the current time as the database stores it: UTC, microseconds.
+func (l *Ledger) clock() time.Time { return l.now().UTC().Truncate(time.Microsecond) }
+
+// Run releases expired holds and purges old idempotency keys every
+// SweepInterval until ctx ends.
+func (l *Ledger) Run(ctx context.Context) error {
+	t := time.NewTicker(l.cfg.SweepInterval)
+	defer t.Stop()
+	lastPurge := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := l.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
+			l.log.Warn("expire holds", "err", err)
+		}
+		if time.Since(lastPurge) > time.Hour {
+			if n, err := l.PurgeIdempotencyKeys(ctx); err != nil {
+				l.log.Warn("purge idempotency keys", "err", err)
+			} else {
+				lastPurge = time.Now()
+				if n > 0 {
+					l.log.Info("purged idempotency keys", "count", n)
+				}
+			}
+		}
+	}
+}
