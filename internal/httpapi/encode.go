@@ -5,12 +5,15 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/fintech-banking/bank/internal/bank"
@@ -185,4 +188,44 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		w.Header().Set("Retry-After", "1")
 	}
 	WriteJSON(w, status, body)
+}
+
+// IdempotencyKey returns the request's Idempotency-Key header: required,
+// 1–255 characters.
+func IdempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" || len(k) > 255 {
+		return "", &bank.Error{Kind: bank.KindInvalid, Code: "idempotency_key_required",
+			Message: "an Idempotency-Key header of 1 to 255 characters is required",
+			Details: map[string]string{"Idempotency-Key": "required, 1 to 255 characters"}}
+	}
+	return k, nil
+}
+
+// Fingerprint identifies a request for idempotency: the same key with another
+// fingerprint is another request.
+func Fingerprint(r *http.Request, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Pagination reads ?limit= (default 50, 1–500) and ?cursor=.
+func Pagination(r *http.Request) (limit int, cursor string, err error) {
+	limit = 50
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return 0, "", bank.Invalid("limit", "must be an integer from 1 to 500")
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("cursor"), nil
+}
+
+// List is the API's list document.
+type List[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
 }

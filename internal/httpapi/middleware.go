@@ -23,6 +23,12 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// Router is where a service registers its endpoints: an *http.ServeMux, or
+// a test's recorder listing every route.
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // RequestObserver records one finished request; observe.Metrics implements it
 // as http_server_requests_seconds.
 type RequestObserver interface {

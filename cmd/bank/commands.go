@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/ledger"
+)
+
+// databaseOnly are the settings of commands that only need the database.
+var databaseOnly = []string{"database-url", "db-max-conns", "sqlite-synchronous", "log-level"}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := cfg.load(fs, args, getenv, databaseOnly...); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, &cfg, "bank-migrate", false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "nothing to migrate")
+	}
+	for _, m := range applied {
+		fmt.Fprintln(stdout, "applied", m)
+	}
+	return nil
+}
+
+func users(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usagef("usage: bank users create --role admin|operator|customer --email EMAIL [--name NAME]")
+	}
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "", "admin, operator or customer")
+	email := fs.String("email", "", "the user's email address")
+	name := fs.String("name", "", "the user's name (default: the email address)")
+	if err := cfg.load(fs, args[1:], getenv, databaseOnly...); err != nil {
+		return err
+	}
+	if !auth.Role(*role).Valid() {
+		return usagef("--role must be admin, operator or customer")
+	}
+	if *email == "" {
+		return usagef("--email is required")
+	}
+	if *name == "" {
+		*name = *email
+	}
+	password := getenv("BANK_USER_PASSWORD")
+	if password == "" {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read password from stdin: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if password == "" {
+		return usagef("give the password on stdin or in BANK_USER_PASSWORD")
+	}
+	log := slog.New(slog.DiscardHandler)
+	db, err := openDB(ctx, &cfg, "bank-cli", true, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// Creating a user signs nothing; the key is only needed by the service's shape.
+	keys, err := auth.NewKeyring(auth.KeySource{Secret: auth.GenerateSecret()}, log)
+	if err != nil {
+		return err
+	}
+	svc, err := auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
+	if err != nil {
+		return err
+	}
+	u, err := svc.CreateUser(ctx, *email, *name, password, auth.Role(*role))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s %s (%s)\n", u.Role, u.Email, u.ID)
+	return nil
+}
+
+func ledgerCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return usagef("usage: bank ledger verify [-o table|json]")
+	}
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("ledger verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	output := fs.String("o", "table", "output format: table or json")
+	if err := cfg.load(fs, args[1:], getenv, databaseOnly...); err != nil {
+		return err
+	}
+	if *output != "table" && *output != "json" {
+		return usagef("-o must be table or json")
+	}
+	db, err := openDB(ctx, &cfg, "bank-cli", false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig()).Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "accounts\t%d\ntransactions\t%d\npostings\t%d\ncurrencies\t%d\nviolations\t%d\n",
+			r.Accounts, r.Transactions, r.Postings, r.Currencies, len(r.Violations))
+		for _, v := range r.Violations {
+			fmt.Fprintln(stdout, "VIOLATION\t"+v)
+		}
+	}
+	if !r.OK() {
+		return fmt.Errorf("ledger verify found %d violations", len(r.Violations))
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of the serving and database commands. Each field
+// comes from a flag, else from its BANK_* environment variable, else from
+// DefaultConfig.
+type Config struct {
+	HTTPAddr              string
+	DatabaseURL           string
+	DBMaxConns            int
+	SQLiteSynchronous     string
+	QueueURL              string
+	JWTSecretFile         string
+	JWTSecret             string
+	JWTPreviousSecretFile string
+	LogLevel              string
+	Migrate               bool
+	ShutdownDelay         time.Duration
+	ShutdownTimeout       time.Duration
+	DataDir               string
+}
+
+// DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:          ":8080",
+		DatabaseURL:       "sqlite://./data/bank.db",
+		SQLiteSynchronous: "NORMAL",
+		QueueURL:          "db",
+		LogLevel:          "info",
+		Migrate:           true,
+		ShutdownTimeout:   25 * time.Second,
+		DataDir:           "./data",
+	}
+}
+
+// setting binds one Config field to its flag and environment variable.
+type setting struct {
+	flag, env, help string
+	set             func(string) error
+	value           func() string
+}
+
+func (c *Config) settings() []setting {
+	str := func(p *string) (func(string) error, func() string) {
+		return func(s string) error { *p = s; return nil }, func() string { return *p }
+	}
+	dur := func(p *time.Duration) (func(string) error, func() string) {
+		return func(s string) error {
+				d, err := time.ParseDuration(s)
+				if err != nil || d < 0 {
+					return errors.New("must be a duration such as 5s")
+				}
+				*p = d
+				return nil
+			}, func() string {
+				return p.String()
+			}
+	}
+	var out []setting
+	add := func(flag, env, help string, set func(string) error, value func() string) {
+		out = append(out, setting{flag, env, help, set, value})
+	}
+	s, v := str(&c.HTTPAddr)
+	add("http-addr", "BANK_HTTP_ADDR", "listen address", s, v)
+	s, v = str(&c.DatabaseURL)
+	add("database-url", "BANK_DATABASE_URL", "postgres://… or sqlite:///abs/path or sqlite://./rel/path", s, v)
+	add("db-max-conns", "BANK_DB_MAX_CONNS", "connection pool size (0: 16 on PostgreSQL, 8 on SQLite)", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 1000 {
+			return errors.New("must be an integer from 0 to 1000")
+		}
+		c.DBMaxConns = n
+		return nil
+	}, func() string { return strconv.Itoa(c.DBMaxConns) })
+	s, v = str(&c.SQLiteSynchronous)
+	add("sqlite-synchronous", "BANK_SQLITE_SYNCHRONOUS", "SQLite synchronous pragma: NORMAL or FULL", s, v)
+	s, v = str(&c.QueueURL)
+	add("queue-url", "BANK_QUEUE_URL", `"db" or an SQS queue URL`, s, v)
+	s, v = str(&c.JWTSecretFile)
+	add("jwt-secret-file", "BANK_JWT_SECRET_FILE", "file holding the jwt-secret key (re-read when it changes)", s, v)
+	s, v = str(&c.JWTSecret)
+	add("jwt-secret", "BANK_JWT_SECRET", "the jwt-secret key itself (prefer the file)", s, v)
+	s, v = str(&c.JWTPreviousSecretFile)
+	add("jwt-previous-secret-file", "BANK_JWT_PREVIOUS_SECRET_FILE", "file holding the key before the last rotation", s, v)
+	s, v = str(&c.LogLevel)
+	add("log-level", "BANK_LOG_LEVEL", "debug, info, warn or error", s, v)
+	add("migrate", "BANK_MIGRATE", "apply migrations at start-up (false where a Job runs them)", func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.Migrate = b
+		return nil
+	}, func() string { return strconv.FormatBool(c.Migrate) })
+	d, dv := dur(&c.ShutdownDelay)
+	add("shutdown-delay", "BANK_SHUTDOWN_DELAY", "after SIGTERM, how long to keep serving with readiness DOWN before closing", d, dv)
+	d, dv = dur(&c.ShutdownTimeout)
+	add("shutdown-timeout", "BANK_SHUTDOWN_TIMEOUT", "how long in-flight requests get to finish", d, dv)
+	s, v = str(&c.DataDir)
+	add("data-dir", "BANK_DATA_DIR", "folder of the embedded mode's generated files", s, v)
+	return out
+}
+
+// load fills c from the environment, then from args parsed by fs; names
+// limits the settings to those the command uses.
+func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) string, names ...string) error {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	for _, s := range c.settings() {
+		if len(names) > 0 && !want[s.flag] {
+			continue
+		}
+		if v := getenv(s.env); v != "" {
+			if err := s.set(v); err != nil {
+				return fmt.Errorf("%s=%q: %v", s.env, v, err)
+			}
+		}
+		s := s
+		fs.Func(s.flag, s.help+" ($"+s.env+", default "+s.value()+")", func(v string) error { return s.set(v) })
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return c.Validate()
+}
+
+// Validate reports the first setting that cannot work, naming it.
+func (c *Config) Validate() error {
+	switch {
+	case !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") &&
+		!strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		return errors.New("BANK_DATABASE_URL must start with postgres:// or sqlite://")
+	case c.SQLiteSynchronous != "NORMAL" && c.SQLiteSynchronous != "FULL":
+		return errors.New("BANK_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+	case c.QueueURL != "db" && !strings.HasPrefix(c.QueueURL, "https://") && !strings.HasPrefix(c.QueueURL, "http://"):
+		return errors.New(`BANK_QUEUE_URL must be "db" or an SQS queue URL`)
+	case c.JWTSecretFile != "" && c.JWTSecret != "":
+		return errors.New("set BANK_JWT_SECRET_FILE or BANK_JWT_SECRET, not both")
+	case c.HTTPAddr == "":
+		return errors.New("BANK_HTTP_ADDR must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("BANK_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return nil
+}
+
+// embedded reports whether the database is the embedded SQLite one.
+func (c *Config) embedded() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite://") }

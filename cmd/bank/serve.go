@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fintech-banking/bank/internal/account"
+	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/httpapi"
+	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/observe"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/transaction"
+)
+
+// services are the parts "bank serve" can run alone, one Kubernetes Deployment each.
+var services = []string{"auth", "account", "transaction", "payment", "notification"}
+
+// serve runs service ("all" or one of services) until ctx ends, then shuts
+// down gracefully: readiness turns DOWN at once, the server keeps serving for
+// ShutdownDelay (while Kubernetes stops routing to the pod), then stops
+// accepting and lets in-flight requests finish within ShutdownTimeout.
+func serve(ctx context.Context, service string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if service != "all" && !slices.Contains(services, service) {
+		return usagef("unknown service %q: want all, auth, account, transaction, payment or notification", service)
+	}
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("serve "+service, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := cfg.load(fs, args, getenv); err != nil {
+		return err
+	}
+	log, err := observe.NewLogger(stdout, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	app := "bank"
+	if service != "all" {
+		app = service + "-service"
+	}
+	db, err := openDB(ctx, &cfg, app, cfg.Migrate, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys, err := keyring(&cfg, log)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	metrics := observe.NewMetrics(reg)
+	observe.RegisterPool(reg, db)
+	health := observe.NewHealth(2 * time.Second)
+	health.AddCheck("db", db.PingContext)
+	mux := http.NewServeMux()
+	observe.NewActuator(reg, health).Routes(mux)
+	authn := auth.Middleware(auth.NewVerifier(keys, time.Now), log)
+	runs := service == "all"
+	var l *ledger.Ledger
+	if runs || service == "auth" {
+		svc, err := auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
+		if err != nil {
+			return err
+		}
+		auth.Routes(mux, log, svc, authn)
+	}
+	if runs || service == "account" || service == "transaction" {
+		l = ledger.New(db, log, time.Now, ledger.DefaultConfig())
+	}
+	if runs || service == "account" {
+		account.Routes(mux, log, l, authn)
+	}
+	if runs || service == "transaction" {
+		transaction.Routes(mux, log, l, authn)
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(mux, log, metrics), log)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		health.SetReady(false)
+		log.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
+		time.Sleep(cfg.ShutdownDelay)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shut down http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { keys.Watch(gctx, 5*time.Second); return nil })
+	if l != nil && (runs || service == "transaction") {
+		g.Go(func() error { return l.Run(gctx) })
+	}
+	health.SetReady(true)
+	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
+		"version", version, "startup_ms", time.Since(started).Milliseconds())
+	err = g.Wait()
+	log.Info("stopped", "service", service)
+	return err
+}
+
+// openDB opens the configured database and, if migrate is set, migrates it.
+func openDB(ctx context.Context, cfg *Config, app string, migrate bool, log *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{AppName: app, MaxConns: cfg.DBMaxConns,
+		SQLiteSynchronous: cfg.SQLiteSynchronous})
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			log.Info("migrated", "applied", applied)
+		}
+	}
+	return db, nil
+}
+
+// keyring loads the jwt-secret. With none configured, the embedded mode makes
+// one under the data folder and keeps it; with PostgreSQL the key must be
+// given, or every replica would sign with a key of its own.
+func keyring(cfg *Config, log *slog.Logger) (*auth.Keyring, error) {
+	src := auth.KeySource{SecretFile: cfg.JWTSecretFile, Secret: cfg.JWTSecret, PreviousSecretFile: cfg.JWTPreviousSecretFile}
+	if src.SecretFile == "" && src.Secret == "" {
+		if !cfg.embedded() {
+			return nil, errors.New("BANK_JWT_SECRET_FILE (or BANK_JWT_SECRET) is required with a PostgreSQL database")
+		}
+		path := filepath.Join(cfg.DataDir, "jwt-secret")
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create %s: %w", cfg.DataDir, err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = f.WriteString(auth.GenerateSecret())
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("write %s: %w", path, err)
+			}
+			log.Info("generated a jwt-secret key", "file", path)
+		} else if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+		src.SecretFile = path
+	}
+	return auth.NewKeyring(src, log)
+}

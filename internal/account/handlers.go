@@ -1,0 +1,107 @@
+package account
+
+import (
+	"log/slog"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/httpapi"
+	"github.com/fintech-banking/bank/internal/ledger"
+)
+
+func handleOpen(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	type request struct {
+		Currency string `json:"currency"`
+		Type     string `json:"type"`
+		Name     string `json:"name"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		var in request
+		if err := httpapi.Decode(w, r, &in); err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		c, err := bank.ParseCurrency(in.Currency)
+		if err == nil && utf8.RuneCountInString(in.Name) > 100 {
+			err = bank.Invalid("name", "must be at most 100 characters")
+		}
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		a, err := l.OpenAccount(r.Context(), p, ledger.OpenAccountInput{Currency: c, Type: in.Type, Name: in.Name})
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusCreated, a)
+	})
+}
+
+func handleList(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		limit, cursor, err := httpapi.Pagination(r)
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		as, next, err := l.Accounts(r.Context(), p, r.URL.Query().Get("owner_id"), ledger.Page{Limit: limit, Cursor: cursor})
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, httpapi.List[*ledger.Account]{Data: as, NextCursor: next})
+	})
+}
+
+func handleGet(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		a, err := l.Account(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, a)
+	})
+}
+
+func handleSetStatus(log *slog.Logger, l *ledger.Ledger, action string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		a, err := l.SetStatus(r.Context(), p, r.PathValue("id"), action)
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, a)
+	})
+}
+
+func handleOverdraftLimit(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	type request struct {
+		Amount *bank.Amount `json:"amount"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		var in request
+		if err := httpapi.Decode(w, r, &in); err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		if in.Amount == nil {
+			httpapi.Error(w, r, log, bank.Invalid("amount", "is required"))
+			return
+		}
+		a, err := l.SetOverdraftLimit(r.Context(), p, r.PathValue("id"), int64(*in.Amount))
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, a)
+	})
+}

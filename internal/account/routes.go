@@ -1,0 +1,23 @@
+// Package account is the HTTP API of account-service: opening, listing and
+// managing accounts over the ledger.
+package account
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/fintech-banking/bank/internal/httpapi"
+	"github.com/fintech-banking/bank/internal/ledger"
+)
+
+// Routes registers every endpoint of account-service on mux; authn
+// authenticates each of them.
+func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(http.Handler) http.Handler) {
+	mux.Handle("POST /api/v1/accounts", authn(handleOpen(log, l)))
+	mux.Handle("GET /api/v1/accounts", authn(handleList(log, l)))
+	mux.Handle("GET /api/v1/accounts/{id}", authn(handleGet(log, l)))
+	mux.Handle("POST /api/v1/accounts/{id}/freeze", authn(handleSetStatus(log, l, ledger.ActionFreeze)))
+	mux.Handle("POST /api/v1/accounts/{id}/unfreeze", authn(handleSetStatus(log, l, ledger.ActionUnfreeze)))
+	mux.Handle("POST /api/v1/accounts/{id}/close", authn(handleSetStatus(log, l, ledger.ActionClose)))
+	mux.Handle("PUT /api/v1/accounts/{id}/overdraft-limit", authn(handleOverdraftLimit(log, l)))
+}
