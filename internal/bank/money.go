@@ -3,8 +3,8 @@ package bank
 import (
 	"bytes"
 	"encoding/json"
-	"reflect"
 	"fmt"
+	"reflect"
 	"strconv"
 )
 

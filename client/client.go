@@ -1,0 +1,263 @@
+// Package client is a typed Go client of the fintech-banking public API
+// (API.md). Tests, "bank bench" and the operator commands use it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Client calls the API at BaseURL, authenticated with Token when it is set.
+// A Client is cheap to copy; WithToken returns a copy for another user.
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+	Token   string
+}
+
+// New returns a Client of the API at baseURL ("http://localhost:8080").
+func New(baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{BaseURL: baseURL, HTTP: hc}
+}
+
+// WithToken returns a copy of c that sends token.
+func (c *Client) WithToken(token string) *Client {
+	cc := *c
+	cc.Token = token
+	return &cc
+}
+
+// Error is an error answer of the API.
+type Error struct {
+	Status  int
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Details map[string]string `json:"details"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// Result is a raw answer: what Do returns alongside the decoded body.
+type Result struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Replayed reports whether the answer is an idempotent replay.
+func (r *Result) Replayed() bool { return r.Header.Get("Idempotent-Replayed") == "true" }
+
+// Do sends a request with body in (JSON; nil for none, or []byte as is) and,
+// on a 2xx answer, decodes the body into out (when not nil). A non-2xx answer
+// returns an *Error. key, when not empty, is sent as the Idempotency-Key.
+func (c *Client) Do(ctx context.Context, method, path, key string, in, out any) (*Result, error) {
+	var body io.Reader
+	switch v := in.(type) {
+	case nil:
+	case []byte:
+		body = bytes.NewReader(v)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	if resp.StatusCode >= 300 {
+		var eb struct {
+			Error *Error `json:"error"`
+		}
+		if json.Unmarshal(b, &eb) != nil || eb.Error == nil {
+			eb.Error = &Error{Code: "unexpected", Message: string(b)}
+		}
+		eb.Error.Status = resp.StatusCode
+		return res, eb.Error
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return res, fmt.Errorf("decode %s %s: %w", method, path, err)
+		}
+	}
+	return res, nil
+}
+
+// User is a user of the bank.
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Tokens are what login and refresh return.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// Register creates a customer.
+func (c *Client) Register(ctx context.Context, email, password, name string) (*User, error) {
+	var u User
+	_, err := c.Do(ctx, http.MethodPost, "/api/v1/auth/register", "", map[string]string{"email": email, "password": password, "name": name}, &u)
+	return &u, err
+}
+
+// Login returns tokens for email and password.
+func (c *Client) Login(ctx context.Context, email, password string) (*Tokens, error) {
+	var t Tokens
+	_, err := c.Do(ctx, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": email, "password": password}, &t)
+	return &t, err
+}
+
+// Me returns the authenticated user.
+func (c *Client) Me(ctx context.Context) (*User, error) {
+	var u User
+	_, err := c.Do(ctx, http.MethodGet, "/api/v1/auth/me", "", nil, &u)
+	return &u, err
+}
+
+// Balance is an account's balances in minor units.
+type Balance struct {
+	Posted    int64 `json:"posted"`
+	Pending   int64 `json:"pending"`
+	Available int64 `json:"available"`
+}
+
+// Account is a bank account.
+type Account struct {
+	ID             string    `json:"id"`
+	OwnerID        string    `json:"owner_id"`
+	Number         string    `json:"number"`
+	Name           string    `json:"name"`
+	Type           string    `json:"type"`
+	Currency       string    `json:"currency"`
+	Status         string    `json:"status"`
+	OverdraftLimit int64     `json:"overdraft_limit"`
+	Balance        Balance   `json:"balance"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// OpenAccount opens an account of the authenticated user.
+func (c *Client) OpenAccount(ctx context.Context, currency, typ, name string) (*Account, error) {
+	var a Account
+	_, err := c.Do(ctx, http.MethodPost, "/api/v1/accounts", "", map[string]string{"currency": currency, "type": typ, "name": name}, &a)
+	return &a, err
+}
+
+// Account returns one account.
+func (c *Client) Account(ctx context.Context, id string) (*Account, error) {
+	var a Account
+	_, err := c.Do(ctx, http.MethodGet, "/api/v1/accounts/"+url.PathEscape(id), "", nil, &a)
+	return &a, err
+}
+
+// Posting is one leg of a transaction.
+type Posting struct {
+	AccountID string `json:"account_id"`
+	Amount    int64  `json:"amount"`
+}
+
+// Transaction is a posted transaction.
+type Transaction struct {
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Status      string    `json:"status"`
+	Amount      int64     `json:"amount"`
+	Currency    string    `json:"currency"`
+	Description string    `json:"description"`
+	ReversesID  string    `json:"reverses_id"`
+	HoldID      string    `json:"hold_id"`
+	CreatedAt   time.Time `json:"created_at"`
+	Postings    []Posting `json:"postings"`
+}
+
+// Transfer is the body of a transfer.
+type Transfer struct {
+	FromAccountID string `json:"from_account_id"`
+	ToAccountID   string `json:"to_account_id"`
+	Amount        int64  `json:"amount"`
+	Currency      string `json:"currency"`
+	Description   string `json:"description,omitempty"`
+}
+
+// Deposit credits cash to an account (operators).
+func (c *Client) Deposit(ctx context.Context, key, accountID string, amount int64, currency string) (*Transaction, error) {
+	var t Transaction
+	_, err := c.Do(ctx, http.MethodPost, "/api/v1/deposits", key, map[string]any{"account_id": accountID, "amount": amount, "currency": currency}, &t)
+	return &t, err
+}
+
+// Transfer moves money between accounts.
+func (c *Client) Transfer(ctx context.Context, key string, in Transfer) (*Transaction, error) {
+	var t Transaction
+	_, err := c.Do(ctx, http.MethodPost, "/api/v1/transfers", key, in, &t)
+	return &t, err
+}
+
+// BatchResult is one item of a batch answer: a transaction or an error.
+type BatchResult struct {
+	Transaction
+	Error *Error `json:"error"`
+}
+
+// TransferBatch posts up to 1,000 transfers, each succeeding or failing alone.
+func (c *Client) TransferBatch(ctx context.Context, key string, in []Transfer) ([]BatchResult, error) {
+	var out struct {
+		Data []BatchResult `json:"data"`
+	}
+	_, err := c.Do(ctx, http.MethodPost, "/api/v1/transfers/batch", key, map[string]any{"transfers": in}, &out)
+	return out.Data, err
+}
+
+// Hold is money reserved on an account.
+type Hold struct {
+	ID             string     `json:"id"`
+	AccountID      string     `json:"account_id"`
+	Amount         int64      `json:"amount"`
+	CapturedAmount int64      `json:"captured_amount"`
+	Currency       string     `json:"currency"`
+	Status         string     `json:"status"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+}
+
+// List is a page of a list.
+type List[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor"`
+}
