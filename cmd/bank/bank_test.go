@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// testBank is the platform started through run on a fresh database, as
+// "bank serve all" would start it.
+type testBank struct {
+	t     *testing.T
+	url   string
+	env   map[string]string
+	anon  *client.Client
+	staff map[string]*client.Client // "operator", "admin"
+}
+
+func (b *testBank) getenv(k string) string { return b.env[k] }
+
+func randomHex(n int) string {
+	buf := make([]byte, n)
+	_, _ = rand.Read(buf)
+	return hex.EncodeToString(buf)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startBank runs "bank serve all" on a fresh database of dialect d until the
+// test ends, with an operator and an admin made by "bank users create".
+func startBank(t *testing.T, d store.Dialect) *testBank {
+	t.Helper()
+	addr := freeAddr(t)
+	b := &testBank{t: t, url: "http://" + addr, env: map[string]string{
+		"BANK_DATABASE_URL": storetest.URL(t, d),
+		"BANK_HTTP_ADDR":    addr,
+		"BANK_DATA_DIR":     t.TempDir(),
+		"BANK_JWT_SECRET":   randomHex(32),
+		"BANK_LOG_LEVEL":    "warn",
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"bank", "serve", "all"}, b.getenv, nil, &out, &out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve all: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve all did not stop within 30s")
+		}
+	})
+	b.anon = client.New(b.url, &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}})
+	waitReady(t, b.url, done, &out)
+	b.staff = map[string]*client.Client{}
+	for _, role := range []string{"operator", "admin"} {
+		email := role + "@bank.test"
+		env := map[string]string{"BANK_USER_PASSWORD": "staff password " + role}
+		for k, v := range b.env {
+			env[k] = v
+		}
+		var cout bytes.Buffer
+		err := run(context.Background(), []string{"bank", "users", "create", "--role", role, "--email", email},
+			func(k string) string { return env[k] }, strings.NewReader(""), &cout, &cout)
+		if err != nil {
+			t.Fatalf("users create %s: %v\n%s", role, err, cout.String())
+		}
+		b.staff[role] = b.login(email, env["BANK_USER_PASSWORD"])
+	}
+	return b
+}
+
+func waitReady(t *testing.T, url string, done chan error, out *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve all stopped: %v\n%s", err, out.String())
+		default:
+		}
+		resp, err := http.Get(url + "/actuator/health/readiness")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("not ready after 30s\n%s", out.String())
+}
+
+func (b *testBank) login(email, password string) *client.Client {
+	b.t.Helper()
+	tok, err := b.anon.Login(context.Background(), email, password)
+	if err != nil {
+		b.t.Fatalf("login %s: %v", email, err)
+	}
+	return b.anon.WithToken(tok.AccessToken)
+}
+
+// customer registers a customer and returns its client and id.
+func (b *testBank) customer(name string) (*client.Client, string) {
+	b.t.Helper()
+	email := name + "-" + randomHex(4) + "@example.test"
+	u, err := b.anon.Register(context.Background(), email, "password of "+name, name)
+	if err != nil {
+		b.t.Fatalf("register %s: %v", name, err)
+	}
+	return b.login(email, "password of "+name), u.ID
+}
+
+// account opens an account of c's and, if funds > 0, has the operator deposit them.
+func (b *testBank) account(c *client.Client, currency string, funds int64) *client.Account {
+	b.t.Helper()
+	ctx := context.Background()
+	a, err := c.OpenAccount(ctx, currency, "checking", "")
+	if err != nil {
+		b.t.Fatalf("open account: %v", err)
+	}
+	if funds > 0 {
+		if _, err := b.staff["operator"].Deposit(ctx, "fund-"+a.ID, a.ID, funds, currency); err != nil {
+			b.t.Fatalf("deposit: %v", err)
+		}
+	}
+	return a
+}
+
+// verify runs "bank ledger verify" on the bank's database and fails the test
+// on any violation.
+func (b *testBank) verify() {
+	b.t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"bank", "ledger", "verify"}, b.getenv, nil, &out, &out); err != nil {
+		b.t.Fatalf("ledger verify: %v\n%s", err, out.String())
+	}
+}
+
+// status returns the HTTP status of err (a *client.Error), or 0 for nil.
+func status(t testing.TB, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var e *client.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("not an API error: %v", err)
+	}
+	return e.Status
+}
+
+func code(err error) string {
+	var e *client.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return fmt.Sprint(err)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
