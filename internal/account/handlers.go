@@ -73,6 +73,15 @@ func handleGet(log *slog.Logger, l *ledger.Ledger) http.Handler {
 func handleSetStatus(log *slog.Logger, l *ledger.Ledger, action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
+		// No body is needed; one that is sent must be an empty JSON object.
+		body, err := httpapi.ReadBody(w, r)
+		if err == nil && len(body) > 0 {
+			err = httpapi.DecodeBytes(body, &struct{}{})
+		}
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
 		a, err := l.SetStatus(r.Context(), p, r.PathValue("id"), action)
 		if err != nil {
 			httpapi.Error(w, r, log, err)

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/fintech-banking/bank/client"
+)
+
+// badBodies are malformed bodies every route that reads a body must refuse.
+var badBodies = map[string]string{
+	"malformed":     `{"amount":`,
+	"unknown field": `{"no_such_field":1}`,
+	"trailing data": `{}{}`,
+	"trailing junk": `{} x`,
+	"array":         `[]`,
+	"string":        `"x"`,
+	"number":        `42`,
+	"oversize":      `{"description":"` + strings.Repeat("x", 2<<20) + `"}`,
+}
+
+// badFields are well-formed bodies with a bad field, per route.
+var badFields = map[string]map[string]func(f fixture) any{
+	"POST /api/v1/accounts": {
+		"no currency":      func(fixture) any { return map[string]any{"type": "checking"} },
+		"unknown currency": func(fixture) any { return map[string]any{"currency": "EURO", "type": "checking"} },
+		"lowercase":        func(fixture) any { return map[string]any{"currency": "eur", "type": "checking"} },
+		"currency number":  func(fixture) any { return map[string]any{"currency": 978, "type": "checking"} },
+		"bad type":         func(fixture) any { return map[string]any{"currency": "EUR", "type": "gold"} },
+		"long name":        func(fixture) any { return map[string]any{"currency": "EUR", "type": "checking", "name": strings.Repeat("n", 101)} },
+		"empty body":       nil,
+	},
+	"PUT /api/v1/accounts/{id}/overdraft-limit": {
+		"no amount":       func(fixture) any { return map[string]any{} },
+		"negative":        func(fixture) any { return map[string]any{"amount": -1} },
+		"float":           func(fixture) any { return map[string]any{"amount": 1.5} },
+		"string":          func(fixture) any { return map[string]any{"amount": "5"} },
+		"exponent":        func(fixture) any { return json.RawMessage(`{"amount":1e3}`) },
+		"empty body":      nil,
+		"null":            func(fixture) any { return json.RawMessage(`{"amount":null}`) },
+		"too big integer": func(fixture) any { return json.RawMessage(`{"amount":99999999999999999999}`) },
+	},
+	"POST /api/v1/transfers": {
+		"same account": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "to_account_id": f.account, "amount": 10, "currency": "EUR"}
+		},
+		"no destination": func(f fixture) any { return map[string]any{"from_account_id": f.account, "amount": 10, "currency": "EUR"} },
+		"float amount": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 10.5, "currency": "EUR"}
+		},
+		"zero amount": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 0, "currency": "EUR"}
+		},
+		"id number": func(f fixture) any {
+			return map[string]any{"from_account_id": 7, "to_account_id": f.other, "amount": 10, "currency": "EUR"}
+		},
+		"empty body": nil,
+	},
+	"POST /api/v1/transfers/batch": {
+		"no transfers":    func(fixture) any { return map[string]any{} },
+		"empty transfers": func(fixture) any { return map[string]any{"transfers": []any{}} },
+		"item not object": func(fixture) any { return map[string]any{"transfers": []any{1}} },
+		"too many": func(f fixture) any {
+			items := make([]any, 1001)
+			for i := range items {
+				items[i] = map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 1, "currency": "EUR"}
+			}
+			return map[string]any{"transfers": items}
+		},
+		"item unknown field": func(f fixture) any {
+			return map[string]any{"transfers": []any{map[string]any{"from_account_id": f.account, "x": 1}}}
+		},
+		"empty body": nil,
+	},
+	"POST /api/v1/holds": {
+		"bad expiry": func(f fixture) any {
+			return map[string]any{"account_id": f.account, "amount": 10, "currency": "EUR", "expires_at": "tomorrow"}
+		},
+		"past expiry": func(f fixture) any {
+			return map[string]any{"account_id": f.account, "amount": 10, "currency": "EUR", "expires_at": "2001-01-01T00:00:00Z"}
+		},
+		"expiry number": func(f fixture) any {
+			return map[string]any{"account_id": f.account, "amount": 10, "currency": "EUR", "expires_at": 5}
+		},
+	},
+	"POST /api/v1/holds/{id}/capture": {
+		"no destination": func(fixture) any { return map[string]any{"amount": 5} },
+		"zero amount":    func(f fixture) any { return map[string]any{"to_account_id": f.other, "amount": 0} },
+		"float amount":   func(f fixture) any { return map[string]any{"to_account_id": f.other, "amount": 1.5} },
+		"empty body":     nil,
+	},
+	"POST /api/v1/transactions/{id}/reverse": {
+		"description number": func(fixture) any { return map[string]any{"description": 5} },
+	},
+}
+
+func init() {
+	// The money-in-one-account routes share their field checks.
+	shared := map[string]func(f fixture) any{
+		"empty body":       nil,
+		"no account":       func(fixture) any { return map[string]any{"amount": 10, "currency": "EUR"} },
+		"float amount":     func(f fixture) any { return map[string]any{"account_id": f.account, "amount": 12.5, "currency": "EUR"} },
+		"string amount":    func(f fixture) any { return map[string]any{"account_id": f.account, "amount": "12", "currency": "EUR"} },
+		"negative amount":  func(f fixture) any { return map[string]any{"account_id": f.account, "amount": -5, "currency": "EUR"} },
+		"zero amount":      func(f fixture) any { return map[string]any{"account_id": f.account, "amount": 0, "currency": "EUR"} },
+		"null amount":      func(f fixture) any { return json.RawMessage(`{"account_id":"x","amount":null,"currency":"EUR"}`) },
+		"unknown currency": func(f fixture) any { return map[string]any{"account_id": f.account, "amount": 10, "currency": "XXX"} },
+		"no currency":      func(f fixture) any { return map[string]any{"account_id": f.account, "amount": 10} },
+		"long description": func(f fixture) any {
+			return map[string]any{"account_id": f.account, "amount": 10, "currency": "EUR", "description": strings.Repeat("d", 501)}
+		},
+	}
+	for _, r := range []string{"POST /api/v1/deposits", "POST /api/v1/withdrawals", "POST /api/v1/holds"} {
+		if badFields[r] == nil {
+			badFields[r] = map[string]func(f fixture) any{}
+		}
+		for k, v := range shared {
+			badFields[r][k] = v
+		}
+	}
+}
+
+// badQueries are bad query strings of the list routes.
+var badQueries = map[string][]string{
+	"GET /api/v1/accounts":                  {"limit=0", "limit=501", "limit=abc", "cursor=zzz"},
+	"GET /api/v1/accounts/{id}/transactions": {"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y"},
+}
+
+// TestBadInput sends bad input to every route that takes any: each gets a 400
+// with an error code, never a 500, and nothing is written.
+func TestBadInput(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			b := startBank(t, d)
+			ctx := context.Background()
+			a, _ := b.customer("a")
+			bc, _ := b.customer("b")
+			acct := b.account(a, "EUR", 10_000)
+			other := b.account(bc, "EUR", 0)
+			var h client.Hold
+			if _, err := a.Do(ctx, http.MethodPost, "/api/v1/holds", "hold", money(fixture{account: acct.ID}), &h); err != nil {
+				t.Fatal(err)
+			}
+			tx, err := a.Transfer(ctx, "tx", client.Transfer{FromAccountID: acct.ID, ToAccountID: other.ID, Amount: 10, Currency: "EUR"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := fixture{account: acct.ID, other: other.ID, empty: other.ID, hold: h.ID, tx: tx.ID}
+			before := b.report()
+			as := func(route string) *client.Client {
+				if strings.Contains(route, "deposits") || strings.Contains(route, "reverse") || strings.Contains(route, "/accounts/{id}/") && !strings.Contains(route, "transactions") {
+					return b.staff["operator"]
+				}
+				return a
+			}
+			n := 0
+			check := func(route, what string, res *client.Result, err error) {
+				t.Helper()
+				if res == nil {
+					t.Fatalf("%s %s: %v", route, what, err)
+				}
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				_ = json.Unmarshal(res.Body, &e)
+				if res.Status != http.StatusBadRequest || e.Error.Code == "" || e.Error.Message == "" {
+					t.Errorf("%s, %s: %d %.200s; want 400 with a code and a message", route, what, res.Status, res.Body)
+				}
+			}
+			for _, route := range ledgerRoutes() {
+				method, _, _ := strings.Cut(route, " ")
+				rc := routeCases[route]
+				c := as(route)
+				if method == http.MethodGet {
+					for _, q := range badQueries[route] {
+						res, err := c.Do(ctx, method, rc.path(f)+"?"+q, "", nil, nil)
+						check(route, q, res, err)
+					}
+					continue
+				}
+				for what, body := range badBodies {
+					n++
+					res, err := c.Do(ctx, method, rc.path(f), "bad-"+string(rune('a'+n%26))+strings.Repeat("k", n%7)+what, []byte(body), nil)
+					check(route, what, res, err)
+				}
+				for what, body := range badFields[route] {
+					var in any = []byte{}
+					if body != nil {
+						in = body(f)
+					}
+					n++
+					res, err := c.Do(ctx, method, rc.path(f), "field-"+what+route, in, nil)
+					check(route, what, res, err)
+				}
+				if strings.HasPrefix(route, "POST /api/v1/accounts") || strings.HasPrefix(route, "PUT") {
+					continue // not money-moving: no Idempotency-Key
+				}
+				var body any
+				if rc.body != nil {
+					body = rc.body(f)
+				}
+				res, err := c.Do(ctx, method, rc.path(f), "", body, nil)
+				check(route, "no Idempotency-Key", res, err)
+				res, err = c.Do(ctx, method, rc.path(f), strings.Repeat("k", 256), body, nil)
+				check(route, "Idempotency-Key too long", res, err)
+			}
+			if after := b.report(); after.Transactions != before.Transactions || after.Accounts != before.Accounts {
+				t.Errorf("bad input wrote: %d transactions and %d accounts before, %d and %d after",
+					before.Transactions, before.Accounts, after.Transactions, after.Accounts)
+			}
+			wantBalance(t, a, acct.ID, client.Balance{Posted: 9990, Pending: 10, Available: 9980})
+		})
+	}
+}
+
+type ledgerReport struct {
+	Accounts, Transactions int
+	Violations             []string
+}
+
+// report runs "bank ledger verify -o json", failing the test on a violation.
+func (b *testBank) report() ledgerReport {
+	b.t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"bank", "ledger", "verify", "-o", "json"}, b.getenv, nil, &out, &out); err != nil {
+		b.t.Fatalf("ledger verify: %v\n%s", err, out.String())
+	}
+	var r ledgerReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		b.t.Fatal(err)
+	}
+	return r
+}
