@@ -31,8 +31,10 @@ var badFields = map[string]map[string]func(f fixture) any{
 		"lowercase":        func(fixture) any { return map[string]any{"currency": "eur", "type": "checking"} },
 		"currency number":  func(fixture) any { return map[string]any{"currency": 978, "type": "checking"} },
 		"bad type":         func(fixture) any { return map[string]any{"currency": "EUR", "type": "gold"} },
-		"long name":        func(fixture) any { return map[string]any{"currency": "EUR", "type": "checking", "name": strings.Repeat("n", 101)} },
-		"empty body":       nil,
+		"long name": func(fixture) any {
+			return map[string]any{"currency": "EUR", "type": "checking", "name": strings.Repeat("n", 101)}
+		},
+		"empty body": nil,
 	},
 	"PUT /api/v1/accounts/{id}/overdraft-limit": {
 		"no amount":       func(fixture) any { return map[string]any{} },
@@ -48,7 +50,9 @@ var badFields = map[string]map[string]func(f fixture) any{
 		"same account": func(f fixture) any {
 			return map[string]any{"from_account_id": f.account, "to_account_id": f.account, "amount": 10, "currency": "EUR"}
 		},
-		"no destination": func(f fixture) any { return map[string]any{"from_account_id": f.account, "amount": 10, "currency": "EUR"} },
+		"no destination": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "amount": 10, "currency": "EUR"}
+		},
 		"float amount": func(f fixture) any {
 			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 10.5, "currency": "EUR"}
 		},
@@ -126,7 +130,7 @@ func init() {
 
 // badQueries are bad query strings of the list routes.
 var badQueries = map[string][]string{
-	"GET /api/v1/accounts":                  {"limit=0", "limit=501", "limit=abc", "cursor=zzz"},
+	"GET /api/v1/accounts":                   {"limit=0", "limit=501", "limit=abc", "cursor=zzz"},
 	"GET /api/v1/accounts/{id}/transactions": {"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y"},
 }
 

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestGracefulShutdown sends SIGTERM to a real "bank serve all" process while
+// a request is in flight: readiness must turn DOWN at once, the request must
+// complete, and the process must exit 0.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bank")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve", "all", "--shutdown-delay", "2s")
+	cmd.Env = append(os.Environ(), "BANK_HTTP_ADDR="+addr, "BANK_DATABASE_URL=sqlite://"+filepath.Join(dir, "bank.db"),
+		"BANK_DATA_DIR="+dir, "BANK_LOG_LEVEL=warn")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	url := "http://" + addr
+	waitReady(t, url, make(chan error), &out)
+
+	// A slow request: its body arrives in two halves, SIGTERM in between.
+	body := `{"email":"slow@example.test","password":"a slow password","name":"Slow"}`
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url+"/api/v1/auth/register", pr)
+	req.ContentLength = int64(len(body))
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("slow request: %v", err)
+			close(answered)
+			return
+		}
+		answered <- resp
+	}()
+	if _, err := pw.Write([]byte(body[:20])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		resp, err := http.Get(url + "/actuator/health/readiness")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readiness not DOWN within 1s of SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("exited with a request in flight: %v", err)
+	default:
+	}
+	if _, err := pw.Write([]byte(body[20:])); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	resp := <-answered
+	if resp == nil {
+		t.Fatal("no answer to the in-flight request")
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("in-flight request: %d %s, want 201", resp.StatusCode, b)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit: %v, want status 0\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still running 30s after SIGTERM")
+	}
+	if strings.Contains(out.String(), `"level":"ERROR"`) {
+		t.Errorf("errors logged during shutdown:\n%s", out.String())
+	}
+}
