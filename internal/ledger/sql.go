@@ -475,4 +475,3 @@ func sortedUnique(ids []string) []string {
 func SystemAccountID(typ string, c bank.Currency) string {
 	return "system-" + typ + "-" + string(c)
 }
-
