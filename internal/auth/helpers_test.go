@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,3 +68,5 @@ func newTestKeyring(t testing.TB, secret string) *Keyring {
 	}
 	return k
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -1,0 +1,117 @@
+package auth
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/httpapi"
+)
+
+// writeError answers err, with a Retry-After header when err says when to
+// retry (rate limit, lockout).
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if d, ok := retryAfter(err); ok {
+		httpapi.RetryAfter(w, d)
+	}
+	httpapi.Error(w, r, log, err)
+}
+
+// writeTokens answers with tokens, which no cache may keep (RFC 6749, 5.1).
+func writeTokens(w http.ResponseWriter, t Tokens) {
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.Encode(w, http.StatusOK, t)
+}
+
+func handleRegister(log *slog.Logger, svc *Service) http.Handler {
+	type request struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+		Name     string `json:"name"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := httpapi.Decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		u, err := svc.Register(r.Context(), req.Email, req.Password, req.Name)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusCreated, u)
+	})
+}
+
+func handleLogin(log *slog.Logger, svc *Service) http.Handler {
+	type request struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := httpapi.Decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		t, err := svc.Login(r.Context(), req.Email, req.Password, httpapi.ClientIP(r))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeTokens(w, t)
+	})
+}
+
+// refreshRequest is the body of refresh and logout.
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func handleRefresh(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req refreshRequest
+		if err := httpapi.Decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		t, err := svc.Refresh(r.Context(), req.RefreshToken)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeTokens(w, t)
+	})
+}
+
+func handleLogout(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req refreshRequest
+		if err := httpapi.Decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if err := svc.Logout(r.Context(), req.RefreshToken); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleMe(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := FromContext(r.Context())
+		if !ok { // routed without the middleware: a wiring bug, but still no access
+			writeError(w, r, log, bank.Errorf(bank.KindUnauthenticated, "unauthenticated", "a bearer token is required"))
+			return
+		}
+		u, err := svc.User(r.Context(), p.UserID)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, u)
+	})
+}

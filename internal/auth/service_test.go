@@ -1,0 +1,541 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+const (
+	email    = "ann@example.com"
+	password = "correct horse battery staple"
+)
+
+func TestAuthFlow(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+
+		res := s.register("  Ann@Example.COM ", password, " Ann Example ")
+		if res.status != http.StatusCreated {
+			t.Fatalf("register: status %d, body %s", res.status, res.body)
+		}
+		var u User
+		res.decode(t, &u)
+		wantUser := User{ID: u.ID, Email: email, Name: "Ann Example", Role: RoleCustomer,
+			CreatedAt: s.clock.Now().UTC().Truncate(time.Microsecond)}
+		if u.ID == "" || u != wantUser {
+			t.Errorf("registered user = %+v, want %+v", u, wantUser)
+		}
+		var raw map[string]any
+		res.decode(t, &raw)
+		if raw["created_at"] != "2030-01-02T03:04:05.678901Z" {
+			t.Errorf("created_at = %v, want RFC 3339 in UTC", raw["created_at"])
+		}
+
+		res = s.login("ANN@example.com", password)
+		if res.status != http.StatusOK {
+			t.Fatalf("login: status %d, body %s", res.status, res.body)
+		}
+		if got := res.header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("login Cache-Control = %q, want no-store", got)
+		}
+		var tok Tokens
+		res.decode(t, &tok)
+		if tok.AccessToken == "" || len(tok.RefreshToken) != 43 || tok.TokenType != "Bearer" || tok.ExpiresIn != 900 {
+			t.Errorf("login tokens = %+v, want an access token, a 43-character refresh token, Bearer, 900", tok)
+		}
+
+		res = s.do("GET", "/api/v1/auth/me", "", tok.AccessToken)
+		if res.status != http.StatusOK {
+			t.Fatalf("me: status %d, body %s", res.status, res.body)
+		}
+		var me User
+		res.decode(t, &me)
+		if me != wantUser {
+			t.Errorf("me = %+v, want %+v", me, wantUser)
+		}
+		wantError(t, s.do("GET", "/api/v1/auth/me", "", ""), http.StatusUnauthorized, "unauthenticated")
+
+		res = s.refresh(tok.RefreshToken)
+		if res.status != http.StatusOK {
+			t.Fatalf("refresh: status %d, body %s", res.status, res.body)
+		}
+		var tok2 Tokens
+		res.decode(t, &tok2)
+		if tok2.RefreshToken == tok.RefreshToken || tok2.AccessToken == "" || tok2.TokenType != "Bearer" || tok2.ExpiresIn != 900 {
+			t.Errorf("refreshed tokens = %+v, want a new refresh token", tok2)
+		}
+		if res := s.do("GET", "/api/v1/auth/me", "", tok2.AccessToken); res.status != http.StatusOK {
+			t.Errorf("me with the refreshed access token: status %d", res.status)
+		}
+
+		// The database keeps only hashes of refresh tokens.
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM refresh_tokens WHERE token_hash = $1 OR token_hash = $2`,
+			tok.RefreshToken, tok2.RefreshToken).Scan(&n); err != nil || n != 0 {
+			t.Errorf("refresh tokens stored in clear: %d rows, %v", n, err)
+		}
+
+		if res := s.logout(tok2.RefreshToken); res.status != http.StatusNoContent || len(res.body) != 0 {
+			t.Fatalf("logout: status %d, body %s; want 204 and no body", res.status, res.body)
+		}
+		if e := wantError(t, s.refresh(tok2.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token"); !strings.Contains(e.Message, "was revoked") {
+			t.Errorf("refresh after logout: message %q, want it to say the token was revoked", e.Message)
+		}
+		// Logout is idempotent, and says nothing about tokens it does not know.
+		if res := s.logout(tok2.RefreshToken); res.status != http.StatusNoContent {
+			t.Errorf("second logout: status %d, want 204", res.status)
+		}
+		if res := s.logout("never-issued"); res.status != http.StatusNoContent {
+			t.Errorf("logout of an unknown token: status %d, want 204", res.status)
+		}
+		// Access tokens are not revocable: the one of the session still works
+		// until it expires.
+		if res := s.do("GET", "/api/v1/auth/me", "", tok2.AccessToken); res.status != http.StatusOK {
+			t.Errorf("me after logout: status %d, want 200 until the access token expires", res.status)
+		}
+		s.clock.Advance(AccessTokenTTL)
+		wantError(t, s.do("GET", "/api/v1/auth/me", "", tok2.AccessToken), http.StatusUnauthorized, "unauthenticated")
+	})
+}
+
+func TestRegisterDuplicateEmail(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		s.mustRegister(email, password, "Ann")
+		for _, e := range []string{email, "ANN@EXAMPLE.COM", " ann@example.com"} {
+			e := wantError(t, s.register(e, "another password", "Another Ann"), http.StatusConflict, "email_taken")
+			if e.Details["email"] == "" {
+				t.Errorf("details %v do not name the email field", e.Details)
+			}
+		}
+		// The first account is untouched.
+		s.mustLogin(email, password)
+	})
+}
+
+func TestRegisterValidation(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		long := func(n int) string { return strings.Repeat("é", n) }
+		tests := []struct {
+			name       string
+			body       map[string]any
+			wantFields []string
+		}{
+			{"nothing", map[string]any{}, []string{"email", "password", "name"}},
+			{"nulls", map[string]any{"email": nil, "password": nil, "name": nil}, []string{"email", "password", "name"}},
+			{"email without at", map[string]any{"email": "ann.example.com", "password": password, "name": "Ann"}, []string{"email"}},
+			{"email with display name", map[string]any{"email": "Ann <ann@example.com>", "password": password, "name": "Ann"}, []string{"email"}},
+			{"email with space", map[string]any{"email": "ann smith@example.com", "password": password, "name": "Ann"}, []string{"email"}},
+			{"email too long", map[string]any{"email": strings.Repeat("a", 250) + "@x.io", "password": password, "name": "Ann"}, []string{"email"}},
+			{"password of 7", map[string]any{"email": email, "password": "1234567", "name": "Ann"}, []string{"password"}},
+			{"password of 129", map[string]any{"email": email, "password": long(129), "name": "Ann"}, []string{"password"}},
+			{"blank name", map[string]any{"email": email, "password": password, "name": "   "}, []string{"name"}},
+			{"name of 201", map[string]any{"email": email, "password": password, "name": long(201)}, []string{"name"}},
+			{"name with control", map[string]any{"email": email, "password": password, "name": "Ann\x00"}, []string{"name"}},
+			{"all wrong", map[string]any{"email": "x", "password": "short", "name": ""}, []string{"email", "password", "name"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res := s.do("POST", "/api/v1/auth/register", jsonBody(t, tt.body), "")
+				e := wantError(t, res, http.StatusBadRequest, "invalid_request")
+				for _, f := range tt.wantFields {
+					if e.Details[f] == "" || !strings.Contains(e.Message, f+": ") {
+						t.Errorf("error %+v does not name field %s", e, f)
+					}
+				}
+				if len(e.Details) != len(tt.wantFields) {
+					t.Errorf("details %v, want exactly %v", e.Details, tt.wantFields)
+				}
+			})
+		}
+		// The limits themselves are allowed, counted in characters.
+		for _, ok := range []map[string]any{
+			{"email": "a@b.co", "password": long(8), "name": "A"},
+			{"email": "z@b.co", "password": long(128), "name": long(200)},
+		} {
+			if res := s.do("POST", "/api/v1/auth/register", jsonBody(t, ok), ""); res.status != http.StatusCreated {
+				t.Errorf("register %v: status %d, body %s; want 201", ok["email"], res.status, res.body)
+			}
+		}
+	})
+}
+
+func TestBadJSON(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		tests := []struct {
+			name      string
+			path      string
+			body      string
+			wantCode  string
+			wantField string // the field the details must name, if any
+		}{
+			{"register malformed", "/api/v1/auth/register", `{"email":`, "invalid_json", ""},
+			{"register not JSON", "/api/v1/auth/register", `email=a@b.c`, "invalid_json", ""},
+			{"register unknown field", "/api/v1/auth/register", `{"email":"a@b.co","password":"12345678","name":"A","role":"admin"}`, "unknown_field", "role"},
+			{"register trailing data", "/api/v1/auth/register", `{"email":"a@b.co","password":"12345678","name":"A"} {}`, "invalid_json", ""},
+			{"register trailing garbage", "/api/v1/auth/register", `{"email":"a@b.co","password":"12345678","name":"A"}x`, "invalid_json", ""},
+			{"register email a number", "/api/v1/auth/register", `{"email":1,"password":"12345678","name":"A"}`, "invalid_request", "email"},
+			{"register password an array", "/api/v1/auth/register", `{"email":"a@b.co","password":["x"],"name":"A"}`, "invalid_request", "password"},
+			{"register name an object", "/api/v1/auth/register", `{"email":"a@b.co","password":"12345678","name":{}}`, "invalid_request", "name"},
+			{"register empty body", "/api/v1/auth/register", ``, "invalid_json", ""},
+			{"register array", "/api/v1/auth/register", `[]`, "invalid_json", ""},
+			{"register string", "/api/v1/auth/register", `"hello"`, "invalid_json", ""},
+			{"register null", "/api/v1/auth/register", `null`, "invalid_request", "email"},
+			{"register oversize", "/api/v1/auth/register", `{"email":"` + strings.Repeat("a", 1<<20) + `"}`, "body_too_large", ""},
+			{"login malformed", "/api/v1/auth/login", `{"email":"a@b.co",`, "invalid_json", ""},
+			{"login unknown field", "/api/v1/auth/login", `{"email":"a@b.co","password":"x","otp":"1"}`, "unknown_field", "otp"},
+			{"login trailing data", "/api/v1/auth/login", `{"email":"a@b.co","password":"x"}{}`, "invalid_json", ""},
+			{"login password a number", "/api/v1/auth/login", `{"email":"a@b.co","password":12345678}`, "invalid_request", "password"},
+			{"login email a bool", "/api/v1/auth/login", `{"email":true,"password":"x"}`, "invalid_request", "email"},
+			{"login empty body", "/api/v1/auth/login", ``, "invalid_json", ""},
+			{"login empty object", "/api/v1/auth/login", `{}`, "invalid_request", "password"},
+			{"login no password", "/api/v1/auth/login", `{"email":"a@b.co"}`, "invalid_request", "password"},
+			{"login blank email", "/api/v1/auth/login", `{"email":"  ","password":"x"}`, "invalid_request", "email"},
+			{"login oversize", "/api/v1/auth/login", `{"password":"` + strings.Repeat("a", 1<<20) + `"}`, "body_too_large", ""},
+			{"refresh malformed", "/api/v1/auth/refresh", `{"refresh_token"}`, "invalid_json", ""},
+			{"refresh unknown field", "/api/v1/auth/refresh", `{"refresh_token":"x","access_token":"y"}`, "unknown_field", "access_token"},
+			{"refresh trailing data", "/api/v1/auth/refresh", `{"refresh_token":"x"}[]`, "invalid_json", ""},
+			{"refresh token a number", "/api/v1/auth/refresh", `{"refresh_token":42}`, "invalid_request", "refresh_token"},
+			{"refresh empty body", "/api/v1/auth/refresh", ``, "invalid_json", ""},
+			{"refresh missing token", "/api/v1/auth/refresh", `{}`, "invalid_request", "refresh_token"},
+			{"refresh oversize", "/api/v1/auth/refresh", `{"refresh_token":"` + strings.Repeat("a", 1<<20) + `"}`, "body_too_large", ""},
+			{"logout malformed", "/api/v1/auth/logout", `{`, "invalid_json", ""},
+			{"logout unknown field", "/api/v1/auth/logout", `{"refresh_token":"x","all":true}`, "unknown_field", "all"},
+			{"logout trailing data", "/api/v1/auth/logout", `{"refresh_token":"x"} 1`, "invalid_json", ""},
+			{"logout token a number", "/api/v1/auth/logout", `{"refresh_token":1.5}`, "invalid_request", "refresh_token"},
+			{"logout empty body", "/api/v1/auth/logout", ``, "invalid_json", ""},
+			{"logout missing token", "/api/v1/auth/logout", `{}`, "invalid_request", "refresh_token"},
+			{"logout oversize", "/api/v1/auth/logout", `{"refresh_token":"` + strings.Repeat("a", 1<<20) + `"}`, "body_too_large", ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := wantError(t, s.do("POST", tt.path, tt.body, ""), http.StatusBadRequest, tt.wantCode)
+				if e.Message == "" {
+					t.Errorf("error without a message")
+				}
+				if tt.wantField != "" && e.Details[tt.wantField] == "" {
+					t.Errorf("details %v do not name field %q", e.Details, tt.wantField)
+				}
+			})
+		}
+	})
+}
+
+func TestRefreshReuseRevokesFamily(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		s.mustRegister(email, password, "Ann")
+		first := s.mustLogin(email, password)
+		other := s.mustLogin(email, password) // another session: another family
+
+		res := s.refresh(first.RefreshToken)
+		if res.status != http.StatusOK {
+			t.Fatalf("refresh: status %d, body %s", res.status, res.body)
+		}
+		var second Tokens
+		res.decode(t, &second)
+
+		// The spent token comes back: stolen. Its whole family goes.
+		wantError(t, s.refresh(first.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+		wantError(t, s.refresh(second.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+		var live int
+		if err := db.QueryRow(`SELECT count(*) FROM refresh_tokens WHERE family_id IN
+			(SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL`,
+			hashToken(first.RefreshToken)).Scan(&live); err != nil {
+			t.Fatal(err)
+		}
+		if live != 0 {
+			t.Errorf("%d tokens of the reused family are not revoked", live)
+		}
+
+		// The other session is untouched.
+		if res := s.refresh(other.RefreshToken); res.status != http.StatusOK {
+			t.Errorf("refresh of another family: status %d, body %s", res.status, res.body)
+		}
+	})
+}
+
+func TestLogoutRevokesFamily(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		s.mustRegister(email, password, "Ann")
+		first := s.mustLogin(email, password)
+		other := s.mustLogin(email, password)
+		res := s.refresh(first.RefreshToken)
+		if res.status != http.StatusOK {
+			t.Fatalf("refresh: status %d, body %s", res.status, res.body)
+		}
+		var second Tokens
+		res.decode(t, &second)
+
+		// Any token of the session ends it, the newest included.
+		if res := s.logout(first.RefreshToken); res.status != http.StatusNoContent {
+			t.Fatalf("logout: status %d, body %s", res.status, res.body)
+		}
+		wantError(t, s.refresh(second.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+		// Other sessions go on.
+		if res := s.refresh(other.RefreshToken); res.status != http.StatusOK {
+			t.Errorf("refresh of another session after logout: status %d, body %s", res.status, res.body)
+		}
+	})
+}
+
+func TestRefreshConcurrentReuse(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		s.mustRegister(email, password, "Ann")
+		tok := s.mustLogin(email, password)
+		const n = 8
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			ok      []Tokens
+			refused int
+		)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := s.svc.Refresh(context.Background(), tok.RefreshToken)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok = append(ok, got)
+				case bank.ErrorKind(err) == bank.KindUnauthenticated:
+					refused++
+				default:
+					t.Errorf("Refresh: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(ok) != 1 || refused != n-1 {
+			t.Fatalf("%d refreshes succeeded and %d were refused, want 1 and %d", len(ok), refused, n-1)
+		}
+		// The others were reuses, so the winner's new token is revoked too.
+		wantError(t, s.refresh(ok[0].RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+	})
+}
+
+func TestRefreshExpires(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		s.mustRegister(email, password, "Ann")
+		a := s.mustLogin(email, password)
+		b := s.mustLogin(email, password)
+		s.clock.Advance(RefreshTokenTTL - time.Second)
+		if res := s.refresh(a.RefreshToken); res.status != http.StatusOK {
+			t.Errorf("refresh a second before expiry: status %d, body %s", res.status, res.body)
+		}
+		s.clock.Advance(time.Second)
+		wantError(t, s.refresh(b.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+	})
+}
+
+func TestLockout(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		u := s.mustRegister(email, password, "Ann")
+
+		// A success resets the count: 9 failures, a success, 9 failures lock nothing.
+		for range 9 {
+			wantError(t, s.login(email, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+		}
+		s.mustLogin(email, password)
+		for i := range 9 {
+			wantError(t, s.login(email, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+			s.clock.Advance(time.Second * time.Duration(i))
+		}
+		if n := countOutbox(t, db); n != 0 {
+			t.Fatalf("%d outbox events before any lock", n)
+		}
+
+		// The 10th failure in a row locks.
+		lockedAt := s.clock.Now().UTC().Truncate(time.Microsecond)
+		res := s.login(email, "wrong password")
+		wantError(t, res, http.StatusLocked, "account_locked")
+		if got := res.header.Get("Retry-After"); got != "1800" {
+			t.Errorf("Retry-After = %q, want 1800", got)
+		}
+		// The right password does not open a locked account; nor does a wrong one extend the lock.
+		wantError(t, s.login(email, password), http.StatusLocked, "account_locked")
+		wantError(t, s.login(email, "wrong password"), http.StatusLocked, "account_locked")
+
+		var (
+			id, typ, aggregate, payload string
+			n                           int
+		)
+		if err := db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("outbox has %d events (%v), want 1", n, err)
+		}
+		if err := db.QueryRow(`SELECT id, type, aggregate_id, payload FROM outbox`).Scan(&id, &typ, &aggregate, &payload); err != nil {
+			t.Fatal(err)
+		}
+		var ev struct {
+			ID          string    `json:"id"`
+			Type        string    `json:"type"`
+			UserID      string    `json:"user_id"`
+			Email       string    `json:"email"`
+			LockedUntil time.Time `json:"locked_until"`
+		}
+		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
+			t.Fatalf("payload %s: %v", payload, err)
+		}
+		if typ != "auth.login_failed_locked" || aggregate != u.ID || ev.ID != id || ev.Type != typ ||
+			ev.UserID != u.ID || ev.Email != email || !ev.LockedUntil.Equal(lockedAt.Add(30*time.Minute)) {
+			t.Errorf("outbox row %s %s %s %s, want the lock of user %s until %v", id, typ, aggregate, payload, u.ID, lockedAt.Add(30*time.Minute))
+		}
+
+		s.clock.Advance(30*time.Minute - time.Second)
+		wantError(t, s.login(email, password), http.StatusLocked, "account_locked")
+		s.clock.Advance(time.Second)
+		s.mustLogin(email, password)
+		// After the lock, the count starts again from zero.
+		for range 9 {
+			wantError(t, s.login(email, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+		}
+		s.mustLogin(email, password)
+	})
+}
+
+func countOutbox(t *testing.T, db *store.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestLoginUnknownEmail: an unknown email and a wrong password get the same
+// answer, and both spend one password hash, so neither the body nor the time
+// tells which emails have accounts.
+func TestLoginUnknownEmail(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		s.mustRegister(email, password, "Ann")
+		var hashes int
+		verify := s.svc.verify
+		s.svc.verify = func(encoded, password string) (bool, error) {
+			hashes++
+			return verify(encoded, password)
+		}
+		unknown := s.login("nobody@example.com", password)
+		wantError(t, unknown, http.StatusUnauthorized, "invalid_credentials")
+		if hashes != 1 {
+			t.Errorf("login of an unknown email spent %d hashes, want 1", hashes)
+		}
+		wrong := s.login(email, "wrong password")
+		if hashes != 2 {
+			t.Errorf("login with a wrong password spent %d hashes, want 1", hashes-1)
+		}
+		if string(unknown.body) != string(wrong.body) || unknown.status != wrong.status {
+			t.Errorf("unknown email answered %d %s, wrong password %d %s; want the same",
+				unknown.status, unknown.body, wrong.status, wrong.body)
+		}
+	})
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		cfg := testConfig()
+		cfg.LoginRate, cfg.LoginBurst = 0.5, 3
+		s := newServer(t, db, cfg)
+		s.mustRegister(email, password, "Ann")
+		s.mustLogin(email, password)
+		wantError(t, s.login(email, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+		s.mustLogin(email, password)
+		// The burst is spent; even the right password waits.
+		res := s.login(email, password)
+		wantError(t, res, http.StatusTooManyRequests, "rate_limited")
+		if got := res.header.Get("Retry-After"); got != "2" {
+			t.Errorf("Retry-After = %q, want 2 (one token at 0.5/s)", got)
+		}
+		// Registration and refresh are not limited by the login bucket.
+		s.mustRegister("bob@example.com", password, "Bob")
+		s.clock.Advance(2 * time.Second)
+		s.mustLogin(email, password)
+		wantError(t, s.login(email, password), http.StatusTooManyRequests, "rate_limited")
+	})
+}
+
+func TestCreateUser(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		ctx := context.Background()
+		for _, role := range []Role{RoleAdmin, RoleOperator, RoleCustomer} {
+			addr := string(role) + "@bank.example"
+			u, err := s.svc.CreateUser(ctx, addr, "Staff "+string(role), password, role)
+			if err != nil {
+				t.Fatalf("CreateUser(%s): %v", role, err)
+			}
+			if u.Role != role || u.Email != addr {
+				t.Errorf("CreateUser = %+v, want role %s", u, role)
+			}
+			tok := s.mustLogin(addr, password)
+			p, err := NewVerifier(s.keys, s.clock.Now).Verify(tok.AccessToken)
+			if err != nil || p != (Principal{UserID: u.ID, Role: role}) {
+				t.Errorf("access token names %+v (%v), want %s as %s", p, err, u.ID, role)
+			}
+			var me User
+			res := s.do("GET", "/api/v1/auth/me", "", tok.AccessToken)
+			res.decode(t, &me)
+			if me.Role != role {
+				t.Errorf("me.role = %s, want %s", me.Role, role)
+			}
+		}
+		_, err := s.svc.CreateUser(ctx, "x@bank.example", "X", password, Role("root"))
+		var e *bank.Error
+		if bank.ErrorKind(err) != bank.KindInvalid || !errorsAs(err, &e) || e.Details["role"] == "" {
+			t.Errorf("CreateUser with role root = %v, want an invalid role", err)
+		}
+		_, err = s.svc.CreateUser(ctx, "ADMIN@bank.example", "X", password, RoleAdmin)
+		if bank.ErrorCode(err) != "email_taken" {
+			t.Errorf("CreateUser with a taken email = %v, want email_taken", err)
+		}
+	})
+}
+
+func TestMeOfMissingUser(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		tok, err := s.keys.IssueAccessToken(Principal{UserID: "deleted-user", Role: RoleCustomer}, s.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantError(t, s.do("GET", "/api/v1/auth/me", "", tok), http.StatusUnauthorized, "unauthenticated")
+	})
+}
+
+// BenchmarkLogin measures a whole login with the production argon2id
+// parameters on SQLite: the hash dominates.
+func BenchmarkLogin(b *testing.B) {
+	db := storetest.Open(b, store.SQLite)
+	cfg := DefaultConfig()
+	cfg.LoginBurst = 1 << 30
+	svc, err := NewService(db, newTestKeyring(b, testKey1), cfg, time.Now, discardLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, email, password, "Ann"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := svc.Login(ctx, email, password, "192.0.2.1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// The SQL of this package runs unchanged on PostgreSQL and SQLite: $n
+// placeholders, times passed as time.Time in UTC. Only row locks differ: a
+// SQLite write transaction already holds the database's write lock (it begins
+// IMMEDIATE), so "FOR UPDATE" is PostgreSQL's alone.
+
+// querier is what both *store.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// forUpdate is the row-locking suffix of a SELECT inside a write transaction.
+func forUpdate(db *store.DB) string {
+	if db.Dialect == store.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// userRow is a users row.
+type userRow struct {
+	User
+	passwordHash string
+	failedLogins int
+	lockedUntil  time.Time // zero when not locked
+}
+
+const userColumns = `id, email, name, role, password_hash, failed_logins, locked_until, created_at`
+
+func scanUser(row *sql.Row) (userRow, error) {
+	var (
+		u      userRow
+		locked sql.NullTime
+	)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.passwordHash, &u.failedLogins, &locked, &u.CreatedAt)
+	if err != nil {
+		return u, err
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	if locked.Valid {
+		u.lockedUntil = locked.Time.UTC()
+	}
+	return u, nil
+}
+
+func userByEmail(ctx context.Context, q querier, email string) (userRow, error) {
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+}
+
+func userByID(ctx context.Context, q querier, id string) (userRow, error) {
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+func insertUser(ctx context.Context, q querier, u User, passwordHash string) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, failed_logins, created_at)
+		VALUES ($1, $2, $3, $4, $5, 0, $6)`, u.ID, u.Email, u.Name, string(u.Role), passwordHash, u.CreatedAt)
+	return err
+}
+
+// refreshRow is a refresh_tokens row.
+type refreshRow struct {
+	familyID  string
+	userID    string
+	expiresAt time.Time
+	revoked   bool
+}
+
+func refreshByHash(ctx context.Context, q querier, hash string) (refreshRow, error) {
+	var (
+		r       refreshRow
+		revoked sql.NullTime
+	)
+	// Whether it is spent is not read: spendRefresh's conditional update is
+	// the one judge of that, race-free.
+	err := q.QueryRowContext(ctx, `SELECT family_id, user_id, expires_at, revoked_at
+		FROM refresh_tokens WHERE token_hash = $1`, hash).Scan(&r.familyID, &r.userID, &r.expiresAt, &revoked)
+	r.expiresAt = r.expiresAt.UTC()
+	r.revoked = revoked.Valid
+	return r, err
+}
+
+func insertRefresh(ctx context.Context, q querier, hash, familyID, userID string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, hash, familyID, userID, now.Add(RefreshTokenTTL), now)
+	if err != nil {
+		return fmt.Errorf("insert refresh token: %w", err)
+	}
+	return nil
+}
+
+// spendRefresh marks the token spent unless it already is, or is revoked; it
+// reports whether this call spent it. The condition in the UPDATE, not an
+// earlier read, decides: of two concurrent refreshes with one token, exactly
+// one spends it.
+func spendRefresh(ctx context.Context, q querier, hash string, now time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, `UPDATE refresh_tokens SET spent_at = $2
+		WHERE token_hash = $1 AND spent_at IS NULL AND revoked_at IS NULL`, hash, now)
+	if err != nil {
+		return false, fmt.Errorf("spend refresh token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("spend refresh token: %w", err)
+	}
+	return n == 1, nil
+}
+
+func revokeFamily(ctx context.Context, q querier, familyID string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = $2
+		WHERE family_id = $1 AND revoked_at IS NULL`, familyID, now)
+	if err != nil {
+		return fmt.Errorf("revoke refresh token family: %w", err)
+	}
+	return nil
+}
+
+// revokeFamilyOf revokes the family of the token with the given hash, if any.
+func revokeFamilyOf(ctx context.Context, q querier, hash string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = $2
+		WHERE revoked_at IS NULL AND family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`, hash, now)
+	if err != nil {
+		return fmt.Errorf("revoke refresh token family: %w", err)
+	}
+	return nil
+}
+
+func insertOutbox(ctx context.Context, q querier, id, typ, aggregateID string, payload []byte, now time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, id, typ, aggregateID, string(payload), now)
+	if err != nil {
+		return fmt.Errorf("insert outbox event %s: %w", typ, err)
+	}
+	return nil
+}
