@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -36,12 +37,18 @@ type Config struct {
 	// client address.
 	LoginRate  float64
 	LoginBurst int
+	// MaxConcurrentHashes bounds the password hashes computed at once. Each
+	// holds Password.Memory KiB (19 MiB by default), so without a bound a
+	// burst of logins could exhaust memory; and as hashing is CPU-bound,
+	// more at once than there are CPUs would only queue anyway.
+	MaxConcurrentHashes int
 }
 
 // DefaultConfig returns the production settings: OWASP's argon2id parameters
 // (m=19456 KiB, t=2, p=1, 16-byte salt, 32-byte key), a 30-minute lock after 10
 // failures, and a login rate that lets a load generator log in a few hundred
-// users from one address without tripping the limit.
+// users from one address without tripping the limit, and as many concurrent
+// password hashes as the CPUs can work on.
 func DefaultConfig() Config {
 	return Config{
 		Password:        PasswordParams{Memory: 19456, Time: 2, Threads: 1, SaltLength: 16, KeyLength: 32},
@@ -49,6 +56,9 @@ func DefaultConfig() Config {
 		LockoutDuration: 30 * time.Minute,
 		LoginRate:       20,
 		LoginBurst:      100,
+		// One more than the CPUs, so that a CPU is not idle while a hash
+		// waits for its memory.
+		MaxConcurrentHashes: runtime.GOMAXPROCS(0) + 1,
 	}
 }
 
@@ -78,6 +88,8 @@ func (c Config) Validate() error {
 		return errors.New("auth config: LoginRate must be positive")
 	case c.LoginBurst < 1:
 		return errors.New("auth config: LoginBurst must be at least 1")
+	case c.MaxConcurrentHashes < 1:
+		return errors.New("auth config: MaxConcurrentHashes must be at least 1")
 	}
 	return nil
 }

@@ -168,6 +168,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no lockout", func(c *Config) { c.LockoutDuration = 0 }},
 		{"no login rate", func(c *Config) { c.LoginRate = 0 }},
 		{"no login burst", func(c *Config) { c.LoginBurst = 0 }},
+		{"no hash slots", func(c *Config) { c.MaxConcurrentHashes = 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,6 +51,9 @@ type Service struct {
 	// login for an unknown email costs what one for a known email costs and
 	// response times do not tell which emails have accounts.
 	dummyHash string
+	// hashSlots holds a token per password hash in progress: see
+	// Config.MaxConcurrentHashes.
+	hashSlots chan struct{}
 	// verify is VerifyPassword; tests replace it to count the hashes spent.
 	verify func(encoded, password string) (bool, error)
 }
@@ -70,6 +73,7 @@ func NewService(db *store.DB, keys *Keyring, cfg Config, now func() time.Time, l
 		db: db, keys: keys, cfg: cfg, now: now, log: log,
 		limiter:   httpapi.NewLimiter(cfg.LoginRate, cfg.LoginBurst, now),
 		dummyHash: dummy,
+		hashSlots: make(chan struct{}, cfg.MaxConcurrentHashes),
 		verify:    VerifyPassword,
 	}, nil
 }
@@ -107,7 +111,11 @@ func (s *Service) createUser(ctx context.Context, email, name, password string, 
 	if err := p.err(); err != nil {
 		return User{}, err
 	}
-	hash, err := HashPassword(password, s.cfg.Password)
+	var hash string
+	err := s.hashing(ctx, func() (err error) {
+		hash, err = HashPassword(password, s.cfg.Password)
+		return err
+	})
 	if err != nil {
 		return User{}, err
 	}
@@ -166,7 +174,13 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	}
 	u, err := userByEmail(ctx, s.db, email)
 	if errors.Is(err, sql.ErrNoRows) {
-		_, _ = s.verify(s.dummyHash, password)
+		err := s.hashing(ctx, func() error {
+			_, err := s.verify(s.dummyHash, password)
+			return err
+		})
+		if err != nil {
+			return Tokens{}, fmt.Errorf("verify password against the dummy hash: %w", err)
+		}
 		return Tokens{}, errInvalidCredentials
 	}
 	if err != nil {
@@ -174,7 +188,11 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	}
 	// The password is checked even on a locked account, so that the answer
 	// takes as long as any other.
-	ok, err := s.verify(u.passwordHash, password)
+	var ok bool
+	err = s.hashing(ctx, func() (err error) {
+		ok, err = s.verify(u.passwordHash, password)
+		return err
+	})
 	if err != nil {
 		return Tokens{}, fmt.Errorf("verify password of user %s: %w", u.ID, err)
 	}
@@ -186,6 +204,20 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		return Tokens{}, s.loginFailed(ctx, u, now)
 	}
 	return s.startSession(ctx, u.ID, now)
+}
+
+// hashing runs fn, a password hash, once one of the hash slots is free, and
+// returns its error. It returns KindUnavailable if ctx ends first: the service
+// is too busy to answer in time.
+func (s *Service) hashing(ctx context.Context, fn func() error) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return &bank.Error{Kind: bank.KindUnavailable, Code: "busy",
+			Message: "too many logins at once; retry later", Err: ctx.Err()}
+	}
+	defer func() { <-s.hashSlots }()
+	return fn()
 }
 
 // errLocked is the answer while an account is locked; the delay tells a

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -444,6 +445,54 @@ func TestLoginUnknownEmail(t *testing.T) {
 		if string(unknown.body) != string(wrong.body) || unknown.status != wrong.status {
 			t.Errorf("unknown email answered %d %s, wrong password %d %s; want the same",
 				unknown.status, unknown.body, wrong.status, wrong.body)
+		}
+	})
+}
+
+// TestHashConcurrencyBounded: a burst of logins must not hash all at once,
+// each hash holding 19 MiB.
+func TestHashConcurrencyBounded(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		cfg := testConfig()
+		cfg.MaxConcurrentHashes = 2
+		s := newServer(t, db, cfg)
+		s.mustRegister(email, password, "Ann")
+		var inFlight, most atomic.Int32
+		verify := s.svc.verify
+		s.svc.verify = func(encoded, pw string) (bool, error) {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(20 * time.Millisecond)
+			return verify(encoded, pw)
+		}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				who := email
+				if i%2 == 1 {
+					who = "nobody@example.com" // the dummy hash takes a slot too
+				}
+				_, _ = s.svc.Login(context.Background(), who, password, "192.0.2.1")
+			}()
+		}
+		wg.Wait()
+		if got := most.Load(); got != 2 {
+			t.Errorf("at most %d hashes ran at once, want 2", got)
+		}
+
+		// With every slot taken until the caller gives up: 503, not a hang.
+		s.svc.hashSlots <- struct{}{}
+		s.svc.hashSlots <- struct{}{}
+		defer func() { <-s.svc.hashSlots; <-s.svc.hashSlots }()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_, err := s.svc.Login(ctx, email, password, "192.0.2.1")
+		if bank.ErrorKind(err) != bank.KindUnavailable || bank.ErrorCode(err) != "busy" {
+			t.Errorf("Login with no free hash slot = %v, want unavailable (busy)", err)
 		}
 	})
 }
