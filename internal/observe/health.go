@@ -1,0 +1,217 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Status is the state of a health component, in Spring Boot's words.
+type Status string
+
+// The statuses a component or a whole report can have.
+const (
+	StatusUp   Status = "UP"
+	StatusDown Status = "DOWN"
+)
+
+// DefaultCheckTimeout bounds each health check when NewHealth is given none:
+// long enough for a database round trip under load, short enough to answer
+// within a Kubernetes probe's patience.
+const DefaultCheckTimeout = 2 * time.Second
+
+// The names of the built-in components, as Spring Boot calls them.
+const (
+	livenessState  = "livenessState"
+	readinessState = "readinessState"
+)
+
+// Component is one part of a health report.
+type Component struct {
+	Status  Status            `json:"status"`
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// Report is a health answer: UP only if every component is UP.
+type Report struct {
+	Status     Status               `json:"status"`
+	Components map[string]Component `json:"components,omitempty"`
+}
+
+// Health holds a service's health checks and its readiness. It is safe for
+// concurrent use.
+type Health struct {
+	timeout time.Duration
+	ready   atomic.Bool
+
+	mu     sync.RWMutex
+	checks []namedCheck
+}
+
+type namedCheck struct {
+	name  string
+	check func(context.Context) error
+}
+
+// NewHealth returns a Health with no checks that is not ready: a service calls
+// SetReady(true) once it can serve, so Kubernetes sends it no traffic before.
+// Each check gets timeout to answer; zero means DefaultCheckTimeout.
+func NewHealth(timeout time.Duration) *Health {
+	if timeout <= 0 {
+		timeout = DefaultCheckTimeout
+	}
+	return &Health{timeout: timeout}
+}
+
+// AddCheck adds the component name, UP when check returns nil. A check whose
+// name is already taken replaces the earlier one. Checks run concurrently,
+// each with its own deadline; one that ignores its context is reported DOWN
+// at the deadline all the same.
+func (h *Health) AddCheck(name string, check func(ctx context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i := slices.IndexFunc(h.checks, func(c namedCheck) bool { return c.name == name })
+	if i >= 0 {
+		h.checks[i].check = check
+		return
+	}
+	h.checks = append(h.checks, namedCheck{name, check})
+}
+
+// SetReady sets the readiness state. A service sets it false first thing on
+// shutdown, so that the readiness probe fails, and Kubernetes stops routing
+// to it, before it stops serving.
+func (h *Health) SetReady(ready bool) { h.ready.Store(ready) }
+
+// Ready reports the readiness state last set.
+func (h *Health) Ready() bool { return h.ready.Load() }
+
+// Check runs every check and reports them with the liveness and readiness
+// states: the answer of /actuator/health.
+func (h *Health) Check(ctx context.Context) Report {
+	cs := h.run(ctx)
+	cs[livenessState] = Component{Status: StatusUp}
+	cs[readinessState] = stateComponent(h.Ready())
+	return report(cs)
+}
+
+// Liveness reports the liveness state, UP while the process can answer at
+// all. It runs no checks: a database outage must not make Kubernetes restart
+// every pod.
+func (h *Health) Liveness() Report {
+	return report(map[string]Component{livenessState: {Status: StatusUp}})
+}
+
+// Readiness reports the readiness state and the checks. When the service is
+// not ready it answers DOWN at once, without running the checks, so a
+// shutting-down pod fails its probe immediately.
+func (h *Health) Readiness(ctx context.Context) Report {
+	if !h.Ready() {
+		return report(map[string]Component{readinessState: stateComponent(false)})
+	}
+	cs := h.run(ctx)
+	cs[readinessState] = stateComponent(true)
+	return report(cs)
+}
+
+func stateComponent(up bool) Component {
+	if up {
+		return Component{Status: StatusUp}
+	}
+	return Component{Status: StatusDown}
+}
+
+func report(cs map[string]Component) Report {
+	r := Report{Status: StatusUp, Components: cs}
+	for _, c := range cs {
+		if c.Status != StatusUp {
+			r.Status = StatusDown
+		}
+	}
+	return r
+}
+
+// run runs every check concurrently and returns their components.
+func (h *Health) run(ctx context.Context) map[string]Component {
+	h.mu.RLock()
+	checks := slices.Clone(h.checks)
+	h.mu.RUnlock()
+	type result struct {
+		name string
+		c    Component
+	}
+	results := make(chan result, len(checks))
+	for _, c := range checks {
+		go func() { results <- result{c.name, h.runOne(ctx, c.check)} }()
+	}
+	cs := make(map[string]Component, len(checks)+2)
+	for range checks {
+		r := <-results
+		cs[r.name] = r.c
+	}
+	return cs
+}
+
+func (h *Health) runOne(ctx context.Context, check func(context.Context) error) Component {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	// Buffered, so a check that outlives its deadline can still finish and
+	// its goroutine end.
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			// A bug in one check must not take the process down with it.
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("check panicked: %v", p)
+			}
+		}()
+		done <- check(ctx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err == nil {
+		return Component{Status: StatusUp}
+	}
+	msg := redactSecrets(err.Error())
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		msg = fmt.Sprintf("no answer within %s", h.timeout)
+	}
+	return Component{Status: StatusDown, Details: map[string]string{"error": msg}}
+}
+
+// Patterns of secrets an error message may carry: the password of a URL
+// (postgres://user:secret@host) and key=value or key: value pairs. They are
+// read-only after initialisation.
+var (
+	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
+	keyedSecret = regexp.MustCompile(`(?i)\b((?:password|passwd|pwd|secret|token|api_?key)\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,]+)`)
+)
+
+// maxDetail bounds an error shown in a health report: a driver's message may
+// embed a whole query.
+const maxDetail = 300
+
+// redactSecrets masks what looks like a secret in msg, so that an error a
+// check returns can be shown in a health report.
+func redactSecrets(msg string) string {
+	msg = urlPassword.ReplaceAllString(msg, "${1}xxxxx@")
+	msg = keyedSecret.ReplaceAllString(msg, "${1}xxxxx")
+	if len(msg) > maxDetail {
+		n := maxDetail
+		for n > 0 && !utf8.RuneStart(msg[n]) {
+			n--
+		}
+		msg = msg[:n] + "…"
+	}
+	return msg
+}
