@@ -26,6 +26,7 @@ type Config struct {
 	ShutdownDelay         time.Duration
 	ShutdownTimeout       time.Duration
 	DataDir               string
+	DebugAddr             string
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -105,6 +106,8 @@ func (c *Config) settings() []setting {
 	add("shutdown-delay", "BANK_SHUTDOWN_DELAY", "after SIGTERM, how long to keep serving with readiness DOWN before closing", d, dv)
 	d, dv = dur(&c.ShutdownTimeout)
 	add("shutdown-timeout", "BANK_SHUTDOWN_TIMEOUT", "how long in-flight requests get to finish", d, dv)
+	s, v = str(&c.DebugAddr)
+	add("debug-addr", "BANK_DEBUG_ADDR", "listen address of /debug/pprof (off when empty; never expose it)", s, v)
 	s, v = str(&c.DataDir)
 	add("data-dir", "BANK_DATA_DIR", "folder of the embedded mode's generated files", s, v)
 	return out

@@ -27,6 +27,7 @@ Usage:
   bank users create --role admin|operator|customer --email EMAIL [--name NAME]
                     (password from stdin, or BANK_USER_PASSWORD)
   bank ledger verify [-o table|json]
+  bank bench [--url URL] [--scenario uniform|hot-source|hot-dest|batch|mixed] [-c 64] [-d 10s] [-o table|json] [--plot FILE]
   bank version
   bank help
 
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "users":
 		return users(ctx, rest, getenv, stdin, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
 		return ledgerCmd(ctx, rest, getenv, stdout, stderr)
 	case "version":

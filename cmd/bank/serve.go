@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,7 +81,9 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		auth.Routes(mux, log, svc, authn)
 	}
 	if runs || service == "account" || service == "transaction" {
-		l = ledger.New(db, log, time.Now, ledger.DefaultConfig())
+		lc := ledger.DefaultConfig()
+		lc.Metrics = ledger.NewMetrics(reg)
+		l = ledger.New(db, log, time.Now, lc)
 	}
 	if runs || service == "account" {
 		account.Routes(mux, log, l, authn)
@@ -115,6 +118,16 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		return nil
 	})
 	g.Go(func() error { keys.Watch(gctx, 5*time.Second); return nil })
+	if cfg.DebugAddr != "" {
+		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := dbg.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve debug: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error { <-gctx.Done(); return dbg.Close() })
+	}
 	if l != nil && (runs || service == "transaction") {
 		g.Go(func() error { return l.Run(gctx) })
 	}
@@ -122,8 +135,22 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
 		"version", version, "startup_ms", time.Since(started).Milliseconds())
 	err = g.Wait()
+	if l != nil {
+		l.Close()
+	}
 	log.Info("stopped", "service", service)
 	return err
+}
+
+// debugMux serves the runtime profiles on their own listener, away from the API.
+func debugMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // openDB opens the configured database and, if migrate is set, migrates it.

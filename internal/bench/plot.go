@@ -359,8 +359,10 @@ func (c *canvas) latencyPanel(st plotStats) {
 		"p99": func(s second) time.Duration { return s.p99 },
 		"max": func(s second) time.Duration { return s.max },
 	}
+	// max goes on top: it is thin and dashed, so p99 shows through its gaps
+	// where the two meet, as they do in seconds of few requests.
 	for _, series := range []legendEntry{
-		{"max", colorMax, "dashed"}, {"p99", colorP99, "line"}, {"p50", colorP50, "line"},
+		{"p50", colorP50, "line"}, {"p99", colorP99, "line"}, {"max", colorMax, "dashed"},
 	} {
 		width := "2"
 		if series.kind == "dashed" {

@@ -142,7 +142,9 @@ func (l *Ledger) commitQueued() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	start := time.Now()
 	replies, err := l.post(ctx, reqs)
+	l.cfg.Metrics.observe(len(reqs), time.Since(start), err)
 	for i, r := range reqs {
 		if err != nil {
 			r.done <- reply{err: fmt.Errorf("post batch of %d: %w", len(reqs), err)}
@@ -152,23 +154,29 @@ func (l *Ledger) commitQueued() {
 	}
 }
 
-// post posts reqs in one transaction and returns a reply for each. A unique
-// violation means another process committed the same idempotency key or
-// reversed the same transaction meanwhile: the batch is retried and then sees it.
+// post posts reqs in one transaction and returns a reply for each. A
+// serialization failure or deadlock is retried, and so is a unique violation:
+// another process committed the same idempotency key or reversed the same
+// transaction meanwhile, and the next attempt sees it.
 func (l *Ledger) post(ctx context.Context, reqs []*request) ([]reply, error) {
 	var replies []reply
 	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
-		err = l.db.InTx(ctx, func(tx *sql.Tx) error {
-			b := &batch{l: l, tx: tx, ctx: ctx, now: l.clock(),
-				accounts: map[string]*Account{}, holds: map[string]*Hold{},
-				originals: map[string]*Transaction{}, reversed: map[string]bool{}, dirty: map[string]bool{}}
-			replies, err = b.run(reqs)
-			return err
-		})
-		if err == nil || !store.IsUniqueViolation(err) {
+	for attempt := 1; attempt <= 5; attempt++ {
+		b := &batch{l: l, now: l.clock(), stored: map[idemKey]storedKey{},
+			accounts: map[string]*Account{}, holds: map[string]*Hold{},
+			originals: map[string]*Transaction{}, reversed: map[string]bool{}, dirty: map[string]bool{}}
+		if l.pg != nil {
+			replies, err = l.pg.post(ctx, b, reqs)
+		} else {
+			err = l.db.InTx(ctx, func(tx *sql.Tx) error {
+				replies, err = b.run(reqs, &sqliteBatch{ctx: ctx, tx: tx})
+				return err
+			})
+		}
+		if err == nil || !(store.Retryable(err) || store.IsUniqueViolation(err)) {
 			break
 		}
+		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
 	}
 	return replies, err
 }
@@ -177,10 +185,9 @@ func (l *Ledger) post(ctx context.Context, reqs []*request) ([]reply, error) {
 // will write.
 type batch struct {
 	l   *Ledger
-	tx  *sql.Tx
-	ctx context.Context
 	now time.Time
 
+	stored    map[idemKey]storedKey // responses of requests already done
 	accounts  map[string]*Account
 	holds     map[string]*Hold
 	originals map[string]*Transaction // transactions being reversed
@@ -200,16 +207,62 @@ type storedKey struct {
 	body            []byte
 }
 
-func (b *batch) run(reqs []*request) ([]reply, error) {
-	replies := make([]reply, len(reqs))
-	live := make([]bool, len(reqs))
-	stored, err := b.storedResponses(reqs)
-	if err != nil {
+// loadPlan is what a batch must read before it can decide anything.
+type loadPlan struct {
+	users, keys []string // idempotency keys, pairwise
+	holdIDs     []string
+	txIDs       []string // transactions to reverse
+	// accountIDs are the accounts the batch touches, when they are known
+	// without reading holds or originals first (no capture, void, expiry or
+	// reversal in the batch); the store may then lock them in the same round
+	// trip as the rest.
+	accountIDs []string
+}
+
+// batchStore is one database transaction of the write path. Reads lock what
+// they return, in the same order in every process: holds, then accounts, each
+// sorted by id, so concurrent batches never wait for each other in a cycle.
+type batchStore interface {
+	// load fills b's stored responses, holds, originals and reversed sets, and
+	// its accounts if p.accountIDs is not nil.
+	load(b *batch, p *loadPlan) error
+	// lockAccounts loads and locks accounts ids into b.
+	lockAccounts(b *batch, ids []string) error
+	// write writes what b changed and commits.
+	write(b *batch) error
+}
+
+func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
+	p := &loadPlan{}
+	known := true
+	for _, r := range reqs {
+		if r.idem.Key != "" {
+			p.users, p.keys = append(p.users, r.p.UserID), append(p.keys, r.idem.Key)
+		}
+		for _, c := range r.cmds {
+			switch c.op {
+			case opCapture, opVoid, opExpire:
+				p.holdIDs, known = append(p.holdIDs, c.holdID), false
+			case opReversal:
+				p.txIDs, known = append(p.txIDs, c.txID), false
+			}
+		}
+	}
+	if known {
+		p.accountIDs = []string{}
+		for _, r := range reqs {
+			for _, c := range r.cmds {
+				p.accountIDs = append(p.accountIDs, b.accountsOf(c)...)
+			}
+		}
+	}
+	if err := st.load(b, p); err != nil {
 		return nil, err
 	}
-	var holdIDs, txIDs []string
+	replies := make([]reply, len(reqs))
+	live := make([]bool, len(reqs))
 	for i, r := range reqs {
-		if s, ok := stored[idemKey{r.p.UserID, r.idem.Key}]; ok && r.idem.Key != "" {
+		if s, ok := b.stored[idemKey{r.p.UserID, r.idem.Key}]; ok && r.idem.Key != "" {
 			if subtle.ConstantTimeCompare([]byte(s.hash), []byte(r.idem.Hash)) != 1 {
 				replies[i].err = bank.Errorf(bank.KindRejected, "idempotency_key_reused",
 					"this Idempotency-Key was used with a different request")
@@ -219,32 +272,19 @@ func (b *batch) run(reqs []*request) ([]reply, error) {
 			continue
 		}
 		live[i] = true
-		for _, c := range r.cmds {
-			switch c.op {
-			case opCapture, opVoid, opExpire:
-				holdIDs = append(holdIDs, c.holdID)
-			case opReversal:
-				txIDs = append(txIDs, c.txID)
+	}
+	if !known {
+		var ids []string
+		for i, r := range reqs {
+			if live[i] {
+				for _, c := range r.cmds {
+					ids = append(ids, b.accountsOf(c)...)
+				}
 			}
 		}
-	}
-	// Lock order, the same in every process: holds, then accounts, each by id.
-	if err := b.lockHolds(holdIDs); err != nil {
-		return nil, err
-	}
-	if err := b.loadOriginals(txIDs); err != nil {
-		return nil, err
-	}
-	var accountIDs []string
-	for i, r := range reqs {
-		if live[i] {
-			for _, c := range r.cmds {
-				accountIDs = append(accountIDs, b.accountsOf(c)...)
-			}
+		if err := st.lockAccounts(b, ids); err != nil {
+			return nil, err
 		}
-	}
-	if err := b.lockAccounts(accountIDs); err != nil {
-		return nil, err
 	}
 	for i, r := range reqs {
 		if !live[i] {
@@ -257,7 +297,7 @@ func (b *batch) run(reqs []*request) ([]reply, error) {
 				status: resp.Status, body: resp.Body})
 		}
 	}
-	if err := b.flush(); err != nil {
+	if err := st.write(b); err != nil {
 		return nil, err
 	}
 	return replies, nil

@@ -12,7 +12,7 @@ import (
 // Transaction returns the transaction id with its postings if p may see it:
 // staff, or the owner of one of its accounts. KindNotFound otherwise.
 func (l *Ledger) Transaction(ctx context.Context, p auth.Principal, id string) (*Transaction, error) {
-	txs, err := loadTransactions(ctx, l.db, l.db.Dialect, []string{id})
+	txs, err := loadTransactions(ctx, sqlQuery(l.db), l.db.Dialect, []string{id})
 	if err != nil {
 		return nil, fmt.Errorf("get transaction: %w", err)
 	}
@@ -96,7 +96,7 @@ func (l *Ledger) History(ctx context.Context, p auth.Principal, accountID string
 		ids, times = ids[:f.Limit], times[:f.Limit]
 		next = cursor{At: times[len(times)-1], ID: ids[len(ids)-1]}.encode()
 	}
-	txs, err := loadTransactions(ctx, l.db, l.db.Dialect, ids)
+	txs, err := loadTransactions(ctx, sqlQuery(l.db), l.db.Dialect, ids)
 	if err != nil {
 		return nil, "", err
 	}

@@ -150,6 +150,8 @@ type Config struct {
 	IdempotencyRetention time.Duration
 	// SweepInterval is how often expired holds are released and old keys purged.
 	SweepInterval time.Duration
+	// Metrics, when not nil, records the write path's batches.
+	Metrics *Metrics
 }
 
 // DefaultConfig returns the production settings.
@@ -170,6 +172,7 @@ type Ledger struct {
 	queue     []*request
 	committer chan struct{}
 	inflight  map[idemKey]bool
+	pg        *pgWriter // the PostgreSQL write path; nil on SQLite
 }
 
 // New returns a Ledger over db. now is the clock (time.Now outside tests).
@@ -183,8 +186,22 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config) *Ledg
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultConfig().SweepInterval
 	}
-	return &Ledger{db: db, log: log, now: now, cfg: cfg,
+	l := &Ledger{db: db, log: log, now: now, cfg: cfg,
 		committer: make(chan struct{}, 1), inflight: map[idemKey]bool{}}
+	if db.Pool != nil {
+		l.pg = newPGWriter(db.Pool)
+	}
+	return l
+}
+
+// Close releases the write path's own connection. It waits for the batch in
+// progress, if any.
+func (l *Ledger) Close() {
+	l.committer <- struct{}{}
+	defer func() { <-l.committer }()
+	if l.pg != nil {
+		l.pg.close()
+	}
 }
 
 // clock returns the current time as the database stores it: UTC, microseconds.

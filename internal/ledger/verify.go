@@ -51,6 +51,12 @@ func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 		{"pending balance differs from the open holds by", `SELECT a.id, a.pending - COALESCE(h.total, 0) FROM accounts a
 			LEFT JOIN (SELECT account_id, SUM(amount - captured) AS total FROM holds WHERE status = 'pending' GROUP BY account_id) h
 			ON h.account_id = a.id WHERE a.pending <> COALESCE(h.total, 0)`},
+		{"posting of an unknown transaction", `SELECT p.transaction_id, COUNT(*) FROM postings p
+			LEFT JOIN transactions t ON t.id = p.transaction_id WHERE t.id IS NULL GROUP BY p.transaction_id`},
+		{"posting to an unknown account", `SELECT p.account_id, COUNT(*) FROM postings p
+			LEFT JOIN accounts a ON a.id = p.account_id WHERE a.id IS NULL GROUP BY p.account_id`},
+		{"reversal of an unknown transaction", `SELECT r.id, 1 FROM transactions r
+			LEFT JOIN transactions t ON t.id = r.reverses_id WHERE r.reverses_id IS NOT NULL AND t.id IS NULL`},
 		{"currency balances do not sum to zero", `SELECT currency, SUM(posted) FROM accounts GROUP BY currency HAVING SUM(posted) <> 0`},
 		{"available balance below zero", `SELECT id, posted - pending + overdraft_limit FROM accounts
 			WHERE owner_id IS NOT NULL AND posted - pending + overdraft_limit < 0`},

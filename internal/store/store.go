@@ -92,6 +92,10 @@ func openPostgres(ctx context.Context, rawURL string, opt Options) (*DB, error) 
 		"statement_timeout":                   "30s",
 		"lock_timeout":                        "10s",
 		"idle_in_transaction_session_timeout": "60s",
+		// pgx prepares and caches statements; a generic plan chosen while a
+		// table was small (or empty, right after migration) would keep
+		// scanning it whole as it grows.
+		"plan_cache_mode": "force_custom_plan",
 	} {
 		if rp[k] == "" {
 			rp[k] = v

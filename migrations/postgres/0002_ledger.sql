@@ -2,8 +2,8 @@
 -- posted and pending change on every transfer; no index covers them, and
 -- fillfactor 50 leaves room on each page so those updates stay HOT.
 CREATE TABLE accounts (
-    id              TEXT PRIMARY KEY,
-    owner_id        TEXT REFERENCES users (id),
+    id              TEXT COLLATE "C" PRIMARY KEY,
+    owner_id        TEXT COLLATE "C" REFERENCES users (id),
     number          TEXT NOT NULL UNIQUE,
     name            TEXT NOT NULL,
     type            TEXT NOT NULL CHECK (type IN ('checking', 'savings', 'cash', 'settlement', 'suspense')),
@@ -22,21 +22,25 @@ CREATE INDEX accounts_owner ON accounts (owner_id, created_at);
 -- A transaction is written once and never changed; a correction is a new
 -- (reversal) transaction. reverses_id is unique: a transaction is reversed once.
 CREATE TABLE transactions (
-    id          TEXT PRIMARY KEY,
+    id          TEXT COLLATE "C" PRIMARY KEY,
     type        TEXT NOT NULL CHECK (type IN ('deposit', 'withdrawal', 'transfer', 'capture', 'reversal', 'payment')),
     amount      BIGINT NOT NULL CHECK (amount > 0),
     currency    TEXT NOT NULL,
     description TEXT NOT NULL,
-    created_by  TEXT NOT NULL,
-    reverses_id TEXT UNIQUE REFERENCES transactions (id),
-    hold_id     TEXT,
+    created_by  TEXT COLLATE "C" NOT NULL,
+    reverses_id TEXT COLLATE "C" UNIQUE,
+    hold_id     TEXT COLLATE "C",
     created_at  TIMESTAMPTZ NOT NULL
 );
 
 -- Postings are append-only; per transaction and currency they sum to zero.
+-- They carry no foreign keys: the write path has the transaction and the
+-- locked account rows in hand, and a foreign-key check per posting (a trigger,
+-- a lookup and a share lock on a row the batch already holds) cost more than
+-- the insert itself. "bank ledger verify" checks the references.
 CREATE TABLE postings (
-    transaction_id TEXT NOT NULL REFERENCES transactions (id),
-    account_id     TEXT NOT NULL REFERENCES accounts (id),
+    transaction_id TEXT COLLATE "C" NOT NULL,
+    account_id     TEXT COLLATE "C" NOT NULL,
     amount         BIGINT NOT NULL CHECK (amount <> 0),
     currency       TEXT NOT NULL,
     created_at     TIMESTAMPTZ NOT NULL,
@@ -45,14 +49,14 @@ CREATE TABLE postings (
 CREATE INDEX postings_history ON postings (account_id, created_at DESC, transaction_id DESC);
 
 CREATE TABLE holds (
-    id          TEXT PRIMARY KEY,
-    account_id  TEXT NOT NULL REFERENCES accounts (id),
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    account_id  TEXT COLLATE "C" NOT NULL REFERENCES accounts (id),
     amount      BIGINT NOT NULL CHECK (amount > 0),
     captured    BIGINT NOT NULL DEFAULT 0 CHECK (captured >= 0 AND captured <= amount),
     currency    TEXT NOT NULL,
     status      TEXT NOT NULL CHECK (status IN ('pending', 'captured', 'voided', 'expired')),
     description TEXT NOT NULL,
-    created_by  TEXT NOT NULL,
+    created_by  TEXT COLLATE "C" NOT NULL,
     expires_at  TIMESTAMPTZ,
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL
@@ -62,8 +66,8 @@ CREATE INDEX holds_expiry ON holds (expires_at) WHERE status = 'pending' AND exp
 -- Idempotency keys are per user. The response of the first request is stored
 -- in the same transaction that moved the money and replayed byte for byte.
 CREATE TABLE idempotency_keys (
-    user_id      TEXT NOT NULL,
-    key          TEXT NOT NULL,
+    user_id      TEXT COLLATE "C" NOT NULL,
+    key          TEXT COLLATE "C" NOT NULL,
     request_hash TEXT NOT NULL,
     status       INTEGER NOT NULL,
     response     BYTEA NOT NULL,

@@ -26,15 +26,19 @@ CREATE TABLE transactions (
     currency    TEXT NOT NULL,
     description TEXT NOT NULL,
     created_by  TEXT NOT NULL,
-    reverses_id TEXT UNIQUE REFERENCES transactions (id),
+    reverses_id TEXT UNIQUE,
     hold_id     TEXT,
     created_at  DATETIME NOT NULL
 );
 
 -- Postings are append-only; per transaction and currency they sum to zero.
+-- They carry no foreign keys: the write path has the transaction and the
+-- locked account rows in hand, and a foreign-key check per posting (a trigger,
+-- a lookup and a share lock on a row the batch already holds) cost more than
+-- the insert itself. "bank ledger verify" checks the references.
 CREATE TABLE postings (
-    transaction_id TEXT NOT NULL REFERENCES transactions (id),
-    account_id     TEXT NOT NULL REFERENCES accounts (id),
+    transaction_id TEXT NOT NULL,
+    account_id     TEXT NOT NULL,
     amount         BIGINT NOT NULL CHECK (amount <> 0),
     currency       TEXT NOT NULL,
     created_at     DATETIME NOT NULL,

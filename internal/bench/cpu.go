@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// CPUCost is the CPU time a run cost per transfer, in microseconds, read from
+// /proc on Linux. The box figure includes the load generator.
+type CPUCost struct {
+	ServerMicros   float64 `json:"server_us_per_transfer"`
+	PostgresMicros float64 `json:"postgres_us_per_transfer"`
+	BoxMicros      float64 `json:"box_us_per_transfer"`
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
+const clockTicks = 100
+
+// CPUSnapshot is the CPU time used so far by the server, by PostgreSQL and by
+// the whole machine, in clock ticks.
+type CPUSnapshot struct {
+	Server, Postgres, Box int64
+	ok                    bool
+}
+
+// TakeCPU reads the CPU time of the processes named server (e.g. "bank"; the
+// bench's own process is left out) and "postgres", and of the whole box.
+func TakeCPU(server string) CPUSnapshot {
+	var s CPUSnapshot
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s
+	}
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle and iowait are not work
+			s.Box += n
+		}
+	}
+	self := os.Getpid()
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if pid == self {
+			continue
+		}
+		b, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// comm is in parentheses and may hold spaces: split after the last ')'.
+		open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		comm := string(b[open+1 : closing])
+		rest := strings.Fields(string(b[closing+1:]))
+		if len(rest) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(rest[11], 10, 64)
+		stime, _ := strconv.ParseInt(rest[12], 10, 64)
+		switch comm {
+		case server:
+			s.Server += utime + stime
+		case "postgres":
+			s.Postgres += utime + stime
+		}
+	}
+	s.ok = true
+	return s
+}
+
+// Cost turns two snapshots around a run of transfers into a CPUCost.
+func Cost(before, after CPUSnapshot, transfers int) *CPUCost {
+	if !before.ok || !after.ok || transfers == 0 {
+		return nil
+	}
+	us := func(ticks int64) float64 { return float64(ticks) * 1e6 / clockTicks / float64(transfers) }
+	return &CPUCost{
+		ServerMicros:   us(after.Server - before.Server),
+		PostgresMicros: us(after.Postgres - before.Postgres),
+		BoxMicros:      us(after.Box - before.Box),
+	}
+}
+
+// String formats c for the table.
+func (c *CPUCost) String() string {
+	if c == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("server %.0f µs, postgres %.0f µs, whole box %.0f µs per transfer",
+		c.ServerMicros, c.PostgresMicros, c.BoxMicros)
+}

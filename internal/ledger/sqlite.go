@@ -1,0 +1,145 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// sqliteBatch is the write path on SQLite: in process, with the database's
+// single writer lock taken by BEGIN IMMEDIATE, so reads need no row locks and
+// one prepared statement per row costs no round trip.
+type sqliteBatch struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (s *sqliteBatch) load(b *batch, p *loadPlan) error {
+	if len(p.keys) > 0 {
+		stmt, err := s.tx.PrepareContext(s.ctx, storedSQL+`user_id = $1 AND key = $2`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i := range p.keys {
+			rs, err := stmt.QueryContext(s.ctx, p.users[i], p.keys[i])
+			if err != nil {
+				return fmt.Errorf("read idempotency keys: %w", err)
+			}
+			err = scanStored(b, &loadPlan{users: p.users[i : i+1], keys: p.keys[i : i+1]}, rs)
+			rs.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if ids := sortedUnique(p.holdIDs); len(ids) > 0 {
+		if err := s.queryInto(holdsSQL, ids, func(rs rows) error { return scanHolds(b, rs) }); err != nil {
+			return fmt.Errorf("read holds: %w", err)
+		}
+	}
+	if ids := sortedUnique(p.txIDs); len(ids) > 0 {
+		txs, err := loadTransactions(s.ctx, sqlQuery(s.tx), store.SQLite, ids)
+		if err != nil {
+			return err
+		}
+		for _, t := range txs {
+			b.originals[t.ID] = t
+		}
+		cond, arg := inList(store.SQLite, "reverses_id", 1, ids)
+		rs, err := s.tx.QueryContext(s.ctx, `SELECT reverses_id FROM transactions WHERE `+cond, arg)
+		if err != nil {
+			return err
+		}
+		err = scanReversed(b, rs)
+		rs.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if p.accountIDs != nil {
+		return s.lockAccounts(b, p.accountIDs)
+	}
+	return nil
+}
+
+func (s *sqliteBatch) lockAccounts(b *batch, ids []string) error {
+	if ids = sortedUnique(ids); len(ids) == 0 {
+		return nil
+	}
+	if err := s.queryInto(accountsSQL, ids, func(rs rows) error { return scanAccounts(b, rs) }); err != nil {
+		return fmt.Errorf("read accounts: %w", err)
+	}
+	return nil
+}
+
+// queryInto runs prefix + "id IN ids" and hands the rows to scan.
+func (s *sqliteBatch) queryInto(prefix string, ids []string, scan func(rows) error) error {
+	cond, arg := inList(store.SQLite, "id", 1, ids)
+	rs, err := s.tx.QueryContext(s.ctx, prefix+cond, arg)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	return scan(rs)
+}
+
+// write runs one prepared statement per row; the caller commits.
+func (s *sqliteBatch) write(b *batch) error {
+	type table struct {
+		what, q string
+		args    [][]any
+	}
+	ids, posted, pending := b.dirtyAccounts()
+	bal := table{what: "balances", q: `UPDATE accounts SET posted = $2, pending = $3 WHERE id = $1`}
+	for i := range ids {
+		bal.args = append(bal.args, []any{ids[i], posted[i], pending[i]})
+	}
+	txr := table{what: "transactions", q: `INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`}
+	pr := table{what: "postings", q: `INSERT INTO postings (transaction_id, account_id, amount, currency, created_at) VALUES ($1, $2, $3, $4, $5)`}
+	for _, t := range b.txs {
+		txr.args = append(txr.args, []any{t.ID, t.Type, t.Amount, string(t.Currency), t.Description, t.createdBy,
+			nullable(t.ReversesID), nullable(t.HoldID), b.now})
+		for _, p := range t.Postings {
+			pr.args = append(pr.args, []any{t.ID, p.AccountID, p.Amount, string(t.Currency), b.now})
+		}
+	}
+	hr := table{what: "holds", q: `INSERT INTO holds (` + holdColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`}
+	for _, h := range b.newHolds {
+		hr.args = append(hr.args, []any{h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status,
+			h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt})
+	}
+	hu := table{what: "holds", q: `UPDATE holds SET captured = $2, status = $3, updated_at = $4 WHERE id = $1`}
+	for _, h := range b.holdsDone {
+		hu.args = append(hu.args, []any{h.ID, h.CapturedAmount, h.Status, h.updatedAt})
+	}
+	er := table{what: "outbox", q: `INSERT INTO outbox (id, type, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`}
+	for _, e := range b.events {
+		er.args = append(er.args, []any{e.id, e.typ, e.aggregate, string(e.payload), b.now})
+	}
+	kr := table{what: "idempotency keys", q: `INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`}
+	for _, k := range b.keys {
+		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.status, k.body, b.now})
+	}
+	for _, t := range []table{bal, txr, pr, hr, hu, er, kr} {
+		if len(t.args) == 0 {
+			continue
+		}
+		stmt, err := s.tx.PrepareContext(s.ctx, t.q)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", t.what, err)
+		}
+		for _, a := range t.args {
+			if _, err := stmt.ExecContext(s.ctx, a...); err != nil {
+				stmt.Close()
+				return fmt.Errorf("write %s: %w", t.what, err)
+			}
+		}
+		stmt.Close()
+	}
+	return nil
+}
