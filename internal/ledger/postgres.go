@@ -81,6 +81,13 @@ func pgxQuery(conn *pgx.Conn) query {
 }
 
 const (
+	// pgStoredSQL probes the primary key once per (user, key) pair. Two
+	// "= ANY" arrays would probe every user with every key, and a plain join
+	// may be planned as a scan of the table; OFFSET 0 keeps the subquery a
+	// parameterized index lookup.
+	pgStoredSQL = `SELECT i.* FROM unnest($1::text[], $2::text[]) AS v(u, k),
+		LATERAL (SELECT user_id, key, request_hash, status, response FROM idempotency_keys
+			WHERE user_id = v.u AND key = v.k OFFSET 0) AS i`
 	lockHoldsSQL    = holdsSQL + `id = ANY($1) ORDER BY id FOR UPDATE`
 	lockAccountsSQL = accountsSQL + `id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 )
@@ -89,7 +96,7 @@ func (s *pgBatch) load(b *batch, p *loadPlan) error {
 	var pipe pgx.Batch
 	pipe.Queue("BEGIN")
 	if len(p.keys) > 0 {
-		pipe.Queue(storedSQL+`user_id = ANY($1) AND key = ANY($2)`, p.users, p.keys)
+		pipe.Queue(pgStoredSQL, p.users, p.keys)
 	}
 	holds := sortedUnique(p.holdIDs)
 	if len(holds) > 0 {

@@ -1,0 +1,259 @@
+package ledger_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+func newLedger(t testing.TB, db *store.DB) *ledger.Ledger {
+	t.Helper()
+	l := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig())
+	t.Cleanup(l.Close)
+	return l
+}
+
+// customer inserts a user row for an account owner.
+func customer(t testing.TB, db *store.DB, id string) auth.Principal {
+	t.Helper()
+	if _, err := db.ExecContext(context.Background(), `INSERT INTO users (id, email, name, role, password_hash, created_at)
+		VALUES ($1, $2, $1, 'customer', 'x', $3)`, id, id+"@example.test", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	return auth.Principal{UserID: id, Role: auth.RoleCustomer}
+}
+
+var operator = auth.Principal{UserID: "operator", Role: auth.RoleOperator}
+
+func open(t testing.TB, l *ledger.Ledger, p auth.Principal, cur bank.Currency, funds int64) string {
+	t.Helper()
+	ctx := context.Background()
+	a, err := l.OpenAccount(ctx, p, ledger.OpenAccountInput{Currency: cur, Type: ledger.TypeChecking})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if funds > 0 {
+		resp, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "fund-" + a.ID, Hash: "h"}, a.ID, bank.Money{Amount: funds, Currency: cur}, "")
+		if err != nil || resp.Status != http.StatusCreated {
+			t.Fatalf("fund: %v %d", err, resp.Status)
+		}
+	}
+	return a.ID
+}
+
+// TestBatcherAnswersEachRequest sends good and failing transfers at once, so
+// that the write path posts them in shared batches, and checks that each gets
+// its own right answer: a failing transfer fails alone, its neighbours post.
+func TestBatcherAnswersEachRequest(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(t, db)
+		alice, bob := customer(t, db, "alice"), customer(t, db, "bob")
+		rich := open(t, l, alice, "EUR", 1_000_000_000)
+		empty := open(t, l, alice, "EUR", 0)
+		dollars := open(t, l, alice, "USD", 1_000_000)
+		dest := open(t, l, bob, "EUR", 0)
+		frozen := open(t, l, bob, "EUR", 0)
+		if _, err := l.SetStatus(ctx, operator, frozen, ledger.ActionFreeze); err != nil {
+			t.Fatal(err)
+		}
+		eur := func(n int64) bank.Money { return bank.Money{Amount: n, Currency: "EUR"} }
+		kinds := []struct {
+			name     string
+			p        auth.Principal
+			in       ledger.TransferInput
+			wantCode string // "" means 201
+		}{
+			{"good", alice, ledger.TransferInput{From: rich, To: dest, Money: eur(7)}, ""},
+			{"insufficient", alice, ledger.TransferInput{From: empty, To: dest, Money: eur(1)}, "insufficient_funds"},
+			{"frozen destination", alice, ledger.TransferInput{From: rich, To: frozen, Money: eur(1)}, "account_frozen"},
+			{"currency", alice, ledger.TransferInput{From: dollars, To: dest, Money: eur(1)}, "currency_mismatch"},
+			{"unknown destination", alice, ledger.TransferInput{From: rich, To: "nope", Money: eur(1)}, "account_not_found"},
+			{"not the owner", bob, ledger.TransferInput{From: rich, To: dest, Money: eur(1)}, "account_not_found"},
+		}
+		const perKind = 60
+		var wg sync.WaitGroup
+		errs := make(chan string, len(kinds)*perKind)
+		for k, kind := range kinds {
+			for i := range perKind {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					key := ledger.Idempotency{Key: fmt.Sprintf("%d-%d", k, i), Hash: "h"}
+					resp, err := l.Transfer(ctx, kind.p, key, kind.in)
+					switch {
+					case kind.wantCode == "" && (err != nil || resp.Status != http.StatusCreated):
+						errs <- fmt.Sprintf("%s: %v %d, want 201", kind.name, err, resp.Status)
+					case kind.wantCode != "" && bank.ErrorCode(err) != kind.wantCode:
+						errs <- fmt.Sprintf("%s: %v, want %s", kind.name, err, kind.wantCode)
+					case kind.wantCode == "":
+						var tx ledger.Transaction
+						if json.Unmarshal(resp.Body, &tx) != nil || tx.Amount != 7 || tx.Postings[0].AccountID != rich {
+							errs <- fmt.Sprintf("%s: answered with another request's transaction %s", kind.name, resp.Body)
+						}
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+		got, err := l.Account(ctx, bob, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(7 * perKind); got.Balance.Posted != want {
+			t.Errorf("destination holds %d, want %d from the good transfers only", got.Balance.Posted, want)
+		}
+
+		// One batch request mixing good and failing items.
+		items := []ledger.BatchItem{
+			{Transfer: kinds[0].in}, {Transfer: kinds[1].in}, {Transfer: kinds[0].in},
+			{Transfer: kinds[3].in}, {Invalid: bank.Invalid("amount", "must be positive")},
+		}
+		resp, err := l.TransferBatch(ctx, alice, ledger.Idempotency{Key: "batch", Hash: "h"}, items)
+		if err != nil || resp.Status != http.StatusCreated {
+			t.Fatalf("batch: %v %d", err, resp.Status)
+		}
+		var out struct {
+			Data []struct {
+				ID    string
+				Error *struct{ Code string }
+			}
+		}
+		if err := json.Unmarshal(resp.Body, &out); err != nil {
+			t.Fatal(err)
+		}
+		wantCodes := []string{"", "insufficient_funds", "", "currency_mismatch", "invalid_request"}
+		for i, it := range out.Data {
+			code := ""
+			if it.Error != nil {
+				code = it.Error.Code
+			}
+			if code != wantCodes[i] || (code == "" && it.ID == "") {
+				t.Errorf("batch item %d: %+v, want code %q", i, it, wantCodes[i])
+			}
+		}
+		verify(t, l)
+	})
+}
+
+func verify(t *testing.T, l *ledger.Ledger) {
+	t.Helper()
+	r, err := l.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() {
+		t.Fatalf("ledger verify: %v", r.Violations)
+	}
+}
+
+// TestVerifyFindsViolations breaks the ledger behind the write path's back and
+// checks that Verify notices each break.
+func TestVerifyFindsViolations(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(t, db)
+		alice := customer(t, db, "alice")
+		a := open(t, l, alice, "EUR", 1000)
+		verify(t, l)
+		for _, q := range []string{
+			`UPDATE accounts SET posted = posted + 1 WHERE id = '` + a + `'`,
+			`UPDATE postings SET amount = amount + 1 WHERE account_id = '` + a + `'`,
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			r, err := l.Verify(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.OK() {
+				t.Errorf("Verify after %q found nothing", q)
+			}
+		}
+	})
+}
+
+// BenchmarkTransfer posts transfers from many goroutines at once through the
+// ledger's write path, without HTTP: what group commit achieves on each
+// database. Run with -cpu and -benchtime to taste; PostgreSQL needs
+// BANK_TEST_POSTGRES_URL.
+func BenchmarkTransfer(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d)
+			reg := prometheus.NewRegistry()
+			cfg := ledger.DefaultConfig()
+			cfg.Metrics = ledger.NewMetrics(reg)
+			l := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, cfg)
+			b.Cleanup(l.Close)
+			alice := customer(b, db, "alice")
+			accounts := make([]string, 100)
+			for i := range accounts {
+				accounts[i] = open(b, l, alice, "EUR", 1_000_000_000_000)
+			}
+			var seq sync.Mutex
+			n := 0
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					seq.Lock()
+					n++
+					i := n
+					seq.Unlock()
+					in := ledger.TransferInput{From: accounts[i%len(accounts)], To: accounts[(i*7+1)%len(accounts)],
+						Money: bank.Money{Amount: 1, Currency: "EUR"}}
+					if in.From == in.To {
+						in.To = accounts[(i+1)%len(accounts)]
+					}
+					if _, err := l.Transfer(context.Background(), alice, ledger.Idempotency{Key: fmt.Sprint("k", i), Hash: "h"}, in); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			reportBatches(b, reg)
+		})
+	}
+}
+
+// reportBatches reports the mean requests per batch and time per batch.
+func reportBatches(b *testing.B, reg *prometheus.Registry) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			h := m.GetHistogram()
+			if h == nil || h.GetSampleCount() == 0 {
+				continue
+			}
+			switch mf.GetName() {
+			case "ledger_batch_requests":
+				b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount()), "req/batch")
+			case "ledger_batch_seconds":
+				b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1e3, "ms/batch")
+			}
+		}
+	}
+}
