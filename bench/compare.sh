@@ -163,6 +163,11 @@ SQL
 sc=$(pg -At "$scratch_url" -c "SHOW synchronous_commit")
 [ "$sc" = "on" ] || echo "compare.sh: warning: synchronous_commit is $sc, not on: pgbench's figure is not durable" >&2
 
+# pgbench needs a connection per client, on top of what the server and
+# anything else on this PostgreSQL already hold.
+free=$(pg -At "$scratch_url" -c "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+[ "$free" -ge "$clients" ] || die "pgbench needs $clients connections but PostgreSQL has $free free (max_connections); lower -c"
+
 run_pgbench() {
   "$pgbench" -n -M prepared -c "$clients" -j 2 -T "$1" \
     -D naccounts="$accounts" -D hot="$hot" -f "$here/transfer.sql" "$scratch_url"
