@@ -510,7 +510,7 @@ func (b *batch) record(t *Transaction) {
 		b.dirty[a.ID] = true
 	}
 	b.txs = append(b.txs, t)
-	b.event("transaction.posted", t.ID, t.eventPayload(b.accounts))
+	b.event("transaction.posted", t.ID, t.event(b.accounts))
 }
 
 func (b *batch) hold(p auth.Principal, c command) (any, int, error) {
@@ -532,7 +532,7 @@ func (b *batch) hold(p auth.Principal, c command) (any, int, error) {
 	b.dirty[a.ID] = true
 	b.holds[h.ID] = h
 	b.newHolds = append(b.newHolds, h)
-	b.event("hold.created", h.ID, h.eventPayload(a))
+	b.event("hold.created", h.ID, h.event(a))
 	return h, http.StatusCreated, nil
 }
 
@@ -620,7 +620,7 @@ func (b *batch) releaseHold(h *Hold, status, event string) {
 	b.dirty[a.ID] = true
 	h.Status = status
 	b.changedHold(h)
-	b.event(event, h.ID, h.eventPayload(a))
+	b.event(event, h.ID, h.event(a))
 }
 
 func (b *batch) changedHold(h *Hold) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/store"
@@ -147,35 +148,69 @@ type event struct {
 	payload            []byte
 }
 
-func (b *batch) event(typ, aggregate string, payload map[string]any) {
-	id := bank.NewID()
-	payload["event_id"], payload["type"], payload["occurred_at"] = id, typ, b.now
-	body, _ := json.Marshal(payload)
-	b.events = append(b.events, event{id: id, typ: typ, aggregate: aggregate, payload: body})
+// eventHeader opens every event's payload.
+type eventHeader struct {
+	EventID    string    `json:"event_id"`
+	Type       string    `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
 }
 
-// eventPayload says what a notification needs: everything is in the message
-// body, because a DLQ redrive re-sends only the body.
-func (t *Transaction) eventPayload(accounts map[string]*Account) map[string]any {
-	type leg struct {
-		AccountID string `json:"account_id"`
-		OwnerID   string `json:"owner_id,omitempty"`
-		Amount    int64  `json:"amount"`
-	}
-	legs := make([]leg, len(t.Postings))
-	for i, p := range t.Postings {
-		legs[i] = leg{AccountID: p.AccountID, Amount: p.Amount}
-		if a := accounts[p.AccountID]; a != nil {
-			legs[i].OwnerID = a.OwnerID
+// event queues an outbox row; body makes its payload around the header.
+func (b *batch) event(typ, aggregate string, body func(eventHeader) any) {
+	h := eventHeader{EventID: bank.NewID(), Type: typ, OccurredAt: b.now}
+	payload, _ := json.Marshal(body(h))
+	b.events = append(b.events, event{id: h.EventID, typ: typ, aggregate: aggregate, payload: payload})
+}
+
+// leg is a posting as an event tells it, with the owner to notify.
+type leg struct {
+	AccountID string `json:"account_id"`
+	OwnerID   string `json:"owner_id,omitempty"`
+	Amount    int64  `json:"amount"`
+}
+
+// transactionEvent says what a notification needs: everything is in the
+// message body, because a DLQ redrive re-sends only the body.
+type transactionEvent struct {
+	eventHeader
+	TransactionID   string        `json:"transaction_id"`
+	TransactionType string        `json:"transaction_type"`
+	Amount          int64         `json:"amount"`
+	Currency        bank.Currency `json:"currency"`
+	Description     string        `json:"description"`
+	Postings        []leg         `json:"postings"`
+}
+
+func (t *Transaction) event(accounts map[string]*Account) func(eventHeader) any {
+	return func(h eventHeader) any {
+		legs := make([]leg, len(t.Postings))
+		for i, p := range t.Postings {
+			legs[i] = leg{AccountID: p.AccountID, Amount: p.Amount}
+			if a := accounts[p.AccountID]; a != nil {
+				legs[i].OwnerID = a.OwnerID
+			}
 		}
+		return transactionEvent{eventHeader: h, TransactionID: t.ID, TransactionType: t.Type, Amount: t.Amount,
+			Currency: t.Currency, Description: t.Description, Postings: legs}
 	}
-	return map[string]any{"transaction_id": t.ID, "transaction_type": t.Type, "amount": t.Amount,
-		"currency": t.Currency, "description": t.Description, "postings": legs}
 }
 
-func (h *Hold) eventPayload(a *Account) map[string]any {
-	return map[string]any{"hold_id": h.ID, "account_id": h.AccountID, "owner_id": a.OwnerID,
-		"amount": h.Amount, "captured_amount": h.CapturedAmount, "currency": h.Currency, "status": h.Status}
+type holdEvent struct {
+	eventHeader
+	HoldID         string        `json:"hold_id"`
+	AccountID      string        `json:"account_id"`
+	OwnerID        string        `json:"owner_id"`
+	Amount         int64         `json:"amount"`
+	CapturedAmount int64         `json:"captured_amount"`
+	Currency       bank.Currency `json:"currency"`
+	Status         string        `json:"status"`
+}
+
+func (h *Hold) event(a *Account) func(eventHeader) any {
+	return func(eh eventHeader) any {
+		return holdEvent{eventHeader: eh, HoldID: h.ID, AccountID: h.AccountID, OwnerID: a.OwnerID,
+			Amount: h.Amount, CapturedAmount: h.CapturedAmount, Currency: h.Currency, Status: h.Status}
+	}
 }
 
 func sortedUnique(ids []string) []string {

@@ -20,7 +20,8 @@ CREATE TABLE accounts (
 CREATE INDEX accounts_owner ON accounts (owner_id, created_at);
 
 -- A transaction is written once and never changed; a correction is a new
--- (reversal) transaction. reverses_id is unique: a transaction is reversed once.
+-- (reversal) transaction. reverses_id is unique: a transaction is reversed
+-- once. The index is partial, so ordinary transactions cost it nothing.
 CREATE TABLE transactions (
     id          TEXT COLLATE "C" PRIMARY KEY,
     type        TEXT NOT NULL CHECK (type IN ('deposit', 'withdrawal', 'transfer', 'capture', 'reversal', 'payment')),
@@ -28,10 +29,12 @@ CREATE TABLE transactions (
     currency    TEXT NOT NULL,
     description TEXT NOT NULL,
     created_by  TEXT COLLATE "C" NOT NULL,
-    reverses_id TEXT COLLATE "C" UNIQUE,
+    reverses_id TEXT COLLATE "C",
     hold_id     TEXT COLLATE "C",
     created_at  TIMESTAMPTZ NOT NULL
 );
+
+CREATE UNIQUE INDEX transactions_reverses ON transactions (reverses_id) WHERE reverses_id IS NOT NULL;
 
 -- Postings are append-only; per transaction and currency they sum to zero.
 -- They carry no foreign keys: the write path has the transaction and the

@@ -18,7 +18,8 @@ CREATE TABLE accounts (
 CREATE INDEX accounts_owner ON accounts (owner_id, created_at);
 
 -- A transaction is written once and never changed; a correction is a new
--- (reversal) transaction. reverses_id is unique: a transaction is reversed once.
+-- (reversal) transaction. reverses_id is unique: a transaction is reversed
+-- once. The index is partial, so ordinary transactions cost it nothing.
 CREATE TABLE transactions (
     id          TEXT PRIMARY KEY,
     type        TEXT NOT NULL CHECK (type IN ('deposit', 'withdrawal', 'transfer', 'capture', 'reversal', 'payment')),
@@ -26,10 +27,12 @@ CREATE TABLE transactions (
     currency    TEXT NOT NULL,
     description TEXT NOT NULL,
     created_by  TEXT NOT NULL,
-    reverses_id TEXT UNIQUE,
+    reverses_id TEXT,
     hold_id     TEXT,
     created_at  DATETIME NOT NULL
 );
+
+CREATE UNIQUE INDEX transactions_reverses ON transactions (reverses_id) WHERE reverses_id IS NOT NULL;
 
 -- Postings are append-only; per transaction and currency they sum to zero.
 -- They carry no foreign keys: the write path has the transaction and the
