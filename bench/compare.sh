@@ -12,8 +12,7 @@
 # funnels its clients into a small pool (16 by default) and commits several
 # transfers at once. On a 2-core box pgbench's rate falls as its connection
 # count grows past a few dozen, and with one hot row far more so; try a smaller
-# -c to see PostgreSQL nearer its best. "bank bench" leaves its first measured
-# second out: its rate covers one second less than -d.
+# -c to see PostgreSQL nearer its best.
 #
 # It does not start the server. Start one first, on the same PostgreSQL:
 #
@@ -79,8 +78,7 @@ for v in clients duration accounts warmup; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not ${!v}"
 done
 [ "$clients" -ge 1 ] || die "clients must be at least 1"
-# "bank bench" leaves the first measured second out of its figures.
-[ "$duration" -ge 2 ] || die "duration must be at least 2 seconds"
+[ "$duration" -ge 1 ] || die "duration must be at least 1 second"
 [ "$accounts" -ge 2 ] || die "accounts must be at least 2"
 case "$scenario" in
   uniform) hot=0 ;;

@@ -38,7 +38,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&bc.BatchSize, "b", 100, "transfers per request in the batch scenario")
 	output := fs.String("o", "table", "output: table or json")
 	plot := fs.String("plot", "", "write a latency chart (SVG) to this file")
-	server := fs.String("server-process", "bank", "process name of the server, for its CPU time")
+	serverPID := fs.Int("server-pid", 0, "pid of the server, for its CPU time (0: every process named bank)")
 	if err := cfg.load(fs, args, getenv, databaseOnly...); err != nil {
 		return err
 	}
@@ -69,28 +69,16 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stderr, "%s: %d clients, %s warm-up, %s measured\n", bc.Scenario, bc.Clients, bc.Warmup, bc.Duration)
 	var before bench.CPUSnapshot
 	progress := func(el time.Duration, transfers, errors int64) {
-		if before == (bench.CPUSnapshot{}) {
-			before = bench.TakeCPU(*server)
-		}
 		fmt.Fprintf(stderr, "\r%5.1fs  %8.0f transfers/s  %d errors   ", el.Seconds(), float64(transfers)/el.Seconds(), errors)
 	}
-	// The CPU snapshot is taken at the first progress tick after warm-up and
-	// again at the end, so the warm-up is left out of the figures.
-	samples, err := bench.Run(ctx, setup, bc, progress)
-	after := bench.TakeCPU(*server)
+	// CPU counters are read when the warm-up ends and when the run does.
+	samples, err := bench.Run(ctx, setup, bc, func() { before = bench.TakeCPU(*serverPID) }, progress)
+	after := bench.TakeCPU(*serverPID)
 	fmt.Fprintln(stderr)
 	if err != nil {
 		return err
 	}
-	var measured []bench.Sample
-	var from time.Duration
-	for _, s := range samples {
-		if s.At >= time.Second {
-			measured = append(measured, s)
-		}
-	}
-	from = time.Second
-	sum := bench.Summarize(bc, measured, bc.Duration-from)
+	sum := bench.Summarize(bc, samples, bc.Duration)
 	sum.CPU = bench.Cost(before, after, sum.Transfers)
 
 	report, err := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig()).Verify(ctx)

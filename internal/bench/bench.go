@@ -38,8 +38,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("scenario %q: want one of %v", c.Scenario, Scenarios)
 	case c.Clients < 1 || c.Clients > 10_000:
 		return fmt.Errorf("clients must be from 1 to 10000, not %d", c.Clients)
-	case c.Duration <= 0:
-		return fmt.Errorf("duration must be positive")
+	case c.Duration < time.Second:
+		return fmt.Errorf("duration must be at least 1s")
 	case c.Accounts < 2:
 		return fmt.Errorf("accounts must be at least 2")
 	case c.BatchSize < 1 || c.BatchSize > 1000:
@@ -111,9 +111,10 @@ func Prepare(ctx context.Context, anon, operator *client.Client, cfg Config) (*S
 type Progress func(elapsed time.Duration, transfers int64, errors int64)
 
 // Run drives the scenario with cfg.Clients closed-loop clients: each sends a
-// request, waits for the answer, and sends the next. Requests of the warm-up
-// are not recorded.
-func Run(ctx context.Context, s *Setup, cfg Config, progress Progress) ([]Sample, error) {
+// request, waits for the answer, and sends the next. Requests sent during the
+// warm-up are not recorded; measure, if not nil, is called when it ends (to
+// take the CPU counters, say).
+func Run(ctx context.Context, s *Setup, cfg Config, measure func(), progress Progress) ([]Sample, error) {
 	var (
 		mu        sync.Mutex
 		samples   []Sample
@@ -128,6 +129,10 @@ func Run(ctx context.Context, s *Setup, cfg Config, progress Progress) ([]Sample
 	ctx, cancel := context.WithDeadline(ctx, end.Add(30*time.Second))
 	defer cancel()
 
+	if measure != nil {
+		t := time.AfterFunc(cfg.Warmup, measure)
+		defer t.Stop()
+	}
 	var wg sync.WaitGroup
 	for w := range cfg.Clients {
 		wg.Add(1)

@@ -20,17 +20,19 @@ type CPUCost struct {
 // clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
 const clockTicks = 100
 
-// CPUSnapshot is the CPU time used so far by the server, by PostgreSQL and by
-// the whole machine, in clock ticks.
+// CPUSnapshot is the CPU time used so far by the server's and PostgreSQL's
+// processes, each by pid, and by the whole machine, in clock ticks.
 type CPUSnapshot struct {
-	Server, Postgres, Box int64
-	ok                    bool
+	Server, Postgres map[int]int64
+	Box              int64
+	ok               bool
 }
 
-// TakeCPU reads the CPU time of the processes named server (e.g. "bank"; the
-// bench's own process is left out) and "postgres", and of the whole box.
-func TakeCPU(server string) CPUSnapshot {
-	var s CPUSnapshot
+// TakeCPU reads the CPU time of the server — the process serverPID, or when it
+// is 0 every process named "bank" but this one — of the processes named
+// "postgres", and of the whole box.
+func TakeCPU(serverPID int) CPUSnapshot {
+	s := CPUSnapshot{Server: map[int]int64{}, Postgres: map[int]int64{}}
 	stat, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return s
@@ -66,11 +68,11 @@ func TakeCPU(server string) CPUSnapshot {
 		}
 		utime, _ := strconv.ParseInt(rest[11], 10, 64)
 		stime, _ := strconv.ParseInt(rest[12], 10, 64)
-		switch comm {
-		case server:
-			s.Server += utime + stime
-		case "postgres":
-			s.Postgres += utime + stime
+		switch {
+		case pid == serverPID || serverPID == 0 && comm == "bank":
+			s.Server[pid] = utime + stime
+		case comm == "postgres":
+			s.Postgres[pid] = utime + stime
 		}
 	}
 	s.ok = true
@@ -84,10 +86,22 @@ func Cost(before, after CPUSnapshot, transfers int) *CPUCost {
 	}
 	us := func(ticks int64) float64 { return float64(ticks) * 1e6 / clockTicks / float64(transfers) }
 	return &CPUCost{
-		ServerMicros:   us(after.Server - before.Server),
-		PostgresMicros: us(after.Postgres - before.Postgres),
+		ServerMicros:   us(delta(before.Server, after.Server)),
+		PostgresMicros: us(delta(before.Postgres, after.Postgres)),
 		BoxMicros:      us(after.Box - before.Box),
 	}
+}
+
+// delta sums what each process used between the snapshots. A process that
+// started meanwhile counts whole; one that exited is lost (its time cannot be
+// read any more), which is why PostgreSQL's figure is a lower bound when
+// connections come and go.
+func delta(before, after map[int]int64) int64 {
+	var d int64
+	for pid, t := range after {
+		d += t - before[pid]
+	}
+	return d
 }
 
 // String formats c for the table.

@@ -69,7 +69,14 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 			if obs != nil {
 				obs.ObserveRequest(r.Method, uri, status, d)
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			// Access lines are debug: at thousands of requests a second they
+			// would cost more than the requests, and the ingress logs access.
+			// Server errors are always logged.
+			level := slog.LevelDebug
+			if status >= 500 {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", id), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.String("route", uri),
 				slog.Int("status", status), slog.Int64("bytes", rec.bytes),
