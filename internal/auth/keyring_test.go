@@ -188,7 +188,10 @@ func TestPreviousKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := NewVerifier(rotated, clock.Now).Verify(oldToken)
+	// One verifier throughout: a token it has verified once must still be
+	// refused once its key is gone.
+	v := NewVerifier(rotated, clock.Now)
+	got, err := v.Verify(oldToken)
 	if err != nil {
 		t.Fatalf("token of the previous key refused while it is configured: %v", err)
 	}
@@ -220,7 +223,7 @@ func TestPreviousKey(t *testing.T) {
 	if err := rotated.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewVerifier(rotated, clock.Now).Verify(oldToken); err == nil {
+	if _, err := v.Verify(oldToken); err == nil {
 		t.Errorf("token of a key no file holds any more accepted after Reload")
 	}
 }
