@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -47,6 +48,11 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	log, err := observe.NewLogger(stdout, cfg.LogLevel)
 	if err != nil {
 		return err
+	}
+	if getenv("GOGC") == "" {
+		// The heap is small and memory is not: collecting at 4× the live
+		// heap instead of 2× halves the CPU the collector takes under load.
+		debug.SetGCPercent(400)
 	}
 	started := time.Now()
 	app := "bank"

@@ -236,7 +236,9 @@ func request(ctx context.Context, s *Setup, cfg Config, r *rand.Rand, key string
 		}
 		return 0, ""
 	default:
-		if _, err := s.Customer.Transfer(ctx, key, transfer()); err != nil {
+		// The answer is checked by status only: decoding it would cost the
+		// load generator more CPU than the server spends making it.
+		if _, err := s.Customer.Do(ctx, http.MethodPost, "/api/v1/transfers", key, transfer(), nil); err != nil {
 			return 0, errCode(err)
 		}
 		return 1, ""
