@@ -28,7 +28,9 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "http://localhost:8080", "the API to load")
+	url := fs.String("url", "http://localhost:8080", "the API to load (transaction-service when split)")
+	authURL := fs.String("auth-url", "", "auth-service, when services run apart (default: --url)")
+	accountURL := fs.String("account-url", "", "account-service, when services run apart (default: --url)")
 	bc := bench.Config{Currency: "EUR"}
 	fs.StringVar(&bc.Scenario, "scenario", "uniform", "uniform, hot-source, hot-dest, batch or mixed")
 	fs.IntVar(&bc.Clients, "c", 64, "concurrent clients")
@@ -56,13 +58,19 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: bc.Clients * 2, MaxIdleConnsPerHost: bc.Clients * 2}}
-	anon := client.New(strings.TrimRight(*url, "/"), hc)
-	operator, err := benchOperator(ctx, db, anon)
+	endpoint := func(u string) *client.Client {
+		if u == "" {
+			u = *url
+		}
+		return client.New(strings.TrimRight(u, "/"), hc)
+	}
+	ep := bench.Endpoints{Auth: endpoint(*authURL), Accounts: endpoint(*accountURL), Transactions: endpoint(*url)}
+	operator, err := benchOperator(ctx, db, ep.Auth)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "preparing %d funded accounts…\n", bc.Accounts)
-	setup, err := bench.Prepare(ctx, anon, operator, bc)
+	setup, err := bench.Prepare(ctx, ep, operator, bc)
 	if err != nil {
 		return err
 	}
@@ -116,27 +124,28 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// benchOperator creates an operator for this run in the database and logs it in.
-func benchOperator(ctx context.Context, db *store.DB, anon *client.Client) (*client.Client, error) {
+// benchOperator creates an operator for this run in the database, logs it in
+// and returns its access token.
+func benchOperator(ctx context.Context, db *store.DB, anon *client.Client) (string, error) {
 	log := slog.New(slog.DiscardHandler)
 	keys, err := auth.NewKeyring(auth.KeySource{Secret: auth.GenerateSecret()}, log)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	svc, err := auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	email := fmt.Sprintf("bench-operator-%d@bench.invalid", time.Now().UnixNano())
 	password := auth.GenerateSecret()
 	if _, err := svc.CreateUser(ctx, email, "Bench operator", password, auth.RoleOperator); err != nil {
-		return nil, fmt.Errorf("create bench operator: %w", err)
+		return "", fmt.Errorf("create bench operator: %w", err)
 	}
 	tok, err := anon.Login(ctx, email, password)
 	if err != nil {
-		return nil, fmt.Errorf("log the bench operator in (is the server using this database?): %w", err)
+		return "", fmt.Errorf("log the bench operator in (is the server using this database?): %w", err)
 	}
-	return anon.WithToken(tok.AccessToken), nil
+	return tok.AccessToken, nil
 }
 
 func printSummary(w io.Writer, s bench.Summary) {

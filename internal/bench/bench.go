@@ -56,26 +56,34 @@ type Sample struct {
 	Code      string
 }
 
-// Setup is what a run needs on the server: a customer's client and its funded
-// accounts.
+// Endpoints are anonymous clients of each service. With "serve all" they
+// share one URL; with split services each names its own.
+type Endpoints struct {
+	Auth, Accounts, Transactions *client.Client
+}
+
+// Setup is what a run needs on the server: a customer's clients of the
+// transaction and account services, and its funded accounts.
 type Setup struct {
-	Customer *client.Client
+	Customer *client.Client // transaction-service, as the customer
+	Reader   *client.Client // account-service, as the customer
 	Accounts []string
 }
 
 // Prepare registers a customer, opens cfg.Accounts accounts and funds each
-// through operator, which must be an operator's client.
-func Prepare(ctx context.Context, anon, operator *client.Client, cfg Config) (*Setup, error) {
+// with deposits made with operatorToken, an operator's access token.
+func Prepare(ctx context.Context, ep Endpoints, operatorToken string, cfg Config) (*Setup, error) {
 	email := fmt.Sprintf("bench-%d@bench.invalid", time.Now().UnixNano())
 	const password = "bench password, not secret"
-	if _, err := anon.Register(ctx, email, password, "Bench customer"); err != nil {
+	if _, err := ep.Auth.Register(ctx, email, password, "Bench customer"); err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	tok, err := anon.Login(ctx, email, password)
+	tok, err := ep.Auth.Login(ctx, email, password)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	s := &Setup{Customer: anon.WithToken(tok.AccessToken)}
+	operator := ep.Transactions.WithToken(operatorToken)
+	s := &Setup{Customer: ep.Transactions.WithToken(tok.AccessToken), Reader: ep.Accounts.WithToken(tok.AccessToken)}
 	s.Accounts = make([]string, cfg.Accounts)
 	errs := make(chan error, cfg.Accounts)
 	sem := make(chan struct{}, 16)
@@ -86,7 +94,7 @@ func Prepare(ctx context.Context, anon, operator *client.Client, cfg Config) (*S
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			a, err := s.Customer.OpenAccount(ctx, cfg.Currency, "checking", "bench "+strconv.Itoa(i))
+			a, err := s.Reader.OpenAccount(ctx, cfg.Currency, "checking", "bench "+strconv.Itoa(i))
 			if err != nil {
 				errs <- fmt.Errorf("open account: %w", err)
 				return
@@ -227,7 +235,7 @@ func request(ctx context.Context, s *Setup, cfg Config, r *rand.Rand, key string
 	case cfg.Scenario == "mixed" && r.IntN(5) == 0:
 		var err error
 		if r.IntN(2) == 0 {
-			_, err = s.Customer.Account(ctx, s.Accounts[r.IntN(len(s.Accounts))])
+			_, err = s.Reader.Account(ctx, s.Accounts[r.IntN(len(s.Accounts))])
 		} else {
 			_, err = s.Customer.Do(ctx, http.MethodGet, "/api/v1/accounts/"+s.Accounts[r.IntN(len(s.Accounts))]+"/transactions?limit=20", "", nil, nil)
 		}

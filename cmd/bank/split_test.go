@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// TestSplitServices runs auth, account and transaction as separate services
+// on one database, as three Kubernetes Deployments would, and drives them
+// with "bank bench": each serves its own routes and only those.
+func TestSplitServices(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			b := &testBank{t: t, env: map[string]string{
+				"BANK_DATABASE_URL": storetest.URL(t, d),
+				"BANK_DATA_DIR":     t.TempDir(),
+				"BANK_JWT_SECRET":   randomHex(32),
+				"BANK_LOG_LEVEL":    "warn",
+			}}
+			var out bytes.Buffer
+			if err := run(context.Background(), []string{"bank", "migrate"}, b.getenv, nil, &out, &out); err != nil {
+				t.Fatalf("migrate: %v\n%s", err, out.String())
+			}
+			urls := map[string]string{}
+			for _, svc := range []string{"auth", "account", "transaction"} {
+				addr := freeAddr(t)
+				urls[svc] = "http://" + addr
+				env := map[string]string{"BANK_HTTP_ADDR": addr, "BANK_MIGRATE": "false"}
+				for k, v := range b.env {
+					env[k] = v
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				var log syncBuffer
+				go func() {
+					done <- run(ctx, []string{"bank", "serve", svc}, func(k string) string { return env[k] }, nil, &log, &log)
+				}()
+				t.Cleanup(func() {
+					cancel()
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Errorf("serve %s: %v", svc, err)
+						}
+					case <-time.After(30 * time.Second):
+						t.Errorf("serve %s did not stop", svc)
+					}
+				})
+				waitReady(t, urls[svc], done, &log)
+			}
+			for svc, path := range map[string]string{"auth": "/api/v1/transfers", "account": "/api/v1/auth/login", "transaction": "/api/v1/accounts"} {
+				resp, err := http.Post(urls[svc]+path, "application/json", bytes.NewReader([]byte(`{}`)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNotFound {
+					t.Errorf("%s-service answered POST %s with %d, want 404: not its route", svc, path, resp.StatusCode)
+				}
+			}
+			out.Reset()
+			var errOut bytes.Buffer
+			err := run(context.Background(), []string{"bank", "bench", "--url", urls["transaction"], "--auth-url", urls["auth"],
+				"--account-url", urls["account"], "--scenario", "mixed", "-c", "4", "-d", "1s", "--warmup", "100ms",
+				"--accounts", "4", "-o", "json"}, b.getenv, nil, &out, &errOut)
+			if err != nil {
+				t.Fatalf("bench: %v\n%s", err, errOut.String())
+			}
+			var sum struct {
+				Transfers int            `json:"transfers"`
+				Errors    map[string]int `json:"errors"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+				t.Fatal(err)
+			}
+			if sum.Transfers == 0 || len(sum.Errors) > 0 {
+				t.Errorf("bench over split services: %+v, want transfers and no errors", sum)
+			}
+		})
+	}
+}
