@@ -69,10 +69,9 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 			if obs != nil {
 				obs.ObserveRequest(r.Method, uri, status, d)
 			}
-			// Access lines are debug: at thousands of requests a second they
-			// would cost more than the requests, and the ingress logs access.
-			// Server errors are always logged.
-			level := slog.LevelDebug
+			// Server errors stand out at warn; a load test that wants no access
+			// lines at all runs with BANK_LOG_LEVEL=warn.
+			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelWarn
 			}

@@ -257,3 +257,111 @@ func reportBatches(b *testing.B, reg *prometheus.Registry) {
 		}
 	}
 }
+
+// TestOutboxAndPurge checks that every posted transaction leaves its event
+// in the outbox, and that idempotency keys outlive the retention only.
+func TestOutboxAndPurge(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Now()
+		l := ledger.New(db, slog.New(slog.DiscardHandler), func() time.Time { return now }, ledger.DefaultConfig())
+		t.Cleanup(l.Close)
+		alice := customer(t, db, "alice")
+		a := open(t, l, alice, "EUR", 1000)
+		b := open(t, l, alice, "EUR", 0)
+		if _, err := l.Transfer(ctx, alice, ledger.Idempotency{Key: "t1", Hash: "h"}, ledger.TransferInput{From: a, To: b, Money: bank.Money{Amount: 5, Currency: "EUR"}}); err != nil {
+			t.Fatal(err)
+		}
+		var txs, events int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM transactions`).Scan(&txs); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE type = 'transaction.posted'`).Scan(&events); err != nil {
+			t.Fatal(err)
+		}
+		if txs != 2 || events != txs {
+			t.Errorf("%d transactions and %d transaction.posted events, want 2 and 2", txs, events)
+		}
+
+		// Keys are kept for the retention (48 h), then purged.
+		now = now.Add(47 * time.Hour)
+		if n, err := l.PurgeIdempotencyKeys(ctx); err != nil || n != 0 {
+			t.Errorf("purge after 47h = %d, %v; want nothing purged", n, err)
+		}
+		now = now.Add(2 * time.Hour)
+		if n, err := l.PurgeIdempotencyKeys(ctx); err != nil || n != 2 {
+			t.Errorf("purge after 49h = %d, %v; want the 2 keys purged", n, err)
+		}
+	})
+}
+
+// TestHistoryFilters checks the time bounds and the pages of an account's history.
+func TestHistoryFilters(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+		l := ledger.New(db, slog.New(slog.DiscardHandler), func() time.Time { return now }, ledger.DefaultConfig())
+		t.Cleanup(l.Close)
+		alice := customer(t, db, "alice")
+		a := open(t, l, alice, "EUR", 1000) // a deposit at 12:00
+		b := open(t, l, alice, "EUR", 0)
+		for i := range 5 { // transfers at 12:01 … 12:05
+			now = now.Add(time.Minute)
+			if _, err := l.Transfer(ctx, alice, ledger.Idempotency{Key: fmt.Sprint(i), Hash: "h"},
+				ledger.TransferInput{From: a, To: b, Money: bank.Money{Amount: 1, Currency: "EUR"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := func(m int) *time.Time { t := time.Date(2026, 1, 1, 12, m, 0, 0, time.UTC); return &t }
+		tests := []struct {
+			name     string
+			from, to *time.Time
+			want     int
+		}{
+			{"all", nil, nil, 6},
+			{"from 12:02", at(2), nil, 4},
+			{"before 12:02", nil, at(2), 2},
+			{"12:02 to 12:04", at(2), at(4), 2},
+			{"empty range", at(30), nil, 0},
+		}
+		for _, tt := range tests {
+			txs, _, err := l.History(ctx, alice, a, ledger.HistoryFilter{From: tt.from, To: tt.to, Page: ledger.Page{Limit: 50}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(txs) != tt.want {
+				t.Errorf("%s: %d transactions, want %d", tt.name, len(txs), tt.want)
+			}
+			for i := 1; i < len(txs); i++ {
+				if txs[i].CreatedAt.After(txs[i-1].CreatedAt) {
+					t.Errorf("%s: not newest first", tt.name)
+				}
+			}
+		}
+		// Pages of two: 2 + 2 + 2, then no cursor.
+		var seen []string
+		cursor := ""
+		for page := 0; ; page++ {
+			txs, next, err := l.History(ctx, alice, a, ledger.HistoryFilter{Page: ledger.Page{Limit: 2, Cursor: cursor}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tx := range txs {
+				seen = append(seen, tx.ID)
+			}
+			if next == "" {
+				break
+			}
+			if page > 5 {
+				t.Fatal("pages never end")
+			}
+			cursor = next
+		}
+		if len(seen) != 6 {
+			t.Errorf("paged through %d transactions, want 6", len(seen))
+		}
+		if _, _, err := l.History(ctx, auth.Principal{UserID: "mallory", Role: auth.RoleCustomer}, a, ledger.HistoryFilter{Page: ledger.Page{Limit: 2}}); bank.ErrorKind(err) != bank.KindNotFound {
+			t.Errorf("another customer's history: %v, want not found", err)
+		}
+	})
+}
