@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -109,14 +108,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
-			return err
-		}
-	} else {
-		printSummary(stdout, sum)
+	if err := printOutput(stdout, *output, sum, func(w io.Writer) { printSummary(w, sum) }); err != nil {
+		return err
 	}
 	if len(sum.LedgerViolations) > 0 {
 		return fmt.Errorf("ledger check found %d violations after the run", len(sum.LedgerViolations))

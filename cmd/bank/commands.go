@@ -123,21 +123,30 @@ func ledgerCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(stdout, "accounts\t%d\ntransactions\t%d\npostings\t%d\ncurrencies\t%d\nviolations\t%d\n",
+	err = printOutput(stdout, *output, r, func(w io.Writer) {
+		fmt.Fprintf(w, "accounts\t%d\ntransactions\t%d\npostings\t%d\ncurrencies\t%d\nviolations\t%d\n",
 			r.Accounts, r.Transactions, r.Postings, r.Currencies, len(r.Violations))
 		for _, v := range r.Violations {
-			fmt.Fprintln(stdout, "VIOLATION\t"+v)
+			fmt.Fprintln(w, "VIOLATION\t"+v)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	if !r.OK() {
 		return fmt.Errorf("ledger verify found %d violations", len(r.Violations))
 	}
 	return nil
+}
+
+// printOutput writes v as indented JSON when format is "json", else as table
+// prints it: the -o flag of every command that reports.
+func printOutput(w io.Writer, format string, v any, table func(io.Writer)) error {
+	if format != "json" {
+		table(w)
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

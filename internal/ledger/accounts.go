@@ -209,44 +209,22 @@ func (l *Ledger) SetStatus(ctx context.Context, p auth.Principal, id, action str
 	default:
 		return nil, bank.Invalid("action", "must be freeze, unfreeze or close")
 	}
-	var a *Account
-	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, id)
-		if err != nil {
-			return err
-		}
-		changed, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		a, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && a.System()) {
-			return notFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		if changed == 0 {
-			switch {
-			case a.Status == StatusClosed && action != ActionClose:
-				return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
-			case action == ActionClose && a.Status != StatusClosed:
-				return bank.Errorf(bank.KindRejected, "balance_not_zero",
-					"account %s has a posted balance of %d and %d pending; only an empty account can be closed",
-					id, a.Balance.Posted, a.Balance.Pending)
-			}
-			return nil // already in the asked state
-		}
-		if action == ActionFreeze {
+	return l.updateAccount(ctx, id, q, nil, func(tx *sql.Tx, a *Account, changed bool) error {
+		switch {
+		case changed && action == ActionFreeze:
 			return insertEvent(ctx, tx, l.clock(), "account.frozen", a.ID, map[string]any{
 				"account_id": a.ID, "owner_id": a.OwnerID, "frozen_by": p.UserID})
+		case changed:
+			return nil
+		case a.Status == StatusClosed && action != ActionClose:
+			return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
+		case action == ActionClose && a.Status != StatusClosed:
+			return bank.Errorf(bank.KindRejected, "balance_not_zero",
+				"account %s has a posted balance of %d and %d pending; only an empty account can be closed",
+				id, a.Balance.Posted, a.Balance.Pending)
 		}
-		return nil
+		return nil // already in the asked state
 	})
-	if err != nil {
-		return nil, err
-	}
-	return a, nil
 }
 
 // SetOverdraftLimit sets how far below zero the customer account id may go.
@@ -259,10 +237,29 @@ func (l *Ledger) SetOverdraftLimit(ctx context.Context, p auth.Principal, id str
 	if limit < 0 {
 		return nil, bank.Invalid("amount", "must be zero or a positive integer number of minor units")
 	}
+	return l.updateAccount(ctx, id, `UPDATE accounts SET overdraft_limit = $2 WHERE id = $1
+		AND owner_id IS NOT NULL AND status <> 'closed' AND posted - pending + $2 >= 0`, []any{limit},
+		func(_ *sql.Tx, a *Account, changed bool) error {
+			switch {
+			case changed:
+				return nil
+			case a.Status == StatusClosed:
+				return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
+			}
+			return bank.Errorf(bank.KindRejected, "overdraft_in_use",
+				"account %s uses %d of its overdraft; the limit cannot go below that", id, -(a.Balance.Posted - a.Balance.Pending))
+		})
+}
+
+// updateAccount runs the conditional update q ($1 is id, then args) of a
+// customer account and reads the row back in the same transaction; then
+// judges the outcome from whether the update matched and the row as it is
+// now, and may write more in tx. A missing or system account is not found.
+func (l *Ledger) updateAccount(ctx context.Context, id, q string, args []any,
+	then func(tx *sql.Tx, a *Account, changed bool) error) (*Account, error) {
 	var a *Account
 	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET overdraft_limit = $2 WHERE id = $1
-			AND owner_id IS NOT NULL AND status <> 'closed' AND posted - pending + $2 >= 0`, id, limit)
+		res, err := tx.ExecContext(ctx, q, append([]any{id}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -274,14 +271,10 @@ func (l *Ledger) SetOverdraftLimit(ctx context.Context, p auth.Principal, id str
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && a.System()) {
 			return notFound(id)
 		}
-		if err != nil || changed == 1 {
+		if err != nil {
 			return err
 		}
-		if a.Status == StatusClosed {
-			return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
-		}
-		return bank.Errorf(bank.KindRejected, "overdraft_in_use",
-			"account %s uses %d of its overdraft; the limit cannot go below that", id, -(a.Balance.Posted - a.Balance.Pending))
+		return then(tx, a, changed == 1)
 	})
 	if err != nil {
 		return nil, err

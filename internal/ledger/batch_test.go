@@ -365,3 +365,71 @@ func TestHistoryFilters(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountLifecycle covers freezing, overdrafts and closing.
+func TestAccountLifecycle(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(t, db)
+		alice := customer(t, db, "alice")
+		a := open(t, l, alice, "EUR", 1000)
+		eur := func(n int64) bank.Money { return bank.Money{Amount: n, Currency: "EUR"} }
+		key := 0
+		withdraw := func(n int64) error {
+			key++
+			_, err := l.Withdraw(ctx, alice, ledger.Idempotency{Key: fmt.Sprint("w", key), Hash: "h"}, a, eur(n), "")
+			return err
+		}
+		if _, err := l.SetStatus(ctx, alice, a, ledger.ActionFreeze); bank.ErrorKind(err) != bank.KindForbidden {
+			t.Errorf("a customer freezing: %v, want forbidden", err)
+		}
+		if _, err := l.SetStatus(ctx, operator, a, ledger.ActionFreeze); err != nil {
+			t.Fatal(err)
+		}
+		if err := withdraw(1); bank.ErrorCode(err) != "account_frozen" {
+			t.Errorf("withdrawal from a frozen account: %v, want account_frozen", err)
+		}
+		var events int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE type = 'account.frozen' AND aggregate_id = $1`, a).Scan(&events); err != nil || events != 1 {
+			t.Errorf("account.frozen events = %d, %v; want 1", events, err)
+		}
+		if _, err := l.SetStatus(ctx, operator, a, ledger.ActionUnfreeze); err != nil {
+			t.Fatal(err)
+		}
+
+		// An overdraft of 500 lets the balance go to -500, and no further.
+		acct, err := l.SetOverdraftLimit(ctx, operator, a, 500)
+		if err != nil || acct.Balance.Available != 1500 {
+			t.Fatalf("SetOverdraftLimit = %+v, %v; want 1500 available", acct, err)
+		}
+		if err := withdraw(1501); bank.ErrorCode(err) != "insufficient_funds" {
+			t.Errorf("withdrawal beyond the overdraft: %v, want insufficient_funds", err)
+		}
+		if err := withdraw(1300); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.SetOverdraftLimit(ctx, operator, a, 100); bank.ErrorCode(err) != "overdraft_in_use" {
+			t.Errorf("limit below what is used: %v, want overdraft_in_use", err)
+		}
+		if _, err := l.SetStatus(ctx, operator, a, ledger.ActionClose); bank.ErrorCode(err) != "balance_not_zero" {
+			t.Errorf("closing at -300: %v, want balance_not_zero", err)
+		}
+		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "back", Hash: "h"}, a, eur(300), ""); err != nil {
+			t.Fatal(err)
+		}
+		closed, err := l.SetStatus(ctx, operator, a, ledger.ActionClose)
+		if err != nil || closed.Status != ledger.StatusClosed {
+			t.Fatalf("close at zero = %+v, %v", closed, err)
+		}
+		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "after", Hash: "h"}, a, eur(1), ""); bank.ErrorCode(err) != "account_closed" {
+			t.Errorf("deposit to a closed account: %v, want account_closed", err)
+		}
+		if _, err := l.SetStatus(ctx, operator, a, ledger.ActionUnfreeze); bank.ErrorCode(err) != "account_closed" {
+			t.Errorf("unfreezing a closed account: %v, want account_closed", err)
+		}
+		if _, err := l.SetStatus(ctx, operator, ledger.SystemAccountID(ledger.TypeCash, "EUR"), ledger.ActionFreeze); bank.ErrorKind(err) != bank.KindNotFound {
+			t.Errorf("freezing the cash account: %v, want not found", err)
+		}
+		verify(t, l)
+	})
+}
