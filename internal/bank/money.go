@@ -57,6 +57,11 @@ func amountTypeError(b []byte) error {
 	return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[int64]()}
 }
 
+// MaxAmount is the largest amount one request may move: 10^15 minor units
+// (ten trillion euros in cents). Balances are int64; the cap keeps every sum
+// of a request's amounts far from overflowing.
+const MaxAmount = 1_000_000_000_000_000
+
 // Money is a positive or negative integer amount of minor units of a currency.
 type Money struct {
 	Amount   int64
@@ -72,6 +77,9 @@ func ParseMoney(field string, amount Amount, currency string) (Money, error) {
 	}
 	if amount <= 0 {
 		return Money{}, Invalid(field, "must be a positive integer number of minor units")
+	}
+	if amount > MaxAmount {
+		return Money{}, Invalid(field, "must be at most 1000000000000000 minor units")
 	}
 	return Money{Amount: int64(amount), Currency: c}, nil
 }

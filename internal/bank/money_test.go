@@ -46,6 +46,8 @@ func TestParseMoney(t *testing.T) {
 		{10, "EURO", true},
 		{10, "eur", true},
 		{10, "", true},
+		{MaxAmount, "EUR", false},
+		{MaxAmount + 1, "EUR", true},
 	}
 	for _, tt := range tests {
 		_, err := ParseMoney("amount", tt.amount, tt.currency)

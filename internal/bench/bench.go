@@ -100,7 +100,7 @@ func Prepare(ctx context.Context, ep Endpoints, operatorToken string, cfg Config
 				return
 			}
 			// Enough that no transfer of the run is refused for funds.
-			if _, err := operator.Deposit(ctx, "bench-fund-"+a.ID, a.ID, 1e15, cfg.Currency); err != nil {
+			if _, err := operator.Deposit(ctx, "bench-fund-"+a.ID, a.ID, 1e12, cfg.Currency); err != nil {
 				errs <- fmt.Errorf("fund account: %w", err)
 				return
 			}

@@ -234,8 +234,8 @@ func (l *Ledger) SetOverdraftLimit(ctx context.Context, p auth.Principal, id str
 	if err := requireStaff(p); err != nil {
 		return nil, err
 	}
-	if limit < 0 {
-		return nil, bank.Invalid("amount", "must be zero or a positive integer number of minor units")
+	if limit < 0 || limit > bank.MaxAmount {
+		return nil, bank.Invalid("amount", "must be from 0 to 1000000000000000 minor units")
 	}
 	return l.updateAccount(ctx, id, `UPDATE accounts SET overdraft_limit = $2 WHERE id = $1
 		AND owner_id IS NOT NULL AND status <> 'closed' AND posted - pending + $2 >= 0`, []any{limit},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -394,6 +395,9 @@ func (b *batch) exec(p auth.Principal, c command) (any, int, error) {
 		if err := checkCredit(to, c.money); err != nil {
 			return nil, 0, err
 		}
+		if err := fits(c.money.Amount, cash, to); err != nil {
+			return nil, 0, err
+		}
 		return b.post(p, TxDeposit, c, cash, to, c.money.Amount), http.StatusCreated, nil
 	case opWithdrawal:
 		from, err := b.customerAccount("account_id", c.from, p)
@@ -402,6 +406,9 @@ func (b *batch) exec(p auth.Principal, c command) (any, int, error) {
 		}
 		cash := b.accounts[SystemAccountID(TypeCash, c.money.Currency)]
 		if err := checkDebit(from, c.money, true); err != nil {
+			return nil, 0, err
+		}
+		if err := fits(c.money.Amount, from, cash); err != nil {
 			return nil, 0, err
 		}
 		return b.post(p, TxWithdrawal, c, from, cash, c.money.Amount), http.StatusCreated, nil
@@ -420,6 +427,9 @@ func (b *batch) exec(p auth.Principal, c command) (any, int, error) {
 			return nil, 0, err
 		}
 		if err := checkCredit(to, c.money); err != nil {
+			return nil, 0, err
+		}
+		if err := fits(c.money.Amount, from, to); err != nil {
 			return nil, 0, err
 		}
 		return b.post(p, TxTransfer, c, from, to, c.money.Amount), http.StatusCreated, nil
@@ -490,6 +500,29 @@ func checkDebit(a *Account, m bank.Money, withStatus bool) error {
 			"account %s has %d available, less than %d", a.ID, a.available(), m.Amount)
 	}
 	return nil
+}
+
+// fits refuses to move amount out of debit and into the credit accounts when
+// a balance would pass what int64 holds. With amounts capped at
+// bank.MaxAmount that takes thousands of maximal movements on one account;
+// the check keeps money from wrapping around even then.
+func fits(amount int64, debit *Account, credits ...*Account) error {
+	bad := overflows(debit, -amount)
+	for _, c := range credits {
+		bad = bad || overflows(c, amount)
+	}
+	if bad {
+		return errBalanceLimit
+	}
+	return nil
+}
+
+var errBalanceLimit = bank.Errorf(bank.KindRejected, "balance_limit_exceeded", "a balance would exceed what an account can hold")
+
+// overflows reports whether adding delta to a's posted balance would wrap.
+func overflows(a *Account, delta int64) bool {
+	p := a.Balance.Posted
+	return delta > 0 && p > math.MaxInt64-delta || delta < 0 && p < math.MinInt64-delta
 }
 
 // post records a two-legged transaction moving amount from debit to credit.
@@ -580,6 +613,12 @@ func (b *batch) capture(p auth.Principal, c command) (any, int, error) {
 	if err := checkCredit(to, m); err != nil {
 		return nil, 0, err
 	}
+	if to.ID == from.ID {
+		return nil, 0, bank.Invalid("to_account_id", "must differ from the held account")
+	}
+	if err := fits(amount, from, to); err != nil {
+		return nil, 0, err
+	}
 	// The money was reserved when the hold was made: the capture moves it
 	// from pending to posted, so available does not change on the source.
 	from.Balance.Pending -= amount
@@ -658,6 +697,9 @@ func (b *batch) reverse(p auth.Principal, c command) (any, int, error) {
 			}
 		} else if a.Status == StatusClosed {
 			return nil, 0, checkStatus(a)
+		}
+		if overflows(a, -op.Amount) {
+			return nil, 0, errBalanceLimit
 		}
 		t.Postings = append(t.Postings, Posting{AccountID: op.AccountID, Amount: -op.Amount})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"testing"
@@ -431,5 +432,29 @@ func TestAccountLifecycle(t *testing.T) {
 			t.Errorf("freezing the cash account: %v, want not found", err)
 		}
 		verify(t, l)
+	})
+}
+
+// TestBalancesNeverWrap pushes an account towards the int64 limit: money is
+// refused before a balance can wrap around.
+func TestBalancesNeverWrap(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(t, db)
+		alice := customer(t, db, "alice")
+		a := open(t, l, alice, "EUR", 0)
+		// The cash account is where the wrap would come first: it holds minus
+		// everything deposited. Start it near the bottom.
+		cash := ledger.SystemAccountID(ledger.TypeCash, "EUR")
+		if _, err := db.ExecContext(ctx, `UPDATE accounts SET posted = $1 WHERE id = $2`, int64(math.MinInt64)+bank.MaxAmount/2, cash); err != nil {
+			t.Fatal(err)
+		}
+		_, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "big", Hash: "h"}, a, bank.Money{Amount: bank.MaxAmount, Currency: "EUR"}, "")
+		if bank.ErrorCode(err) != "balance_limit_exceeded" {
+			t.Errorf("deposit that would wrap the cash account: %v, want balance_limit_exceeded", err)
+		}
+		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "small", Hash: "h"}, a, bank.Money{Amount: 10, Currency: "EUR"}, ""); err != nil {
+			t.Errorf("deposit that fits: %v", err)
+		}
 	})
 }
