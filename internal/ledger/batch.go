@@ -158,7 +158,8 @@ func (l *Ledger) commitQueued() {
 // post posts reqs in one transaction and returns a reply for each. A
 // serialization failure or deadlock is retried, and so is a unique violation:
 // another process committed the same idempotency key or reversed the same
-// transaction meanwhile, and the next attempt sees it.
+// transaction meanwhile, and the next attempt sees it. So is a lost
+// connection, on a new one.
 func (l *Ledger) post(ctx context.Context, reqs []*request) ([]reply, error) {
 	var replies []reply
 	var err error
@@ -166,15 +167,20 @@ func (l *Ledger) post(ctx context.Context, reqs []*request) ([]reply, error) {
 		b := &batch{l: l, now: l.clock(), stored: map[idemKey]storedKey{},
 			accounts: map[string]*Account{}, holds: map[string]*Hold{},
 			originals: map[string]*Transaction{}, reversed: map[string]bool{}, dirty: map[string]bool{}}
+		lost := false
 		if l.pg != nil {
 			replies, err = l.pg.post(ctx, b, reqs)
+			// A lost connection may have lost the COMMIT's answer too. The
+			// retry is safe all the same: a batch that did commit has stored
+			// its idempotency keys, and its requests are now replayed.
+			lost = err != nil && l.pg.conn == nil
 		} else {
 			err = l.db.InTx(ctx, func(tx *sql.Tx) error {
 				replies, err = b.run(reqs, &sqliteBatch{ctx: ctx, tx: tx})
 				return err
 			})
 		}
-		if err == nil || !(store.Retryable(err) || store.IsUniqueViolation(err)) {
+		if err == nil || !(lost || store.Retryable(err) || store.IsUniqueViolation(err)) {
 			break
 		}
 		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)

@@ -458,3 +458,40 @@ func TestBalancesNeverWrap(t *testing.T) {
 		}
 	})
 }
+
+// TestWriterReconnects kills the write path's connection between two
+// transfers: the second still posts, once, on a new connection.
+func TestWriterReconnects(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	l := newLedger(t, db)
+	alice := customer(t, db, "alice")
+	a := open(t, l, alice, "EUR", 1000)
+	b := open(t, l, alice, "EUR", 0)
+	move := func(key string) error {
+		_, err := l.Transfer(ctx, alice, ledger.Idempotency{Key: key, Hash: "h"},
+			ledger.TransferInput{From: a, To: b, Money: bank.Money{Amount: 1, Currency: "EUR"}})
+		return err
+	}
+	if err := move("t1"); err != nil {
+		t.Fatal(err)
+	}
+	// The writer's last statement is its pipeline's upper-case COMMIT; the
+	// pool's transactions end with database/sql's "commit".
+	var killed int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'COMMIT' AND pid <> pg_backend_pid()`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d writer connections, %v; want 1", killed, err)
+	}
+	if err := move("t2"); err != nil {
+		t.Fatalf("transfer after the writer's connection was killed: %v", err)
+	}
+	got, err := l.Account(ctx, alice, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Balance.Posted != 2 {
+		t.Errorf("destination holds %d, want 2", got.Balance.Posted)
+	}
+	verify(t, l)
+}
