@@ -59,15 +59,15 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if service != "all" {
 		app = service + "-service"
 	}
+	keys, err := keyring(&cfg, log)
+	if err != nil {
+		return err
+	}
 	db, err := openDB(ctx, &cfg, app, cfg.Migrate, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	keys, err := keyring(&cfg, log)
-	if err != nil {
-		return err
-	}
 
 	reg := prometheus.NewRegistry()
 	metrics := observe.NewMetrics(reg)

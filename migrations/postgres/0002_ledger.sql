@@ -77,4 +77,6 @@ CREATE TABLE idempotency_keys (
     created_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (user_id, key)
 );
-CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+-- Only the purge reads created_at, and keys arrive in time order: a BRIN
+-- index answers it for a fraction of a B-tree's cost on every insert.
+CREATE INDEX idempotency_keys_created ON idempotency_keys USING brin (created_at);
