@@ -495,3 +495,52 @@ func TestWriterReconnects(t *testing.T) {
 	}
 	verify(t, l)
 }
+
+// TestConcurrentDuplicates sends one request many times at once with the same
+// Idempotency-Key: one posting, every other answer a 409 or a replay of it.
+func TestConcurrentDuplicates(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(t, db)
+		alice := customer(t, db, "alice")
+		a := open(t, l, alice, "EUR", 1000)
+		b := open(t, l, alice, "EUR", 0)
+		in := ledger.TransferInput{From: a, To: b, Money: bank.Money{Amount: 10, Currency: "EUR"}}
+		const n = 20
+		resps := make([]ledger.Response, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resps[i], errs[i] = l.Transfer(ctx, alice, ledger.Idempotency{Key: "same", Hash: "h"}, in)
+			}()
+		}
+		wg.Wait()
+		var first []byte
+		for i := range n {
+			switch {
+			case errs[i] != nil && bank.ErrorCode(errs[i]) != "request_in_progress":
+				t.Errorf("duplicate %d: %v, want 201, a replay or request_in_progress", i, errs[i])
+			case errs[i] == nil && !resps[i].Replayed:
+				if first != nil {
+					t.Errorf("two first answers for one key")
+				}
+				first = resps[i].Body
+			}
+		}
+		for i := range n {
+			if errs[i] == nil && resps[i].Replayed && string(resps[i].Body) != string(first) {
+				t.Errorf("replay %d differs from the first answer", i)
+			}
+		}
+		got, err := l.Account(ctx, alice, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil || got.Balance.Posted != 10 {
+			t.Errorf("destination holds %d after %d duplicates, want exactly one transfer of 10", got.Balance.Posted, n)
+		}
+	})
+}
