@@ -3,11 +3,13 @@ package auth
 import (
 	"log/slog"
 	"net/http"
+
+	"github.com/fintech-banking/bank/internal/httpapi"
 )
 
 // Routes registers the auth-service's endpoints on mux. Only /me needs a
 // token, which authn (Middleware) checks; the others are how a token is got.
-func Routes(mux *http.ServeMux, log *slog.Logger, svc *Service, authn func(http.Handler) http.Handler) {
+func Routes(mux httpapi.Router, log *slog.Logger, svc *Service, authn func(http.Handler) http.Handler) {
 	mux.Handle("POST /api/v1/auth/register", handleRegister(log, svc))
 	mux.Handle("POST /api/v1/auth/login", handleLogin(log, svc))
 	mux.Handle("POST /api/v1/auth/refresh", handleRefresh(log, svc))
