@@ -327,7 +327,10 @@ func requiresKey(key string, h http.Handler) (required bool, err error) {
 		}
 	}()
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(method, wildcard.ReplaceAllString(path, "probe"), strings.NewReader(`{"probe":true}`)))
+	// As an admin: routes for staff only refuse anyone else before the input checks.
+	req := httptest.NewRequest(method, wildcard.ReplaceAllString(path, "probe"), strings.NewReader(`{"probe":true}`))
+	req = req.WithContext(auth.WithPrincipal(req.Context(), auth.Principal{UserID: "probe", Role: auth.RoleAdmin}))
+	h.ServeHTTP(w, req)
 	var body struct {
 		Error struct {
 			Code string `json:"code"`

@@ -102,7 +102,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(mux, log, metrics), log)
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.JSONMux(mux), log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
 )
@@ -16,8 +17,9 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(h
 	mux.Handle("POST /api/v1/accounts", authn(handleOpen(log, l)))
 	mux.Handle("GET /api/v1/accounts", authn(handleList(log, l)))
 	mux.Handle("GET /api/v1/accounts/{id}", authn(handleGet(log, l)))
-	mux.Handle("POST /api/v1/accounts/{id}/freeze", authn(handleSetStatus(log, l, ledger.ActionFreeze)))
-	mux.Handle("POST /api/v1/accounts/{id}/unfreeze", authn(handleSetStatus(log, l, ledger.ActionUnfreeze)))
-	mux.Handle("POST /api/v1/accounts/{id}/close", authn(handleSetStatus(log, l, ledger.ActionClose)))
-	mux.Handle("PUT /api/v1/accounts/{id}/overdraft-limit", authn(handleOverdraftLimit(log, l)))
+	staff := auth.Only(log, auth.RoleOperator)
+	mux.Handle("POST /api/v1/accounts/{id}/freeze", authn(staff(handleSetStatus(log, l, ledger.ActionFreeze))))
+	mux.Handle("POST /api/v1/accounts/{id}/unfreeze", authn(staff(handleSetStatus(log, l, ledger.ActionUnfreeze))))
+	mux.Handle("POST /api/v1/accounts/{id}/close", authn(staff(handleSetStatus(log, l, ledger.ActionClose))))
+	mux.Handle("PUT /api/v1/accounts/{id}/overdraft-limit", authn(staff(handleOverdraftLimit(log, l))))
 }

@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/httpapi"
 )
 
 // Role is what a user may do.
@@ -78,4 +80,20 @@ func Require(ctx context.Context, roles ...Role) (Principal, error) {
 // of this package implements it; the middleware of every service uses it.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
+}
+
+// Only returns middleware that lets through requests whose principal has role
+// (an admin passes for an operator) and answers others 403 before anything
+// else about the request is looked at. It goes inside the authentication
+// middleware.
+func Only(log *slog.Logger, role Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, err := Require(r.Context(), role); err != nil {
+				httpapi.Error(w, r, log, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fintech-banking/bank/internal/bank"
 )
@@ -194,7 +195,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 // 1–255 characters.
 func IdempotencyKey(r *http.Request) (string, error) {
 	k := r.Header.Get("Idempotency-Key")
-	if k == "" || len(k) > 255 {
+	if k == "" || utf8.RuneCountInString(k) > 255 {
 		return "", &bank.Error{Kind: bank.KindInvalid, Code: "idempotency_key_required",
 			Message: "an Idempotency-Key header of 1 to 255 characters is required",
 			Details: map[string]string{"Idempotency-Key": "required, 1 to 255 characters"}}

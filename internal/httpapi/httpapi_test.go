@@ -114,3 +114,30 @@ func TestLimiter(t *testing.T) {
 		t.Error("a token did not come back after a second")
 	}
 }
+
+func TestJSONMux(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.PathValue("id")))
+	})
+	h := JSONMux(mux)
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantBody     string
+	}{
+		{http.MethodPost, "/things/7", http.StatusOK, "7"},
+		{http.MethodGet, "/things/7", http.StatusMethodNotAllowed, `"code":"method_not_allowed"`},
+		{http.MethodGet, "/nothing", http.StatusNotFound, `"code":"not_found"`},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.wantStatus || !strings.Contains(rec.Body.String(), tt.wantBody) {
+			t.Errorf("%s %s = %d %s, want %d with %s", tt.method, tt.path, rec.Code, rec.Body, tt.wantStatus, tt.wantBody)
+		}
+		if tt.wantStatus == http.StatusMethodNotAllowed && rec.Header().Get("Allow") == "" {
+			t.Errorf("%s %s: no Allow header", tt.method, tt.path)
+		}
+	}
+}

@@ -163,3 +163,35 @@ func RetryAfter(w http.ResponseWriter, d time.Duration) {
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(s))
 }
+
+// JSONMux serves mux, but answers what its routes do not match with the
+// API's error body instead of the ServeMux's plain text: 404 for an unknown
+// path, 405 with its Allow header for a known path and another method.
+func JSONMux(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // routes again, and sets the path values
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			WriteJSON(w, http.StatusMethodNotAllowed, []byte(`{"error":{"code":"method_not_allowed","message":"this path does not take `+
+				r.Method+` requests"}}`))
+			return
+		}
+		WriteJSON(w, http.StatusNotFound, []byte(`{"error":{"code":"not_found","message":"no such path"}}`))
+	})
+}
+
+// statusProbe is a ResponseWriter that keeps only the status and headers.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) WriteHeader(code int)        { p.status = code }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
 )
@@ -13,7 +14,8 @@ import (
 // Routes registers every endpoint of transaction-service on mux; authn
 // authenticates each of them.
 func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(http.Handler) http.Handler) {
-	mux.Handle("POST /api/v1/deposits", authn(handleDeposit(log, l)))
+	staff := auth.Only(log, auth.RoleOperator)
+	mux.Handle("POST /api/v1/deposits", authn(staff(handleDeposit(log, l))))
 	mux.Handle("POST /api/v1/withdrawals", authn(handleWithdrawal(log, l)))
 	mux.Handle("POST /api/v1/transfers", authn(handleTransfer(log, l)))
 	mux.Handle("POST /api/v1/transfers/batch", authn(handleTransferBatch(log, l)))
@@ -22,5 +24,5 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(h
 	mux.Handle("POST /api/v1/holds", authn(handleCreateHold(log, l)))
 	mux.Handle("POST /api/v1/holds/{id}/capture", authn(handleCaptureHold(log, l)))
 	mux.Handle("POST /api/v1/holds/{id}/void", authn(handleVoidHold(log, l)))
-	mux.Handle("POST /api/v1/transactions/{id}/reverse", authn(handleReverse(log, l)))
+	mux.Handle("POST /api/v1/transactions/{id}/reverse", authn(staff(handleReverse(log, l))))
 }
