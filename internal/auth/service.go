@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
+	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -264,18 +264,13 @@ func (s *Service) loginFailed(ctx context.Context, u userRow, now time.Time) err
 			u.ID, lockedUntil); err != nil {
 			return fmt.Errorf("lock user: %w", err)
 		}
-		id := bank.NewID()
-		payload, err := json.Marshal(struct {
-			ID          string    `json:"id"`
-			Type        string    `json:"type"`
+		h := queue.NewHeader(EventLoginFailedLocked, now)
+		return queue.Write(ctx, tx, h, u.ID, struct {
+			queue.Header
 			UserID      string    `json:"user_id"`
 			Email       string    `json:"email"`
 			LockedUntil time.Time `json:"locked_until"`
-		}{id, EventLoginFailedLocked, u.ID, u.Email, lockedUntil})
-		if err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, id, EventLoginFailedLocked, u.ID, payload, now)
+		}{h, u.ID, u.Email, lockedUntil})
 	})
 	if err != nil {
 		return fmt.Errorf("record failed login of user %s: %w", u.ID, err)

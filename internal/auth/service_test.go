@@ -385,7 +385,7 @@ func TestLockout(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ev struct {
-			ID          string    `json:"id"`
+			ID          string    `json:"event_id"`
 			Type        string    `json:"type"`
 			UserID      string    `json:"user_id"`
 			Email       string    `json:"email"`

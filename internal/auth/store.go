@@ -134,12 +134,3 @@ func revokeFamilyOf(ctx context.Context, q querier, hash string, now time.Time) 
 	}
 	return nil
 }
-
-func insertOutbox(ctx context.Context, q querier, id, typ, aggregateID string, payload []byte, now time.Time) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5)`, id, typ, aggregateID, string(payload), now)
-	if err != nil {
-		return fmt.Errorf("insert outbox event %s: %w", typ, err)
-	}
-	return nil
-}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -212,8 +213,14 @@ func (l *Ledger) SetStatus(ctx context.Context, p auth.Principal, id, action str
 	return l.updateAccount(ctx, id, q, nil, func(tx *sql.Tx, a *Account, changed bool) error {
 		switch {
 		case changed && action == ActionFreeze:
-			return insertEvent(ctx, tx, l.clock(), "account.frozen", a.ID, map[string]any{
-				"account_id": a.ID, "owner_id": a.OwnerID, "frozen_by": p.UserID})
+			type frozen struct {
+				queue.Header
+				AccountID string `json:"account_id"`
+				OwnerID   string `json:"owner_id"`
+				FrozenBy  string `json:"frozen_by"`
+			}
+			h := queue.NewHeader("account.frozen", l.clock())
+			return queue.Write(ctx, tx, h, a.ID, frozen{h, a.ID, a.OwnerID, p.UserID})
 		case changed:
 			return nil
 		case a.Status == StatusClosed && action != ActionClose:
@@ -280,17 +287,4 @@ func (l *Ledger) updateAccount(ctx context.Context, id, q string, args []any,
 		return nil, err
 	}
 	return a, nil
-}
-
-// insertEvent writes one outbox row in tx.
-func insertEvent(ctx context.Context, tx *sql.Tx, now time.Time, typ, aggregate string, payload map[string]any) error {
-	id := bank.NewID()
-	payload["event_id"], payload["type"], payload["occurred_at"] = id, typ, now
-	body, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (id, type, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		id, typ, aggregate, string(body), now)
-	return err
 }

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -148,16 +148,9 @@ type event struct {
 	payload            []byte
 }
 
-// eventHeader opens every event's payload.
-type eventHeader struct {
-	EventID    string    `json:"event_id"`
-	Type       string    `json:"type"`
-	OccurredAt time.Time `json:"occurred_at"`
-}
-
 // event queues an outbox row; body makes its payload around the header.
-func (b *batch) event(typ, aggregate string, body func(eventHeader) any) {
-	h := eventHeader{EventID: bank.NewID(), Type: typ, OccurredAt: b.now}
+func (b *batch) event(typ, aggregate string, body func(queue.Header) any) {
+	h := queue.NewHeader(typ, b.now)
 	payload, _ := json.Marshal(body(h))
 	b.events = append(b.events, event{id: h.EventID, typ: typ, aggregate: aggregate, payload: payload})
 }
@@ -172,7 +165,7 @@ type leg struct {
 // transactionEvent says what a notification needs: everything is in the
 // message body, because a DLQ redrive re-sends only the body.
 type transactionEvent struct {
-	eventHeader
+	queue.Header
 	TransactionID   string        `json:"transaction_id"`
 	TransactionType string        `json:"transaction_type"`
 	Amount          int64         `json:"amount"`
@@ -181,8 +174,8 @@ type transactionEvent struct {
 	Postings        []leg         `json:"postings"`
 }
 
-func (t *Transaction) event(accounts map[string]*Account) func(eventHeader) any {
-	return func(h eventHeader) any {
+func (t *Transaction) event(accounts map[string]*Account) func(queue.Header) any {
+	return func(h queue.Header) any {
 		legs := make([]leg, len(t.Postings))
 		for i, p := range t.Postings {
 			legs[i] = leg{AccountID: p.AccountID, Amount: p.Amount}
@@ -190,13 +183,13 @@ func (t *Transaction) event(accounts map[string]*Account) func(eventHeader) any 
 				legs[i].OwnerID = a.OwnerID
 			}
 		}
-		return transactionEvent{eventHeader: h, TransactionID: t.ID, TransactionType: t.Type, Amount: t.Amount,
+		return transactionEvent{Header: h, TransactionID: t.ID, TransactionType: t.Type, Amount: t.Amount,
 			Currency: t.Currency, Description: t.Description, Postings: legs}
 	}
 }
 
 type holdEvent struct {
-	eventHeader
+	queue.Header
 	HoldID         string        `json:"hold_id"`
 	AccountID      string        `json:"account_id"`
 	OwnerID        string        `json:"owner_id"`
@@ -206,9 +199,9 @@ type holdEvent struct {
 	Status         string        `json:"status"`
 }
 
-func (h *Hold) event(a *Account) func(eventHeader) any {
-	return func(eh eventHeader) any {
-		return holdEvent{eventHeader: eh, HoldID: h.ID, AccountID: h.AccountID, OwnerID: a.OwnerID,
+func (h *Hold) event(a *Account) func(queue.Header) any {
+	return func(eh queue.Header) any {
+		return holdEvent{Header: eh, HoldID: h.ID, AccountID: h.AccountID, OwnerID: a.OwnerID,
 			Amount: h.Amount, CapturedAmount: h.CapturedAmount, Currency: h.Currency, Status: h.Status}
 	}
 }
