@@ -135,6 +135,12 @@ var routeCases = map[string]routeCase{
 	"POST /api/v1/holds/{id}/void": {
 		path: func(f fixture) string { return "/api/v1/holds/" + f.hold + "/void" },
 		want: ownerOnly(http.StatusOK)},
+	"GET /api/v1/holds/{id}": {
+		path: func(f fixture) string { return "/api/v1/holds/" + f.hold },
+		want: ownerOnly(http.StatusOK)},
+	"GET /api/v1/accounts/{id}/holds": {
+		path: func(f fixture) string { return "/api/v1/accounts/" + f.account + "/holds?status=pending" },
+		want: ownerOnly(http.StatusOK)},
 	"POST /api/v1/transactions/{id}/reverse": {
 		path: func(f fixture) string { return "/api/v1/transactions/" + f.tx + "/reverse" },
 		want: staffOnly(http.StatusCreated)},
