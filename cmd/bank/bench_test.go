@@ -12,6 +12,7 @@ import (
 // TestBench runs a short "bank bench" of each scenario against "serve all":
 // it must post transfers, find the ledger intact and write its chart.
 func TestBench(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)

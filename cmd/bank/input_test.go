@@ -170,6 +170,7 @@ var badPaths = []string{"/api/v1/accounts/%00", "/api/v1/transactions/ab%00cd", 
 // TestBadInput sends bad input to every route that takes any: each gets a 400
 // with an error code, never a 500, and nothing is written.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)

@@ -20,6 +20,7 @@ var dialects = []store.Dialect{store.SQLite, store.Postgres}
 // Idempotency-Keys and attempting overdrafts, then checks that every answer
 // was right and the ledger is intact.
 func TestTransfersConcurrently(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)
@@ -236,6 +237,7 @@ func testTransfersConcurrently(t *testing.T, b *testBank) {
 // TestHolds covers a hold's life: partial capture, void of the remainder,
 // capture after void, expiry; and a reversal that cannot happen twice.
 func TestHolds(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)

@@ -149,6 +149,7 @@ var routeCases = map[string]routeCase{
 // TestRouteTableIsComplete fails when a route is added without a row in
 // routeCases (and so without authorization and bad-input checks).
 func TestRouteTableIsComplete(t *testing.T) {
+	t.Parallel()
 	routes := ledgerRoutes()
 	for _, r := range routes {
 		if _, ok := routeCases[r]; !ok {
@@ -165,6 +166,7 @@ func TestRouteTableIsComplete(t *testing.T) {
 // TestAuthorizationMatrix calls every account and transaction route as the
 // owner, another customer, an operator, an admin and with no token.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)

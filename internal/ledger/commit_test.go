@@ -44,6 +44,7 @@ func poison(t *testing.T, db *store.DB) {
 // refuses before they reach it (NUL, invalid UTF-8, a self-transfer): every
 // good transfer posts, each bad one fails alone.
 func TestOneRequestNeverFailsAnother(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)
@@ -109,6 +110,7 @@ func TestOneRequestNeverFailsAnother(t *testing.T) {
 // that batch still post, the one that panicked fails with an internal error,
 // and the write path goes on serving.
 func TestPanicInCommit(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)
@@ -168,6 +170,7 @@ func TestPanicInCommit(t *testing.T) {
 // TestContextEnds checks the rule of the write path: a request whose context
 // has ended before it is in a batch is not posted.
 func TestContextEnds(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)
@@ -231,6 +234,7 @@ func TestContextEnds(t *testing.T) {
 // its answer under its key, as a success does, while one that never began
 // (invalid, not found) keeps nothing.
 func TestRefusalsAreKept(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)
@@ -370,6 +374,7 @@ func throughProxy(t *testing.T) (*store.DB, *proxy) {
 // the database and before the answer came back: the transfer is answered as
 // posted, exactly once, after a retry on a new connection finds its key.
 func TestKillDuringCommit(t *testing.T) {
+	t.Parallel()
 	db, p := throughProxy(t)
 	ctx := context.Background()
 	l := newLedger(t, db)
@@ -397,6 +402,7 @@ func TestKillDuringCommit(t *testing.T) {
 // write answers unavailable (the outcome unknown, retry with the key), and
 // posts once the database is back.
 func TestDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
 	db, p := throughProxy(t)
 	ctx := context.Background()
 	l := newLedger(t, db)

@@ -57,6 +57,7 @@ func open(t testing.TB, l *ledger.Ledger, p bank.Principal, cur bank.Currency, f
 // that the write path posts them in shared batches, and checks that each gets
 // its own right answer: a failing transfer fails alone, its neighbours post.
 func TestBatcherAnswersEachRequest(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)
@@ -235,6 +236,7 @@ func reportBatches(b *testing.B, reg *prometheus.Registry) {
 // TestOutboxAndPurge checks that every posted transaction leaves its event
 // in the outbox, and that idempotency keys outlive the retention only.
 func TestOutboxAndPurge(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Now()
@@ -271,6 +273,7 @@ func TestOutboxAndPurge(t *testing.T) {
 
 // TestHistoryFilters checks the time bounds and the pages of an account's history.
 func TestHistoryFilters(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -342,6 +345,7 @@ func TestHistoryFilters(t *testing.T) {
 
 // TestAccountLifecycle covers freezing, overdrafts and closing.
 func TestAccountLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)
@@ -411,6 +415,7 @@ func TestAccountLifecycle(t *testing.T) {
 // TestBalancesNeverWrap pushes an account towards the int64 limit: money is
 // refused before a balance can wrap around.
 func TestBalancesNeverWrap(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)
@@ -435,6 +440,7 @@ func TestBalancesNeverWrap(t *testing.T) {
 // TestWriterReconnects kills the write path's connection between two
 // transfers: the second still posts, once, on a new connection.
 func TestWriterReconnects(t *testing.T) {
+	t.Parallel()
 	db := storetest.Open(t, store.Postgres)
 	ctx := context.Background()
 	l := newLedger(t, db)
@@ -472,6 +478,7 @@ func TestWriterReconnects(t *testing.T) {
 // TestConcurrentDuplicates sends one request many times at once with the same
 // Idempotency-Key: one posting, every other answer a 409 or a replay of it.
 func TestConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)

@@ -102,6 +102,7 @@ func idOf(t *testing.T, w *httptest.ResponseRecorder) string {
 // by a money rule included; another request with the key is refused; what
 // never began keeps nothing.
 func TestIdempotentAnswers(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db)
 		src, dst := s.account(100), s.account(0)
@@ -146,6 +147,7 @@ func TestIdempotentAnswers(t *testing.T) {
 // TestHolds walks a hold through the API: made (201), read, listed by
 // status, voided (200, replayed as 200), and unseen by another customer.
 func TestHolds(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db)
 		acct := s.account(100)
@@ -188,6 +190,7 @@ func TestHolds(t *testing.T) {
 // TestExpiredHoldOneAnswer checks that capturing a hold past its expiry is
 // hold_expired whether or not the sweeper has released it yet.
 func TestExpiredHoldOneAnswer(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db)
 		acct, dst := s.account(100), s.account(0)
