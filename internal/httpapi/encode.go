@@ -59,11 +59,32 @@ func DecodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return decodeError(io.EOF)
 	}
-	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true)); err != nil {
+	if err := json.Unmarshal(body, v, strict); err != nil {
 		return decodeError(err)
 	}
-	return checkStrings(reflect.ValueOf(v), "")
+	return nil
 }
+
+// strict is how every request body decodes: JSON v2 semantics (duplicate
+// names and invalid UTF-8 are errors, names match case-sensitively), no
+// unknown members, and every string checked as it is decoded.
+var strict = json.JoinOptions(json.RejectUnknownMembers(true),
+	json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, s *string) error {
+		if dec.PeekKind() != '"' {
+			return errors.ErrUnsupported // not a string: the default decoding names the mismatch
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if !bank.ValidText(tok.String()) {
+			return errNotText
+		}
+		*s = tok.String()
+		return nil
+	})))
+
+var errNotText = errors.New("not valid text")
 
 func decodeError(err error) error {
 	var (
@@ -91,6 +112,8 @@ func decodeError(err error) error {
 		field := fieldName(semanticErr.JSONPointer)
 		return &bank.Error{Kind: bank.KindInvalid, Code: "unknown_field", Message: "unknown field " + field,
 			Details: map[string]string{field: "unknown field"}}
+	case errors.Is(err, errNotText) && errors.As(err, &semanticErr):
+		return bank.Invalid(fieldName(semanticErr.JSONPointer), "must be valid UTF-8 text without control characters")
 	case errors.As(err, &semanticErr):
 		field := fieldName(semanticErr.JSONPointer)
 		if field == "" {
@@ -150,67 +173,6 @@ func jsonType(t reflect.Type) string {
 	default:
 		return "an object"
 	}
-}
-
-// checkStrings refuses a string anywhere in v that is not valid text (see
-// bank.ValidText), naming its field as path.
-func checkStrings(v reflect.Value, path string) error {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			return checkStrings(v.Elem(), path)
-		}
-	case reflect.String:
-		if !bank.ValidText(v.String()) {
-			return bank.Invalid(path, "must be valid UTF-8 text without control characters")
-		}
-	case reflect.Struct:
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			p := path
-			switch {
-			case name == "-":
-				continue
-			case f.Anonymous && name == "":
-				// an embedded struct's fields are the outer object's
-			case name == "":
-				p = join(path, f.Name)
-			default:
-				p = join(path, name)
-			}
-			if err := checkStrings(v.Field(i), p); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		for i := range v.Len() {
-			if err := checkStrings(v.Index(i), path+"["+strconv.Itoa(i)+"]"); err != nil {
-				return err
-			}
-		}
-	case reflect.Map:
-		for it := v.MapRange(); it.Next(); {
-			if err := checkStrings(it.Key(), path); err != nil {
-				return err
-			}
-			if err := checkStrings(it.Value(), join(path, fmt.Sprint(it.Key()))); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
 }
 
 // Encode writes v as JSON with the given status.
