@@ -126,6 +126,28 @@ func (c cursor) encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// newestFirst completes q, a query over rows with a created_at column and the
+// id column idCol, to read the page after c (nil: the first page), newest
+// first: one row more than limit, to tell whether another page follows.
+func (c *cursor) newestFirst(q string, args []any, idCol string, limit int) (string, []any) {
+	if c != nil {
+		args = append(args, c.At, c.ID)
+		q += fmt.Sprintf(` AND (created_at, %s) < ($%d, $%d)`, idCol, len(args)-1, len(args))
+	}
+	args = append(args, limit+1)
+	return q + fmt.Sprintf(` ORDER BY created_at DESC, %s DESC LIMIT $%d`, idCol, len(args)), args
+}
+
+// onePage cuts what newestFirst read to limit items and returns the cursor
+// of the next page, or "" on the last one.
+func onePage[T any](items []T, limit int, key func(T) cursor) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, key(items[limit-1]).encode()
+}
+
 func decodeCursor(s string) (*cursor, error) {
 	if s == "" {
 		return nil, nil
@@ -163,12 +185,7 @@ func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string,
 		args = append(args, ownerID)
 		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
 	}
-	if cur != nil {
-		args = append(args, cur.At, cur.ID)
-		q += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	args = append(args, page.Limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	q, args = cur.newestFirst(q, args, "id", page.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list accounts: %w", err)
@@ -185,12 +202,7 @@ func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string,
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > page.Limit {
-		out = out[:page.Limit]
-		last := out[len(out)-1]
-		next = cursor{At: last.CreatedAt, ID: last.ID}.encode()
-	}
+	out, next := onePage(out, page.Limit, func(a *Account) cursor { return cursor{a.CreatedAt, a.ID} })
 	return out, next, nil
 }
 

@@ -69,34 +69,28 @@ func (l *Ledger) History(ctx context.Context, p bank.Principal, accountID string
 		args = append(args, f.To.UTC())
 		q += fmt.Sprintf(` AND created_at < $%d`, len(args))
 	}
-	if cur != nil {
-		args = append(args, cur.At, cur.ID)
-		q += fmt.Sprintf(` AND (created_at, transaction_id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	args = append(args, f.Limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, transaction_id DESC LIMIT $%d`, len(args))
+	q, args = cur.newestFirst(q, args, "transaction_id", f.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
 	defer rows.Close()
-	var ids []string
-	var times []time.Time
+	var keys []cursor
 	for rows.Next() {
-		var id string
-		var at time.Time
-		if err := rows.Scan(&id, &at); err != nil {
+		var k cursor
+		if err := rows.Scan(&k.ID, &k.At); err != nil {
 			return nil, "", err
 		}
-		ids, times = append(ids, id), append(times, at.UTC())
+		k.At = k.At.UTC()
+		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
-	next := ""
-	if len(ids) > f.Limit {
-		ids, times = ids[:f.Limit], times[:f.Limit]
-		next = cursor{At: times[len(times)-1], ID: ids[len(ids)-1]}.encode()
+	keys, next := onePage(keys, f.Limit, func(k cursor) cursor { return k })
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
 	}
 	txs, err := loadTransactions(ctx, sqlQuery(l.db), l.db.Dialect, ids)
 	if err != nil {

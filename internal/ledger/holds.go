@@ -66,12 +66,7 @@ func (l *Ledger) Holds(ctx context.Context, p bank.Principal, accountID, status 
 		args = append(args, status)
 		q += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
-	if cur != nil {
-		args = append(args, cur.At, cur.ID)
-		q += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	args = append(args, page.Limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	q, args = cur.newestFirst(q, args, "id", page.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list holds: %w", err)
@@ -89,12 +84,7 @@ func (l *Ledger) Holds(ctx context.Context, p bank.Principal, accountID, status 
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list holds: %w", err)
 	}
-	next := ""
-	if len(out) > page.Limit {
-		out = out[:page.Limit]
-		last := out[len(out)-1]
-		next = cursor{At: last.CreatedAt, ID: last.ID}.encode()
-	}
+	out, next := onePage(out, page.Limit, func(h *Hold) cursor { return cursor{h.CreatedAt, h.ID} })
 	return out, next, nil
 }
 
