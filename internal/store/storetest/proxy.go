@@ -129,4 +129,3 @@ func ThroughProxy(t testing.TB) (*store.DB, *Proxy) {
 	}
 	return db, p
 }
-
