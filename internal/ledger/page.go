@@ -66,4 +66,3 @@ func decodeCursor(s string) (*cursor, error) {
 	}
 	return &c, nil
 }
-
