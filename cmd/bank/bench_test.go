@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/fintech-banking/bank/internal/store"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fintech-banking/bank/internal/store"
 )
 
 // TestBench runs a short "bank bench" of each scenario against "serve all":
