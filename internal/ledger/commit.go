@@ -258,6 +258,10 @@ func (l *Ledger) attempt(ctx context.Context, reqs []*request) (replies []reply,
 	if l.pg != nil {
 		return l.pg.run(ctx, b, reqs)
 	}
+	// SQLite runs in process: a statement cannot hang on a network, and its
+	// lock waits end at the busy timeout. With a context that can be
+	// cancelled, the driver starts a watcher goroutine for every statement.
+	ctx = context.WithoutCancel(ctx)
 	err = l.db.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		replies, err = b.run(reqs, &sqliteBatch{ctx: ctx, tx: tx})
