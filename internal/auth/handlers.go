@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -35,7 +36,7 @@ func handleRegister(log *slog.Logger, svc *Service) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		u, err := svc.Register(r.Context(), req.Email, req.Password, req.Name)
+		u, err := svc.Register(r.Context(), req.Email, req.Password, req.Name, httpapi.ClientIP(r))
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -108,6 +109,62 @@ func handleMe(log *slog.Logger, svc *Service) http.Handler {
 			return
 		}
 		u, err := svc.User(r.Context(), p.UserID)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, u)
+	})
+}
+
+func handleLogoutEverywhere(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := FromContext(r.Context())
+		if !ok {
+			writeError(w, r, log, bank.Errorf(bank.KindUnauthenticated, "unauthenticated", "a bearer token is required"))
+			return
+		}
+		if err := svc.LogoutEverywhere(r.Context(), p.UserID); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleSetRole(log *slog.Logger, svc *Service) http.Handler {
+	type request struct {
+		Role Role `json:"role"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := Require(r.Context(), RoleAdmin)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		var req request
+		if err := httpapi.Decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		u, err := svc.SetRole(r.Context(), p, r.PathValue("id"), req.Role)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, u)
+	})
+}
+
+// handleLock serves lock and unlock: apply is Service.Lock or Service.Unlock.
+func handleLock(log *slog.Logger, apply func(ctx context.Context, by Principal, id string) (User, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := Require(r.Context(), RoleOperator)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		u, err := apply(r.Context(), p, r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, log, err)
 			return

@@ -40,6 +40,7 @@ func testConfig() Config {
 	c := DefaultConfig()
 	c.Password = cheapParams
 	c.LoginBurst = 1000
+	c.RegisterBurst = 1000
 	return c
 }
 
