@@ -43,15 +43,15 @@ type Tokens struct {
 // Service registers users, logs them in, rotates their refresh tokens and
 // lets staff change their role and lock them.
 type Service struct {
-	db          *store.DB
-	keys        *Keyring
-	cfg         Config
-	now         func() time.Time
-	log         *slog.Logger
-	limiter     *httpapi.Limiter
-	regLimiter  *httpapi.Limiter
-	hashes      *hashPool
-	states      *UserStates // told of every change to a user; may be nil
+	db         *store.DB
+	keys       *Keyring
+	cfg        Config
+	now        func() time.Time
+	log        *slog.Logger
+	limiter    *httpapi.Limiter
+	regLimiter *httpapi.Limiter
+	hashes     *hashPool
+	states     *UserStates // told of every change to a user; may be nil
 	// dummyHash is checked against when the email is unknown, so that a
 	// login for an unknown email costs what one for a known email costs and
 	// response times do not tell which emails have accounts.
