@@ -589,3 +589,97 @@ func BenchmarkLogin(b *testing.B) {
 		}
 	}
 }
+
+// TestRegisterRateLimit: registrations are limited per client address, as
+// logins are, and a refusal creates nothing.
+func TestRegisterRateLimit(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		cfg := testConfig()
+		cfg.RegisterRate, cfg.RegisterBurst = 0.1, 3
+		s := newServer(t, db, cfg)
+		ctx := context.Background()
+		for i := range 3 {
+			if _, err := s.svc.Register(ctx, fmt.Sprintf("u%d@example.com", i), password, "U", "192.0.2.1"); err != nil {
+				t.Fatalf("registration %d: %v", i, err)
+			}
+		}
+		res := s.register("u3@example.com", password, "U") // from the test server's 127.0.0.1: its own bucket
+		if res.status != http.StatusCreated {
+			t.Errorf("registration from another address: status %d, body %s", res.status, res.body)
+		}
+		_, err := s.svc.Register(ctx, "u4@example.com", password, "U", "192.0.2.1")
+		if bank.ErrorCode(err) != "rate_limited" {
+			t.Fatalf("4th registration from one address = %v, want rate_limited", err)
+		}
+		if d, ok := retryAfter(err); !ok || d != 10*time.Second {
+			t.Errorf("retry after %v, want 10s (one registration per 10 s)", d)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM users WHERE email = 'u4@example.com'`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("refused registration stored %d users (%v)", n, err)
+		}
+		s.clock.Advance(10 * time.Second)
+		if _, err := s.svc.Register(ctx, "u4@example.com", password, "U", "192.0.2.1"); err != nil {
+			t.Errorf("registration after the wait: %v", err)
+		}
+	})
+}
+
+// TestHashPool: registrations never take more than half the hash slots, so
+// logins always get one; past the queue's bound the answer is 503 at once.
+func TestHashPool(t *testing.T) {
+	p := newHashPool(4, 2)
+	ctx := context.Background()
+	release := make(chan struct{})
+	var running, most atomic.Int32
+	work := func() error {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		running.Add(-1)
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range 4 { // 4 registrations: 2 hash, 2 queue
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.do(ctx, true, work) }()
+	}
+	waitFor(t, func() bool { return running.Load() == 2 && p.waiting.Load() == 4 })
+	// A login still gets a slot while registrations queue.
+	login := make(chan error, 1)
+	go func() { login <- p.do(ctx, false, func() error { return nil }) }()
+	if err := <-login; err != nil {
+		t.Errorf("login while registrations queue: %v", err)
+	}
+	// 4 waiting or hashing of a bound of 4 slots + 2 queued: two more fit,
+	// the third is refused at once.
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.do(ctx, false, work) }()
+	}
+	waitFor(t, func() bool { return p.waiting.Load() == 6 })
+	err := p.do(ctx, false, func() error { t.Error("ran past the queue's bound"); return nil })
+	if bank.ErrorKind(err) != bank.KindUnavailable || bank.ErrorCode(err) != "busy" {
+		t.Errorf("past the bound: %v, want unavailable (busy)", err)
+	}
+	if d, ok := retryAfter(err); !ok || d != time.Second {
+		t.Errorf("past the bound: retry after %v, want 1s", d)
+	}
+	close(release)
+	wg.Wait()
+	if got := most.Load(); got != 4 {
+		t.Errorf("at most %d hashes ran at once, want 4 (2 registrations, then 2 logins)", got)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
