@@ -36,7 +36,8 @@ type RequestObserver interface {
 }
 
 // Wrap returns h inside the middleware every service's requests pass through,
-// outermost first: request id, panic recovery, access log and metrics.
+// outermost first: request id, panic recovery, access log and metrics, then
+// the edge's checks and security headers (edge).
 func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -82,7 +83,9 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 				slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 				slog.String("remote", ClientIP(r)))
 		}()
-		h.ServeHTTP(rec, r)
+		if edge(rec, r) {
+			h.ServeHTTP(rec, r)
+		}
 	})
 }
 
@@ -150,7 +153,7 @@ func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    ServerMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
