@@ -79,6 +79,9 @@ var authRouteCases = map[string]authRouteCase{
 	"POST /api/v1/users/{id}/lock": {
 		path: func(f authFixture) string { return "/api/v1/users/" + f.target + "/lock" },
 		want: staffOnly(http.StatusOK)},
+	"GET /api/v1/audit": {
+		path: func(authFixture) string { return "/api/v1/audit" },
+		want: every(http.StatusOK, map[actor]int{custA: http.StatusForbidden, custB: http.StatusForbidden, operator: http.StatusForbidden})},
 	"POST /api/v1/users/{id}/unlock": {
 		path: func(f authFixture) string { return "/api/v1/users/" + f.target + "/unlock" },
 		want: staffOnly(http.StatusOK)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
@@ -189,4 +190,52 @@ func handleLock(log *slog.Logger, apply func(ctx context.Context, by Principal, 
 		}
 		httpapi.Encode(w, http.StatusOK, u)
 	})
+}
+
+func handleAudit(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := Require(r.Context(), RoleAdmin)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		f, err := auditFilter(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		entries, next, err := svc.Audit(r.Context(), p, f)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		httpapi.Encode(w, http.StatusOK, httpapi.List[AuditEntry]{Data: entries, NextCursor: next})
+	})
+}
+
+// auditFilter reads GET /api/v1/audit's query: ?actor=&action=&from=&to=
+// (RFC 3339) and the page.
+func auditFilter(r *http.Request) (AuditFilter, error) {
+	q := r.URL.Query()
+	f := AuditFilter{ActorID: q.Get("actor"), Action: q.Get("action")}
+	var p problems
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if s := q.Get(t.name); s != "" {
+			v, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				p.check(t.name, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+			}
+			*t.dst = v
+		}
+	}
+	if err := p.err(); err != nil {
+		return f, err
+	}
+	var err error
+	f.Limit, f.Cursor, err = httpapi.Pagination(r)
+	return f, err
 }

@@ -31,14 +31,15 @@ func (s *Service) SetRole(ctx context.Context, admin Principal, id string, role 
 	if id == admin.UserID {
 		return User{}, bank.Errorf(bank.KindForbidden, "forbidden", "an admin cannot change their own role")
 	}
-	return s.change(ctx, id, func(tx *sql.Tx, u *userRow, now time.Time) error {
+	return s.change(ctx, admin.UserID, id, AuditRoleChanged, func(tx *sql.Tx, u *userRow, now time.Time) (map[string]string, error) {
+		details := map[string]string{"from": string(u.Role), "to": string(role)}
 		if u.Role == role {
-			return nil
+			return details, nil
 		}
 		u.Role = role
 		_, err := tx.ExecContext(ctx, `UPDATE users SET role = $2, token_version = token_version + 1 WHERE id = $1`, id, string(role))
-		return err
-	}, "role_changed", "actor", admin.UserID, "role", string(role))
+		return details, err
+	})
 }
 
 // Lock locks user id, as by staff member by: their access tokens and refresh
@@ -50,58 +51,58 @@ func (s *Service) Lock(ctx context.Context, by Principal, id string) (User, erro
 	if id == by.UserID {
 		return User{}, bank.Errorf(bank.KindForbidden, "forbidden", "staff cannot lock themselves")
 	}
-	return s.change(ctx, id, func(tx *sql.Tx, u *userRow, now time.Time) error {
+	return s.change(ctx, by.UserID, id, AuditLocked, func(tx *sql.Tx, u *userRow, now time.Time) (map[string]string, error) {
 		if !by.mayManage(u.Role) {
-			return errNoUser
+			return nil, errNoUser
 		}
 		if u.lockedAt(now) {
-			return nil
+			return map[string]string{"already": "locked"}, nil
 		}
 		u.lockedUntil = lockedForever
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET locked_until = $2, token_version = token_version + 1 WHERE id = $1`,
 			id, lockedForever); err != nil {
-			return err
+			return nil, err
 		}
 		if err := revokeUserFamilies(ctx, tx, id, now); err != nil {
-			return err
+			return nil, err
 		}
 		h := queue.NewHeader(EventLocked, now)
-		return queue.Write(ctx, tx, h, id, struct {
+		return nil, queue.Write(ctx, tx, h, id, struct {
 			queue.Header
 			UserID string `json:"user_id"`
 			Email  string `json:"email"`
 			By     string `json:"locked_by"`
 		}{h, id, u.Email, by.UserID})
-	}, "user_locked", "actor", by.UserID)
+	})
 }
 
 // Unlock lifts the lock of user id, as by staff member by, who may lock them.
 // Their sessions stay ended: they log in again. It returns KindNotFound as
 // Lock does.
 func (s *Service) Unlock(ctx context.Context, by Principal, id string) (User, error) {
-	return s.change(ctx, id, func(tx *sql.Tx, u *userRow, now time.Time) error {
+	return s.change(ctx, by.UserID, id, AuditUnlocked, func(tx *sql.Tx, u *userRow, now time.Time) (map[string]string, error) {
 		if !by.mayManage(u.Role) {
-			return errNoUser
+			return nil, errNoUser
 		}
 		if u.lockedUntil.IsZero() {
-			return nil
+			return map[string]string{"already": "unlocked"}, nil
 		}
 		u.lockedUntil = time.Time{}
 		_, err := tx.ExecContext(ctx, `UPDATE users SET locked_until = NULL, failed_logins = 0 WHERE id = $1`, id)
-		return err
-	}, "user_unlocked", "actor", by.UserID)
+		return nil, err
+	})
 }
 
 // LogoutEverywhere ends every session of user id: their refresh tokens are
 // revoked and their access tokens stop working at once. It returns
 // KindNotFound when there is no such user.
 func (s *Service) LogoutEverywhere(ctx context.Context, id string) error {
-	_, err := s.change(ctx, id, func(tx *sql.Tx, u *userRow, now time.Time) error {
+	_, err := s.change(ctx, id, id, AuditLoggedOutEverywhere, func(tx *sql.Tx, u *userRow, now time.Time) (map[string]string, error) {
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = $1`, id); err != nil {
-			return err
+			return nil, err
 		}
-		return revokeUserFamilies(ctx, tx, id, now)
-	}, "logged_out_everywhere", "actor", id)
+		return nil, revokeUserFamilies(ctx, tx, id, now)
+	})
 	return err
 }
 
@@ -112,9 +113,11 @@ func (p Principal) mayManage(role Role) bool {
 }
 
 // change applies fn to user id inside one transaction, with the user's row
-// locked, then tells the token verifier and logs the security event event
-// with attrs. fn returns a *bank.Error to refuse the change.
-func (s *Service) change(ctx context.Context, id string, fn func(tx *sql.Tx, u *userRow, now time.Time) error, event string, attrs ...any) (User, error) {
+// locked, and writes the audit record of action by actorID, with the details
+// fn returns, in the same transaction; then it tells the token verifier and
+// logs the security event. fn returns a *bank.Error to refuse the change,
+// which is not audited.
+func (s *Service) change(ctx context.Context, actorID, id, action string, fn func(tx *sql.Tx, u *userRow, now time.Time) (map[string]string, error)) (User, error) {
 	now := s.clock()
 	var u userRow
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -126,16 +129,20 @@ func (s *Service) change(ctx context.Context, id string, fn func(tx *sql.Tx, u *
 		if err != nil {
 			return fmt.Errorf("read user: %w", err)
 		}
-		return fn(tx, &u, now)
+		details, err := fn(tx, &u, now)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, actorID, action, id, details)
 	})
 	if err != nil {
 		if bank.ErrorKind(err) != bank.KindInternal {
 			return User{}, err
 		}
-		return User{}, fmt.Errorf("%s: user %s: %w", event, id, err)
+		return User{}, fmt.Errorf("%s: user %s: %w", action, id, err)
 	}
 	s.changed(id)
-	s.log.WarnContext(ctx, "security: "+event, append([]any{"event", event, "user_id", id}, attrs...)...)
+	s.log.WarnContext(ctx, "security: "+action, "event", action, "user_id", id, "actor", actorID)
 	return u.view(now), nil
 }
 

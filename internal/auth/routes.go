@@ -21,4 +21,5 @@ func Routes(mux httpapi.Router, log *slog.Logger, svc *Service, authn func(http.
 	operator := Only(log, RoleOperator)
 	mux.Handle("POST /api/v1/users/{id}/lock", authn(operator(handleLock(log, svc.Lock))))
 	mux.Handle("POST /api/v1/users/{id}/unlock", authn(operator(handleLock(log, svc.Unlock))))
+	mux.Handle("GET /api/v1/audit", authn(Only(log, RoleAdmin)(handleAudit(log, svc))))
 }

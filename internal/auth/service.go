@@ -380,7 +380,13 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 		}
 		if !spent {
 			reused = true
-			return revokeFamily(ctx, tx, row.familyID, now)
+			if err := revokeFamily(ctx, tx, row.familyID, now); err != nil {
+				return err
+			}
+			// The presenter may be the thief: the user is the target, no
+			// actor is known.
+			return audit(ctx, tx, now, "", AuditFamilyRevoked, row.userID,
+				map[string]string{"family_id": row.familyID, "reason": "spent refresh token presented again"})
 		}
 		if !row.expiresAt.After(now) {
 			return errBadRefresh("the refresh token expired") // and the rollback unspends it

@@ -188,8 +188,11 @@ func (v *Verifier) current(r *http.Request, t verifiedToken) (Principal, error) 
 		return Principal{}, err
 	case !st.Exists:
 		v.log.WarnContext(r.Context(), "security: token of a user that no longer exists",
-			"event", "token_of_deleted_user", "user_id", t.p.UserID,
+			"event", AuditTokenOfMissingUser, "user_id", t.p.UserID,
 			"request_id", httpapi.RequestID(r.Context()), "remote", httpapi.ClientIP(r))
+		if err := v.users.reportMissing(r.Context(), t.p.UserID); err != nil {
+			v.log.ErrorContext(r.Context(), "audit a token of a missing user", "user_id", t.p.UserID, "err", err)
+		}
 		return Principal{}, errBadToken(errors.New("the user no longer exists"))
 	case st.Locked:
 		return Principal{}, errBadToken(errors.New("the user is locked"))

@@ -43,6 +43,9 @@ type UserStates struct {
 	entries sync.Map // user id → cachedState
 	size    atomic.Int64
 	group   singleflight.Group
+	// reported holds the ids of missing users whose tokens were audited
+	// already: one record per user and replica, not one per request.
+	reported sync.Map
 }
 
 type cachedState struct {
@@ -113,4 +116,13 @@ func readUserState(ctx context.Context, db *store.DB, id string, now time.Time) 
 	st.Exists = true
 	st.Locked = locked.Valid && locked.Time.After(now)
 	return st, nil
+}
+
+// reportMissing writes the audit record of a token presented for user id,
+// who no longer exists, once per user.
+func (c *UserStates) reportMissing(ctx context.Context, id string) error {
+	if _, done := c.reported.LoadOrStore(id, true); done {
+		return nil
+	}
+	return audit(ctx, c.db, c.now().UTC().Truncate(time.Microsecond), id, AuditTokenOfMissingUser, id, nil)
 }
