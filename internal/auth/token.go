@@ -137,9 +137,11 @@ func errBadToken(cause error) error {
 		Message: "the bearer token is invalid or expired", Err: cause}
 }
 
-// Verify returns the principal token names. It returns a KindUnauthenticated
-// error unless token is an HS256 JWT signed by an accepted key (chosen by its
-// kid header), issued by Issuer for Audience, with an expiry still ahead, a
+// Verify returns the principal token names, from the token alone: whether
+// its user still exists, is locked or has a newer token version is
+// Authenticate's to check. It returns a KindUnauthenticated error unless
+// token is an HS256 JWT signed by an accepted key (chosen by its kid
+// header), issued by Issuer for Audience, with an expiry still ahead, a
 // subject and a known role.
 func (v *Verifier) Verify(token string) (Principal, error) {
 	t, err := v.verify(token)
@@ -202,8 +204,10 @@ func (v *Verifier) current(r *http.Request, t verifiedToken) (Principal, error) 
 	return Principal{UserID: t.p.UserID, Role: st.Role}, nil
 }
 
-// Authenticate verifies the bearer token of r's Authorization header. It
-// returns a KindUnauthenticated error when there is none or it is bad.
+// Authenticate verifies the bearer token of r's Authorization header and,
+// with CheckUsers, checks it against its user's current state. It returns a
+// KindUnauthenticated error when there is none or it is bad or no longer
+// good, and KindUnavailable when the user's state cannot be read.
 func (v *Verifier) Authenticate(r *http.Request) (Principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")

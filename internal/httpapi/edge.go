@@ -133,6 +133,11 @@ type jsonErrorConn struct{ net.Conn }
 var plainErrorHeaders = []byte("\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
 
 func (c *jsonErrorConn) Write(b []byte) (int, error) {
+	// net/http's own errors are one short write; a handler's response is
+	// passed on without a search when it is longer.
+	if len(b) > 512 {
+		return c.Conn.Write(b)
+	}
 	statusLine, rest, ok := bytes.Cut(b, plainErrorHeaders)
 	if !ok || !bytes.HasPrefix(statusLine, []byte("HTTP/1.")) || bytes.ContainsAny(statusLine, "\r\n") {
 		return c.Conn.Write(b)
