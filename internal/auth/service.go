@@ -214,9 +214,8 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 			after: wait,
 		}
 	}
-	u, err := userByEmail(ctx, s.db, email)
-	found := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	u, found, err := loginUser(ctx, s.db, email)
+	if err != nil {
 		return Tokens{}, fmt.Errorf("read user: %w", err)
 	}
 	hash := s.dummyHash

@@ -58,8 +58,28 @@ func scanUser(row *sql.Row) (userRow, error) {
 	return u, nil
 }
 
-func userByEmail(ctx context.Context, q querier, email string) (userRow, error) {
-	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+// loginUser reads the user with email email for a login, and reports whether
+// there is one. It returns one row, of NULLs when there is none, so that the
+// work of reading it is the same whether or not the email has an account.
+func loginUser(ctx context.Context, q querier, email string) (userRow, bool, error) {
+	var (
+		u                        userRow
+		id, em, name, role, hash sql.NullString
+		locked, created          sql.NullTime
+		version                  sql.NullInt64
+	)
+	err := q.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.role, u.password_hash, u.locked_until, u.token_version, u.created_at
+		FROM (SELECT 1 AS one) AS x LEFT JOIN users u ON u.email = $1`, email).
+		Scan(&id, &em, &name, &role, &hash, &locked, &version, &created)
+	if err != nil || !id.Valid {
+		return u, false, err
+	}
+	u.ID, u.Email, u.Name, u.Role, u.passwordHash = id.String, em.String, name.String, Role(role.String), hash.String
+	u.tokenVersion, u.CreatedAt = version.Int64, created.Time.UTC()
+	if locked.Valid {
+		u.lockedUntil = locked.Time.UTC()
+	}
+	return u, true, nil
 }
 
 func userByID(ctx context.Context, q querier, id string) (userRow, error) {
