@@ -103,7 +103,9 @@ func readUserState(ctx context.Context, db *store.DB, id string, now time.Time) 
 		st     UserState
 		locked sql.NullTime
 	)
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// The read is shared by every request for the user that waits on it:
+	// one client giving up must not fail the others.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := db.QueryRowContext(ctx, `SELECT role, token_version, locked_until FROM users WHERE id = $1`, id).
 		Scan(&st.Role, &st.Version, &locked)
