@@ -11,7 +11,7 @@ import (
 )
 
 // writeError answers err, with a Retry-After header when err says when to
-// retry (rate limit, lockout).
+// retry (rate limit, login throttle, busy hashing).
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	if d, ok := retryAfter(err); ok {
 		httpapi.RetryAfter(w, d)
