@@ -106,7 +106,8 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.JSONMux(mux), log, metrics), log)
+	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(httpapi.JSONMux(mux)), log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
