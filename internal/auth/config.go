@@ -38,6 +38,12 @@ type Config struct {
 	FreeLoginFailures int
 	LoginDelay        time.Duration
 	MaxLoginDelay     time.Duration
+	// FreeAccountFailures logins in a row that do not succeed for one email,
+	// from any addresses, are not slowed; after them every address waits as
+	// above. It caps what an attacker spread over many addresses can try
+	// against one account (SP 800-63B: at most 100 failures), at the price of
+	// slowing, never locking, the account's owner while it lasts.
+	FreeAccountFailures int
 	// LoginRate logins a second, in bursts of LoginBurst, are allowed per
 	// client address.
 	LoginRate  float64
@@ -60,21 +66,23 @@ type Config struct {
 
 // DefaultConfig returns the production settings: OWASP's argon2id parameters
 // (m=19456 KiB, t=2, p=1, 16-byte salt, 32-byte key); 5 free failed logins per
-// email and address, then delays of 1 s doubling up to 15 minutes; a login
+// email and address, and 100 per email from all addresses, then delays of
+// 1 s doubling up to 15 minutes; a login
 // rate that lets a load generator log in a few hundred users from one address
 // without tripping the limit; 20 registrations from one address, then one
 // every 10 seconds; as many concurrent password hashes as the CPUs can work
 // on, and a queue of 64 more.
 func DefaultConfig() Config {
 	return Config{
-		Password:          PasswordParams{Memory: 19456, Time: 2, Threads: 1, SaltLength: 16, KeyLength: 32},
-		FreeLoginFailures: 5,
-		LoginDelay:        time.Second,
-		MaxLoginDelay:     15 * time.Minute,
-		LoginRate:         20,
-		LoginBurst:        100,
-		RegisterRate:      0.1,
-		RegisterBurst:     20,
+		Password:            PasswordParams{Memory: 19456, Time: 2, Threads: 1, SaltLength: 16, KeyLength: 32},
+		FreeLoginFailures:   5,
+		FreeAccountFailures: 100,
+		LoginDelay:          time.Second,
+		MaxLoginDelay:       15 * time.Minute,
+		LoginRate:           20,
+		LoginBurst:          100,
+		RegisterRate:        0.1,
+		RegisterBurst:       20,
 		// One more than the CPUs, so that a CPU is not idle while a hash
 		// waits for its memory.
 		MaxConcurrentHashes: runtime.GOMAXPROCS(0) + 1,
@@ -100,8 +108,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("auth config: salt must be at least 16 bytes, got %d", p.SaltLength)
 	case p.KeyLength < 16 || p.KeyLength > 64:
 		return fmt.Errorf("auth config: key length must be 16 to 64 bytes, got %d", p.KeyLength)
-	case c.FreeLoginFailures < 1:
-		return errors.New("auth config: FreeLoginFailures must be at least 1")
+	case c.FreeLoginFailures < 1 || c.FreeAccountFailures < c.FreeLoginFailures:
+		return errors.New("auth config: FreeLoginFailures must be at least 1, and FreeAccountFailures at least as many")
 	case c.LoginDelay <= 0 || c.MaxLoginDelay < c.LoginDelay:
 		return errors.New("auth config: LoginDelay must be positive and at most MaxLoginDelay")
 	case c.LoginRate <= 0 || c.RegisterRate <= 0:
@@ -117,10 +125,10 @@ func (c Config) Validate() error {
 }
 
 // loginDelay is how long the attempt after the attempts-th in a row must
-// wait: nothing for the free ones, then LoginDelay doubling up to
-// MaxLoginDelay.
-func (c Config) loginDelay(attempts int) time.Duration {
-	n := attempts - c.FreeLoginFailures
+// wait when free attempts are free: nothing for those, then LoginDelay
+// doubling up to MaxLoginDelay.
+func (c Config) loginDelay(attempts, free int) time.Duration {
+	n := attempts - free
 	if n <= 0 {
 		return 0
 	}

@@ -24,7 +24,7 @@ func TestMeasureProductionTiming(t *testing.T) {
 	}
 	db := storetest.Open(t, store.Postgres)
 	cfg := DefaultConfig()
-	cfg.LoginBurst = 1 << 30
+	cfg.LoginBurst, cfg.FreeAccountFailures = 1<<30, 1<<30
 	svc, err := NewService(db, newTestKeyring(t, testKey1), cfg, time.Now, discardLogger())
 	if err != nil {
 		t.Fatal(err)

@@ -203,14 +203,14 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		return Tokens{}, err
 	}
 	now := s.clock()
-	key := throttleKey(email, clientIP)
-	wait, err := s.reserveLogin(ctx, key, now)
+	throttles := s.loginThrottles(email, clientIP)
+	wait, err := s.reserveLogin(ctx, throttles, now)
 	if err != nil {
 		return Tokens{}, err
 	}
 	if wait > 0 {
 		return Tokens{}, &retryError{
-			err:   bank.Errorf(bank.KindRateLimited, "rate_limited", "too many failed logins for this email from this address; retry later"),
+			err:   bank.Errorf(bank.KindRateLimited, "rate_limited", "too many failed logins for this email; retry later"),
 			after: wait,
 		}
 	}
@@ -233,7 +233,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if !found || !ok {
 		return Tokens{}, errInvalidCredentials
 	}
-	return s.startSession(ctx, u, password, rehash, key, now)
+	return s.startSession(ctx, u, password, rehash, throttles, now)
 }
 
 // checkPassword reports whether password matches hash, and whether hash
@@ -280,10 +280,10 @@ func errLocked() error {
 }
 
 // startSession issues the tokens of a new refresh token family for u, who
-// gave the right password. It ends the run of failed logins under
-// throttleKey and, if rehash is set, stores a hash of password made with the
-// current parameters.
-func (s *Service) startSession(ctx context.Context, u userRow, password string, rehash bool, throttleKey string, now time.Time) (Tokens, error) {
+// gave the right password. It ends the runs of failed logins under throttles
+// and, if rehash is set, stores a hash of password made with the current
+// parameters.
+func (s *Service) startSession(ctx context.Context, u userRow, password string, rehash bool, throttles []throttle, now time.Time) (Tokens, error) {
 	var newHash string
 	if rehash {
 		err := s.hashes.do(ctx, false, func() (err error) {
@@ -307,8 +307,10 @@ func (s *Service) startSession(ctx context.Context, u userRow, password string, 
 		if cur.lockedAt(now) {
 			return errLocked()
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = $1`, throttleKey); err != nil {
-			return fmt.Errorf("reset login throttle: %w", err)
+		for _, t := range throttles {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = $1`, t.key); err != nil {
+				return fmt.Errorf("reset login throttle: %w", err)
+			}
 		}
 		if newHash != "" {
 			// Only if the password was not changed meanwhile.

@@ -395,11 +395,50 @@ func TestLoginThrottle(t *testing.T) {
 	})
 }
 
+// TestLoginThrottleAcrossAddresses: failures for one email spread over many
+// addresses are capped too, for emails with and without accounts alike.
+func TestLoginThrottleAcrossAddresses(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		cfg := testConfig()
+		cfg.FreeAccountFailures = 12
+		s := newServer(t, db, cfg)
+		s.mustRegister(email, password, "Ann")
+		ctx := context.Background()
+		for _, who := range []string{email, "nobody@example.com"} {
+			// 12 failures from 4 addresses, 3 each: none is slowed.
+			for i := range 12 {
+				_, err := s.svc.Login(ctx, who, "wrong password", fmt.Sprintf("192.0.2.%d", i%4))
+				if bank.ErrorCode(err) != "invalid_credentials" {
+					t.Fatalf("%s, failure %d: %v, want invalid_credentials", who, i+1, err)
+				}
+			}
+			// The 13th fails and slows every address, new ones included.
+			if _, err := s.svc.Login(ctx, who, "wrong password", "198.51.100.1"); bank.ErrorCode(err) != "invalid_credentials" {
+				t.Fatalf("%s, failure 13: %v", who, err)
+			}
+			_, err := s.svc.Login(ctx, who, password, "203.0.113.9")
+			if d, ok := retryAfter(err); bank.ErrorCode(err) != "rate_limited" || !ok || d != time.Second {
+				t.Errorf("%s from a new address after 13 failures: %v (retry after %v), want rate_limited for 1s", who, err, d)
+			}
+			s.clock.Advance(time.Second)
+		}
+		// The owner gets in once the delay has passed, and that ends the run.
+		if _, err := s.svc.Login(ctx, email, password, "203.0.113.9"); err != nil {
+			t.Fatalf("login after the delay: %v", err)
+		}
+		for i := range 4 {
+			if _, err := s.svc.Login(ctx, email, "wrong password", fmt.Sprintf("192.0.2.%d", 100+i)); bank.ErrorCode(err) != "invalid_credentials" {
+				t.Errorf("failure %d after a success: %v, want invalid_credentials", i+1, err)
+			}
+		}
+	})
+}
+
 func TestLoginDelays(t *testing.T) {
 	c := DefaultConfig()
 	var got []time.Duration
 	for n := 1; n <= 17; n++ {
-		got = append(got, c.loginDelay(n))
+		got = append(got, c.loginDelay(n, c.FreeLoginFailures))
 	}
 	want := []time.Duration{0, 0, 0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
 		16 * time.Second, 32 * time.Second, 64 * time.Second, 128 * time.Second, 256 * time.Second,
@@ -407,7 +446,7 @@ func TestLoginDelays(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delays after 1..17 attempts (-want +got):\n%s", diff)
 	}
-	if d := c.loginDelay(1 << 30); d != 15*time.Minute {
+	if d := c.loginDelay(1<<30, c.FreeLoginFailures); d != 15*time.Minute {
 		t.Errorf("delay after 2^30 attempts = %v, want the 15m cap", d)
 	}
 }

@@ -9,49 +9,73 @@ import (
 	"time"
 )
 
-// throttleKey is the login_throttle key of an email and a client address.
-// Only a hash is kept: people type passwords into email fields.
+// throttleKey is the login_throttle key of an email and a client address,
+// or of the email from every address when clientIP is "". Only a hash is
+// kept: people type passwords into email fields.
 func throttleKey(email, clientIP string) string {
 	sum := sha256.Sum256([]byte(email + "\x00" + clientIP))
 	return hex.EncodeToString(sum[:])
 }
 
-// reserveLogin counts a login attempt under key and returns how long the
-// caller must wait before it may make one, or 0 when it may now. The attempt
-// is counted before the password is checked, and its delay for the next one
-// set, so that concurrent guesses cannot all slip in before the first failure
-// is written; a successful login deletes the count (startSession).
+// throttle is one counter a login attempt is counted under, and how many
+// attempts in a row it lets through before slowing them.
+type throttle struct {
+	key  string
+	free int
+}
+
+// loginThrottles are the counters of a login for email from clientIP: the
+// pair, and the email from every address.
+func (s *Service) loginThrottles(email, clientIP string) []throttle {
+	return []throttle{
+		{throttleKey(email, clientIP), s.cfg.FreeLoginFailures},
+		{throttleKey(email, ""), s.cfg.FreeAccountFailures},
+	}
+}
+
+// reserveLogin counts a login attempt under each of throttles and returns
+// how long the caller must wait before it may make one, or 0 when it may
+// now; a refused attempt is not counted. The attempt is counted before the
+// password is checked, and its delay for the next one set, so that
+// concurrent guesses cannot all slip in before the first failure is
+// written; a successful login deletes the counts (startSession).
 //
 // It runs the same statements whether or not the email has an account: the
 // answer, and the time it takes, say nothing about which emails exist.
-func (s *Service) reserveLogin(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+// Counters are locked in the order given, the same for every login, so two
+// logins never wait on each other in a cycle.
+func (s *Service) reserveLogin(ctx context.Context, throttles []throttle, now time.Time) (time.Duration, error) {
 	var wait time.Duration
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		wait = 0
-		// Insert first, so that the row exists to be locked: two first
-		// attempts at once then queue on it instead of both inserting.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO login_throttle (key, attempts, blocked_until, updated_at)
-			VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING`, key, now); err != nil {
-			return fmt.Errorf("insert login throttle: %w", err)
+		attempts := make([]int, len(throttles))
+		for i, t := range throttles {
+			// Insert first, so that the row exists to be locked: two first
+			// attempts at once then queue on it instead of both inserting.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO login_throttle (key, attempts, blocked_until, updated_at)
+				VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING`, t.key, now); err != nil {
+				return fmt.Errorf("insert login throttle: %w", err)
+			}
+			var blocked time.Time
+			err := tx.QueryRowContext(ctx, `SELECT attempts, blocked_until FROM login_throttle WHERE key = $1`+forUpdate(s.db), t.key).
+				Scan(&attempts[i], &blocked)
+			if err != nil {
+				return fmt.Errorf("read login throttle: %w", err)
+			}
+			if blocked.After(now) {
+				wait = max(wait, blocked.Sub(now))
+			}
 		}
-		var (
-			attempts int
-			blocked  time.Time
-		)
-		err := tx.QueryRowContext(ctx, `SELECT attempts, blocked_until FROM login_throttle WHERE key = $1`+forUpdate(s.db), key).
-			Scan(&attempts, &blocked)
-		if err != nil {
-			return fmt.Errorf("read login throttle: %w", err)
-		}
-		if blocked.After(now) {
-			wait = blocked.Sub(now)
+		if wait > 0 {
 			return nil
 		}
-		attempts++
-		_, err = tx.ExecContext(ctx, `UPDATE login_throttle SET attempts = $2, blocked_until = $3, updated_at = $4 WHERE key = $1`,
-			key, attempts, now.Add(s.cfg.loginDelay(attempts)), now)
-		if err != nil {
-			return fmt.Errorf("count login attempt: %w", err)
+		for i, t := range throttles {
+			n := attempts[i] + 1
+			_, err := tx.ExecContext(ctx, `UPDATE login_throttle SET attempts = $2, blocked_until = $3, updated_at = $4 WHERE key = $1`,
+				t.key, n, now.Add(s.cfg.loginDelay(n, t.free)), now)
+			if err != nil {
+				return fmt.Errorf("count login attempt: %w", err)
+			}
 		}
 		return nil
 	})
