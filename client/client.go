@@ -261,3 +261,40 @@ type List[T any] struct {
 	Data       []T    `json:"data"`
 	NextCursor string `json:"next_cursor"`
 }
+
+// CreateHold reserves amount on an account until expiresAt (nil: no expiry).
+func (c *Client) CreateHold(ctx context.Context, key, accountID string, amount int64, currency string, expiresAt *time.Time) (*Hold, error) {
+	in := map[string]any{"account_id": accountID, "amount": amount, "currency": currency}
+	if expiresAt != nil {
+		in["expires_at"] = expiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	var h Hold
+	_, err := c.Do(ctx, http.MethodPost, "/api/v1/holds", key, in, &h)
+	return &h, err
+}
+
+// Hold returns the hold id.
+func (c *Client) Hold(ctx context.Context, id string) (*Hold, error) {
+	var h Hold
+	_, err := c.Do(ctx, http.MethodGet, "/api/v1/holds/"+url.PathEscape(id), "", nil, &h)
+	return &h, err
+}
+
+// Holds returns one page of an account's holds, newest first: those in
+// status only, unless it is "", and after cursor unless it is "".
+func (c *Client) Holds(ctx context.Context, accountID, status, cursor string) (*List[Hold], error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	path := "/api/v1/accounts/" + url.PathEscape(accountID) + "/holds"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out List[Hold]
+	_, err := c.Do(ctx, http.MethodGet, path, "", nil, &out)
+	return &out, err
+}

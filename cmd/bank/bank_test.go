@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -37,30 +37,25 @@ func randomHex(n int) string {
 	return hex.EncodeToString(buf)
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startBank runs "bank serve all" on a fresh database of dialect d until the
 // test ends, with an operator and an admin made by "bank users create".
 func startBank(t *testing.T, d store.Dialect) *testBank {
 	t.Helper()
-	addr := freeAddr(t)
-	b := &testBank{t: t, url: "http://" + addr, env: map[string]string{
-		"BANK_DATABASE_URL": storetest.URL(t, d),
-		"BANK_HTTP_ADDR":    addr,
+	return startBankOn(t, storetest.URL(t, d))
+}
+
+// startBankOn runs "bank serve all" on the database at dbURL; see startBank.
+func startBankOn(t *testing.T, dbURL string) *testBank {
+	t.Helper()
+	b := &testBank{t: t, env: map[string]string{
+		"BANK_DATABASE_URL": dbURL,
+		"BANK_HTTP_ADDR":    "127.0.0.1:0",
 		"BANK_DATA_DIR":     t.TempDir(),
 		"BANK_JWT_SECRET":   randomHex(32),
-		"BANK_LOG_LEVEL":    "warn",
+		"BANK_LOG_LEVEL":    "info",
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out serveLog
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"bank", "serve", "all"}, b.getenv, nil, &out, &out) }()
 	t.Cleanup(func() {
@@ -74,6 +69,7 @@ func startBank(t *testing.T, d store.Dialect) *testBank {
 			t.Error("serve all did not stop within 30s")
 		}
 	})
+	b.url = waitListening(t, done, &out)
 	b.anon = client.New(b.url, &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}})
 	waitReady(t, b.url, done, &out)
 	b.staff = map[string]*client.Client{}
@@ -94,7 +90,7 @@ func startBank(t *testing.T, d store.Dialect) *testBank {
 	return b
 }
 
-func waitReady(t *testing.T, url string, done chan error, out *syncBuffer) {
+func waitReady(t *testing.T, url string, done chan error, out fmt.Stringer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -182,19 +178,63 @@ func code(err error) string {
 	return fmt.Sprint(err)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// serveLog keeps what a test needs of a server's JSON log: the line that
+// says where it listens, and every warning and error, for failure messages.
+// Access lines and the rest are dropped.
+type serveLog struct {
+	mu    sync.Mutex
+	b     bytes.Buffer
+	addr  string
+	parts []byte // a line not yet ended
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *serveLog) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	s.parts = append(s.parts, p...)
+	for {
+		i := bytes.IndexByte(s.parts, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := s.parts[:i+1]
+		var l struct{ Level, Msg, Addr string }
+		if json.Unmarshal(line, &l) != nil || l.Level != "INFO" && l.Level != "DEBUG" {
+			s.b.Write(line) // not JSON (a panic, a usage error), a warning or an error
+		} else if l.Msg == "serving" && s.addr == "" {
+			s.addr = l.Addr
+		}
+		s.parts = s.parts[i+1:]
+	}
 }
 
-func (s *syncBuffer) String() string {
+func (s *serveLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func (s *serveLog) listening() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// waitListening returns the URL of a server started on port 0, once its log
+// says where it listens: no port is picked free and then reused.
+func waitListening(t *testing.T, done chan error, out *serveLog) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if addr := out.listening(); addr != "" {
+			return "http://" + addr
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("server stopped: %v\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no listening address after 30s\n%s", out.String())
+	return ""
 }

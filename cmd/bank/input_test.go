@@ -56,6 +56,21 @@ var badFields = map[string]map[string]func(f fixture) any{
 		"float amount": func(f fixture) any {
 			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 10.5, "currency": "EUR"}
 		},
+		"NUL in description": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 1, "currency": "EUR", "description": "\x00"}
+		},
+		"control character in description": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 1, "currency": "EUR", "description": "bell\x07"}
+		},
+		"invalid UTF-8 in description": func(f fixture) any {
+			return []byte(`{"from_account_id":"` + f.account + `","to_account_id":"` + f.other + `","amount":1,"currency":"EUR","description":"\xff"}`)
+		},
+		"duplicate amount": func(f fixture) any {
+			return json.RawMessage(`{"from_account_id":"` + f.account + `","to_account_id":"` + f.other + `","amount":1,"currency":"EUR","amount":5000}`)
+		},
+		"case-folded key": func(f fixture) any {
+			return json.RawMessage(`{"From_Account_ID":"` + f.account + `","to_account_id":"` + f.other + `","amount":1,"currency":"EUR"}`)
+		},
 		"zero amount": func(f fixture) any {
 			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 0, "currency": "EUR"}
 		},
@@ -117,6 +132,18 @@ func init() {
 		"long description": func(f fixture) any {
 			return map[string]any{"account_id": f.account, "amount": 10, "currency": "EUR", "description": strings.Repeat("d", 501)}
 		},
+		"NUL in description": func(f fixture) any {
+			return map[string]any{"account_id": f.account, "amount": 10, "currency": "EUR", "description": "a\x00b"}
+		},
+		"NUL in account id": func(f fixture) any {
+			return map[string]any{"account_id": f.account + "\x00", "amount": 10, "currency": "EUR"}
+		},
+		"duplicate amount": func(f fixture) any {
+			return json.RawMessage(`{"account_id":"` + f.account + `","amount":1,"currency":"EUR","amount":5}`)
+		},
+		"case-folded key": func(f fixture) any {
+			return json.RawMessage(`{"Account_ID":"` + f.account + `","amount":1,"currency":"EUR"}`)
+		},
 	}
 	for _, r := range []string{"POST /api/v1/deposits", "POST /api/v1/withdrawals", "POST /api/v1/holds"} {
 		if badFields[r] == nil {
@@ -131,12 +158,19 @@ func init() {
 // badQueries are bad query strings of the list routes.
 var badQueries = map[string][]string{
 	"GET /api/v1/accounts":                   {"limit=0", "limit=501", "limit=abc", "cursor=zzz"},
-	"GET /api/v1/accounts/{id}/transactions": {"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y"},
+	"GET /api/v1/accounts/{id}/transactions": {"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y", "cursor=%00", "from=%FF"},
+	"GET /api/v1/accounts/{id}/holds":        {"status=bogus", "limit=0", "status=%00pending", "cursor=%01"},
+	"GET /api/v1/transactions/{id}":          {"x=%00"},
+	"GET /api/v1/holds/{id}":                 {"%FF=1"},
 }
+
+// badPaths are paths whose parameters hold what no id may.
+var badPaths = []string{"/api/v1/accounts/%00", "/api/v1/transactions/ab%00cd", "/api/v1/holds/%FF", "/api/v1/accounts/%1B/holds"}
 
 // TestBadInput sends bad input to every route that takes any: each gets a 400
 // with an error code, never a 500, and nothing is written.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)
@@ -211,6 +245,12 @@ func TestBadInput(t *testing.T) {
 				check(route, "no Idempotency-Key", res, err)
 				res, err = c.Do(ctx, method, rc.path(f), strings.Repeat("k", 256), body, nil)
 				check(route, "Idempotency-Key too long", res, err)
+				res, err = c.Do(ctx, method, rc.path(f), "key\xff", body, nil)
+				check(route, "Idempotency-Key not UTF-8", res, err)
+			}
+			for _, path := range badPaths {
+				res, err := a.Do(ctx, http.MethodGet, path, "", nil, nil)
+				check("GET "+path, "path", res, err)
 			}
 			if after := b.report(); after.Transactions != before.Transactions || after.Accounts != before.Accounts {
 				t.Errorf("bad input wrote: %d transactions and %d accounts before, %d and %d after",

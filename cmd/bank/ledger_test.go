@@ -20,6 +20,7 @@ var dialects = []store.Dialect{store.SQLite, store.Postgres}
 // Idempotency-Keys and attempting overdrafts, then checks that every answer
 // was right and the ledger is intact.
 func TestTransfersConcurrently(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)
@@ -64,7 +65,7 @@ func testTransfersConcurrently(t *testing.T, b *testBank) {
 
 	var (
 		mu        sync.Mutex
-		firstOK   = map[string][]byte{}          // key → body of its first 201
+		firstOK   = map[string][]byte{}          // key → body of its first decided answer: 201, or 422 by a money rule
 		okBody    = map[string]client.Transfer{} // key → the request that got it
 		created   = map[string]client.Transaction{}
 		history   []sent
@@ -147,10 +148,18 @@ func testTransfersConcurrently(t *testing.T, b *testBank) {
 					}
 				case res.Status == http.StatusConflict && code(err) == "request_in_progress" && repeat:
 					// Another worker is repeating the same key at this moment.
-				case res.Status == http.StatusUnprocessableEntity && code(err) == "insufficient_funds":
-					if seen && okBody[s.key] == s.body {
-						failures = append(failures, fmt.Sprintf("key %s: a replay was not replayed", s.key))
+				case res.Status == http.StatusUnprocessableEntity && code(err) == "insufficient_funds" && seen:
+					// A refusal by a money rule is kept and replayed like a success.
+					if okBody[s.key] != s.body {
+						failures = append(failures, fmt.Sprintf("key %s: another body was refused", s.key))
+					} else if string(res.Body) != string(first) || !res.Replayed() {
+						failures = append(failures, fmt.Sprintf("key %s: replayed refusal differs: %s vs %s", s.key, res.Body, first))
 					}
+				case res.Status == http.StatusUnprocessableEntity && code(err) == "insufficient_funds":
+					if res.Replayed() {
+						failures = append(failures, fmt.Sprintf("key %s: first refusal marked as replayed", s.key))
+					}
+					firstOK[s.key], okBody[s.key] = res.Body, s.body
 				default:
 					failures = append(failures, fmt.Sprintf("key %s: unexpected %d %s", s.key, res.Status, res.Body))
 				}
@@ -228,6 +237,7 @@ func testTransfersConcurrently(t *testing.T, b *testBank) {
 // TestHolds covers a hold's life: partial capture, void of the remainder,
 // capture after void, expiry; and a reversal that cannot happen twice.
 func TestHolds(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)

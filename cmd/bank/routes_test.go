@@ -135,6 +135,12 @@ var routeCases = map[string]routeCase{
 	"POST /api/v1/holds/{id}/void": {
 		path: func(f fixture) string { return "/api/v1/holds/" + f.hold + "/void" },
 		want: ownerOnly(http.StatusOK)},
+	"GET /api/v1/holds/{id}": {
+		path: func(f fixture) string { return "/api/v1/holds/" + f.hold },
+		want: ownerOnly(http.StatusOK)},
+	"GET /api/v1/accounts/{id}/holds": {
+		path: func(f fixture) string { return "/api/v1/accounts/" + f.account + "/holds?status=pending" },
+		want: ownerOnly(http.StatusOK)},
 	"POST /api/v1/transactions/{id}/reverse": {
 		path: func(f fixture) string { return "/api/v1/transactions/" + f.tx + "/reverse" },
 		want: staffOnly(http.StatusCreated)},
@@ -143,6 +149,7 @@ var routeCases = map[string]routeCase{
 // TestRouteTableIsComplete fails when a route is added without a row in
 // routeCases (and so without authorization and bad-input checks).
 func TestRouteTableIsComplete(t *testing.T) {
+	t.Parallel()
 	routes := ledgerRoutes()
 	for _, r := range routes {
 		if _, ok := routeCases[r]; !ok {
@@ -159,6 +166,7 @@ func TestRouteTableIsComplete(t *testing.T) {
 // TestAuthorizationMatrix calls every account and transaction route as the
 // owner, another customer, an operator, an admin and with no token.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := startBank(t, d)

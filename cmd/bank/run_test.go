@@ -14,6 +14,7 @@ import (
 // serves, with a message naming the setting, and that usage mistakes are
 // usage errors (exit status 2).
 func TestStartupErrors(t *testing.T) {
+	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +70,7 @@ func TestStartupErrors(t *testing.T) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"bank", "version"}, {"bank", "help"}} {
 		var out bytes.Buffer
 		if err := run(context.Background(), args, func(string) string { return "" }, nil, &out, &out); err != nil {

@@ -73,6 +73,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	metrics := observe.NewMetrics(reg)
 	observe.RegisterPool(reg, db)
 	health := observe.NewHealth(2 * time.Second)
+	health.Log = log
 	health.AddCheck("db", db.PingContext)
 	mux := http.NewServeMux()
 	observe.NewActuator(reg, health).Routes(mux)

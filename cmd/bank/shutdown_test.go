@@ -17,6 +17,7 @@ import (
 // a request is in flight: readiness must turn DOWN at once, the request must
 // complete, and the process must exit 0.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -25,11 +26,10 @@ func TestGracefulShutdown(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "all", "--shutdown-delay", "2s")
-	cmd.Env = append(os.Environ(), "BANK_HTTP_ADDR="+addr, "BANK_DATABASE_URL=sqlite://"+filepath.Join(dir, "bank.db"),
-		"BANK_DATA_DIR="+dir, "BANK_LOG_LEVEL=warn")
-	var out syncBuffer
+	cmd.Env = append(os.Environ(), "BANK_HTTP_ADDR=127.0.0.1:0", "BANK_DATABASE_URL=sqlite://"+filepath.Join(dir, "bank.db"),
+		"BANK_DATA_DIR="+dir, "BANK_LOG_LEVEL=info")
+	var out serveLog
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestGracefulShutdown(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	url := "http://" + addr
+	url := waitListening(t, make(chan error), &out)
 	waitReady(t, url, make(chan error), &out)
 
 	// A slow request: its body arrives in two halves, SIGTERM in between.

@@ -15,6 +15,7 @@ import (
 // on one database, as three Kubernetes Deployments would, and drives them
 // with "bank bench": each serves its own routes and only those.
 func TestSplitServices(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			b := &testBank{t: t, env: map[string]string{
@@ -29,15 +30,15 @@ func TestSplitServices(t *testing.T) {
 			}
 			urls := map[string]string{}
 			for _, svc := range []string{"auth", "account", "transaction"} {
-				addr := freeAddr(t)
-				urls[svc] = "http://" + addr
-				env := map[string]string{"BANK_HTTP_ADDR": addr, "BANK_MIGRATE": "false"}
+				env := map[string]string{"BANK_HTTP_ADDR": "127.0.0.1:0", "BANK_MIGRATE": "false", "BANK_LOG_LEVEL": "info"}
 				for k, v := range b.env {
-					env[k] = v
+					if env[k] == "" {
+						env[k] = v
+					}
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
-				var log syncBuffer
+				var log serveLog
 				go func() {
 					done <- run(ctx, []string{"bank", "serve", svc}, func(k string) string { return env[k] }, nil, &log, &log)
 				}()
@@ -52,6 +53,7 @@ func TestSplitServices(t *testing.T) {
 						t.Errorf("serve %s did not stop", svc)
 					}
 				})
+				urls[svc] = waitListening(t, done, &log)
 				waitReady(t, urls[svc], done, &log)
 			}
 			for svc, path := range map[string]string{"auth": "/api/v1/transfers", "account": "/api/v1/auth/login", "transaction": "/api/v1/accounts"} {

@@ -3,7 +3,6 @@ package account
 import (
 	"log/slog"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
@@ -24,15 +23,7 @@ func handleOpen(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		c, err := bank.ParseCurrency(in.Currency)
-		if err == nil && utf8.RuneCountInString(in.Name) > 100 {
-			err = bank.Invalid("name", "must be at most 100 characters")
-		}
-		if err != nil {
-			httpapi.Error(w, r, log, err)
-			return
-		}
-		a, err := l.OpenAccount(r.Context(), p, ledger.OpenAccountInput{Currency: c, Type: in.Type, Name: in.Name})
+		a, err := l.OpenAccount(r.Context(), p, ledger.OpenAccountInput{Currency: bank.Currency(in.Currency), Type: in.Type, Name: in.Name})
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return

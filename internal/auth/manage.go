@@ -52,7 +52,7 @@ func (s *Service) Lock(ctx context.Context, by Principal, id string) (User, erro
 		return User{}, bank.Errorf(bank.KindForbidden, "forbidden", "staff cannot lock themselves")
 	}
 	return s.change(ctx, by.UserID, id, AuditLocked, func(tx *sql.Tx, u *userRow, now time.Time) (map[string]string, error) {
-		if !by.mayManage(u.Role) {
+		if !mayManage(by, u.Role) {
 			return nil, errNoUser
 		}
 		if u.lockedAt(now) {
@@ -81,7 +81,7 @@ func (s *Service) Lock(ctx context.Context, by Principal, id string) (User, erro
 // Lock does.
 func (s *Service) Unlock(ctx context.Context, by Principal, id string) (User, error) {
 	return s.change(ctx, by.UserID, id, AuditUnlocked, func(tx *sql.Tx, u *userRow, now time.Time) (map[string]string, error) {
-		if !by.mayManage(u.Role) {
+		if !mayManage(by, u.Role) {
 			return nil, errNoUser
 		}
 		if u.lockedUntil.IsZero() {
@@ -108,7 +108,7 @@ func (s *Service) LogoutEverywhere(ctx context.Context, id string) error {
 
 // mayManage reports whether staff member p may lock or unlock a user with
 // role: operators manage customers, admins everyone.
-func (p Principal) mayManage(role Role) bool {
+func mayManage(p Principal, role Role) bool {
 	return p.Role == RoleAdmin || (p.Role == RoleOperator && role == RoleCustomer)
 }
 

@@ -46,7 +46,7 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jw
 func TestVerifyAcceptsIssuedToken(t *testing.T) {
 	clock := newFakeClock()
 	k := newTestKeyring(t, testKey1)
-	for _, want := range []Principal{{"u-1", RoleCustomer}, {"u-2", RoleOperator}, {"u-3", RoleAdmin}} {
+	for _, want := range []Principal{{UserID: "u-1", Role: RoleCustomer}, {UserID: "u-2", Role: RoleOperator}, {UserID: "u-3", Role: RoleAdmin}} {
 		tok, err := k.IssueAccessToken(want, clock.Now())
 		if err != nil {
 			t.Fatal(err)

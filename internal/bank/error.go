@@ -88,3 +88,27 @@ func ErrorCode(err error) string {
 	}
 	return "internal"
 }
+
+// ErrorBody is the document clients see for an error:
+// {"error":{"code":…,"message":…,"details":{…}}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of ErrorBody.
+type ErrorDetail struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// BodyOf returns the error document of err and its kind. An error that is not
+// an *Error, or is internal, is masked: its cause belongs in the log, never in
+// an answer.
+func BodyOf(err error) (Kind, ErrorBody) {
+	var e *Error
+	if !errors.As(err, &e) || e.Kind == KindInternal {
+		e = &Error{Kind: KindInternal, Code: "internal", Message: "internal error"}
+	}
+	return e.Kind, ErrorBody{ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}}
+}

@@ -148,7 +148,7 @@ func (c *jsonErrorConn) Write(b []byte) (int, error) {
 	if bytes.Contains(statusLine, []byte(" 431 ")) {
 		code = "headers_too_large"
 	}
-	body, err := json.Marshal(ErrorBody{ErrorDetail{Code: code, Message: msg}})
+	body, err := json.Marshal(ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
 	if err != nil {
 		return c.Conn.Write(b)
 	}

@@ -5,34 +5,41 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/store"
 )
 
 // MaxBodyBytes bounds every request body. A batch of 1,000 transfers is about
 // 200 KiB; anything larger is refused before it is read.
 const MaxBodyBytes = 1 << 20
 
-// Decode reads r's body strictly into v: unknown fields, trailing data, a body
-// over MaxBodyBytes, an empty body and type mismatches are KindInvalid errors
-// that name the field at fault.
+// Decode reads r's body strictly into v (see DecodeBytes).
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
-	return decode(http.MaxBytesReader(w, r.Body, MaxBodyBytes), v)
+	body, err := ReadBody(w, r)
+	if err != nil {
+		return err
+	}
+	return DecodeBytes(body, v)
 }
 
-// ReadBody reads r's whole body, up to MaxBodyBytes, for a handler that needs
-// the bytes themselves (an idempotency fingerprint) before DecodeBytes.
+// ReadBody reads r's whole body, up to MaxBodyBytes, for a handler that looks
+// at the bytes before it decodes them.
 func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -41,69 +48,128 @@ func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeBytes decodes body strictly into v, as Decode does.
+// DecodeBytes decodes body strictly into v. Each of these is a KindInvalid
+// error naming the field at fault: an empty body, malformed JSON or trailing
+// data, a duplicate key, a key that is not a field (one that matches a field
+// only case-insensitively included), a type mismatch, invalid UTF-8, and a
+// string holding a control character (NUL included). A gateway or signature
+// check reading the first of two keys, or a key's other spelling, would see
+// another request than the bank; a string PostgreSQL refuses would fail the
+// statement that carries it, and with it every request sharing its transaction.
 func DecodeBytes(body []byte, v any) error {
-	return decode(bytes.NewReader(body), v)
-}
-
-func decode(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return decodeError(io.EOF)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return decodeError(err)
-		}
-		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: "request body must hold exactly one JSON value"}
+	if err := json.Unmarshal(body, v, strict); err != nil {
+		return decodeError(err)
 	}
 	return nil
 }
 
+// strict is how every request body decodes: JSON v2 semantics (duplicate
+// names and invalid UTF-8 are errors, names match case-sensitively), no
+// unknown members, and every string checked as it is decoded.
+var strict = json.JoinOptions(json.RejectUnknownMembers(true),
+	json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, s *string) error {
+		if dec.PeekKind() != '"' {
+			return errors.ErrUnsupported // not a string: the default decoding names the mismatch
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if !bank.ValidText(tok.String()) {
+			return errNotText
+		}
+		*s = tok.String()
+		return nil
+	})))
+
+var errNotText = errors.New("not valid text")
+
 func decodeError(err error) error {
 	var (
-		syntaxErr *json.SyntaxError
-		typeErr   *json.UnmarshalTypeError
-		maxErr    *http.MaxBytesError
+		syntaxErr   *jsontext.SyntacticError
+		semanticErr *json.SemanticError
+		maxErr      *http.MaxBytesError
 	)
 	switch {
 	case errors.Is(err, io.EOF):
 		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: "request body is empty; a JSON object is required"}
 	case errors.As(err, &maxErr):
 		return &bank.Error{Kind: bank.KindInvalid, Code: "body_too_large", Message: fmt.Sprintf("request body exceeds %d bytes", maxErr.Limit)}
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		field := fieldName(syntaxPointer(err))
+		return &bank.Error{Kind: bank.KindInvalid, Code: "duplicate_field", Message: "duplicate field " + field,
+			Details: map[string]string{field: "appears more than once"}}
 	case errors.As(err, &syntaxErr):
-		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)}
+		if strings.Contains(syntaxErr.Error(), "invalid UTF-8") {
+			return bank.Invalid(fieldName(syntaxErr.JSONPointer), "must be valid UTF-8 text without control characters")
+		}
+		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: "malformed JSON: " + strings.TrimPrefix(syntaxErr.Error(), "jsontext: ")}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: "malformed JSON: unexpected end of body"}
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
+	case errors.Is(err, json.ErrUnknownName) && errors.As(err, &semanticErr):
+		field := fieldName(semanticErr.JSONPointer)
+		return &bank.Error{Kind: bank.KindInvalid, Code: "unknown_field", Message: "unknown field " + field,
+			Details: map[string]string{field: "unknown field"}}
+	case errors.Is(err, errNotText) && errors.As(err, &semanticErr):
+		return bank.Invalid(fieldName(semanticErr.JSONPointer), "must be valid UTF-8 text without control characters")
+	case errors.As(err, &semanticErr):
+		field := fieldName(semanticErr.JSONPointer)
 		if field == "" {
 			return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: "request body must be a JSON object"}
 		}
-		problem := "must be " + jsonType(typeErr.Type.Kind().String())
+		problem := "has the wrong type"
+		if semanticErr.GoType != nil {
+			problem = "must be " + jsonType(semanticErr.GoType)
+		}
 		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_request", Message: field + ": " + problem,
 			Details: map[string]string{field: problem}}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &bank.Error{Kind: bank.KindInvalid, Code: "unknown_field", Message: "unknown field " + field,
-			Details: map[string]string{field: "unknown field"}}
 	default:
-		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: err.Error()}
+		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: "malformed JSON"}
 	}
 }
 
-func jsonType(goKind string) string {
-	switch {
-	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"):
+func syntaxPointer(err error) jsontext.Pointer {
+	var e *jsontext.SyntacticError
+	if errors.As(err, &e) {
+		return e.JSONPointer
+	}
+	return ""
+}
+
+// fieldName turns a JSON pointer into the field name errors show:
+// "/transfers/3/amount" is "transfers[3].amount".
+func fieldName(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch k := t.Kind(); {
+	case k >= reflect.Int && k <= reflect.Uint64:
 		return "an integer"
-	case strings.HasPrefix(goKind, "float"):
+	case k == reflect.Float32 || k == reflect.Float64:
 		return "a number"
-	case goKind == "string":
+	case k == reflect.String:
 		return "a string"
-	case goKind == "bool":
+	case k == reflect.Bool:
 		return "true or false"
-	case goKind == "slice", goKind == "array":
+	case k == reflect.Slice || k == reflect.Array:
 		return "an array"
 	default:
 		return "an object"
@@ -112,7 +178,7 @@ func jsonType(goKind string) string {
 
 // Encode writes v as JSON with the given status.
 func Encode(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := stdjson.Marshal(v)
 	if err != nil {
 		http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
 		return
@@ -153,27 +219,30 @@ func Status(k bank.Kind) int {
 	}
 }
 
-// ErrorBody is the API's error document.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the inside of ErrorBody.
-type ErrorDetail struct {
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Details map[string]string `json:"details,omitempty"`
-}
+// ErrorBody and ErrorDetail are the API's error document.
+type (
+	ErrorBody   = bank.ErrorBody
+	ErrorDetail = bank.ErrorDetail
+)
 
 // ErrorJSON returns the API error document for err and its status. Internal
-// errors are masked: their detail belongs in the log, not in a response.
+// errors are masked: their detail belongs in the log, not in a response. An
+// unreachable database is 503 unavailable: nothing about the request is wrong.
 func ErrorJSON(err error) (int, []byte) {
-	var e *bank.Error
-	if !errors.As(err, &e) || e.Kind == bank.KindInternal {
-		return http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	if bank.ErrorKind(err) == bank.KindInternal {
+		switch {
+		case errors.Is(err, context.Canceled):
+			// The client went away: nothing is wrong with the service.
+			err = &bank.Error{Kind: bank.KindUnavailable, Code: "request_cancelled",
+				Message: "the request was cancelled", Err: err}
+		case store.Unreachable(err):
+			err = &bank.Error{Kind: bank.KindUnavailable, Code: "unavailable",
+				Message: "the database cannot be reached; try again later", Err: err}
+		}
 	}
-	b, _ := json.Marshal(ErrorBody{ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}})
-	return Status(e.Kind), b
+	kind, doc := bank.BodyOf(err)
+	b, _ := stdjson.Marshal(doc)
+	return Status(kind), b
 }
 
 // Error writes err as the API's error document. Internal errors are logged with
@@ -184,28 +253,24 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		log.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	var e *bank.Error
-	if errors.As(err, &e) && e.Kind == bank.KindRateLimited && w.Header().Get("Retry-After") == "" {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	WriteJSON(w, status, body)
 }
 
 // IdempotencyKey returns the request's Idempotency-Key header: required,
-// 1–255 characters.
+// 1–255 characters of valid text.
 func IdempotencyKey(r *http.Request) (string, error) {
 	k := r.Header.Get("Idempotency-Key")
-	if k == "" || utf8.RuneCountInString(k) > 255 {
-		return "", &bank.Error{Kind: bank.KindInvalid, Code: "idempotency_key_required",
-			Message: "an Idempotency-Key header of 1 to 255 characters is required",
-			Details: map[string]string{"Idempotency-Key": "required, 1 to 255 characters"}}
-	}
-	return k, nil
+	return k, bank.CheckIdempotencyKey(k)
 }
 
-// Fingerprint identifies a request for idempotency: the same key with another
-// fingerprint is another request.
-func Fingerprint(r *http.Request, body []byte) string {
+// Fingerprint identifies a request for idempotency by its method, path and
+// decoded body in, so the same JSON spaced or ordered otherwise is the same
+// request; the same key with another fingerprint is another request.
+func Fingerprint(r *http.Request, in any) string {
+	body, _ := json.Marshal(in, json.Deterministic(true))
 	h := sha256.New()
 	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
 	h.Write(body)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -38,6 +40,14 @@ func TestDecode(t *testing.T) {
 		{name: "number for string", in: `{"name":5}`, wantCode: "invalid_request", wantField: "name"},
 		{name: "object for array", in: `{"tags":{}}`, wantCode: "invalid_request", wantField: "tags"},
 		{name: "oversize", in: `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, wantCode: "body_too_large"},
+		{name: "duplicate key", in: `{"amount":1,"amount":5}`, wantCode: "duplicate_field", wantField: "amount"},
+		{name: "case-folded key", in: `{"Amount":1}`, wantCode: "unknown_field", wantField: "Amount"},
+		{name: "NUL", in: `{"name":"a\u0000b"}`, wantCode: "invalid_request", wantField: "name"},
+		{name: "control character", in: `{"name":"\u001b[2J"}`, wantCode: "invalid_request", wantField: "name"},
+		{name: "C1 control character", in: `{"name":"\u0085"}`, wantCode: "invalid_request", wantField: "name"},
+		{name: "invalid UTF-8", in: "{\"name\":\"\xff\"}", wantCode: "invalid_request", wantField: "name"},
+		{name: "NUL in an array", in: `{"tags":["ok","\u0000"]}`, wantCode: "invalid_request", wantField: "tags[1]"},
+		{name: "unicode text", in: `{"name":"Zoë 🙂 東京"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,5 +149,37 @@ func TestJSONMux(t *testing.T) {
 		if tt.wantStatus == http.StatusMethodNotAllowed && rec.Header().Get("Allow") == "" {
 			t.Errorf("%s %s: no Allow header", tt.method, tt.path)
 		}
+	}
+}
+
+func TestUnreachableDatabaseIs503(t *testing.T) {
+	err := fmt.Errorf("list accounts: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
+	w := httptest.NewRecorder()
+	Error(w, httptest.NewRequest(http.MethodGet, "/", nil), slog.New(slog.DiscardHandler), err)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), `"unavailable"`) {
+		t.Errorf("database unreachable: %d %q %s, want 503 unavailable with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if strings.Contains(w.Body.String(), "refused") {
+		t.Errorf("the cause leaked into the answer: %s", w.Body)
+	}
+}
+
+func TestFingerprintIsOfTheDecodedRequest(t *testing.T) {
+	type body struct {
+		A int    `json:"a"`
+		B string `json:"b"`
+	}
+	r := httptest.NewRequest(http.MethodPost, "/x", nil)
+	var one, two, three body
+	for in, v := range map[string]*body{`{"a":1,"b":"x"}`: &one, "{ \"b\" : \"x\",\n \"a\": 1 }": &two, `{"a":2,"b":"x"}`: &three} {
+		if err := DecodeBytes([]byte(in), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if Fingerprint(r, &one) != Fingerprint(r, &two) {
+		t.Error("the same request spaced and ordered otherwise has another fingerprint")
+	}
+	if Fingerprint(r, &one) == Fingerprint(r, &three) {
+		t.Error("two different requests share a fingerprint")
 	}
 }

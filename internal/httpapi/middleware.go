@@ -46,8 +46,9 @@ type RequestObserver interface {
 }
 
 // Wrap returns h inside the middleware every service's requests pass through,
-// outermost first: request id, panic recovery, access log and metrics, then
-// the edge's checks and security headers (edge).
+// outermost first: request id, panic recovery, access log and metrics, the
+// edge's checks and security headers (edge), and the refusal of a path or
+// query that holds what no field may (checkInput).
 func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -94,9 +95,14 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 				slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 				slog.String("remote", ClientIP(r)))
 		}()
-		if edge(rec, r) {
-			h.ServeHTTP(rec, r)
+		if !edge(rec, r) {
+			return
 		}
+		if err := checkInput(r); err != nil {
+			Error(rec, r, log, err)
+			return
+		}
+		h.ServeHTTP(rec, r)
 	})
 }
 

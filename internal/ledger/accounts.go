@@ -4,15 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"strings"
-	"time"
 
-	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
@@ -26,11 +22,18 @@ type OpenAccountInput struct {
 }
 
 // OpenAccount opens an account owned by p. The currency's system accounts are
-// made on first use, in the same transaction. It returns KindInvalid for a bad
-// type.
-func (l *Ledger) OpenAccount(ctx context.Context, p auth.Principal, in OpenAccountInput) (*Account, error) {
+// made on first use, in the same transaction. It returns KindInvalid for an
+// unknown currency, a bad type or a name that is not text of at most 100
+// characters.
+func (l *Ledger) OpenAccount(ctx context.Context, p bank.Principal, in OpenAccountInput) (*Account, error) {
+	if _, err := bank.ParseCurrency(string(in.Currency)); err != nil {
+		return nil, err
+	}
 	if in.Type != TypeChecking && in.Type != TypeSavings {
 		return nil, bank.Invalid("type", `must be "checking" or "savings"`)
+	}
+	if err := bank.CheckText("name", in.Name, 100); err != nil {
+		return nil, err
 	}
 	now := l.clock()
 	a := &Account{ID: bank.NewID(), OwnerID: p.UserID, Name: in.Name, Type: in.Type,
@@ -86,7 +89,10 @@ func notFound(id string) error {
 }
 
 // Account returns the account id if p may see it; KindNotFound otherwise.
-func (l *Ledger) Account(ctx context.Context, p auth.Principal, id string) (*Account, error) {
+func (l *Ledger) Account(ctx context.Context, p bank.Principal, id string) (*Account, error) {
+	if bank.CheckID("id", id) != nil {
+		return nil, notFound(id)
+	}
 	a, err := scanAccount(l.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(id)
@@ -100,44 +106,15 @@ func (l *Ledger) Account(ctx context.Context, p auth.Principal, id string) (*Acc
 	return a, nil
 }
 
-// Page asks for one page of a list, newest first.
-type Page struct {
-	Limit  int
-	Cursor string
-}
-
-// cursor is the position after the last item of a page: its time and id.
-type cursor struct {
-	At time.Time `json:"t"`
-	ID string    `json:"i"`
-}
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (*cursor, error) {
-	if s == "" {
-		return nil, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	var c cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" {
-		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
-	}
-	return &c, nil
-}
-
 // Accounts lists the customer accounts p may see, newest first: a customer's
 // own; for staff every customer's, or ownerID's when it is not empty.
-func (l *Ledger) Accounts(ctx context.Context, p auth.Principal, ownerID string, page Page) ([]*Account, string, error) {
+func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string, page Page) ([]*Account, string, error) {
 	cur, err := decodeCursor(page.Cursor)
 	if err != nil {
 		return nil, "", err
+	}
+	if ownerID != "" && bank.CheckID("owner_id", ownerID) != nil {
+		return nil, "", bank.CheckID("owner_id", ownerID)
 	}
 	if scope := p.OwnerScope(); scope != "" {
 		if ownerID != "" && ownerID != scope {
@@ -151,12 +128,7 @@ func (l *Ledger) Accounts(ctx context.Context, p auth.Principal, ownerID string,
 		args = append(args, ownerID)
 		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
 	}
-	if cur != nil {
-		args = append(args, cur.At, cur.ID)
-		q += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	args = append(args, page.Limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	q, args = cur.newestFirst(q, args, "id", page.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list accounts: %w", err)
@@ -173,12 +145,7 @@ func (l *Ledger) Accounts(ctx context.Context, p auth.Principal, ownerID string,
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > page.Limit {
-		out = out[:page.Limit]
-		last := out[len(out)-1]
-		next = cursor{At: last.CreatedAt, ID: last.ID}.encode()
-	}
+	out, next := onePage(out, page.Limit, func(a *Account) cursor { return cursor{a.CreatedAt, a.ID} })
 	return out, next, nil
 }
 
@@ -195,7 +162,7 @@ const (
 // sees the new status. Repeating an action is harmless. It returns
 // KindForbidden for a customer, KindNotFound, and KindRejected for
 // account_closed or balance_not_zero (close needs zero posted and pending).
-func (l *Ledger) SetStatus(ctx context.Context, p auth.Principal, id, action string) (*Account, error) {
+func (l *Ledger) SetStatus(ctx context.Context, p bank.Principal, id, action string) (*Account, error) {
 	if err := requireStaff(p); err != nil {
 		return nil, err
 	}
@@ -237,7 +204,7 @@ func (l *Ledger) SetStatus(ctx context.Context, p auth.Principal, id, action str
 // SetOverdraftLimit sets how far below zero the customer account id may go.
 // Lowering it below what the account already uses is refused
 // (KindRejected, overdraft_in_use), as is a closed account.
-func (l *Ledger) SetOverdraftLimit(ctx context.Context, p auth.Principal, id string, limit int64) (*Account, error) {
+func (l *Ledger) SetOverdraftLimit(ctx context.Context, p bank.Principal, id string, limit int64) (*Account, error) {
 	if err := requireStaff(p); err != nil {
 		return nil, err
 	}
@@ -264,6 +231,9 @@ func (l *Ledger) SetOverdraftLimit(ctx context.Context, p auth.Principal, id str
 // now, and may write more in tx. A missing or system account is not found.
 func (l *Ledger) updateAccount(ctx context.Context, id, q string, args []any,
 	then func(tx *sql.Tx, a *Account, changed bool) error) (*Account, error) {
+	if bank.CheckID("id", id) != nil {
+		return nil, notFound(id)
+	}
 	var a *Account
 	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, append([]any{id}, args...)...)

@@ -5,18 +5,20 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
 )
 
 // Transaction returns the transaction id with its postings if p may see it:
 // staff, or the owner of one of its accounts. KindNotFound otherwise.
-func (l *Ledger) Transaction(ctx context.Context, p auth.Principal, id string) (*Transaction, error) {
+func (l *Ledger) Transaction(ctx context.Context, p bank.Principal, id string) (*Transaction, error) {
+	missing := bank.Errorf(bank.KindNotFound, "transaction_not_found", "transaction %s not found", id)
+	if bank.CheckID("id", id) != nil {
+		return nil, missing
+	}
 	txs, err := loadTransactions(ctx, sqlQuery(l.db), l.db.Dialect, []string{id})
 	if err != nil {
 		return nil, fmt.Errorf("get transaction: %w", err)
 	}
-	missing := bank.Errorf(bank.KindNotFound, "transaction_not_found", "transaction %s not found", id)
 	if len(txs) == 0 {
 		return nil, missing
 	}
@@ -49,7 +51,7 @@ type HistoryFilter struct {
 // History lists the transactions of an account p may see, newest first. Pages
 // follow (created_at, id) keysets, so rows inserted meanwhile never shift a
 // page: they are newer than the first page or land between existing keys.
-func (l *Ledger) History(ctx context.Context, p auth.Principal, accountID string, f HistoryFilter) ([]*Transaction, string, error) {
+func (l *Ledger) History(ctx context.Context, p bank.Principal, accountID string, f HistoryFilter) ([]*Transaction, string, error) {
 	if _, err := l.Account(ctx, p, accountID); err != nil {
 		return nil, "", err
 	}
@@ -67,34 +69,28 @@ func (l *Ledger) History(ctx context.Context, p auth.Principal, accountID string
 		args = append(args, f.To.UTC())
 		q += fmt.Sprintf(` AND created_at < $%d`, len(args))
 	}
-	if cur != nil {
-		args = append(args, cur.At, cur.ID)
-		q += fmt.Sprintf(` AND (created_at, transaction_id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	args = append(args, f.Limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, transaction_id DESC LIMIT $%d`, len(args))
+	q, args = cur.newestFirst(q, args, "transaction_id", f.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
-	var ids []string
-	var times []time.Time
+	defer rows.Close()
+	var keys []cursor
 	for rows.Next() {
-		var id string
-		var at time.Time
-		if err := rows.Scan(&id, &at); err != nil {
-			rows.Close()
+		var k cursor
+		if err := rows.Scan(&k.ID, &k.At); err != nil {
 			return nil, "", err
 		}
-		ids, times = append(ids, id), append(times, at.UTC())
+		k.At = k.At.UTC()
+		keys = append(keys, k)
 	}
-	if err := rows.Close(); err != nil {
-		return nil, "", err
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
-	next := ""
-	if len(ids) > f.Limit {
-		ids, times = ids[:f.Limit], times[:f.Limit]
-		next = cursor{At: times[len(times)-1], ID: ids[len(ids)-1]}.encode()
+	keys, next := onePage(keys, f.Limit, func(k cursor) cursor { return k })
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
 	}
 	txs, err := loadTransactions(ctx, sqlQuery(l.db), l.db.Dialect, ids)
 	if err != nil {

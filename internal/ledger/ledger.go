@@ -11,11 +11,15 @@
 //   - a customer account's available balance (posted − pending + overdraft
 //     limit) never goes below zero.
 //
-// Every money-moving request goes through one write path (see batch.go): it is
+// Every money-moving request goes through one write path (commit.go): it is
 // queued, and the requests queued at that moment are posted together in one
-// database transaction that locks their accounts in a fixed order, checks their
-// idempotency keys, computes every result in Go, writes with set-based
-// statements and commits once.
+// database transaction (plan.go) that locks their accounts in a fixed order,
+// checks their idempotency keys, decides every request in Go by the money
+// rules (rules.go), writes with set-based statements and commits once.
+//
+// The ledger knows nothing of HTTP: it takes a bank.Principal and typed
+// input, checks that input by its own rules, and returns domain results and
+// *bank.Error values.
 package ledger
 
 import (
@@ -166,13 +170,17 @@ type Ledger struct {
 	now func() time.Time
 	cfg Config
 
-	// The write path: requests wait in queue; whoever holds committer posts
-	// what is queued (see batch.go).
+	// The write path (commit.go): requests wait in waiting; whoever holds
+	// the committer token posts them.
 	mu        sync.Mutex
-	queue     []*request
+	waiting   []*request
 	committer chan struct{}
 	inflight  map[idemKey]bool
 	pg        *pgWriter // the PostgreSQL write path; nil on SQLite
+
+	// beforeApply, when set by a test, runs inside the commit before each
+	// request is decided, with the request's key.
+	beforeApply func(key string)
 }
 
 // New returns a Ledger over db. now is the clock (time.Now outside tests).
@@ -200,7 +208,7 @@ func (l *Ledger) Close() {
 	l.committer <- struct{}{}
 	defer func() { <-l.committer }()
 	if l.pg != nil {
-		l.pg.close()
+		l.pg.drop()
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 type Metrics struct {
 	batchRequests prometheus.Histogram
 	batchSeconds  *prometheus.HistogramVec
+	splits        prometheus.Counter
+	panics        prometheus.Counter
 }
 
 // NewMetrics registers the ledger's series on reg.
@@ -28,7 +30,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.batchRequests, m.batchSeconds)
+	m.splits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ledger_batch_splits_total",
+		Help: "Batches that failed for a reason retrying did not cure and were posted again in halves.",
+	})
+	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ledger_commit_panics_total",
+		Help: "Commit attempts that panicked; their requests were answered with an internal error.",
+	})
+	reg.MustRegister(m.batchRequests, m.batchSeconds, m.splits, m.panics)
 	return m
 }
 
@@ -42,4 +52,16 @@ func (m *Metrics) observe(requests int, d time.Duration, err error) {
 	}
 	m.batchRequests.Observe(float64(requests))
 	m.batchSeconds.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+func (m *Metrics) split() {
+	if m != nil {
+		m.splits.Inc()
+	}
+}
+
+func (m *Metrics) panicked() {
+	if m != nil {
+		m.panics.Inc()
+	}
 }

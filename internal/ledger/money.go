@@ -2,30 +2,53 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"time"
 
-	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
 )
 
 // The money-moving operations. Each takes the caller, its Idempotency-Key with
-// the request's fingerprint, and validated input; each returns the response to
-// send (stored for replays) or an error. Errors: KindForbidden (role),
-// KindNotFound (an account or hold the caller may not see), KindRejected
-// (insufficient_funds, account_frozen, account_closed, currency_mismatch,
-// idempotency_key_reused, …), KindConflict (request_in_progress).
+// the fingerprint of the decoded request, and typed input that the ledger
+// checks itself; each returns the answer (kept for replays) or an error.
+// Errors: KindInvalid (input the ledger refuses, a missing or bad key),
+// KindForbidden (role), KindNotFound (an account, hold or transaction the
+// caller may not see), KindRejected (insufficient_funds, account_frozen,
+// account_closed, currency_mismatch, idempotency_key_reused, …; kept and
+// replayed like a success), KindConflict (request_in_progress),
+// KindUnavailable (the database could not be reached, or the request was
+// cancelled before it was posted).
+
+type op uint8
+
+const (
+	opDeposit op = iota + 1
+	opWithdrawal
+	opTransfer
+	opHold
+	opCapture
+	opVoid
+	opExpire
+	opReversal
+)
+
+// command is one money operation of a request.
+type command struct {
+	op          op
+	from, to    string     // account ids
+	money       bank.Money // for a capture, an Amount of 0 means the whole remainder
+	description string
+	expiresAt   *time.Time
+	holdID      string
+	txID        string // the transaction a reversal reverses
+	err         error  // a batch item the ledger refused before queueing it
+}
 
 // TransferInput moves Money from one account to another.
 type TransferInput struct {
 	From, To    string
 	Money       bank.Money
 	Description string
-}
-
-// BatchItem is one transfer of a batch, or the reason it is invalid.
-type BatchItem struct {
-	Transfer TransferInput
-	Invalid  error
 }
 
 // HoldInput reserves Money on an account until ExpiresAt (nil: no expiry).
@@ -36,74 +59,158 @@ type HoldInput struct {
 	Description string
 }
 
-func requireStaff(p auth.Principal) error {
+// MaxBatchTransfers is the most transfers one batch request may carry.
+const MaxBatchTransfers = 1000
+
+// maxDescription is the longest description, in characters.
+const maxDescription = 500
+
+func requireStaff(p bank.Principal) error {
 	if !p.Staff() {
 		return bank.Errorf(bank.KindForbidden, "forbidden", "this action needs the operator role")
 	}
 	return nil
 }
 
-// Deposit credits cash to a customer account. Operators only.
-func (l *Ledger) Deposit(ctx context.Context, p auth.Principal, idem Idempotency, accountID string, m bank.Money, description string) (Response, error) {
-	if err := requireStaff(p); err != nil {
-		return Response{}, err
+// checkMoney refuses an amount outside 1…bank.MaxAmount or an unknown currency.
+func checkMoney(field string, m bank.Money) error {
+	_, err := bank.ParseMoney(field, bank.Amount(m.Amount), string(m.Currency))
+	return err
+}
+
+func (in TransferInput) check() error {
+	if err := bank.CheckID("from_account_id", in.From); err != nil {
+		return err
 	}
-	return l.submit(&request{p: p, idem: idem, cmds: []command{{op: opDeposit, to: accountID, money: m, description: description}}})
+	if err := bank.CheckID("to_account_id", in.To); err != nil {
+		return err
+	}
+	if in.From == in.To {
+		return bank.Invalid("to_account_id", "must differ from from_account_id")
+	}
+	if err := checkMoney("amount", in.Money); err != nil {
+		return err
+	}
+	return bank.CheckText("description", in.Description, maxDescription)
+}
+
+// submitOne checks the request's key, then queues its single command.
+func (l *Ledger) submitOne(ctx context.Context, p bank.Principal, idem Idempotency, c command) (Result, error) {
+	if err := bank.CheckIdempotencyKey(idem.Key); err != nil {
+		return Result{}, err
+	}
+	return l.submit(ctx, &request{p: p, idem: idem, cmds: []command{c}})
+}
+
+// Deposit credits cash to a customer account. Operators only.
+func (l *Ledger) Deposit(ctx context.Context, p bank.Principal, idem Idempotency, accountID string, m bank.Money, description string) (Result, error) {
+	if err := requireStaff(p); err != nil {
+		return Result{}, err
+	}
+	if err := checkAccountMoney(accountID, m, description); err != nil {
+		return Result{}, err
+	}
+	return l.submitOne(ctx, p, idem, command{op: opDeposit, to: accountID, money: m, description: description})
 }
 
 // Withdraw pays cash out of an account; its owner or an operator.
-func (l *Ledger) Withdraw(ctx context.Context, p auth.Principal, idem Idempotency, accountID string, m bank.Money, description string) (Response, error) {
-	return l.submit(&request{p: p, idem: idem, cmds: []command{{op: opWithdrawal, from: accountID, money: m, description: description}}})
+func (l *Ledger) Withdraw(ctx context.Context, p bank.Principal, idem Idempotency, accountID string, m bank.Money, description string) (Result, error) {
+	if err := checkAccountMoney(accountID, m, description); err != nil {
+		return Result{}, err
+	}
+	return l.submitOne(ctx, p, idem, command{op: opWithdrawal, from: accountID, money: m, description: description})
+}
+
+func checkAccountMoney(accountID string, m bank.Money, description string) error {
+	if err := bank.CheckID("account_id", accountID); err != nil {
+		return err
+	}
+	if err := checkMoney("amount", m); err != nil {
+		return err
+	}
+	return bank.CheckText("description", description, maxDescription)
 }
 
 // Transfer moves money from an account of the caller's to any customer account.
-func (l *Ledger) Transfer(ctx context.Context, p auth.Principal, idem Idempotency, in TransferInput) (Response, error) {
-	return l.submit(&request{p: p, idem: idem, cmds: []command{transferCommand(in)}})
+func (l *Ledger) Transfer(ctx context.Context, p bank.Principal, idem Idempotency, in TransferInput) (Result, error) {
+	if err := in.check(); err != nil {
+		return Result{}, err
+	}
+	return l.submitOne(ctx, p, idem, transferCommand(in))
 }
 
 func transferCommand(in TransferInput) command {
 	return command{op: opTransfer, from: in.From, to: in.To, money: in.Money, description: in.Description}
 }
 
-// TransferBatch posts up to 1,000 transfers in one database transaction. Each
-// succeeds or fails on its own; the response (201) lists a transaction or an
-// error per item, in order.
-func (l *Ledger) TransferBatch(ctx context.Context, p auth.Principal, idem Idempotency, items []BatchItem) (Response, error) {
-	cmds := make([]command, len(items))
-	for i, it := range items {
-		cmds[i] = transferCommand(it.Transfer)
-		cmds[i].err = it.Invalid
+// TransferBatch posts 1 to MaxBatchTransfers transfers together. Each
+// succeeds or fails on its own, an invalid one included: the answer lists a
+// transaction or an error per item, in order.
+func (l *Ledger) TransferBatch(ctx context.Context, p bank.Principal, idem Idempotency, items []TransferInput) (Result, error) {
+	if len(items) == 0 || len(items) > MaxBatchTransfers {
+		return Result{}, bank.Invalid("transfers", fmt.Sprintf("must hold from 1 to %d transfers", MaxBatchTransfers))
 	}
-	return l.submit(&request{p: p, idem: idem, cmds: cmds, batch: true})
+	if err := bank.CheckIdempotencyKey(idem.Key); err != nil {
+		return Result{}, err
+	}
+	cmds := make([]command, len(items))
+	for i, in := range items {
+		cmds[i] = transferCommand(in)
+		cmds[i].err = in.check()
+	}
+	return l.submit(ctx, &request{p: p, idem: idem, cmds: cmds, batch: true})
 }
 
 // CreateHold reserves money on an account of the caller's (or any, for staff).
-func (l *Ledger) CreateHold(ctx context.Context, p auth.Principal, idem Idempotency, in HoldInput) (Response, error) {
-	return l.submit(&request{p: p, idem: idem, cmds: []command{{op: opHold, from: in.AccountID, money: in.Money,
-		expiresAt: in.ExpiresAt, description: in.Description}}})
+func (l *Ledger) CreateHold(ctx context.Context, p bank.Principal, idem Idempotency, in HoldInput) (Result, error) {
+	if err := checkAccountMoney(in.AccountID, in.Money, in.Description); err != nil {
+		return Result{}, err
+	}
+	return l.submitOne(ctx, p, idem, command{op: opHold, from: in.AccountID, money: in.Money,
+		expiresAt: in.ExpiresAt, description: in.Description})
 }
 
 // CaptureHold posts amount (0: the whole remainder) of a pending hold to a
 // customer account. What is left stays held until captured, voided or expired.
-func (l *Ledger) CaptureHold(ctx context.Context, p auth.Principal, idem Idempotency, holdID, to string, amount int64) (Response, error) {
-	return l.submit(&request{p: p, idem: idem, cmds: []command{{op: opCapture, holdID: holdID, to: to,
-		money: bank.Money{Amount: amount}}}})
+func (l *Ledger) CaptureHold(ctx context.Context, p bank.Principal, idem Idempotency, holdID, to string, amount int64) (Result, error) {
+	if err := bank.CheckID("hold_id", holdID); err != nil {
+		return Result{}, err
+	}
+	if err := bank.CheckID("to_account_id", to); err != nil {
+		return Result{}, err
+	}
+	if amount < 0 || amount > bank.MaxAmount {
+		return Result{}, bank.Invalid("amount", "must be a positive integer number of minor units, at most 1000000000000000")
+	}
+	return l.submitOne(ctx, p, idem, command{op: opCapture, holdID: holdID, to: to, money: bank.Money{Amount: amount}})
 }
 
 // VoidHold releases what a pending hold still reserves.
-func (l *Ledger) VoidHold(ctx context.Context, p auth.Principal, idem Idempotency, holdID string) (Response, error) {
-	return l.submit(&request{p: p, idem: idem, cmds: []command{{op: opVoid, holdID: holdID}}})
+func (l *Ledger) VoidHold(ctx context.Context, p bank.Principal, idem Idempotency, holdID string) (Result, error) {
+	if err := bank.CheckID("hold_id", holdID); err != nil {
+		return Result{}, err
+	}
+	return l.submitOne(ctx, p, idem, command{op: opVoid, holdID: holdID})
 }
 
 // Reverse posts the opposite of a transaction, once. Operators only. A
 // reversal may debit a frozen account, never a closed one, and never below
 // its floor.
-func (l *Ledger) Reverse(ctx context.Context, p auth.Principal, idem Idempotency, txID, description string) (Response, error) {
+func (l *Ledger) Reverse(ctx context.Context, p bank.Principal, idem Idempotency, txID, description string) (Result, error) {
 	if err := requireStaff(p); err != nil {
-		return Response{}, err
+		return Result{}, err
 	}
-	return l.submit(&request{p: p, idem: idem, cmds: []command{{op: opReversal, txID: txID, description: description}}})
+	if err := bank.CheckID("transaction_id", txID); err != nil {
+		return Result{}, err
+	}
+	if err := bank.CheckText("description", description, maxDescription); err != nil {
+		return Result{}, err
+	}
+	return l.submitOne(ctx, p, idem, command{op: opReversal, txID: txID, description: description})
 }
+
+// system is the principal of the ledger's own requests.
+var system = bank.Principal{UserID: "system", Role: bank.RoleAdmin}
 
 // ExpireHolds releases the pending holds whose expiry has passed and returns
 // how many it found.
@@ -113,20 +220,20 @@ func (l *Ledger) ExpireHolds(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer rows.Close()
 	var cmds []command
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
 			return 0, err
 		}
 		cmds = append(cmds, command{op: opExpire, holdID: id})
 	}
-	if err := rows.Close(); err != nil || len(cmds) == 0 {
+	if err := rows.Err(); err != nil || len(cmds) == 0 {
 		return 0, err
 	}
-	system := auth.Principal{UserID: "system", Role: auth.RoleAdmin}
-	_, err = l.submit(&request{p: system, cmds: cmds, batch: true})
+	// No Idempotency-Key: expiring a hold twice changes nothing the second time.
+	_, err = l.submit(ctx, &request{p: system, cmds: cmds, batch: true})
 	return len(cmds), err
 }
 

@@ -32,7 +32,11 @@ func newPGWriter(pool *pgxpool.Pool) *pgWriter {
 	return &pgWriter{cfg: cfg}
 }
 
-func (w *pgWriter) post(ctx context.Context, b *batch, reqs []*request) ([]reply, error) {
+// run runs b over reqs in one transaction on the writer's connection,
+// connecting first if it has none. When the connection breaks on the way,
+// the error wraps store.ErrConnLost: the transaction may or may not have
+// committed, and the next attempt opens a new connection.
+func (w *pgWriter) run(ctx context.Context, b *batch, reqs []*request) ([]reply, error) {
 	if w.conn == nil || w.conn.IsClosed() {
 		c, err := pgx.ConnectConfig(ctx, w.cfg)
 		if err != nil {
@@ -42,25 +46,29 @@ func (w *pgWriter) post(ctx context.Context, b *batch, reqs []*request) ([]reply
 	}
 	pb := &pgBatch{ctx: ctx, conn: w.conn}
 	replies, err := b.run(reqs, pb)
-	if err != nil && !pb.committed {
-		// Roll back whatever is open. A connection that cannot even do that
-		// is dropped, and the next batch opens a new one.
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, rerr := w.conn.Exec(rctx, "ROLLBACK"); rerr != nil {
-			w.conn.Close(rctx)
-			w.conn = nil
-		}
-		cancel()
+	if err == nil || pb.committed {
+		return replies, err
 	}
-	return replies, err
+	// Roll back whatever is open. A connection that cannot even do that is
+	// dropped.
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, rerr := w.conn.Exec(rctx, "ROLLBACK"); rerr != nil {
+		w.drop()
+		return nil, fmt.Errorf("%w: %w", store.ErrConnLost, err)
+	}
+	return nil, err
 }
 
-func (w *pgWriter) close() {
-	if w.conn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		w.conn.Close(ctx)
+// drop closes the writer's connection, if any, and forgets it.
+func (w *pgWriter) drop() {
+	if w.conn == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	w.conn.Close(ctx)
+	w.conn = nil
 }
 
 // pgBatch is one batch's transaction on the writer's connection.

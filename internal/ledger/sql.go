@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -142,70 +141,6 @@ func loadTransactions(ctx context.Context, q query, d store.Dialect, ids []strin
 	return out, nil
 }
 
-// event is an outbox row.
-type event struct {
-	id, typ, aggregate string
-	payload            []byte
-}
-
-// event queues an outbox row; body makes its payload around the header.
-func (b *batch) event(typ, aggregate string, body func(queue.Header) any) {
-	h := queue.NewHeader(typ, b.now)
-	payload, _ := json.Marshal(body(h))
-	b.events = append(b.events, event{id: h.EventID, typ: typ, aggregate: aggregate, payload: payload})
-}
-
-// leg is a posting as an event tells it, with the owner to notify.
-type leg struct {
-	AccountID string `json:"account_id"`
-	OwnerID   string `json:"owner_id,omitempty"`
-	Amount    int64  `json:"amount"`
-}
-
-// transactionEvent says what a notification needs: everything is in the
-// message body, because a DLQ redrive re-sends only the body.
-type transactionEvent struct {
-	queue.Header
-	TransactionID   string        `json:"transaction_id"`
-	TransactionType string        `json:"transaction_type"`
-	Amount          int64         `json:"amount"`
-	Currency        bank.Currency `json:"currency"`
-	Description     string        `json:"description"`
-	Postings        []leg         `json:"postings"`
-}
-
-func (t *Transaction) event(accounts map[string]*Account) func(queue.Header) any {
-	return func(h queue.Header) any {
-		legs := make([]leg, len(t.Postings))
-		for i, p := range t.Postings {
-			legs[i] = leg{AccountID: p.AccountID, Amount: p.Amount}
-			if a := accounts[p.AccountID]; a != nil {
-				legs[i].OwnerID = a.OwnerID
-			}
-		}
-		return transactionEvent{Header: h, TransactionID: t.ID, TransactionType: t.Type, Amount: t.Amount,
-			Currency: t.Currency, Description: t.Description, Postings: legs}
-	}
-}
-
-type holdEvent struct {
-	queue.Header
-	HoldID         string        `json:"hold_id"`
-	AccountID      string        `json:"account_id"`
-	OwnerID        string        `json:"owner_id"`
-	Amount         int64         `json:"amount"`
-	CapturedAmount int64         `json:"captured_amount"`
-	Currency       bank.Currency `json:"currency"`
-	Status         string        `json:"status"`
-}
-
-func (h *Hold) event(a *Account) func(queue.Header) any {
-	return func(eh queue.Header) any {
-		return holdEvent{Header: eh, HoldID: h.ID, AccountID: h.AccountID, OwnerID: a.OwnerID,
-			Amount: h.Amount, CapturedAmount: h.CapturedAmount, Currency: h.Currency, Status: h.Status}
-	}
-}
-
 func sortedUnique(ids []string) []string {
 	ids = slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == "" })
 	slices.Sort(ids)
@@ -241,8 +176,8 @@ func scanHolds(b *batch, rs rows) error {
 	return rs.Err()
 }
 
-// scanStored adds the stored responses of rs to b, keeping only the pairs
-// p asked for (a query by two arrays also matches across pairs).
+// scanStored adds the kept answers of rs to b, keeping only the pairs p
+// asked for.
 func scanStored(b *batch, p *loadPlan, rs rows) error {
 	asked := make(map[idemKey]bool, len(p.keys))
 	for i := range p.keys {
@@ -271,26 +206,12 @@ func scanReversed(b *batch, rs rows) error {
 	return rs.Err()
 }
 
-// The write path's reads. The key lookup matches two arrays, which keeps the
-// primary key's index in use whatever the batch size.
+// The write path's reads, completed per dialect.
 const (
 	storedSQL   = `SELECT user_id, key, request_hash, status, response FROM idempotency_keys WHERE `
 	accountsSQL = `SELECT ` + accountColumns + ` FROM accounts WHERE `
 	holdsSQL    = `SELECT ` + holdColumns + ` FROM holds WHERE `
 )
-
-// eventRows and the like flatten a batch into columns for set-based inserts.
-func (b *batch) dirtyAccounts() (ids []string, posted, pending []int64) {
-	for id := range b.dirty {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		a := b.accounts[id]
-		posted, pending = append(posted, a.Balance.Posted), append(pending, a.Balance.Pending)
-	}
-	return ids, posted, pending
-}
 
 func nullable(s string) *string {
 	if s == "" {

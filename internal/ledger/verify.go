@@ -2,7 +2,10 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+
+	"github.com/fintech-banking/bank/internal/store"
 )
 
 // Report is the result of Verify: what was checked and every violation found.
@@ -30,7 +33,7 @@ func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
-	if l.db.Dialect == "postgres" {
+	if l.db.Dialect == store.Postgres {
 		if _, err := tx.ExecContext(ctx, `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`); err != nil {
 			return nil, err
 		}
@@ -62,21 +65,12 @@ func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 			WHERE owner_id IS NOT NULL AND posted - pending + overdraft_limit < 0`},
 	}
 	for _, c := range checks {
-		rows, err := tx.QueryContext(ctx, c.query)
+		found, err := violations(ctx, tx, c.query)
 		if err != nil {
 			return nil, fmt.Errorf("verify %q: %w", c.what, err)
 		}
-		for rows.Next() {
-			var id string
-			var n int64
-			if err := rows.Scan(&id, &n); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			r.Violations = append(r.Violations, fmt.Sprintf("%s: %s (%d)", c.what, id, n))
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
+		for _, v := range found {
+			r.Violations = append(r.Violations, c.what+": "+v)
 		}
 	}
 	for _, c := range []struct {
@@ -93,4 +87,24 @@ func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// violations runs one check, whose rows are (id, amount), and returns a line
+// per row. A scan cut short is an error, never a clean report.
+func violations(ctx context.Context, tx *sql.Tx, query string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, fmt.Sprintf("%s (%d)", id, n))
+	}
+	return out, rows.Err()
 }

@@ -58,10 +58,11 @@ func (a *Actuator) Routes(mux *http.ServeMux) {
 }
 
 // handleHealth answers a health report: 200 when UP, 503 otherwise, which is
-// what Kubernetes probes and load balancers act on.
+// what Kubernetes probes and load balancers act on. The endpoints are
+// anonymous, so the answer carries statuses only (Report.Public).
 func handleHealth(report func(context.Context) Report) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rep := report(r.Context())
+		rep := report(r.Context()).Public()
 		status := http.StatusOK
 		if rep.Status != StatusUp {
 			status = http.StatusServiceUnavailable

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"sync"
@@ -47,6 +48,11 @@ type Report struct {
 // Health holds a service's health checks and its readiness. It is safe for
 // concurrent use.
 type Health struct {
+	// Log, when set before the first check, gets a line each time a check
+	// goes down (with its error) or comes back up: health answers show the
+	// status only.
+	Log *slog.Logger
+
 	timeout time.Duration
 	ready   atomic.Bool
 
@@ -57,6 +63,7 @@ type Health struct {
 type namedCheck struct {
 	name  string
 	check func(context.Context) error
+	down  *atomic.Bool // the check's last state, for logging its changes
 }
 
 // NewHealth returns a Health with no checks that is not ready: a service calls
@@ -81,7 +88,7 @@ func (h *Health) AddCheck(name string, check func(ctx context.Context) error) {
 		h.checks[i].check = check
 		return
 	}
-	h.checks = append(h.checks, namedCheck{name, check})
+	h.checks = append(h.checks, namedCheck{name, check, new(atomic.Bool)})
 }
 
 // SetReady sets the readiness state. A service sets it false first thing on
@@ -148,7 +155,11 @@ func (h *Health) run(ctx context.Context) map[string]Component {
 	}
 	results := make(chan result, len(checks))
 	for _, c := range checks {
-		go func() { results <- result{c.name, h.runOne(ctx, c.check)} }()
+		go func() {
+			comp := h.runOne(ctx, c.check)
+			h.logChange(c, comp)
+			results <- result{c.name, comp}
+		}()
 	}
 	cs := make(map[string]Component, len(checks)+2)
 	for range checks {
@@ -187,6 +198,30 @@ func (h *Health) runOne(ctx context.Context, check func(context.Context) error) 
 		msg = fmt.Sprintf("no answer within %s", h.timeout)
 	}
 	return Component{Status: StatusDown, Details: map[string]string{"error": msg}}
+}
+
+// logChange logs when check c goes down or comes back up.
+func (h *Health) logChange(c namedCheck, comp Component) {
+	down := comp.Status != StatusUp
+	if h.Log == nil || c.down.Swap(down) == down {
+		return
+	}
+	if down {
+		h.Log.Warn("health check down", "check", c.name, "err", comp.Details["error"])
+	} else {
+		h.Log.Info("health check up", "check", c.name)
+	}
+}
+
+// Public returns r without the components' details: what anyone may see.
+// Details (a database's address and user, a driver's message) are for the
+// log and for the process itself.
+func (r Report) Public() Report {
+	p := Report{Status: r.Status, Components: make(map[string]Component, len(r.Components))}
+	for name, c := range r.Components {
+		p.Components[name] = Component{Status: c.Status}
+	}
+	return p
 }
 
 // Patterns of secrets an error message may carry: the password of a URL

@@ -81,16 +81,19 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var v int
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return err
+		err = func() error {
+			defer rows.Close()
+			for rows.Next() {
+				var v int
+				if err := rows.Scan(&v); err != nil {
+					return err
+				}
+				done[v] = true
 			}
-			done[v] = true
-		}
-		if err := rows.Close(); err != nil {
-			return err
+			return rows.Err()
+		}()
+		if err != nil {
+			return fmt.Errorf("read applied migrations: %w", err)
 		}
 		for _, m := range ms {
 			if done[m.Version] {

@@ -5,8 +5,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -169,45 +172,88 @@ func (db *DB) Close() error {
 	return err
 }
 
-// maxAttempts bounds the retries of a transaction that lost a serialization
-// conflict or a deadlock; more attempts only add load to a database that is
-// already contended.
+// maxAttempts bounds the attempts of a transaction that lost a serialization
+// conflict, a deadlock or its connection; more attempts only add load to a
+// database that is already contended or down.
 const maxAttempts = 5
 
-// InTx runs fn in a transaction and commits it. A serialization failure or a
-// deadlock (PostgreSQL 40001, 40P01) or a busy SQLite database rolls back and
-// runs fn again, a bounded number of times; fn must therefore have no effects
-// outside the transaction.
-func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// Retry runs fn until it returns nil or an error that transient does not
+// accept, at most maxAttempts times, sleeping a little longer before each new
+// attempt. It stops early when ctx ends. This is the platform's one retry
+// policy: callers say what is transient for them, never how often to retry.
+func Retry(ctx context.Context, transient func(error) bool, fn func() error) error {
 	var err error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		if err = db.inTx(ctx, fn); err == nil || !Retryable(err) {
+	for attempt := 1; ; attempt++ {
+		if err = fn(); err == nil || !transient(err) {
 			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("gave up after %d attempts: %w", maxAttempts, err)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%w (after %d attempts: %w)", ctx.Err(), attempt, err)
 		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("gave up after %d attempts: %w", maxAttempts, err)
 }
 
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// InTx runs fn in a transaction and commits it. A serialization failure or a
+// deadlock (PostgreSQL 40001, 40P01) or a busy SQLite database rolls back and
+// runs fn again (see Retry); fn must therefore have no effects outside the
+// transaction.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return Retry(ctx, Retryable, func() error { return db.Tx(ctx, fn) })
+}
+
+// Tx runs fn in one transaction and commits it, once: the caller that needs
+// retries wraps it in Retry.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	// Rolled back on an error and on a panic alike: an open SQLite
+	// transaction holds the database's one write lock. After Commit the
+	// rollback is a no-op.
+	defer func() { _ = tx.Rollback() }()
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
+// ErrConnLost says a connection broke while it was in use: whatever it was
+// doing may or may not have happened. Wrap it with %w.
+var ErrConnLost = errors.New("database connection lost")
+
+// Unreachable reports whether err says the database could not be reached or
+// the connection broke: the answer is "try again later", not "this request is
+// wrong". A lost connection is one; so are a refused or timed-out connect,
+// PostgreSQL's connection exceptions (class 08) and its shutdown codes.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var (
+		pgErr      *pgconn.PgError
+		connectErr *pgconn.ConnectError
+		netErr     net.Error
+	)
+	switch {
+	case errors.Is(err, ErrConnLost), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.As(err, &connectErr), errors.As(err, &netErr):
+		return true
+	case errors.As(err, &pgErr):
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	// pgx reports a connection it has already closed with a plain error.
+	return strings.Contains(err.Error(), "conn closed")
+}
+
 // Retryable reports whether err is a transient conflict worth a retry: a
-// serialization failure or a deadlock on PostgreSQL, a busy database on SQLite,
-// or a unique violation raised by a concurrent insert of the same key.
+// serialization failure or a deadlock on PostgreSQL, a busy database on SQLite.
 func Retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
@@ -14,10 +13,12 @@ import (
 
 // moneyHandler serves a money-moving POST: it requires an Idempotency-Key,
 // decodes the body strictly into In (an empty body is {} when emptyOK),
-// fingerprints the request, and writes what call returns — the stored
-// response, marked Idempotent-Replayed when it is a replay.
+// fingerprints the decoded request, and writes what call returns: 201 when
+// it made a transaction or hold, 200 when it changed one, marked
+// Idempotent-Replayed when it is an earlier answer, a refusal included. The
+// ledger checks the input itself; the handler only turns JSON into its types.
 func moneyHandler[In any](log *slog.Logger, emptyOK bool,
-	call func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *In) (ledger.Response, error)) http.Handler {
+	call func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *In) (ledger.Result, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
 		key, err := httpapi.IdempotencyKey(r)
@@ -37,15 +38,19 @@ func moneyHandler[In any](log *slog.Logger, emptyOK bool,
 				return
 			}
 		}
-		resp, err := call(r, p, ledger.Idempotency{Key: key, Hash: httpapi.Fingerprint(r, body)}, in)
+		res, err := call(r, p, ledger.Idempotency{Key: key, Hash: httpapi.Fingerprint(r, in)}, in)
+		if res.Replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		if resp.Replayed {
-			w.Header().Set("Idempotent-Replayed", "true")
+		status := http.StatusOK
+		if res.Created {
+			status = http.StatusCreated
 		}
-		httpapi.WriteJSON(w, resp.Status, resp.Body)
+		httpapi.WriteJSON(w, status, res.Body)
 	})
 }
 
@@ -56,53 +61,19 @@ type moneyRequest struct {
 	Description string      `json:"description"`
 }
 
-func (m *moneyRequest) validate() (bank.Money, error) {
-	if err := requireID("account_id", m.AccountID); err != nil {
-		return bank.Money{}, err
-	}
-	if err := checkDescription(m.Description); err != nil {
-		return bank.Money{}, err
-	}
-	return bank.ParseMoney("amount", m.Amount, m.Currency)
-}
-
-func requireID(field, id string) error {
-	if id == "" {
-		return bank.Invalid(field, "is required")
-	}
-	if len(id) > 64 {
-		return bank.Invalid(field, "is not an id")
-	}
-	return nil
-}
-
-func checkDescription(d string) error {
-	if utf8.RuneCountInString(d) > 500 || !utf8.ValidString(d) {
-		return bank.Invalid("description", "must be valid text of at most 500 characters")
-	}
-	return nil
+func (m *moneyRequest) money() bank.Money {
+	return bank.Money{Amount: int64(m.Amount), Currency: bank.Currency(m.Currency)}
 }
 
 func handleDeposit(log *slog.Logger, l *ledger.Ledger) http.Handler {
-	return moneyHandler(log, false, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *moneyRequest) (ledger.Response, error) {
-		if _, err := auth.Require(r.Context(), auth.RoleOperator); err != nil {
-			return ledger.Response{}, err
-		}
-		m, err := in.validate()
-		if err != nil {
-			return ledger.Response{}, err
-		}
-		return l.Deposit(r.Context(), p, idem, in.AccountID, m, in.Description)
+	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *moneyRequest) (ledger.Result, error) {
+		return l.Deposit(r.Context(), p, idem, in.AccountID, in.money(), in.Description)
 	})
 }
 
 func handleWithdrawal(log *slog.Logger, l *ledger.Ledger) http.Handler {
-	return moneyHandler(log, false, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *moneyRequest) (ledger.Response, error) {
-		m, err := in.validate()
-		if err != nil {
-			return ledger.Response{}, err
-		}
-		return l.Withdraw(r.Context(), p, idem, in.AccountID, m, in.Description)
+	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *moneyRequest) (ledger.Result, error) {
+		return l.Withdraw(r.Context(), p, idem, in.AccountID, in.money(), in.Description)
 	})
 }
 
@@ -114,47 +85,25 @@ type transferRequest struct {
 	Description   string      `json:"description"`
 }
 
-func (t *transferRequest) validate() (ledger.TransferInput, error) {
-	if err := requireID("from_account_id", t.FromAccountID); err != nil {
-		return ledger.TransferInput{}, err
-	}
-	if err := requireID("to_account_id", t.ToAccountID); err != nil {
-		return ledger.TransferInput{}, err
-	}
-	if t.FromAccountID == t.ToAccountID {
-		return ledger.TransferInput{}, bank.Invalid("to_account_id", "must differ from from_account_id")
-	}
-	if err := checkDescription(t.Description); err != nil {
-		return ledger.TransferInput{}, err
-	}
-	m, err := bank.ParseMoney("amount", t.Amount, t.Currency)
-	return ledger.TransferInput{From: t.FromAccountID, To: t.ToAccountID, Money: m, Description: t.Description}, err
+func (t *transferRequest) input() ledger.TransferInput {
+	return ledger.TransferInput{From: t.FromAccountID, To: t.ToAccountID,
+		Money: bank.Money{Amount: int64(t.Amount), Currency: bank.Currency(t.Currency)}, Description: t.Description}
 }
 
 func handleTransfer(log *slog.Logger, l *ledger.Ledger) http.Handler {
-	return moneyHandler(log, false, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *transferRequest) (ledger.Response, error) {
-		t, err := in.validate()
-		if err != nil {
-			return ledger.Response{}, err
-		}
-		return l.Transfer(r.Context(), p, idem, t)
+	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *transferRequest) (ledger.Result, error) {
+		return l.Transfer(r.Context(), p, idem, in.input())
 	})
 }
-
-// maxBatch is the most transfers one batch request may carry.
-const maxBatch = 1000
 
 func handleTransferBatch(log *slog.Logger, l *ledger.Ledger) http.Handler {
 	type request struct {
 		Transfers []transferRequest `json:"transfers"`
 	}
-	return moneyHandler(log, false, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *request) (ledger.Response, error) {
-		if len(in.Transfers) == 0 || len(in.Transfers) > maxBatch {
-			return ledger.Response{}, bank.Invalid("transfers", "must hold from 1 to 1000 transfers")
-		}
-		items := make([]ledger.BatchItem, len(in.Transfers))
+	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *request) (ledger.Result, error) {
+		items := make([]ledger.TransferInput, len(in.Transfers))
 		for i := range in.Transfers {
-			items[i].Transfer, items[i].Invalid = in.Transfers[i].validate()
+			items[i] = in.Transfers[i].input()
 		}
 		return l.TransferBatch(r.Context(), p, idem, items)
 	})
@@ -165,16 +114,12 @@ func handleCreateHold(log *slog.Logger, l *ledger.Ledger) http.Handler {
 		moneyRequest
 		ExpiresAt *string `json:"expires_at"`
 	}
-	return moneyHandler(log, false, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *request) (ledger.Response, error) {
-		m, err := in.validate()
-		if err != nil {
-			return ledger.Response{}, err
-		}
-		h := ledger.HoldInput{AccountID: in.AccountID, Money: m, Description: in.Description}
+	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *request) (ledger.Result, error) {
+		h := ledger.HoldInput{AccountID: in.AccountID, Money: in.money(), Description: in.Description}
 		if in.ExpiresAt != nil {
 			t, err := time.Parse(time.RFC3339, *in.ExpiresAt)
 			if err != nil {
-				return ledger.Response{}, bank.Invalid("expires_at", "must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+				return ledger.Result{}, bank.Invalid("expires_at", "must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
 			}
 			t = t.UTC().Truncate(time.Microsecond)
 			h.ExpiresAt = &t
@@ -188,14 +133,11 @@ func handleCaptureHold(log *slog.Logger, l *ledger.Ledger) http.Handler {
 		ToAccountID string       `json:"to_account_id"`
 		Amount      *bank.Amount `json:"amount"`
 	}
-	return moneyHandler(log, false, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *request) (ledger.Response, error) {
-		if err := requireID("to_account_id", in.ToAccountID); err != nil {
-			return ledger.Response{}, err
-		}
+	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *request) (ledger.Result, error) {
 		var amount int64 // zero: capture the whole remainder
 		if in.Amount != nil {
 			if *in.Amount <= 0 {
-				return ledger.Response{}, bank.Invalid("amount", "must be a positive integer number of minor units")
+				return ledger.Result{}, bank.Invalid("amount", "must be a positive integer number of minor units")
 			}
 			amount = int64(*in.Amount)
 		}
@@ -205,7 +147,7 @@ func handleCaptureHold(log *slog.Logger, l *ledger.Ledger) http.Handler {
 
 func handleVoidHold(log *slog.Logger, l *ledger.Ledger) http.Handler {
 	type request struct{}
-	return moneyHandler(log, true, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, _ *request) (ledger.Response, error) {
+	return moneyHandler(log, true, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, _ *request) (ledger.Result, error) {
 		return l.VoidHold(r.Context(), p, idem, r.PathValue("id"))
 	})
 }
@@ -214,13 +156,7 @@ func handleReverse(log *slog.Logger, l *ledger.Ledger) http.Handler {
 	type request struct {
 		Description string `json:"description"`
 	}
-	return moneyHandler(log, true, func(r *http.Request, p auth.Principal, idem ledger.Idempotency, in *request) (ledger.Response, error) {
-		if _, err := auth.Require(r.Context(), auth.RoleOperator); err != nil {
-			return ledger.Response{}, err
-		}
-		if err := checkDescription(in.Description); err != nil {
-			return ledger.Response{}, err
-		}
+	return moneyHandler(log, true, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *request) (ledger.Result, error) {
 		return l.Reverse(r.Context(), p, idem, r.PathValue("id"), in.Description)
 	})
 }
@@ -265,5 +201,34 @@ func handleHistory(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			return
 		}
 		httpapi.Encode(w, http.StatusOK, httpapi.List[*ledger.Transaction]{Data: txs, NextCursor: next})
+	})
+}
+
+func handleGetHold(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		h, err := l.Hold(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, h)
+	})
+}
+
+func handleListHolds(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		limit, cursor, err := httpapi.Pagination(r)
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		hs, next, err := l.Holds(r.Context(), p, r.PathValue("id"), r.URL.Query().Get("status"), ledger.Page{Limit: limit, Cursor: cursor})
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, httpapi.List[*ledger.Hold]{Data: hs, NextCursor: next})
 	})
 }

@@ -29,7 +29,7 @@ func BenchmarkTransferHandler(b *testing.B) {
 	}
 	l := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig())
 	b.Cleanup(l.Close)
-	alice := auth.Principal{UserID: "alice", Role: auth.RoleCustomer}
+	alice := bank.Principal{UserID: "alice", Role: bank.RoleCustomer}
 	var ids [2]string
 	for i := range ids {
 		a, err := l.OpenAccount(ctx, alice, ledger.OpenAccountInput{Currency: "EUR", Type: ledger.TypeChecking})
@@ -38,8 +38,8 @@ func BenchmarkTransferHandler(b *testing.B) {
 		}
 		ids[i] = a.ID
 	}
-	if _, err := l.Deposit(ctx, auth.Principal{UserID: "op", Role: auth.RoleOperator}, ledger.Idempotency{Key: "fund", Hash: "h"},
-		ids[0], bank.Money{Amount: 1 << 50, Currency: "EUR"}, ""); err != nil {
+	if _, err := l.Deposit(ctx, bank.Principal{UserID: "op", Role: bank.RoleOperator}, ledger.Idempotency{Key: "fund", Hash: "h"},
+		ids[0], bank.Money{Amount: bank.MaxAmount, Currency: "EUR"}, ""); err != nil {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()

@@ -24,5 +24,7 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(h
 	mux.Handle("POST /api/v1/holds", authn(handleCreateHold(log, l)))
 	mux.Handle("POST /api/v1/holds/{id}/capture", authn(handleCaptureHold(log, l)))
 	mux.Handle("POST /api/v1/holds/{id}/void", authn(handleVoidHold(log, l)))
+	mux.Handle("GET /api/v1/holds/{id}", authn(handleGetHold(log, l)))
+	mux.Handle("GET /api/v1/accounts/{id}/holds", authn(handleListHolds(log, l)))
 	mux.Handle("POST /api/v1/transactions/{id}/reverse", authn(staff(handleReverse(log, l))))
 }

@@ -1,0 +1,5 @@
+package ledger
+
+// SetBeforeApply makes l call f inside each commit, before it decides the
+// request with Idempotency-Key key: a test's way to stall or break a commit.
+func SetBeforeApply(l *Ledger, f func(key string)) { l.beforeApply = f }

@@ -1,0 +1,26 @@
+package ledger_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/ledger"
+)
+
+func eur(n int64) bank.Money { return bank.Money{Amount: n, Currency: "EUR"} }
+
+func idem(key string) ledger.Idempotency { return ledger.Idempotency{Key: key, Hash: "h-" + key} }
+
+// txID returns the id of the transaction or hold res holds.
+func txID(t testing.TB, res ledger.Result) string {
+	t.Helper()
+	var v struct{ ID string }
+	if err := json.Unmarshal(res.Body, &v); err != nil || v.ID == "" {
+		t.Fatalf("answer %s holds no id: %v", res.Body, err)
+	}
+	return v.ID
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,106 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/fintech-banking/bank/internal/bank"
+)
+
+func holdNotFound(id string) error {
+	return bank.Errorf(bank.KindNotFound, "hold_not_found", "hold %s not found", id)
+}
+
+// Hold returns the hold id if p may see it: staff, or the owner of its
+// account. KindNotFound otherwise.
+func (l *Ledger) Hold(ctx context.Context, p bank.Principal, id string) (*Hold, error) {
+	if bank.CheckID("id", id) != nil {
+		return nil, holdNotFound(id)
+	}
+	var owner sql.NullString
+	h, err := scanHold(scanWith(l.db.QueryRowContext(ctx, `SELECT `+holdColumns+`,
+		(SELECT owner_id FROM accounts WHERE accounts.id = holds.account_id) FROM holds WHERE id = $1`, id), &owner))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, holdNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get hold: %w", err)
+	}
+	if !owner.Valid || !p.Owns(owner.String) {
+		return nil, holdNotFound(id)
+	}
+	l.showExpiry(h)
+	return h, nil
+}
+
+// Holds lists the holds of an account p may see, newest first, those in
+// status only when it is not "". It returns KindNotFound for an account p
+// may not see and KindInvalid for an unknown status.
+func (l *Ledger) Holds(ctx context.Context, p bank.Principal, accountID, status string, page Page) ([]*Hold, string, error) {
+	switch status {
+	case "", HoldPending, HoldCaptured, HoldVoided, HoldExpired:
+	default:
+		return nil, "", bank.Invalid("status", "must be pending, captured, voided or expired")
+	}
+	if _, err := l.Account(ctx, p, accountID); err != nil {
+		return nil, "", err
+	}
+	cur, err := decodeCursor(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	q := `SELECT ` + holdColumns + ` FROM holds WHERE account_id = $1`
+	args := []any{accountID}
+	// A pending hold past its expiry is expired, whether or not the sweeper
+	// has released it yet.
+	switch status {
+	case HoldPending:
+		args = append(args, l.clock())
+		q += fmt.Sprintf(` AND status = 'pending' AND (expires_at IS NULL OR expires_at > $%d)`, len(args))
+	case HoldExpired:
+		args = append(args, l.clock())
+		q += fmt.Sprintf(` AND (status = 'expired' OR status = 'pending' AND expires_at <= $%d)`, len(args))
+	case HoldCaptured, HoldVoided:
+		args = append(args, status)
+		q += fmt.Sprintf(` AND status = $%d`, len(args))
+	}
+	q, args = cur.newestFirst(q, args, "id", page.Limit)
+	rows, err := l.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list holds: %w", err)
+	}
+	defer rows.Close()
+	out := []*Hold{}
+	for rows.Next() {
+		h, err := scanHold(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		l.showExpiry(h)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list holds: %w", err)
+	}
+	out, next := onePage(out, page.Limit, func(h *Hold) cursor { return cursor{h.CreatedAt, h.ID} })
+	return out, next, nil
+}
+
+// showExpiry shows a pending hold past its expiry as expired, as a capture
+// or void of it is answered.
+func (l *Ledger) showExpiry(h *Hold) {
+	if h.Status == HoldPending && h.ExpiresAt != nil && !h.ExpiresAt.After(l.clock()) {
+		h.Status = HoldExpired
+	}
+}
+
+// scanWith scans a row into a scanner's destinations plus extra ones after them.
+func scanWith(row scanner, extra ...any) scanner {
+	return scanFunc(func(dest ...any) error { return row.Scan(append(dest, extra...)...) })
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
