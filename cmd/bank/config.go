@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/httpapi"
 )
 
 // Config is the configuration of the serving and database commands. Each field
@@ -27,6 +29,7 @@ type Config struct {
 	ShutdownTimeout       time.Duration
 	DataDir               string
 	DebugAddr             string
+	CORSOrigins           string
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -108,6 +111,8 @@ func (c *Config) settings() []setting {
 	add("shutdown-timeout", "BANK_SHUTDOWN_TIMEOUT", "how long in-flight requests get to finish", d, dv)
 	s, v = str(&c.DebugAddr)
 	add("debug-addr", "BANK_DEBUG_ADDR", "listen address of /debug/pprof (off when empty; never expose it)", s, v)
+	s, v = str(&c.CORSOrigins)
+	add("cors-origins", "BANK_CORS_ORIGINS", "comma-separated browser origins allowed to call the API (none when empty)", s, v)
 	s, v = str(&c.DataDir)
 	add("data-dir", "BANK_DATA_DIR", "folder of the embedded mode's generated files", s, v)
 	return out
@@ -152,6 +157,9 @@ func (c *Config) Validate() error {
 		return errors.New("set BANK_JWT_SECRET_FILE or BANK_JWT_SECRET, not both")
 	case c.HTTPAddr == "":
 		return errors.New("BANK_HTTP_ADDR must not be empty")
+	}
+	if _, err := httpapi.ParseOrigins(c.CORSOrigins); err != nil {
+		return fmt.Errorf("BANK_CORS_ORIGINS: %w", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
