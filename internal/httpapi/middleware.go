@@ -11,27 +11,16 @@ import (
 	"runtime/debug"
 	"strconv"
 	"time"
-)
 
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	clientIPKey
+	"github.com/fintech-banking/bank/internal/bank"
 )
 
 // RequestID returns the id of the request ctx belongs to, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return bank.OriginOf(ctx).RequestID }
 
 // ClientAddr returns the client address (ClientIP) of the request ctx belongs
 // to, or "": what an audit record says the action came from.
-func ClientAddr(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey).(string)
-	return ip
-}
+func ClientAddr(ctx context.Context) string { return bank.OriginOf(ctx).ClientIP }
 
 // Router is where a service registers its endpoints: an *http.ServeMux, or
 // a test's recorder listing every route.
@@ -57,8 +46,7 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		r = r.WithContext(context.WithValue(ctx, clientIPKey, ClientIP(r)))
+		r = r.WithContext(bank.WithOrigin(r.Context(), bank.Origin{RequestID: id, ClientIP: ClientIP(r)}))
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

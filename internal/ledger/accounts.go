@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/fintech-banking/bank/internal/bank"
@@ -178,6 +179,12 @@ func (l *Ledger) SetStatus(ctx context.Context, p bank.Principal, id, action str
 		return nil, bank.Invalid("action", "must be freeze, unfreeze or close")
 	}
 	return l.updateAccount(ctx, id, q, nil, func(tx *sql.Tx, a *Account, changed bool) error {
+		if changed {
+			audit := map[string]string{ActionFreeze: AuditFrozen, ActionUnfreeze: AuditUnfrozen, ActionClose: AuditClosed}[action]
+			if err := l.writeAudit(ctx, tx, newAuditRow(p, bank.OriginOf(ctx), audit, id, map[string]string{"owner_id": a.OwnerID})); err != nil {
+				return err
+			}
+		}
 		switch {
 		case changed && action == ActionFreeze:
 			type frozen struct {
@@ -213,10 +220,11 @@ func (l *Ledger) SetOverdraftLimit(ctx context.Context, p bank.Principal, id str
 	}
 	return l.updateAccount(ctx, id, `UPDATE accounts SET overdraft_limit = $2 WHERE id = $1
 		AND owner_id IS NOT NULL AND status <> 'closed' AND posted - pending + $2 >= 0`, []any{limit},
-		func(_ *sql.Tx, a *Account, changed bool) error {
+		func(tx *sql.Tx, a *Account, changed bool) error {
 			switch {
 			case changed:
-				return nil
+				return l.writeAudit(ctx, tx, newAuditRow(p, bank.OriginOf(ctx), AuditOverdraftLimit, id,
+					map[string]string{"overdraft_limit": strconv.FormatInt(limit, 10)}))
 			case a.Status == StatusClosed:
 				return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
 			}

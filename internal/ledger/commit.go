@@ -70,6 +70,8 @@ type request struct {
 	batch bool // a batch-transfer request: one result or error per item
 	done  chan reply
 
+	origin bank.Origin // where the request came from, for the audit trail
+
 	answered bool // touched only by the holder of the committer token
 }
 
@@ -121,6 +123,7 @@ func (l *Ledger) submit(ctx context.Context, r *request) (Result, error) {
 		}()
 	}
 	r.done = make(chan reply, 1)
+	r.origin = bank.OriginOf(ctx)
 	l.mu.Lock()
 	l.waiting = append(l.waiting, r)
 	l.mu.Unlock()
