@@ -528,7 +528,9 @@ func TestHashConcurrencyBounded(t *testing.T) {
 		s.svc.hashes.slots <- struct{}{}
 		s.svc.hashes.slots <- struct{}{}
 		defer func() { <-s.svc.hashes.slots; <-s.svc.hashes.slots }()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		// Long enough for the throttle's write before the hash on a busy
+		// machine: the wait for a slot is what must end it.
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		_, err := s.svc.Login(ctx, email, password, "192.0.2.1")
 		if bank.ErrorKind(err) != bank.KindUnavailable || bank.ErrorCode(err) != "busy" {
