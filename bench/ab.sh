@@ -20,7 +20,9 @@ scenarios=("$@")
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 args=${BENCH_ARGS:--c 64 -d 10s --accounts 1000}
 out=$(mktemp)
+# A port nothing listens on: a connection to it is refused.
 port=18080
+while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
 for round in $(seq 1 "$rounds"); do
   for bin in "$a" "$b"; do
     db=ab_$(date +%s%N)
@@ -29,7 +31,13 @@ for round in $(seq 1 "$rounds"); do
     BANK_DATABASE_URL=$url BANK_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
       BANK_LOG_LEVEL=warn "$bin" serve all --http-addr 127.0.0.1:$port &
     pid=$!
-    for _ in $(seq 1 100); do curl -sf localhost:$port/actuator/health/readiness >/dev/null && break; sleep 0.1; done
+    ready=
+    for _ in $(seq 1 100); do
+      curl -sf 127.0.0.1:$port/actuator/health/readiness >/dev/null && { ready=1; break; }
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    [ -n "$ready" ] || { echo "ab.sh: $bin did not become ready on port $port" >&2; exit 1; }
     for s in "${scenarios[@]}"; do
       # shellcheck disable=SC2086
       BANK_DATABASE_URL=$url "$bin" bench --url http://127.0.0.1:$port --scenario "$s" $args \
