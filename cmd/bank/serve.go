@@ -41,7 +41,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("serve "+service, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	if err := cfg.load(fs, args, getenv); err != nil {
 		return err
 	}
@@ -58,6 +58,20 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	app := "bank"
 	if service != "all" {
 		app = service + "-service"
+	}
+	// The listeners come first: a taken port is found before anything is
+	// migrated or generated.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+	var dln net.Listener
+	if cfg.DebugAddr != "" {
+		if dln, err = net.Listen("tcp", cfg.DebugAddr); err != nil {
+			return fmt.Errorf("listen on %s (debug): %w", cfg.DebugAddr, err)
+		}
+		defer dln.Close()
 	}
 	keys, err := keyring(&cfg, log)
 	if err != nil {
@@ -99,10 +113,6 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		transaction.Routes(mux, log, l, authn)
 	}
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
 	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.JSONMux(mux), log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -124,11 +134,11 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		}
 		return nil
 	})
-	g.Go(func() error { keys.Watch(gctx, 5*time.Second); return nil })
+	g.Go(func() error { keys.Watch(gctx, cfg.JWTReloadInterval); return nil })
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error {
-			if err := dbg.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+			if err := dbg.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("serve debug: %w", err)
 			}
 			return nil
@@ -140,6 +150,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	health.SetReady(true)
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
+		"database_location", databaseLocation(cfg.DatabaseURL),
 		"version", version, "startup_ms", time.Since(started).Milliseconds())
 	err = g.Wait()
 	if l != nil {
@@ -208,5 +219,12 @@ func keyring(cfg *Config, log *slog.Logger) (*auth.Keyring, error) {
 		}
 		src.SecretFile = path
 	}
-	return auth.NewKeyring(src, log)
+	keys, err := auth.NewKeyring(src, log)
+	switch {
+	case err == nil:
+		return keys, nil
+	case cfg.JWTSecret != "":
+		return nil, fmt.Errorf("--jwt-secret (BANK_JWT_SECRET): %w", err)
+	}
+	return nil, fmt.Errorf("--jwt-secret-file (BANK_JWT_SECRET_FILE) or --jwt-previous-secret-file: %w", err)
 }
