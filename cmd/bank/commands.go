@@ -14,6 +14,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/ops"
 )
 
 // databaseOnly are the settings of commands that only need the database.
@@ -108,11 +109,18 @@ func ledgerCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if *output != "table" && *output != "json" {
 		return usagef("-o must be table or json")
 	}
-	db, err := openDB(ctx, &cfg, "bank-cli", false, slog.New(slog.DiscardHandler))
+	db, err := openExisting(ctx, &cfg, "bank-cli")
 	if err != nil {
-		return err
+		return exitError{code: 3, msg: err.Error()}
 	}
 	defer db.Close()
+	// Exit 1 means a violation: a database without the ledger has none to
+	// find, and says so with 3, as diagnose says "unknown".
+	if ok, err := ops.HasSchema(ctx, db); err != nil {
+		return err
+	} else if !ok {
+		return exitError{code: 3, msg: "the database has no schema yet, so there is no ledger to verify: run bank migrate first"}
+	}
 	r, err := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig()).Verify(ctx)
 	if err != nil {
 		return err

@@ -77,6 +77,11 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return jwtRotate(args, getenv, stdout)
 		})
 	case "version":
+		fs := flag.NewFlagSet("version", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		if err := parseFlags(fs, rest); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, versionString())
 		return nil
 	case "help", "-h", "-help", "--help":
