@@ -25,7 +25,9 @@ func startServe(t *testing.T, svc string, env map[string]string) (url string, st
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var log serveLog
-	go func() { done <- run(ctx, []string{"bank", "serve", svc}, func(k string) string { return env[k] }, nil, &log, &log) }()
+	go func() {
+		done <- run(ctx, []string{"bank", "serve", svc}, func(k string) string { return env[k] }, nil, &log, &log)
+	}()
 	var err error
 	stopped := false
 	stop = func() error {

@@ -43,7 +43,9 @@ func TestPostgresAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(gs, func(g ops.ConnGroup) bool { return g.Application == "auth-service" && g.State == "idle" && g.Count >= 1 }) {
+	if !slices.ContainsFunc(gs, func(g ops.ConnGroup) bool {
+		return g.Application == "auth-service" && g.State == "idle" && g.Count >= 1
+	}) {
 		t.Errorf("Connections = %+v, want an idle auth-service connection", gs)
 	}
 
