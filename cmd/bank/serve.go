@@ -88,7 +88,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	observe.RegisterPool(reg, db)
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
-	health.AddCheck("db", db.PingContext)
+	health.AddCheck("db", databaseCheck(db))
 	mux := http.NewServeMux()
 	observe.NewActuator(reg, health).Routes(mux)
 	authn := auth.Middleware(auth.NewVerifier(keys, time.Now), log)
