@@ -68,6 +68,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return group("db", rest, stdout, func(sub string, args []string) error {
 			return dbCmd(ctx, sub, args, getenv, stdout, stderr)
 		})
+	case "backup":
+		return group("backup", rest, stdout, func(sub string, args []string) error {
+			return backupCmd(ctx, sub, args, getenv, stdout, stderr)
+		})
 	case "certs":
 		return group("certs", rest, stdout, func(_ string, args []string) error {
 			return certsCmd(ctx, args, stdout)
