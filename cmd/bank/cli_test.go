@@ -48,7 +48,7 @@ func TestHelp(t *testing.T) {
 			tests = append(tests, helpCase{append(args, h), []string{c.summary, "Usage:", "Examples:", "  " + strings.Split(c.example, "\n")[0]}})
 		}
 	}
-	for _, g := range []string{"db", "users", "ledger", "certs", "jwt", "backup"} {
+	for _, g := range []string{"db", "users", "ledger", "certs", "jwt", "backup", "maintenance"} {
 		tests = append(tests, helpCase{[]string{g, "--help"}, []string{"Usage:", "bank " + g + " COMMAND"}})
 	}
 	tests = append(tests, helpCase{[]string{"serve", "--help"}, []string{"Usage:", "bank serve all"}},

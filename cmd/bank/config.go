@@ -31,6 +31,7 @@ type Config struct {
 	DataDir               string
 	DebugAddr             string
 	JWTReloadInterval     time.Duration
+	MaintenancePoll       time.Duration
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -45,6 +46,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   25 * time.Second,
 		DataDir:           "./data",
 		JWTReloadInterval: 5 * time.Second,
+		MaintenancePoll:   2 * time.Second,
 	}
 }
 
@@ -113,6 +115,8 @@ func (c *Config) settings() []setting {
 	add("shutdown-timeout", "BANK_SHUTDOWN_TIMEOUT", "how long in-flight requests get to finish", d, dv)
 	d, dv = dur(&c.JWTReloadInterval)
 	add("jwt-reload-interval", "BANK_JWT_RELOAD_INTERVAL", "how often the jwt-secret files are re-read", d, dv)
+	d, dv = dur(&c.MaintenancePoll)
+	add("maintenance-poll", "BANK_MAINTENANCE_POLL", "how often the maintenance mode is read from the database", d, dv)
 	s, v = str(&c.DebugAddr)
 	add("debug-addr", "BANK_DEBUG_ADDR", "listen address of /debug/pprof (off when empty; never expose it)", s, v)
 	s, v = str(&c.DataDir)
@@ -188,6 +192,8 @@ func (c *Config) Validate() error {
 		return errors.New("set BANK_JWT_SECRET_FILE (--jwt-secret-file) or BANK_JWT_SECRET (--jwt-secret), not both")
 	case c.JWTReloadInterval <= 0:
 		return badSetting("BANK_JWT_RELOAD_INTERVAL", "must be a positive duration such as 5s")
+	case c.MaintenancePoll <= 0:
+		return badSetting("BANK_MAINTENANCE_POLL", "must be a positive duration such as 2s")
 	case c.HTTPAddr == "":
 		return badSetting("BANK_HTTP_ADDR", "must not be empty")
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/observe"
+	"github.com/fintech-banking/bank/internal/ops"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
@@ -113,7 +114,12 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		transaction.Routes(mux, log, l, authn)
 	}
 
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.JSONMux(mux), log, metrics), log)
+	maintenance := ops.NewMaintenanceWatch(db, log)
+	api := httpapi.Maintenance(func() (bool, string, time.Duration) {
+		m := maintenance.State()
+		return m.On, m.Message, m.RetryAfter
+	}, log, httpapi.JSONMux(mux))
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(api, log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -135,6 +141,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		return nil
 	})
 	g.Go(func() error { keys.Watch(gctx, cfg.JWTReloadInterval); return nil })
+	g.Go(func() error { maintenance.Run(gctx, cfg.MaintenancePoll); return nil })
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error {
