@@ -41,8 +41,14 @@ func randomHex(n int) string {
 // test ends, with an operator and an admin made by "bank users create".
 func startBank(t *testing.T, d store.Dialect) *testBank {
 	t.Helper()
+	return startBankOn(t, storetest.URL(t, d))
+}
+
+// startBankOn runs "bank serve all" on the database at dbURL; see startBank.
+func startBankOn(t *testing.T, dbURL string) *testBank {
+	t.Helper()
 	b := &testBank{t: t, env: map[string]string{
-		"BANK_DATABASE_URL": storetest.URL(t, d),
+		"BANK_DATABASE_URL": dbURL,
 		"BANK_HTTP_ADDR":    "127.0.0.1:0",
 		"BANK_DATA_DIR":     t.TempDir(),
 		"BANK_JWT_SECRET":   randomHex(32),

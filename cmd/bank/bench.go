@@ -75,18 +75,22 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stderr, "%s: %d clients, %s warm-up, %s measured\n", bc.Scenario, bc.Clients, bc.Warmup, bc.Duration)
 	var before bench.CPUSnapshot
+	var stored bench.StorageSnapshot
 	progress := func(el time.Duration, transfers, errors int64) {
 		fmt.Fprintf(stderr, "\r%5.1fs  %8.0f transfers/s  %d errors   ", el.Seconds(), float64(transfers)/el.Seconds(), errors)
 	}
-	// CPU counters are read when the warm-up ends and when the run does.
-	samples, err := bench.Run(ctx, setup, bc, func() { before = bench.TakeCPU(*serverPID) }, progress)
-	after := bench.TakeCPU(*serverPID)
+	// CPU counters and storage are read when the warm-up ends and when the run does.
+	samples, err := bench.Run(ctx, setup, bc, func() {
+		before, stored = bench.TakeCPU(*serverPID), bench.TakeStorage(ctx, db)
+	}, progress)
+	after, storedAfter := bench.TakeCPU(*serverPID), bench.TakeStorage(ctx, db)
 	fmt.Fprintln(stderr)
 	if err != nil {
 		return err
 	}
 	sum := bench.Summarize(bc, samples, bc.Duration)
 	sum.CPU = bench.Cost(before, after, sum.Transfers)
+	sum.Storage = bench.Storage(stored, storedAfter, sum.Transfers)
 
 	report, err := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig()).Verify(ctx)
 	if err != nil {
@@ -161,6 +165,7 @@ func printSummary(w io.Writer, s bench.Summary) {
 		fmt.Fprintf(tw, "errors %s\t%d\n", c, s.Errors[c])
 	}
 	fmt.Fprintf(tw, "cpu\t%s\n", s.CPU)
+	fmt.Fprintf(tw, "storage\t%s\n", s.Storage)
 	fmt.Fprintf(tw, "ledger check\t%d transactions, %d violations\n", s.LedgerTransaction, len(s.LedgerViolations))
 	tw.Flush()
 }

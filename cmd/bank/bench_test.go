@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fintech-banking/bank/internal/store"
 )
 
 // TestBench runs a short "bank bench" of each scenario against "serve all":
@@ -29,12 +31,19 @@ func TestBench(t *testing.T) {
 					Transfers        int            `json:"transfers"`
 					Errors           map[string]int `json:"errors"`
 					LedgerViolations []string       `json:"ledger_violations"`
+					Storage          *struct {
+						WAL float64 `json:"wal_bytes_per_transfer"`
+					} `json:"storage"`
 				}
 				if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
 					t.Fatalf("bench %s output: %v\n%s", scenario, err, out.String())
 				}
 				if sum.Transfers == 0 || len(sum.Errors) > 0 || len(sum.LedgerViolations) > 0 {
 					t.Errorf("bench %s: %+v, want transfers, no errors, no violations", scenario, sum)
+				}
+				// PostgreSQL tells what a transfer wrote; SQLite does not.
+				if (d == store.Postgres) != (sum.Storage != nil && sum.Storage.WAL > 0) {
+					t.Errorf("bench %s on %s: storage %+v", scenario, d, sum.Storage)
 				}
 				if svg, err := os.ReadFile(plot); err != nil || !bytes.Contains(svg, []byte("<svg")) {
 					t.Errorf("bench %s wrote no chart: %v", scenario, err)

@@ -28,7 +28,7 @@ var commands = []command{
 		"bank migrate --database-url postgres://bank@db:5432/bank"},
 	{"users create", "Create a user; the password comes from stdin or BANK_USER_PASSWORD.", "--role admin|operator|customer --email EMAIL [--name NAME] [flags]",
 		"printf 'a long password\\n' | bank users create --role admin --email admin@bank.example"},
-	{"users unlock", "Lift the lock that failed logins put on a user.", "--email EMAIL [flags]",
+	{"users unlock", "Lift the lock staff put on a user; their sessions stay ended.", "--email EMAIL [flags]",
 		"bank users unlock --email ann@example.com"},
 	{"ledger verify", "Recompute every balance from the postings and check every invariant; exit 1 on a violation.", "[-o table|json] [flags]",
 		"bank ledger verify -o json"},

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/httpapi"
 )
 
 // Config is the configuration of the serving and database commands. Each field
@@ -32,6 +34,7 @@ type Config struct {
 	DebugAddr             string
 	JWTReloadInterval     time.Duration
 	MaintenancePoll       time.Duration
+	CORSOrigins           string
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -119,6 +122,8 @@ func (c *Config) settings() []setting {
 	add("maintenance-poll", "BANK_MAINTENANCE_POLL", "how often the maintenance mode is read from the database", d, dv)
 	s, v = str(&c.DebugAddr)
 	add("debug-addr", "BANK_DEBUG_ADDR", "listen address of /debug/pprof (off when empty; never expose it)", s, v)
+	s, v = str(&c.CORSOrigins)
+	add("cors-origins", "BANK_CORS_ORIGINS", "comma-separated browser origins allowed to call the API (none when empty)", s, v)
 	s, v = str(&c.DataDir)
 	add("data-dir", "BANK_DATA_DIR", "folder of the embedded mode's generated files", s, v)
 	return out
@@ -204,6 +209,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			return badSetting("BANK_DEBUG_ADDR", "must be HOST:PORT or :PORT, not %q", c.DebugAddr)
 		}
+	}
+	if _, err := httpapi.ParseOrigins(c.CORSOrigins); err != nil {
+		return fmt.Errorf("BANK_CORS_ORIGINS: %w", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -12,7 +12,7 @@ import (
 )
 
 // get requests path with accept and returns the status, Retry-After and body.
-func get(t *testing.T, url, accept string) (int, string, string) {
+func getAs(t *testing.T, url, accept string) (int, string, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -38,7 +38,7 @@ func waitStatus(t *testing.T, url string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, _, _ := get(t, url, "")
+		got, _, _ := getAs(t, url, "")
 		if got == want {
 			return
 		}
@@ -73,7 +73,7 @@ func TestMaintenanceAcrossProcesses(t *testing.T) {
 			b, _ := startServe(t, "all", env)
 			api := "/api/v1/accounts"
 			for _, u := range []string{a, b} {
-				if got, _, _ := get(t, u+api, ""); got != http.StatusUnauthorized {
+				if got, _, _ := getAs(t, u+api, ""); got != http.StatusUnauthorized {
 					t.Fatalf("%s before maintenance: %d, want 401 (no token)", u, got)
 				}
 			}
@@ -82,7 +82,7 @@ func TestMaintenanceAcrossProcesses(t *testing.T) {
 			}
 			for _, u := range []string{a, b} {
 				waitStatus(t, u+api, http.StatusServiceUnavailable)
-				status, retry, body := get(t, u+api, "application/json")
+				status, retry, body := getAs(t, u+api, "application/json")
 				var doc struct {
 					Error struct{ Code, Message string }
 				}
@@ -90,12 +90,12 @@ func TestMaintenanceAcrossProcesses(t *testing.T) {
 					doc.Error.Code != "maintenance" || doc.Error.Message != "Back at 04:00 <UTC>" {
 					t.Errorf("API client in maintenance: %d Retry-After %q %s", status, retry, body)
 				}
-				status, retry, body = get(t, u+"/", "text/html,application/xhtml+xml")
+				status, retry, body = getAs(t, u+"/", "text/html,application/xhtml+xml")
 				if status != 503 || retry != "90" || !strings.Contains(body, "Back at 04:00 &lt;UTC&gt;") || !strings.Contains(body, "<html") {
 					t.Errorf("browser in maintenance: %d Retry-After %q\n%s", status, retry, body)
 				}
 				for _, h := range []string{"/actuator/health/readiness", "/actuator/health/liveness", "/actuator/health"} {
-					if got, _, _ := get(t, u+h, ""); got != http.StatusOK {
+					if got, _, _ := getAs(t, u+h, ""); got != http.StatusOK {
 						t.Errorf("%s in maintenance: %d, want 200", h, got)
 					}
 				}

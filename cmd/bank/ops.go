@@ -333,7 +333,9 @@ func usersUnlock(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	if err := svc.Unlock(ctx, *email); err != nil {
+	// The command runs with the database's credentials: it acts as an
+	// admin, and the audit trail names it as the actor.
+	if _, err := svc.UnlockEmail(ctx, auth.Principal{UserID: "bank-cli", Role: auth.RoleAdmin}, *email); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "unlocked %s\n", *email)

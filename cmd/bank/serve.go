@@ -92,15 +92,19 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	health.AddCheck("db", databaseCheck(db))
 	mux := http.NewServeMux()
 	observe.NewActuator(reg, health).Routes(mux)
-	authn := auth.Middleware(auth.NewVerifier(keys, time.Now), log)
+	// Every service checks tokens against their users' current state; a
+	// change made by this process's auth-service applies here at once.
+	states := auth.NewUserStates(db, auth.UserStateTTL, time.Now)
+	authn := auth.Middleware(auth.NewVerifier(keys, time.Now).CheckUsers(states, log), log)
 	runs := service == "all"
 	var l *ledger.Ledger
+	var authSvc *auth.Service
 	if runs || service == "auth" {
-		svc, err := auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
+		authSvc, err = auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
 		if err != nil {
 			return err
 		}
-		auth.Routes(mux, log, svc, authn)
+		auth.Routes(mux, log, authSvc.Notify(states), authn)
 	}
 	if runs || service == "account" || service == "transaction" {
 		lc := ledger.DefaultConfig()
@@ -119,11 +123,12 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		m := maintenance.State()
 		return m.On, m.Message, m.RetryAfter
 	}, log, httpapi.JSONMux(mux))
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(api, log, metrics), log)
+	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(api), log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(httpapi.JSONErrors(ln)); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
 		}
 		return nil
@@ -151,6 +156,9 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 			return nil
 		})
 		g.Go(func() error { <-gctx.Done(); return dbg.Close() })
+	}
+	if authSvc != nil {
+		g.Go(func() error { authSvc.Run(gctx, 10*time.Minute); return nil })
 	}
 	if l != nil && (runs || service == "transaction") {
 		g.Go(func() error { return l.Run(gctx) })

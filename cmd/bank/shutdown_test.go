@@ -45,6 +45,7 @@ func TestGracefulShutdown(t *testing.T) {
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url+"/api/v1/auth/register", pr)
 	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/json")
 	answered := make(chan *http.Response, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)

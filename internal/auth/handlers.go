@@ -1,15 +1,17 @@
 package auth
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
 )
 
 // writeError answers err, with a Retry-After header when err says when to
-// retry (rate limit, lockout).
+// retry (rate limit, login throttle, busy hashing).
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	if d, ok := retryAfter(err); ok {
 		httpapi.RetryAfter(w, d)
@@ -35,7 +37,7 @@ func handleRegister(log *slog.Logger, svc *Service) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		u, err := svc.Register(r.Context(), req.Email, req.Password, req.Name)
+		u, err := svc.Register(r.Context(), req.Email, req.Password, req.Name, httpapi.ClientIP(r))
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -114,4 +116,126 @@ func handleMe(log *slog.Logger, svc *Service) http.Handler {
 		}
 		httpapi.Encode(w, http.StatusOK, u)
 	})
+}
+
+// noBody checks the body of a request that needs none: one that is sent
+// must be an empty JSON object.
+func noBody(w http.ResponseWriter, r *http.Request) error {
+	body, err := httpapi.ReadBody(w, r)
+	if err == nil && len(body) > 0 {
+		err = httpapi.DecodeBytes(body, &struct{}{})
+	}
+	return err
+}
+
+func handleLogoutEverywhere(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := FromContext(r.Context())
+		if !ok {
+			writeError(w, r, log, bank.Errorf(bank.KindUnauthenticated, "unauthenticated", "a bearer token is required"))
+			return
+		}
+		if err := noBody(w, r); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if err := svc.LogoutEverywhere(r.Context(), p.UserID); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleSetRole(log *slog.Logger, svc *Service) http.Handler {
+	type request struct {
+		Role Role `json:"role"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := Require(r.Context(), RoleAdmin)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		var req request
+		if err := httpapi.Decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		u, err := svc.SetRole(r.Context(), p, r.PathValue("id"), req.Role)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, u)
+	})
+}
+
+// handleLock serves lock and unlock: apply is Service.Lock or Service.Unlock.
+func handleLock(log *slog.Logger, apply func(ctx context.Context, by Principal, id string) (User, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := Require(r.Context(), RoleOperator)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if err := noBody(w, r); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		u, err := apply(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, u)
+	})
+}
+
+func handleAudit(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := Require(r.Context(), RoleAdmin)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		f, err := auditFilter(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		entries, next, err := svc.Audit(r.Context(), p, f)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		httpapi.Encode(w, http.StatusOK, httpapi.List[AuditEntry]{Data: entries, NextCursor: next})
+	})
+}
+
+// auditFilter reads GET /api/v1/audit's query: ?actor=&action=&from=&to=
+// (RFC 3339) and the page.
+func auditFilter(r *http.Request) (AuditFilter, error) {
+	q := r.URL.Query()
+	f := AuditFilter{ActorID: q.Get("actor"), Action: q.Get("action")}
+	var p problems
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if s := q.Get(t.name); s != "" {
+			v, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				p.check(t.name, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+			}
+			*t.dst = v
+		}
+	}
+	if err := p.err(); err != nil {
+		return f, err
+	}
+	var err error
+	f.Limit, f.Cursor, err = httpapi.Pagination(r)
+	return f, err
 }

@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -40,6 +42,7 @@ func testConfig() Config {
 	c := DefaultConfig()
 	c.Password = cheapParams
 	c.LoginBurst = 1000
+	c.RegisterBurst = 1000
 	return c
 }
 
@@ -70,3 +73,10 @@ func newTestKeyring(t testing.TB, secret string) *Keyring {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// httptestRequest is a GET carrying token as its bearer token.
+func httptestRequest(token string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/auth/me", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDefaultConfigMeetsOWASP checks the production parameters against OWASP's
@@ -21,8 +22,8 @@ func TestDefaultConfigMeetsOWASP(t *testing.T) {
 	if p.SaltLength < 16 || p.KeyLength < 32 {
 		t.Errorf("salt %d bytes, key %d bytes; want at least 16 and 32", p.SaltLength, p.KeyLength)
 	}
-	if c.MaxFailedLogins != 10 || c.LockoutDuration.Minutes() != 30 {
-		t.Errorf("lockout after %d failures for %v, want 10 for 30m", c.MaxFailedLogins, c.LockoutDuration)
+	if c.FreeLoginFailures != 5 || c.LoginDelay != time.Second || c.MaxLoginDelay != 15*time.Minute {
+		t.Errorf("throttle after %d failures from %v to %v, want 5, 1s, 15m", c.FreeLoginFailures, c.LoginDelay, c.MaxLoginDelay)
 	}
 
 	hash, err := HashPassword("correct horse battery staple", p)
@@ -164,11 +165,15 @@ func TestConfigValidate(t *testing.T) {
 		{"too much memory", func(c *Config) { c.Password.Memory = maxMemory + 1 }},
 		{"short salt", func(c *Config) { c.Password.SaltLength = 8 }},
 		{"short key", func(c *Config) { c.Password.KeyLength = 8 }},
-		{"no failures allowed", func(c *Config) { c.MaxFailedLogins = 0 }},
-		{"no lockout", func(c *Config) { c.LockoutDuration = 0 }},
+		{"no free failures", func(c *Config) { c.FreeLoginFailures = 0 }},
+		{"no login delay", func(c *Config) { c.LoginDelay = 0 }},
+		{"max delay below delay", func(c *Config) { c.MaxLoginDelay = c.LoginDelay / 2 }},
 		{"no login rate", func(c *Config) { c.LoginRate = 0 }},
 		{"no login burst", func(c *Config) { c.LoginBurst = 0 }},
+		{"no register rate", func(c *Config) { c.RegisterRate = 0 }},
+		{"no register burst", func(c *Config) { c.RegisterBurst = 0 }},
 		{"no hash slots", func(c *Config) { c.MaxConcurrentHashes = 0 }},
+		{"negative hash queue", func(c *Config) { c.MaxQueuedHashes = -1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,8 @@ type server struct {
 	clock *fakeClock
 	keys  *Keyring
 	svc   *Service
+	// states is the user state cache of the server's verifier.
+	states *UserStates
 }
 
 func newServer(t *testing.T, db *store.DB, cfg Config) *server {
@@ -32,11 +34,12 @@ func newServer(t *testing.T, db *store.DB, cfg Config) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	states := NewUserStates(db, UserStateTTL, clock.Now)
 	mux := http.NewServeMux()
-	Routes(mux, log, svc, Middleware(NewVerifier(keys, clock.Now), log))
+	Routes(mux, log, svc.Notify(states), Middleware(NewVerifier(keys, clock.Now).CheckUsers(states, log), log))
 	ts := httptest.NewServer(httpapi.Wrap(mux, log, nil))
 	t.Cleanup(ts.Close)
-	return &server{t: t, url: ts.URL, db: db, clock: clock, keys: keys, svc: svc}
+	return &server{t: t, url: ts.URL, db: db, clock: clock, keys: keys, svc: svc, states: states}
 }
 
 // response is what a test request got back.

@@ -14,13 +14,13 @@ import (
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
-	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// EventLoginFailedLocked is the outbox event written when failed logins lock
-// an account; notification-service tells the user.
-const EventLoginFailedLocked = "auth.login_failed_locked"
+// EventLocked is the outbox event written when an operator locks a user;
+// notification-service tells the user. (Failed logins no longer lock: they
+// are throttled.)
+const EventLocked = "auth.login_failed_locked"
 
 // User is a user as the API shows it.
 type User struct {
@@ -28,6 +28,7 @@ type User struct {
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
 	Role      Role      `json:"role"`
+	Locked    bool      `json:"locked"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -39,21 +40,22 @@ type Tokens struct {
 	ExpiresIn    int    `json:"expires_in"` // seconds the access token is valid
 }
 
-// Service registers users, logs them in and rotates their refresh tokens.
+// Service registers users, logs them in, rotates their refresh tokens and
+// lets staff change their role and lock them.
 type Service struct {
-	db      *store.DB
-	keys    *Keyring
-	cfg     Config
-	now     func() time.Time
-	log     *slog.Logger
-	limiter *httpapi.Limiter
+	db         *store.DB
+	keys       *Keyring
+	cfg        Config
+	now        func() time.Time
+	log        *slog.Logger
+	limiter    *httpapi.Limiter
+	regLimiter *httpapi.Limiter
+	hashes     *hashPool
+	states     *UserStates // told of every change to a user; may be nil
 	// dummyHash is checked against when the email is unknown, so that a
 	// login for an unknown email costs what one for a known email costs and
 	// response times do not tell which emails have accounts.
 	dummyHash string
-	// hashSlots holds a token per password hash in progress: see
-	// Config.MaxConcurrentHashes.
-	hashSlots chan struct{}
 	// verify is VerifyPassword; tests replace it to count the hashes spent.
 	verify func(encoded, password string) (bool, error)
 }
@@ -71,11 +73,26 @@ func NewService(db *store.DB, keys *Keyring, cfg Config, now func() time.Time, l
 	}
 	return &Service{
 		db: db, keys: keys, cfg: cfg, now: now, log: log,
-		limiter:   httpapi.NewLimiter(cfg.LoginRate, cfg.LoginBurst, now),
-		dummyHash: dummy,
-		hashSlots: make(chan struct{}, cfg.MaxConcurrentHashes),
-		verify:    VerifyPassword,
+		limiter:    httpapi.NewLimiter(cfg.LoginRate, cfg.LoginBurst, now),
+		regLimiter: httpapi.NewLimiter(cfg.RegisterRate, cfg.RegisterBurst, now),
+		hashes:     newHashPool(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes),
+		dummyHash:  dummy,
+		verify:     VerifyPassword,
 	}, nil
+}
+
+// Notify makes s tell states of every change it makes to a user, so that the
+// Verifier sharing states applies it on the next request. It returns s.
+func (s *Service) Notify(states *UserStates) *Service {
+	s.states = states
+	return s
+}
+
+// changed tells the user state cache, if any, that user id changed.
+func (s *Service) changed(id string) {
+	if s.states != nil {
+		s.states.Forget(id)
+	}
 }
 
 // clock is the current time as the database stores it: UTC, to the
@@ -85,11 +102,20 @@ func (s *Service) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
-// Register creates a customer. It returns KindInvalid (code invalid_request,
-// with the fields at fault) for a bad email, a password outside 8–128
-// characters or a name outside 1–200 characters, and KindConflict (code
-// email_taken) when the email already has an account.
-func (s *Service) Register(ctx context.Context, email, password, name string) (User, error) {
+// Register creates a customer. clientIP is the caller's address, the key of
+// the registration rate limit. It returns KindRateLimited (code rate_limited,
+// with a retry delay) when clientIP registered too often, KindUnavailable
+// (code busy) when too many passwords are being hashed, KindInvalid (code
+// invalid_request, with the fields at fault) for a bad email, a password
+// passwordProblem refuses or a name outside 1–200 characters, and
+// KindConflict (code email_taken) when the email already has an account.
+func (s *Service) Register(ctx context.Context, email, password, name, clientIP string) (User, error) {
+	if ok, wait := s.regLimiter.Allow(clientIP); !ok {
+		return User{}, &retryError{
+			err:   bank.Errorf(bank.KindRateLimited, "rate_limited", "too many registrations from this address; retry later"),
+			after: wait,
+		}
+	}
 	return s.createUser(ctx, email, name, password, RoleCustomer)
 }
 
@@ -112,8 +138,8 @@ func (s *Service) createUser(ctx context.Context, email, name, password string, 
 		return User{}, err
 	}
 	var hash string
-	err := s.hashing(ctx, func() (err error) {
-		hash, err = HashPassword(password, s.cfg.Password)
+	err := s.hashes.do(ctx, true, func() (err error) {
+		hash, err = HashPassword(normalizePassword(password), s.cfg.Password)
 		return err
 	})
 	if err != nil {
@@ -148,12 +174,16 @@ var errInvalidCredentials = bank.Errorf(bank.KindUnauthenticated, "invalid_crede
 
 // Login checks email and password and starts a session: an access token and a
 // refresh token of a new family. clientIP is the caller's address, the key of
-// the login rate limit. It returns KindInvalid when email or password is
-// empty, KindRateLimited (code rate_limited, with a retry delay) when clientIP
-// tried too often, KindUnauthenticated (code invalid_credentials, the same for
-// an unknown email and a wrong password) and KindLocked (code account_locked)
-// while the account is locked, whatever the password. The MaxFailedLogins-th
-// wrong password in a row locks the account for LockoutDuration.
+// the login rate limit and, with email, of the failed-login throttle.
+//
+// It returns KindInvalid when email or password is empty, KindRateLimited
+// (code rate_limited, with a retry delay) when clientIP tried too often or
+// must wait after failed logins for email, KindUnavailable (code busy) when
+// too many passwords are being hashed, and KindUnauthenticated (code
+// invalid_credentials) for an unknown email or a wrong password. Those
+// answers are the same, and take the same work, whether or not email has an
+// account. Only the right password of a locked user gets KindLocked (code
+// account_locked).
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Tokens, error) {
 	if ok, wait := s.limiter.Allow(clientIP); !ok {
 		return Tokens{}, &retryError{
@@ -172,154 +202,136 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if err := p.err(); err != nil {
 		return Tokens{}, err
 	}
-	u, err := userByEmail(ctx, s.db, email)
-	if errors.Is(err, sql.ErrNoRows) {
-		err := s.hashing(ctx, func() error {
-			_, err := s.verify(s.dummyHash, password)
-			return err
-		})
-		if err != nil {
-			return Tokens{}, fmt.Errorf("verify password against the dummy hash: %w", err)
-		}
-		return Tokens{}, errInvalidCredentials
+	now := s.clock()
+	throttles := s.loginThrottles(email, clientIP)
+	wait, err := s.reserveLogin(ctx, throttles, now)
+	if err != nil {
+		return Tokens{}, err
 	}
+	if wait > 0 {
+		return Tokens{}, &retryError{
+			err:   bank.Errorf(bank.KindRateLimited, "rate_limited", "too many failed logins for this email; retry later"),
+			after: wait,
+		}
+	}
+	u, found, err := loginUser(ctx, s.db, email)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("read user: %w", err)
 	}
-	// The password is checked even on a locked account, so that the answer
-	// takes as long as any other.
-	var ok bool
-	err = s.hashing(ctx, func() (err error) {
-		ok, err = s.verify(u.passwordHash, password)
+	hash := s.dummyHash
+	if found {
+		hash = u.passwordHash
+	}
+	var ok, rehash bool
+	err = s.hashes.do(ctx, false, func() (err error) {
+		ok, rehash, err = s.checkPassword(hash, password)
 		return err
 	})
 	if err != nil {
-		return Tokens{}, fmt.Errorf("verify password of user %s: %w", u.ID, err)
+		return Tokens{}, fmt.Errorf("verify password: %w", err)
 	}
-	now := s.clock()
-	if u.lockedUntil.After(now) {
-		return Tokens{}, errLocked(u.lockedUntil, now)
+	if !found || !ok {
+		return Tokens{}, errInvalidCredentials
+	}
+	return s.startSession(ctx, u, password, rehash, throttles, now)
+}
+
+// checkPassword reports whether password matches hash, and whether hash
+// should be remade: it was made with weaker parameters than the configured
+// ones, or of the password before NFKC normalisation (hashes made before
+// passwords were normalised). It spends the same hashes for a given password
+// whatever hash is, so the dummy hash of an unknown email costs what a real
+// one costs.
+func (s *Service) checkPassword(hash, password string) (ok, rehash bool, err error) {
+	normalized := normalizePassword(password)
+	ok, err = s.verify(hash, normalized)
+	if err != nil {
+		return false, false, err
+	}
+	legacy := false
+	if normalized != password {
+		okRaw, err := s.verify(hash, password)
+		if err != nil {
+			return false, false, err
+		}
+		legacy = okRaw && !ok
+		ok = ok || okRaw
 	}
 	if !ok {
-		return Tokens{}, s.loginFailed(ctx, u, now)
+		return false, false, nil
 	}
-	return s.startSession(ctx, u.ID, now)
+	return true, legacy || s.weakerThanConfig(hash), nil
 }
 
-// hashing runs fn, a password hash, once one of the hash slots is free, and
-// returns its error. It returns KindUnavailable if ctx ends first: the service
-// is too busy to answer in time.
-func (s *Service) hashing(ctx context.Context, fn func() error) error {
-	select {
-	case s.hashSlots <- struct{}{}:
-	case <-ctx.Done():
-		return &bank.Error{Kind: bank.KindUnavailable, Code: "busy",
-			Message: "too many logins at once; retry later", Err: ctx.Err()}
-	}
-	defer func() { <-s.hashSlots }()
-	return fn()
-}
-
-// errLocked is the answer while an account is locked; the delay tells a
-// client when to try again.
-func errLocked(until, now time.Time) error {
-	return &retryError{
-		err: bank.Errorf(bank.KindLocked, "account_locked",
-			"the account is locked after too many failed logins; try again after %s", until.Format(time.RFC3339)),
-		after: until.Sub(now),
-	}
-}
-
-// loginFailed counts a wrong password and locks the account at the limit,
-// writing the lock's outbox event in the same transaction. It returns the
-// error the login answers with.
-func (s *Service) loginFailed(ctx context.Context, u userRow, now time.Time) error {
-	var lockedUntil time.Time
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		lockedUntil = time.Time{}
-		// Read again under the row lock: concurrent failures are counted one
-		// after the other, and one that comes after a lock does not count.
-		var (
-			failed int
-			locked sql.NullTime
-		)
-		err := tx.QueryRowContext(ctx, `SELECT failed_logins, locked_until FROM users WHERE id = $1`+forUpdate(s.db), u.ID).
-			Scan(&failed, &locked)
-		if err != nil {
-			return fmt.Errorf("read failed logins: %w", err)
-		}
-		if locked.Valid && locked.Time.After(now) {
-			lockedUntil = locked.Time.UTC()
-			return nil
-		}
-		failed++
-		if failed < s.cfg.MaxFailedLogins {
-			_, err := tx.ExecContext(ctx, `UPDATE users SET failed_logins = $2 WHERE id = $1`, u.ID, failed)
-			return err
-		}
-		// The lock replaces the count: once it ends, the user has a full set
-		// of attempts again.
-		lockedUntil = now.Add(s.cfg.LockoutDuration)
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = $2 WHERE id = $1`,
-			u.ID, lockedUntil); err != nil {
-			return fmt.Errorf("lock user: %w", err)
-		}
-		h := queue.NewHeader(EventLoginFailedLocked, now)
-		return queue.Write(ctx, tx, h, u.ID, struct {
-			queue.Header
-			UserID      string    `json:"user_id"`
-			Email       string    `json:"email"`
-			LockedUntil time.Time `json:"locked_until"`
-		}{h, u.ID, u.Email, lockedUntil})
-	})
+// weakerThanConfig reports whether hash was made with parameters other than
+// the configured ones in a way that makes it cheaper to attack.
+func (s *Service) weakerThanConfig(hash string) bool {
+	p, _, _, err := parseHash(hash)
 	if err != nil {
-		return fmt.Errorf("record failed login of user %s: %w", u.ID, err)
+		return false
 	}
-	if !lockedUntil.IsZero() {
-		s.log.WarnContext(ctx, "account locked after failed logins", "user_id", u.ID, "locked_until", lockedUntil)
-		return errLocked(lockedUntil, now)
-	}
-	return errInvalidCredentials
+	want := s.cfg.Password
+	return p.Memory < want.Memory || p.Time < want.Time || p.KeyLength < want.KeyLength || p.SaltLength < want.SaltLength
 }
 
-// startSession resets the failed-login count and issues the tokens of a new
-// refresh token family.
-func (s *Service) startSession(ctx context.Context, userID string, now time.Time) (Tokens, error) {
+// errLocked is the answer to the right password of a locked user.
+func errLocked() error {
+	return bank.Errorf(bank.KindLocked, "account_locked", "the account is locked; contact the bank")
+}
+
+// startSession issues the tokens of a new refresh token family for u, who
+// gave the right password. It ends the runs of failed logins under throttles
+// and, if rehash is set, stores a hash of password made with the current
+// parameters.
+func (s *Service) startSession(ctx context.Context, u userRow, password string, rehash bool, throttles []throttle, now time.Time) (Tokens, error) {
+	var newHash string
+	if rehash {
+		err := s.hashes.do(ctx, false, func() (err error) {
+			newHash, err = HashPassword(normalizePassword(password), s.cfg.Password)
+			return err
+		})
+		if err != nil {
+			return Tokens{}, err
+		}
+	}
 	refresh := newRefreshToken()
-	var (
-		role        Role
-		lockedUntil time.Time
-	)
+	var cur userRow
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		lockedUntil = time.Time{}
-		var locked sql.NullTime
-		// A concurrent wrong password may have locked the account since it
-		// was read; the lock wins.
-		err := tx.QueryRowContext(ctx, `SELECT role, locked_until FROM users WHERE id = $1`+forUpdate(s.db), userID).
-			Scan(&role, &locked)
+		var err error
+		// The user may have been locked, or had their role changed, since
+		// they were read: the row as it is now decides.
+		cur, err = userForUpdate(ctx, tx, s.db, u.ID)
 		if err != nil {
 			return fmt.Errorf("read user: %w", err)
 		}
-		if locked.Valid && locked.Time.After(now) {
-			lockedUntil = locked.Time.UTC()
-			return nil
+		if cur.lockedAt(now) {
+			return errLocked()
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET failed_logins = 0 WHERE id = $1 AND failed_logins <> 0`, userID); err != nil {
-			return fmt.Errorf("reset failed logins: %w", err)
+		for _, t := range throttles {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = $1`, t.key); err != nil {
+				return fmt.Errorf("reset login throttle: %w", err)
+			}
 		}
-		return insertRefresh(ctx, tx, hashToken(refresh), bank.NewID(), userID, now)
+		if newHash != "" {
+			// Only if the password was not changed meanwhile.
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3`,
+				u.ID, newHash, u.passwordHash); err != nil {
+				return fmt.Errorf("rehash password: %w", err)
+			}
+		}
+		return insertRefresh(ctx, tx, hashToken(refresh), bank.NewID(), u.ID, now)
 	})
 	if err != nil {
-		return Tokens{}, fmt.Errorf("start session of user %s: %w", userID, err)
+		if bank.ErrorKind(err) != bank.KindInternal {
+			return Tokens{}, err
+		}
+		return Tokens{}, fmt.Errorf("start session of user %s: %w", u.ID, err)
 	}
-	if !lockedUntil.IsZero() {
-		return Tokens{}, errLocked(lockedUntil, now)
-	}
-	return s.tokens(Principal{UserID: userID, Role: role}, refresh, now)
+	return s.tokens(cur, refresh, now)
 }
 
-func (s *Service) tokens(p Principal, refresh string, now time.Time) (Tokens, error) {
-	access, err := s.keys.IssueAccessToken(p, now)
+func (s *Service) tokens(u userRow, refresh string, now time.Time) (Tokens, error) {
+	access, err := s.keys.issueAccessToken(Principal{UserID: u.ID, Role: u.Role}, u.tokenVersion, now)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -336,7 +348,8 @@ func errBadRefresh(reason string) error {
 // it was stolen or replayed, so the whole family is revoked, the newest token
 // included, and both the thief and the user must log in again. It returns
 // KindInvalid when token is empty and KindUnauthenticated (code
-// invalid_refresh_token) when it is unknown, expired, revoked or spent.
+// invalid_refresh_token) when it is unknown, expired, revoked or spent, or
+// its user is locked or no longer exists.
 func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	if token == "" {
 		return Tokens{}, bank.Invalid("refresh_token", "is required")
@@ -346,7 +359,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	var (
 		reused bool
 		row    refreshRow
-		role   Role
+		u      userRow
 	)
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		reused = false
@@ -368,13 +381,25 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 		}
 		if !spent {
 			reused = true
-			return revokeFamily(ctx, tx, row.familyID, now)
+			if err := revokeFamily(ctx, tx, row.familyID, now); err != nil {
+				return err
+			}
+			// The presenter may be the thief: the user is the target, no
+			// actor is known.
+			return audit(ctx, tx, now, "", AuditFamilyRevoked, row.userID,
+				map[string]string{"family_id": row.familyID, "reason": "spent refresh token presented again"})
 		}
 		if !row.expiresAt.After(now) {
 			return errBadRefresh("the refresh token expired") // and the rollback unspends it
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT role FROM users WHERE id = $1`, row.userID).Scan(&role); err != nil {
+		u, err = userByID(ctx, tx, row.userID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return errBadRefresh("the user of the refresh token no longer exists")
+		case err != nil:
 			return fmt.Errorf("read user: %w", err)
+		case u.lockedAt(now):
+			return errBadRefresh("the user is locked")
 		}
 		return insertRefresh(ctx, tx, hashToken(next), row.familyID, row.userID, now)
 	})
@@ -382,10 +407,11 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 		return Tokens{}, err
 	}
 	if reused {
-		s.log.WarnContext(ctx, "spent refresh token reused; family revoked", "user_id", row.userID, "family_id", row.familyID)
+		s.log.WarnContext(ctx, "security: spent refresh token reused; family revoked", "event", "family_revoked",
+			"user_id", row.userID, "family_id", row.familyID)
 		return Tokens{}, errBadRefresh("the refresh token was already used, so its session is revoked")
 	}
-	return s.tokens(Principal{UserID: row.userID, Role: role}, next, now)
+	return s.tokens(u, next, now)
 }
 
 // Logout revokes the family of refresh token token: that session's refresh

@@ -2,13 +2,16 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/store"
@@ -345,70 +348,107 @@ func TestRefreshExpires(t *testing.T) {
 	})
 }
 
-func TestLockout(t *testing.T) {
+// TestLoginThrottle: failed logins slow down further attempts for the same
+// email from the same address, with growing delays, and never lock the
+// account; an unknown email is throttled exactly like a known one.
+func TestLoginThrottle(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
-		u := s.mustRegister(email, password, "Ann")
-
-		// A success resets the count: 9 failures, a success, 9 failures lock nothing.
-		for range 9 {
-			wantError(t, s.login(email, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+		s.mustRegister(email, password, "Ann")
+		for _, who := range []string{email, "nobody@example.com"} {
+			t.Run(who, func(t *testing.T) {
+				// A success ends the run: 5 failures, a success, 5 failures
+				// are all answered at once.
+				if who == email {
+					for range 5 {
+						wantError(t, s.login(who, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+					}
+					s.mustLogin(who, password)
+				}
+				for range 5 {
+					wantError(t, s.login(who, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+				}
+				// Then each attempt waits: 1 s after the 6th, 2 s after the 7th, …
+				for i, wait := range []int{1, 2, 4, 8} {
+					wantError(t, s.login(who, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
+					for _, pw := range []string{"wrong password", password} {
+						res := s.login(who, pw)
+						wantError(t, res, http.StatusTooManyRequests, "rate_limited")
+						if got := res.header.Get("Retry-After"); got != strconv.Itoa(wait) {
+							t.Errorf("attempt %d: Retry-After = %q, want %d", 7+i, got, wait)
+						}
+					}
+					s.clock.Advance(time.Duration(wait) * time.Second)
+				}
+			})
 		}
+		// The account is not locked: the right password works once the delay
+		// has passed, and never gets 423.
 		s.mustLogin(email, password)
-		for i := range 9 {
-			wantError(t, s.login(email, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
-			s.clock.Advance(time.Second * time.Duration(i))
+		// Another address is not slowed by this one's failures.
+		if _, err := s.svc.Login(context.Background(), email, password, "198.51.100.7"); err != nil {
+			t.Errorf("login from another address: %v", err)
 		}
 		if n := countOutbox(t, db); n != 0 {
-			t.Fatalf("%d outbox events before any lock", n)
+			t.Errorf("%d outbox events, want none: failed logins lock nothing", n)
 		}
-
-		// The 10th failure in a row locks.
-		lockedAt := s.clock.Now().UTC().Truncate(time.Microsecond)
-		res := s.login(email, "wrong password")
-		wantError(t, res, http.StatusLocked, "account_locked")
-		if got := res.header.Get("Retry-After"); got != "1800" {
-			t.Errorf("Retry-After = %q, want 1800", got)
-		}
-		// The right password does not open a locked account; nor does a wrong one extend the lock.
-		wantError(t, s.login(email, password), http.StatusLocked, "account_locked")
-		wantError(t, s.login(email, "wrong password"), http.StatusLocked, "account_locked")
-
-		var (
-			id, typ, aggregate, payload string
-			n                           int
-		)
-		if err := db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil || n != 1 {
-			t.Fatalf("outbox has %d events (%v), want 1", n, err)
-		}
-		if err := db.QueryRow(`SELECT id, type, aggregate_id, payload FROM outbox`).Scan(&id, &typ, &aggregate, &payload); err != nil {
-			t.Fatal(err)
-		}
-		var ev struct {
-			ID          string    `json:"event_id"`
-			Type        string    `json:"type"`
-			UserID      string    `json:"user_id"`
-			Email       string    `json:"email"`
-			LockedUntil time.Time `json:"locked_until"`
-		}
-		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
-			t.Fatalf("payload %s: %v", payload, err)
-		}
-		if typ != "auth.login_failed_locked" || aggregate != u.ID || ev.ID != id || ev.Type != typ ||
-			ev.UserID != u.ID || ev.Email != email || !ev.LockedUntil.Equal(lockedAt.Add(30*time.Minute)) {
-			t.Errorf("outbox row %s %s %s %s, want the lock of user %s until %v", id, typ, aggregate, payload, u.ID, lockedAt.Add(30*time.Minute))
-		}
-
-		s.clock.Advance(30*time.Minute - time.Second)
-		wantError(t, s.login(email, password), http.StatusLocked, "account_locked")
-		s.clock.Advance(time.Second)
-		s.mustLogin(email, password)
-		// After the lock, the count starts again from zero.
-		for range 9 {
-			wantError(t, s.login(email, "wrong password"), http.StatusUnauthorized, "invalid_credentials")
-		}
-		s.mustLogin(email, password)
 	})
+}
+
+// TestLoginThrottleAcrossAddresses: failures for one email spread over many
+// addresses are capped too, for emails with and without accounts alike.
+func TestLoginThrottleAcrossAddresses(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		cfg := testConfig()
+		cfg.FreeAccountFailures = 12
+		s := newServer(t, db, cfg)
+		s.mustRegister(email, password, "Ann")
+		ctx := context.Background()
+		for _, who := range []string{email, "nobody@example.com"} {
+			// 12 failures from 4 addresses, 3 each: none is slowed.
+			for i := range 12 {
+				_, err := s.svc.Login(ctx, who, "wrong password", fmt.Sprintf("192.0.2.%d", i%4))
+				if bank.ErrorCode(err) != "invalid_credentials" {
+					t.Fatalf("%s, failure %d: %v, want invalid_credentials", who, i+1, err)
+				}
+			}
+			// The 13th fails and slows every address, new ones included.
+			if _, err := s.svc.Login(ctx, who, "wrong password", "198.51.100.1"); bank.ErrorCode(err) != "invalid_credentials" {
+				t.Fatalf("%s, failure 13: %v", who, err)
+			}
+			_, err := s.svc.Login(ctx, who, password, "203.0.113.9")
+			if d, ok := retryAfter(err); bank.ErrorCode(err) != "rate_limited" || !ok || d != time.Second {
+				t.Errorf("%s from a new address after 13 failures: %v (retry after %v), want rate_limited for 1s", who, err, d)
+			}
+			s.clock.Advance(time.Second)
+		}
+		// The owner gets in once the delay has passed, and that ends the run.
+		if _, err := s.svc.Login(ctx, email, password, "203.0.113.9"); err != nil {
+			t.Fatalf("login after the delay: %v", err)
+		}
+		for i := range 4 {
+			if _, err := s.svc.Login(ctx, email, "wrong password", fmt.Sprintf("192.0.2.%d", 100+i)); bank.ErrorCode(err) != "invalid_credentials" {
+				t.Errorf("failure %d after a success: %v, want invalid_credentials", i+1, err)
+			}
+		}
+	})
+}
+
+func TestLoginDelays(t *testing.T) {
+	c := DefaultConfig()
+	var got []time.Duration
+	for n := 1; n <= 17; n++ {
+		got = append(got, c.loginDelay(n, c.FreeLoginFailures))
+	}
+	want := []time.Duration{0, 0, 0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, 32 * time.Second, 64 * time.Second, 128 * time.Second, 256 * time.Second,
+		512 * time.Second, 15 * time.Minute, 15 * time.Minute}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delays after 1..17 attempts (-want +got):\n%s", diff)
+	}
+	if d := c.loginDelay(1<<30, c.FreeLoginFailures); d != 15*time.Minute {
+		t.Errorf("delay after 2^30 attempts = %v, want the 15m cap", d)
+	}
 }
 
 func countOutbox(t *testing.T, db *store.DB) int {
@@ -476,7 +516,7 @@ func TestHashConcurrencyBounded(t *testing.T) {
 				if i%2 == 1 {
 					who = "nobody@example.com" // the dummy hash takes a slot too
 				}
-				_, _ = s.svc.Login(context.Background(), who, password, "192.0.2.1")
+				_, _ = s.svc.Login(context.Background(), who, password, fmt.Sprintf("192.0.2.%d", i))
 			}()
 		}
 		wg.Wait()
@@ -485,9 +525,9 @@ func TestHashConcurrencyBounded(t *testing.T) {
 		}
 
 		// With every slot taken until the caller gives up: 503, not a hang.
-		s.svc.hashSlots <- struct{}{}
-		s.svc.hashSlots <- struct{}{}
-		defer func() { <-s.svc.hashSlots; <-s.svc.hashSlots }()
+		s.svc.hashes.slots <- struct{}{}
+		s.svc.hashes.slots <- struct{}{}
+		defer func() { <-s.svc.hashes.slots; <-s.svc.hashes.slots }()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
 		_, err := s.svc.Login(ctx, email, password, "192.0.2.1")
@@ -579,12 +619,106 @@ func BenchmarkLogin(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.Register(ctx, email, password, "Ann"); err != nil {
+	if _, err := svc.Register(ctx, email, password, "Ann", "192.0.2.1"); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
 		if _, err := svc.Login(ctx, email, password, "192.0.2.1"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRegisterRateLimit: registrations are limited per client address, as
+// logins are, and a refusal creates nothing.
+func TestRegisterRateLimit(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		cfg := testConfig()
+		cfg.RegisterRate, cfg.RegisterBurst = 0.1, 3
+		s := newServer(t, db, cfg)
+		ctx := context.Background()
+		for i := range 3 {
+			if _, err := s.svc.Register(ctx, fmt.Sprintf("u%d@example.com", i), password, "U", "192.0.2.1"); err != nil {
+				t.Fatalf("registration %d: %v", i, err)
+			}
+		}
+		res := s.register("u3@example.com", password, "U") // from the test server's 127.0.0.1: its own bucket
+		if res.status != http.StatusCreated {
+			t.Errorf("registration from another address: status %d, body %s", res.status, res.body)
+		}
+		_, err := s.svc.Register(ctx, "u4@example.com", password, "U", "192.0.2.1")
+		if bank.ErrorCode(err) != "rate_limited" {
+			t.Fatalf("4th registration from one address = %v, want rate_limited", err)
+		}
+		if d, ok := retryAfter(err); !ok || d != 10*time.Second {
+			t.Errorf("retry after %v, want 10s (one registration per 10 s)", d)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM users WHERE email = 'u4@example.com'`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("refused registration stored %d users (%v)", n, err)
+		}
+		s.clock.Advance(10 * time.Second)
+		if _, err := s.svc.Register(ctx, "u4@example.com", password, "U", "192.0.2.1"); err != nil {
+			t.Errorf("registration after the wait: %v", err)
+		}
+	})
+}
+
+// TestHashPool: registrations never take more than half the hash slots, so
+// logins always get one; past the queue's bound the answer is 503 at once.
+func TestHashPool(t *testing.T) {
+	p := newHashPool(4, 2)
+	ctx := context.Background()
+	release := make(chan struct{})
+	var running, most atomic.Int32
+	work := func() error {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		running.Add(-1)
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range 4 { // 4 registrations: 2 hash, 2 queue
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.do(ctx, true, work) }()
+	}
+	waitFor(t, func() bool { return running.Load() == 2 && p.waiting.Load() == 4 })
+	// A login still gets a slot while registrations queue.
+	login := make(chan error, 1)
+	go func() { login <- p.do(ctx, false, func() error { return nil }) }()
+	if err := <-login; err != nil {
+		t.Errorf("login while registrations queue: %v", err)
+	}
+	// 4 waiting or hashing of a bound of 4 slots + 2 queued: two more fit,
+	// the third is refused at once.
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.do(ctx, false, work) }()
+	}
+	waitFor(t, func() bool { return p.waiting.Load() == 6 })
+	err := p.do(ctx, false, func() error { t.Error("ran past the queue's bound"); return nil })
+	if bank.ErrorKind(err) != bank.KindUnavailable || bank.ErrorCode(err) != "busy" {
+		t.Errorf("past the bound: %v, want unavailable (busy)", err)
+	}
+	if d, ok := retryAfter(err); !ok || d != time.Second {
+		t.Errorf("past the bound: retry after %v, want 1s", d)
+	}
+	close(release)
+	wg.Wait()
+	if got := most.Load(); got != 4 {
+		t.Errorf("at most %d hashes ran at once, want 4 (2 registrations, then 2 logins)", got)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

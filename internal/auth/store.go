@@ -28,22 +28,26 @@ func forUpdate(db *store.DB) string {
 	return ""
 }
 
-// userRow is a users row.
+// userRow is a users row. Its failed_logins column is no longer used: failed
+// logins are throttled per email and client address (login_throttle).
 type userRow struct {
 	User
 	passwordHash string
-	failedLogins int
 	lockedUntil  time.Time // zero when not locked
+	tokenVersion int64
 }
 
-const userColumns = `id, email, name, role, password_hash, failed_logins, locked_until, created_at`
+// lockedAt reports whether the user is locked at now.
+func (u userRow) lockedAt(now time.Time) bool { return u.lockedUntil.After(now) }
+
+const userColumns = `id, email, name, role, password_hash, locked_until, token_version, created_at`
 
 func scanUser(row *sql.Row) (userRow, error) {
 	var (
 		u      userRow
 		locked sql.NullTime
 	)
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.passwordHash, &u.failedLogins, &locked, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.passwordHash, &locked, &u.tokenVersion, &u.CreatedAt)
 	if err != nil {
 		return u, err
 	}
@@ -54,12 +58,37 @@ func scanUser(row *sql.Row) (userRow, error) {
 	return u, nil
 }
 
-func userByEmail(ctx context.Context, q querier, email string) (userRow, error) {
-	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+// loginUser reads the user with email email for a login, and reports whether
+// there is one. It returns one row, of NULLs when there is none, so that the
+// work of reading it is the same whether or not the email has an account.
+func loginUser(ctx context.Context, q querier, email string) (userRow, bool, error) {
+	var (
+		u                        userRow
+		id, em, name, role, hash sql.NullString
+		locked, created          sql.NullTime
+		version                  sql.NullInt64
+	)
+	err := q.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.role, u.password_hash, u.locked_until, u.token_version, u.created_at
+		FROM (SELECT 1 AS one) AS x LEFT JOIN users u ON u.email = $1`, email).
+		Scan(&id, &em, &name, &role, &hash, &locked, &version, &created)
+	if err != nil || !id.Valid {
+		return u, false, err
+	}
+	u.ID, u.Email, u.Name, u.Role, u.passwordHash = id.String, em.String, name.String, Role(role.String), hash.String
+	u.tokenVersion, u.CreatedAt = version.Int64, created.Time.UTC()
+	if locked.Valid {
+		u.lockedUntil = locked.Time.UTC()
+	}
+	return u, true, nil
 }
 
 func userByID(ctx context.Context, q querier, id string) (userRow, error) {
 	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// userForUpdate reads the user with id id, locking its row until tx ends.
+func userForUpdate(ctx context.Context, tx *sql.Tx, db *store.DB, id string) (userRow, error) {
+	return scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+forUpdate(db), id))
 }
 
 func insertUser(ctx context.Context, q querier, u User, passwordHash string) error {
@@ -131,6 +160,17 @@ func revokeFamilyOf(ctx context.Context, q querier, hash string, now time.Time) 
 		WHERE revoked_at IS NULL AND family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`, hash, now)
 	if err != nil {
 		return fmt.Errorf("revoke refresh token family: %w", err)
+	}
+	return nil
+}
+
+// revokeUserFamilies revokes every refresh token of user userID: all of the
+// user's sessions end at their next refresh.
+func revokeUserFamilies(ctx context.Context, q querier, userID string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = $2
+		WHERE user_id = $1 AND revoked_at IS NULL`, userID, now)
+	if err != nil {
+		return fmt.Errorf("revoke refresh tokens of user %s: %w", userID, err)
 	}
 	return nil
 }

@@ -2,23 +2,25 @@ package auth
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/fintech-banking/bank/internal/bank"
 )
 
-// Unlock lifts the lock that failed logins put on the user with email and
-// resets the count of failed logins: an operator's way out for a locked user.
-// It returns KindNotFound when no user has that email.
-func (s *Service) Unlock(ctx context.Context, email string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE email = $1`, normalizeEmail(email))
+// UnlockEmail is Unlock for the user with email, for the operator's command
+// line, which knows users by email. It returns KindNotFound when no user has
+// that email, and what Unlock returns.
+func (s *Service) UnlockEmail(ctx context.Context, by Principal, email string) (User, error) {
+	email = normalizeEmail(email)
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, bank.Errorf(bank.KindNotFound, "user_not_found", "no user has the email %s", email)
+	}
 	if err != nil {
-		return fmt.Errorf("unlock user: %w", err)
+		return User{}, fmt.Errorf("read user: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("unlock user: %w", err)
-	} else if n == 0 {
-		return bank.Errorf(bank.KindNotFound, "user_not_found", "no user has the email %s", normalizeEmail(email))
-	}
-	return nil
+	return s.Unlock(ctx, by, id)
 }

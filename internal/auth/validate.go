@@ -1,11 +1,15 @@
 package auth
 
 import (
+	_ "embed"
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/fintech-banking/bank/internal/bank"
 )
@@ -82,19 +86,62 @@ func emailProblem(email string) string {
 	return ""
 }
 
-// passwordProblem returns what is wrong with a new password, or "". Length is
-// counted in characters, not bytes, so a passphrase in any script has the
-// same limits.
+// normalizePassword is the form a password is hashed in: NFKC (NIST SP
+// 800-63B, 5.1.1.2), so that the same password typed on another keyboard or
+// system, composed or decomposed, full-width or not, is the same password.
+func normalizePassword(password string) string {
+	return norm.NFKC.String(password)
+}
+
+// passwordProblem returns what is wrong with a new password, or "", after
+// NIST SP 800-63B: at least 8 characters once normalised (counted in
+// characters, not bytes, so a passphrase in any script has the same limits),
+// at most 128 so that one request bounds the hash's work, no control
+// characters, not only white space, and not one of the most common passwords.
 func passwordProblem(password string) string {
-	switch n := utf8.RuneCountInString(password); {
-	case password == "":
+	if password == "" {
 		return "is required"
+	}
+	if !utf8.ValidString(password) {
+		return "must be valid UTF-8"
+	}
+	p := normalizePassword(password)
+	switch n := utf8.RuneCountInString(p); {
 	case n < minPasswordLen:
 		return "must be at least 8 characters"
 	case n > maxPasswordLen:
 		return "must be at most 128 characters"
+	case strings.ContainsFunc(p, unicode.IsControl):
+		return "must not contain control characters"
+	case strings.TrimFunc(p, unicode.IsSpace) == "":
+		return "must not be only white space"
+	case isCommonPassword(p):
+		return "is too common; choose another"
 	}
 	return ""
+}
+
+// commonPasswordsText is the 10,000 most common passwords, most common
+// first, one a line, lower case: the first 10,000 entries of the "passwords"
+// frequency list of zxcvbn (Dropbox, MIT licence), as Debian's python3-zxcvbn
+// 4.4.28-3 ships it in zxcvbn/frequency_lists.py.
+//
+//go:embed common-passwords.txt
+var commonPasswordsText string
+
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	m := make(map[string]struct{}, 10000)
+	for _, p := range strings.Split(strings.TrimSpace(commonPasswordsText), "\n") {
+		m[p] = struct{}{}
+	}
+	return m
+})
+
+// isCommonPassword reports whether password, normalised, is in the list of
+// common passwords, whatever its letters' case.
+func isCommonPassword(password string) bool {
+	_, ok := commonPasswords()[strings.ToLower(password)]
+	return ok
 }
 
 // nameProblem returns what is wrong with a normalized name, or "".

@@ -275,6 +275,7 @@ type Summary struct {
 	MaxMs             float64        `json:"max_ms"`
 	Errors            map[string]int `json:"errors"`
 	CPU               *CPUCost       `json:"cpu,omitempty"`
+	Storage           *StorageCost   `json:"storage,omitempty"`
 	LedgerViolations  []string       `json:"ledger_violations"`
 	LedgerTransaction int            `json:"ledger_transactions,omitempty"`
 }

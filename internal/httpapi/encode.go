@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	stdjson "encoding/json"
@@ -228,9 +229,16 @@ type (
 // errors are masked: their detail belongs in the log, not in a response. An
 // unreachable database is 503 unavailable: nothing about the request is wrong.
 func ErrorJSON(err error) (int, []byte) {
-	if bank.ErrorKind(err) == bank.KindInternal && store.Unreachable(err) {
-		err = &bank.Error{Kind: bank.KindUnavailable, Code: "unavailable",
-			Message: "the database cannot be reached; try again later", Err: err}
+	if bank.ErrorKind(err) == bank.KindInternal {
+		switch {
+		case errors.Is(err, context.Canceled):
+			// The client went away: nothing is wrong with the service.
+			err = &bank.Error{Kind: bank.KindUnavailable, Code: "request_cancelled",
+				Message: "the request was cancelled", Err: err}
+		case store.Unreachable(err):
+			err = &bank.Error{Kind: bank.KindUnavailable, Code: "unavailable",
+				Message: "the database cannot be reached; try again later", Err: err}
+		}
 	}
 	kind, doc := bank.BodyOf(err)
 	b, _ := stdjson.Marshal(doc)

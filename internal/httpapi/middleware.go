@@ -11,17 +11,16 @@ import (
 	"runtime/debug"
 	"strconv"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
 )
 
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
 // RequestID returns the id of the request ctx belongs to, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return bank.OriginOf(ctx).RequestID }
+
+// ClientAddr returns the client address (ClientIP) of the request ctx belongs
+// to, or "": what an audit record says the action came from.
+func ClientAddr(ctx context.Context) string { return bank.OriginOf(ctx).ClientIP }
 
 // Router is where a service registers its endpoints: an *http.ServeMux, or
 // a test's recorder listing every route.
@@ -36,8 +35,9 @@ type RequestObserver interface {
 }
 
 // Wrap returns h inside the middleware every service's requests pass through,
-// outermost first: request id, panic recovery, access log and metrics, and
-// the refusal of a path or query that holds what no field may (checkInput).
+// outermost first: request id, panic recovery, access log and metrics, the
+// edge's checks and security headers (edge), and the refusal of a path or
+// query that holds what no field may (checkInput).
 func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -46,7 +46,7 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		r = r.WithContext(bank.WithOrigin(r.Context(), bank.Origin{RequestID: id, ClientIP: ClientIP(r)}))
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
@@ -83,6 +83,9 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 				slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 				slog.String("remote", ClientIP(r)))
 		}()
+		if !edge(rec, r) {
+			return
+		}
 		if err := checkInput(r); err != nil {
 			Error(rec, r, log, err)
 			return
@@ -155,7 +158,7 @@ func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    ServerMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/queue"
@@ -109,60 +107,6 @@ func (l *Ledger) Account(ctx context.Context, p bank.Principal, id string) (*Acc
 	return a, nil
 }
 
-// Page asks for one page of a list, newest first.
-type Page struct {
-	Limit  int
-	Cursor string
-}
-
-// cursor is the position after the last item of a page: its time and id.
-type cursor struct {
-	At time.Time `json:"t"`
-	ID string    `json:"i"`
-}
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// newestFirst completes q, a query over rows with a created_at column and the
-// id column idCol, to read the page after c (nil: the first page), newest
-// first: one row more than limit, to tell whether another page follows.
-func (c *cursor) newestFirst(q string, args []any, idCol string, limit int) (string, []any) {
-	if c != nil {
-		args = append(args, c.At, c.ID)
-		q += fmt.Sprintf(` AND (created_at, %s) < ($%d, $%d)`, idCol, len(args)-1, len(args))
-	}
-	args = append(args, limit+1)
-	return q + fmt.Sprintf(` ORDER BY created_at DESC, %s DESC LIMIT $%d`, idCol, len(args)), args
-}
-
-// onePage cuts what newestFirst read to limit items and returns the cursor
-// of the next page, or "" on the last one.
-func onePage[T any](items []T, limit int, key func(T) cursor) ([]T, string) {
-	if len(items) <= limit {
-		return items, ""
-	}
-	items = items[:limit]
-	return items, key(items[limit-1]).encode()
-}
-
-func decodeCursor(s string) (*cursor, error) {
-	if s == "" {
-		return nil, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	var c cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" {
-		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
-	}
-	return &c, nil
-}
-
 // Accounts lists the customer accounts p may see, newest first: a customer's
 // own; for staff every customer's, or ownerID's when it is not empty.
 func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string, page Page) ([]*Account, string, error) {
@@ -235,6 +179,12 @@ func (l *Ledger) SetStatus(ctx context.Context, p bank.Principal, id, action str
 		return nil, bank.Invalid("action", "must be freeze, unfreeze or close")
 	}
 	return l.updateAccount(ctx, id, q, nil, func(tx *sql.Tx, a *Account, changed bool) error {
+		if changed {
+			audit := map[string]string{ActionFreeze: AuditFrozen, ActionUnfreeze: AuditUnfrozen, ActionClose: AuditClosed}[action]
+			if err := l.writeAudit(ctx, tx, newAuditRow(p, bank.OriginOf(ctx), audit, id, map[string]string{"owner_id": a.OwnerID})); err != nil {
+				return err
+			}
+		}
 		switch {
 		case changed && action == ActionFreeze:
 			type frozen struct {
@@ -270,10 +220,11 @@ func (l *Ledger) SetOverdraftLimit(ctx context.Context, p bank.Principal, id str
 	}
 	return l.updateAccount(ctx, id, `UPDATE accounts SET overdraft_limit = $2 WHERE id = $1
 		AND owner_id IS NOT NULL AND status <> 'closed' AND posted - pending + $2 >= 0`, []any{limit},
-		func(_ *sql.Tx, a *Account, changed bool) error {
+		func(tx *sql.Tx, a *Account, changed bool) error {
 			switch {
 			case changed:
-				return nil
+				return l.writeAudit(ctx, tx, newAuditRow(p, bank.OriginOf(ctx), AuditOverdraftLimit, id,
+					map[string]string{"overdraft_limit": strconv.FormatInt(limit, 10)}))
 			case a.Status == StatusClosed:
 				return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)
 			}

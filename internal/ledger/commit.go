@@ -70,6 +70,8 @@ type request struct {
 	batch bool // a batch-transfer request: one result or error per item
 	done  chan reply
 
+	origin bank.Origin // where the request came from, for the audit trail
+
 	answered bool // touched only by the holder of the committer token
 }
 
@@ -121,6 +123,7 @@ func (l *Ledger) submit(ctx context.Context, r *request) (Result, error) {
 		}()
 	}
 	r.done = make(chan reply, 1)
+	r.origin = bank.OriginOf(ctx)
 	l.mu.Lock()
 	l.waiting = append(l.waiting, r)
 	l.mu.Unlock()
@@ -258,6 +261,10 @@ func (l *Ledger) attempt(ctx context.Context, reqs []*request) (replies []reply,
 	if l.pg != nil {
 		return l.pg.run(ctx, b, reqs)
 	}
+	// SQLite runs in process: a statement cannot hang on a network, and its
+	// lock waits end at the busy timeout. With a context that can be
+	// cancelled, the driver starts a watcher goroutine for every statement.
+	ctx = context.WithoutCancel(ctx)
 	err = l.db.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		replies, err = b.run(reqs, &sqliteBatch{ctx: ctx, tx: tx})

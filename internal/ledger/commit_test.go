@@ -1,13 +1,9 @@
 package ledger_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -267,126 +263,23 @@ func TestRefusalsAreKept(t *testing.T) {
 	})
 }
 
-// proxy forwards TCP connections to target until told otherwise: it can cut
-// the connection whose COMMIT the database has just acknowledged, before the
-// acknowledgement reaches the client, and refuse every connection while
-// "down".
-type proxy struct {
-	ln         net.Listener
-	target     string
-	killCommit atomic.Bool
-	down       atomic.Bool
-	killed     atomic.Int32
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.cutAll() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if p.down.Load() {
-				c.Close()
-				continue
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *proxy) serve(client net.Conn) {
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		client.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns = append(p.conns, client, server)
-	p.mu.Unlock()
-	go func() { _, _ = io.Copy(server, client); server.Close() }()
-	// PostgreSQL's CommandComplete message for a COMMIT: 'C', length 11, tag.
-	committed := []byte("C\x00\x00\x00\x0bCOMMIT\x00")
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := server.Read(buf)
-		if n > 0 {
-			if p.killCommit.Load() && bytes.Contains(buf[:n], committed) {
-				// The database has committed; its answer is never relayed.
-				p.killCommit.Store(false)
-				p.killed.Add(1)
-				break
-			}
-			if _, werr := client.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	client.Close()
-	server.Close()
-}
-
-func (p *proxy) cutAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-// throughProxy opens the migrated PostgreSQL database behind a proxy.
-func throughProxy(t *testing.T) (*store.DB, *proxy) {
-	t.Helper()
-	raw := storetest.URL(t, store.Postgres)
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	db, err := store.Open(context.Background(), u.String(), store.Options{AppName: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db, p
-}
-
 // TestKillDuringCommit cuts the writer's connection after its COMMIT reached
 // the database and before the answer came back: the transfer is answered as
 // posted, exactly once, after a retry on a new connection finds its key.
 func TestKillDuringCommit(t *testing.T) {
 	t.Parallel()
-	db, p := throughProxy(t)
+	db, p := storetest.ThroughProxy(t)
 	ctx := context.Background()
 	l := newLedger(t, db)
 	alice := customer(t, db, "alice")
 	src, dst := open(t, l, alice, "EUR", 1000), open(t, l, alice, "EUR", 0)
-	p.killCommit.Store(true)
+	p.KillCommit.Store(true)
 	res, err := l.Transfer(ctx, alice, idem("t"), ledger.TransferInput{From: src, To: dst, Money: eur(5)})
 	if err != nil {
 		t.Fatalf("transfer whose COMMIT answer was lost: %v", err)
 	}
-	if p.killed.Load() != 1 {
-		t.Fatalf("the proxy cut %d connections during a COMMIT, want 1", p.killed.Load())
+	if p.Killed.Load() != 1 {
+		t.Fatalf("the proxy cut %d connections during a COMMIT, want 1", p.Killed.Load())
 	}
 	if !res.Created || txID(t, res) == "" {
 		t.Errorf("answer %+v, want the posted transfer", res)
@@ -403,14 +296,14 @@ func TestKillDuringCommit(t *testing.T) {
 // posts once the database is back.
 func TestDatabaseUnreachable(t *testing.T) {
 	t.Parallel()
-	db, p := throughProxy(t)
+	db, p := storetest.ThroughProxy(t)
 	ctx := context.Background()
 	l := newLedger(t, db)
 	alice := customer(t, db, "alice")
 	src, dst := open(t, l, alice, "EUR", 1000), open(t, l, alice, "EUR", 0)
 	in := ledger.TransferInput{From: src, To: dst, Money: eur(5)}
-	p.down.Store(true)
-	p.cutAll()
+	p.Down.Store(true)
+	p.CutAll()
 	_, err := l.Transfer(ctx, alice, idem("t"), in)
 	var e *bank.Error
 	if !errors.As(err, &e) || e.Kind != bank.KindUnavailable || !strings.Contains(e.Message, "Idempotency-Key") {
@@ -419,7 +312,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	if _, err := l.Account(ctx, alice, src); !store.Unreachable(err) {
 		t.Errorf("read with the database gone: %v, want an unreachable error", err)
 	}
-	p.down.Store(false)
+	p.Down.Store(false)
 	if _, err := l.Transfer(ctx, alice, idem("t"), in); err != nil {
 		t.Fatalf("retry with the same key once the database is back: %v", err)
 	}

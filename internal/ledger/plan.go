@@ -30,6 +30,7 @@ type batch struct {
 	holdsDone []*Hold // existing holds whose status or captured amount changed
 	events    []event
 	keys      []storedKey
+	audits    []auditRow
 }
 
 func newBatch(l *Ledger) *batch {
@@ -230,6 +231,7 @@ func (b *batch) apply(r *request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		b.auditCommand(r, r.cmds[0], v)
 		return Result{Body: mustJSON(v), Created: created}, nil
 	}
 	items := make([]any, len(r.cmds))

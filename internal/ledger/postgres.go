@@ -239,6 +239,9 @@ func (s *pgBatch) write(b *batch) error {
 			SELECT v.*, $6::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bytea[]) AS v`,
 			user, key, hash, status, bodies, b.now)
 	}
+	for _, a := range b.audits {
+		pipe.Queue(insertAuditSQL, a.args(b.now)...)
+	}
 	pipe.Queue("COMMIT")
 	br := s.conn.SendBatch(s.ctx, &pipe)
 	var err error

@@ -125,7 +125,11 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, k := range b.keys {
 		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.status, k.body, b.now})
 	}
-	for _, t := range []table{bal, txr, pr, hr, hu, er, kr} {
+	ar := table{what: "audit records", q: insertAuditSQL}
+	for _, a := range b.audits {
+		ar.args = append(ar.args, a.args(b.now))
+	}
+	for _, t := range []table{bal, txr, pr, hr, hu, er, kr, ar} {
 		if len(t.args) == 0 {
 			continue
 		}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// authRoutes lists the routes auth-service registers.
+func authRoutes() []string {
+	var r routeRecorder
+	noop := func(h http.Handler) http.Handler { return h }
+	auth.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
+	slices.Sort(r)
+	return r
+}
+
+// servedRoutes is every API route "serve all" serves.
+func servedRoutes() []string {
+	return slices.Sorted(slices.Values(append(authRoutes(), ledgerRoutes()...)))
+}
+
+// authFixture is what one call of an auth route needs: a fresh user's
+// credentials and refresh token, and a customer staff may manage.
+type authFixture struct {
+	email, password, refresh, target string
+}
+
+// authRouteCase is how to call one auth route and the status each actor gets.
+type authRouteCase struct {
+	path func(f authFixture) string
+	body func(f authFixture) any
+	want map[actor]int
+}
+
+func anyone(status int) map[actor]int {
+	return map[actor]int{custA: status, custB: status, operator: status, admin: status, nobody: status}
+}
+
+var authRouteCases = map[string]authRouteCase{
+	// A token sent to the routes that give tokens is not looked at.
+	"POST /api/v1/auth/register": {
+		path: func(authFixture) string { return "/api/v1/auth/register" },
+		body: func(authFixture) any {
+			return map[string]any{"email": "new-" + randomHex(4) + "@example.test", "password": "a new password", "name": "New"}
+		},
+		want: anyone(http.StatusCreated)},
+	"POST /api/v1/auth/login": {
+		path: func(authFixture) string { return "/api/v1/auth/login" },
+		body: func(f authFixture) any { return map[string]any{"email": f.email, "password": f.password} },
+		want: anyone(http.StatusOK)},
+	"POST /api/v1/auth/refresh": {
+		path: func(authFixture) string { return "/api/v1/auth/refresh" },
+		body: func(f authFixture) any { return map[string]any{"refresh_token": f.refresh} },
+		want: anyone(http.StatusOK)},
+	"POST /api/v1/auth/logout": {
+		path: func(authFixture) string { return "/api/v1/auth/logout" },
+		body: func(f authFixture) any { return map[string]any{"refresh_token": f.refresh} },
+		want: anyone(http.StatusNoContent)},
+	"GET /api/v1/auth/me": {
+		path: func(authFixture) string { return "/api/v1/auth/me" },
+		want: every(http.StatusOK, nil)},
+	"POST /api/v1/auth/logout-all": {
+		path: func(authFixture) string { return "/api/v1/auth/logout-all" },
+		want: every(http.StatusNoContent, nil)},
+	"PUT /api/v1/users/{id}/role": {
+		path: func(f authFixture) string { return "/api/v1/users/" + f.target + "/role" },
+		body: func(authFixture) any { return map[string]any{"role": "customer"} },
+		want: every(http.StatusOK, map[actor]int{custA: http.StatusForbidden, custB: http.StatusForbidden, operator: http.StatusForbidden})},
+	"POST /api/v1/users/{id}/lock": {
+		path: func(f authFixture) string { return "/api/v1/users/" + f.target + "/lock" },
+		want: staffOnly(http.StatusOK)},
+	"GET /api/v1/audit": {
+		path: func(authFixture) string { return "/api/v1/audit" },
+		want: every(http.StatusOK, map[actor]int{custA: http.StatusForbidden, custB: http.StatusForbidden, operator: http.StatusForbidden})},
+	"POST /api/v1/users/{id}/unlock": {
+		path: func(f authFixture) string { return "/api/v1/users/" + f.target + "/unlock" },
+		want: staffOnly(http.StatusOK)},
+}
+
+// TestEveryRouteHasRows fails when a served route has no row in routeCases
+// or authRouteCases, or a row names a route that is not served.
+func TestEveryRouteHasRows(t *testing.T) {
+	served := servedRoutes()
+	for _, r := range served {
+		_, inLedger := routeCases[r]
+		_, inAuth := authRouteCases[r]
+		if !inLedger && !inAuth {
+			t.Errorf("route %q has no row in routeCases or authRouteCases", r)
+		}
+	}
+	for r := range authRouteCases {
+		if !slices.Contains(served, r) {
+			t.Errorf("authRouteCases has a row for %q, which is not a route", r)
+		}
+	}
+}
+
+// TestAuthRoutesMatrix calls every auth-service route as a customer, another
+// customer, an operator, an admin and with no token, each with a fresh
+// session (logout-all ends the caller's).
+func TestAuthRoutesMatrix(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			b := startBank(t, d)
+			ctx := context.Background()
+			emails := map[actor]string{custA: b.customerEmail("a"), custB: b.customerEmail("b"),
+				operator: "operator@bank.test", admin: "admin@bank.test"}
+			passwords := map[actor]string{custA: "password of a", custB: "password of b",
+				operator: "staff password operator", admin: "staff password admin"}
+			targetEmail := b.customerEmail("target")
+			var target client.User
+			if err := b.tokensOf(targetEmail, "password of target").Me(ctx, &target); err != nil {
+				t.Fatal(err)
+			}
+			for _, route := range authRoutes() {
+				rc := authRouteCases[route]
+				method, _, _ := strings.Cut(route, " ")
+				for _, who := range actors {
+					c := b.anon
+					if who != nobody {
+						c = b.tokensOf(emails[who], passwords[who]).Client
+					}
+					tok := b.tokens(emails[custB], passwords[custB])
+					f := authFixture{email: emails[custB], password: passwords[custB], refresh: tok.RefreshToken, target: target.ID}
+					var body any
+					if rc.body != nil {
+						body = rc.body(f)
+					}
+					res, err := c.Do(ctx, method, rc.path(f), "", body, nil)
+					if res == nil {
+						t.Fatalf("%s as %s: %v", route, who, err)
+					}
+					if res.Status != rc.want[who] {
+						t.Errorf("%s as %s: status %d, want %d (%s)", route, who, res.Status, rc.want[who], res.Body)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRevokedTokensMatrix calls every served route with the tokens that must
+// no longer work: expired, of a demoted operator, of a locked customer and of
+// a removed customer. Every authenticated route answers 401; the routes that
+// give tokens do not look at one.
+func TestRevokedTokensMatrix(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			b := startBank(t, d)
+			ctx := context.Background()
+			a, _ := b.customer("a")
+			bc, _ := b.customer("b")
+			acct := b.account(a, "EUR", 10_000)
+			other := b.account(bc, "EUR", 0)
+			tx, err := a.Transfer(ctx, "revoked-fixture", client.Transfer{FromAccountID: acct.ID, ToAccountID: other.ID, Amount: 10, Currency: "EUR"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lf := fixture{account: acct.ID, other: other.ID, empty: other.ID, hold: "no-hold", tx: tx.ID}
+
+			// An expired token, signed with the bank's own key.
+			keys, err := auth.NewKeyring(auth.KeySource{Secret: b.env["BANK_JWT_SECRET"]}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			me, err := a.Me(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			expired, err := keys.IssueAccessToken(auth.Principal{UserID: me.ID, Role: auth.RoleAdmin}, time.Now().Add(-auth.AccessTokenTTL-time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// An operator the admin demotes, with the token from before.
+			b.createUser("operator", "demoted@bank.test", "demoted operator password")
+			demoted := b.tokensOf("demoted@bank.test", "demoted operator password")
+			var demotedUser client.User
+			if err := demoted.Me(ctx, &demotedUser); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := demoted.Do(ctx, http.MethodPost, "/api/v1/accounts/"+other.ID+"/freeze", "", nil, nil); err != nil {
+				t.Fatalf("operator freezes before the demotion: %v", err)
+			}
+			if _, err := b.staff["admin"].Do(ctx, http.MethodPut, "/api/v1/users/"+demotedUser.ID+"/role", "", map[string]any{"role": "customer"}, nil); err != nil {
+				t.Fatalf("demote: %v", err)
+			}
+
+			// A customer the operator locks, and one removed from the database.
+			locked, lockedID := b.customer("locked")
+			if _, err := b.staff["operator"].Do(ctx, http.MethodPost, "/api/v1/users/"+lockedID+"/lock", "", nil, nil); err != nil {
+				t.Fatalf("lock: %v", err)
+			}
+			deleted, deletedID := b.customer("deleted")
+			b.removeUser(d, deletedID)
+
+			revoked := map[string]*client.Client{
+				"an expired token": b.anon.WithToken(expired), "a demoted operator's token": demoted.Client,
+				"a locked customer's token": locked, "a removed customer's token": deleted,
+			}
+			af := authFixture{email: "nobody@example.test", password: "not a password", refresh: "not-a-token", target: lockedID}
+			for _, route := range servedRoutes() {
+				method, _, _ := strings.Cut(route, " ")
+				for name, c := range revoked {
+					var (
+						path string
+						body any
+						want int
+					)
+					if rc, ok := routeCases[route]; ok {
+						path, want = rc.path(lf), rc.want[nobody]
+						if rc.body != nil {
+							body = rc.body(lf)
+						}
+					} else {
+						rc := authRouteCases[route]
+						path, want = rc.path(af), rc.want[nobody]
+						if rc.body != nil {
+							body = rc.body(af)
+						}
+						switch route { // these look at their body, not the token
+						case "POST /api/v1/auth/login", "POST /api/v1/auth/refresh":
+							want = http.StatusUnauthorized
+						}
+					}
+					res, err := c.Do(ctx, method, path, "revoked-"+randomHex(4), body, nil)
+					if res == nil {
+						t.Fatalf("%s with %s: %v", route, name, err)
+					}
+					if res.Status != want {
+						t.Errorf("%s with %s: status %d, want %d (%s)", route, name, res.Status, want, res.Body)
+					}
+				}
+			}
+			// What the issue saw: the removed user's GET /accounts answered 200 [].
+			if _, err := deleted.Do(ctx, http.MethodGet, "/api/v1/accounts", "", nil, nil); status(t, err) != http.StatusUnauthorized {
+				t.Errorf("GET /accounts as a removed user: %v, want 401", err)
+			}
+		})
+	}
+}
+
+// customerEmail registers a customer named name, with password "password of
+// name", and returns its email.
+func (b *testBank) customerEmail(name string) string {
+	b.t.Helper()
+	email := name + "-" + randomHex(4) + "@example.test"
+	if _, err := b.anon.Register(context.Background(), email, "password of "+name, name); err != nil {
+		b.t.Fatalf("register %s: %v", name, err)
+	}
+	return email
+}
+
+// tokens logs email in and returns its tokens.
+func (b *testBank) tokens(email, password string) *client.Tokens {
+	b.t.Helper()
+	tok, err := b.anon.Login(context.Background(), email, password)
+	if err != nil {
+		b.t.Fatalf("login %s: %v", email, err)
+	}
+	return tok
+}
+
+// tokensOf logs email in and returns a client with the access token.
+func (b *testBank) tokensOf(email, password string) *meClient {
+	b.t.Helper()
+	return &meClient{b.anon.WithToken(b.tokens(email, password).AccessToken)}
+}
+
+// meClient is a client that can ask who it is.
+type meClient struct{ *client.Client }
+
+func (c *meClient) Me(ctx context.Context, u *client.User) error {
+	_, err := c.Do(ctx, http.MethodGet, "/api/v1/auth/me", "", nil, u)
+	return err
+}
+
+// createUser runs "bank users create" for a user with role.
+func (b *testBank) createUser(role, email, password string) {
+	b.t.Helper()
+	env := map[string]string{"BANK_USER_PASSWORD": password}
+	for k, v := range b.env {
+		env[k] = v
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"bank", "users", "create", "--role", role, "--email", email},
+		func(k string) string { return env[k] }, strings.NewReader(""), &out, &out)
+	if err != nil {
+		b.t.Fatalf("users create %s: %v\n%s", email, err, out.String())
+	}
+}
+
+// removeUser deletes user id, who owns nothing, from the database, as an
+// erasure done outside the API would.
+func (b *testBank) removeUser(d store.Dialect, id string) {
+	b.t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, b.env["BANK_DATABASE_URL"], store.Options{AppName: "test"})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`DELETE FROM refresh_tokens WHERE user_id = $1`, `DELETE FROM users WHERE id = $1`} {
+		if _, err := db.ExecContext(ctx, q, id); err != nil {
+			b.t.Fatalf("remove user (%s): %v", d, err)
+		}
+	}
+	// Other replicas' caches may trust the user for up to this long.
+	time.Sleep(auth.UserStateTTL)
+}

@@ -1,0 +1,111 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// throttleKey is the login_throttle key of an email and a client address,
+// or of the email from every address when clientIP is "". Only a hash is
+// kept: people type passwords into email fields.
+func throttleKey(email, clientIP string) string {
+	sum := sha256.Sum256([]byte(email + "\x00" + clientIP))
+	return hex.EncodeToString(sum[:])
+}
+
+// throttle is one counter a login attempt is counted under, and how many
+// attempts in a row it lets through before slowing them.
+type throttle struct {
+	key  string
+	free int
+}
+
+// loginThrottles are the counters of a login for email from clientIP: the
+// pair, and the email from every address.
+func (s *Service) loginThrottles(email, clientIP string) []throttle {
+	return []throttle{
+		{throttleKey(email, clientIP), s.cfg.FreeLoginFailures},
+		{throttleKey(email, ""), s.cfg.FreeAccountFailures},
+	}
+}
+
+// reserveLogin counts a login attempt under each of throttles and returns
+// how long the caller must wait before it may make one, or 0 when it may
+// now; a refused attempt is not counted. The attempt is counted before the
+// password is checked, and its delay for the next one set, so that
+// concurrent guesses cannot all slip in before the first failure is
+// written; a successful login deletes the counts (startSession).
+//
+// It runs the same statements whether or not the email has an account: the
+// answer, and the time it takes, say nothing about which emails exist.
+// Counters are locked in the order given, the same for every login, so two
+// logins never wait on each other in a cycle.
+func (s *Service) reserveLogin(ctx context.Context, throttles []throttle, now time.Time) (time.Duration, error) {
+	var wait time.Duration
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		wait = 0
+		attempts := make([]int, len(throttles))
+		for i, t := range throttles {
+			// Insert first, so that the row exists to be locked: two first
+			// attempts at once then queue on it instead of both inserting.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO login_throttle (key, attempts, blocked_until, updated_at)
+				VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING`, t.key, now); err != nil {
+				return fmt.Errorf("insert login throttle: %w", err)
+			}
+			var blocked time.Time
+			err := tx.QueryRowContext(ctx, `SELECT attempts, blocked_until FROM login_throttle WHERE key = $1`+forUpdate(s.db), t.key).
+				Scan(&attempts[i], &blocked)
+			if err != nil {
+				return fmt.Errorf("read login throttle: %w", err)
+			}
+			if blocked.After(now) {
+				wait = max(wait, blocked.Sub(now))
+			}
+		}
+		if wait > 0 {
+			return nil
+		}
+		for i, t := range throttles {
+			n := attempts[i] + 1
+			_, err := tx.ExecContext(ctx, `UPDATE login_throttle SET attempts = $2, blocked_until = $3, updated_at = $4 WHERE key = $1`,
+				t.key, n, now.Add(s.cfg.loginDelay(n, t.free)), now)
+			if err != nil {
+				return fmt.Errorf("count login attempt: %w", err)
+			}
+		}
+		return nil
+	})
+	return wait, err
+}
+
+// throttleRetention is how long a run of failed logins is remembered after
+// its last attempt; it is longer than any delay.
+const throttleRetention = 24 * time.Hour
+
+// Run sweeps expired login throttles every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.sweepThrottles(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "sweep login throttles", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Service) sweepThrottles(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_throttle WHERE updated_at < $1`, s.clock().Add(-throttleRetention))
+	if err != nil {
+		return fmt.Errorf("delete old login throttles: %w", err)
+	}
+	return nil
+}
