@@ -63,6 +63,11 @@ func backupCmd(ctx context.Context, sub string, args []string, getenv func(strin
 	}
 	progress := progressTo(stderr)
 	folder := filepath.Join(*dir, filepath.Base(name))
+	if name != "" {
+		if _, err := os.Stat(filepath.Join(folder, ops.ManifestFile)); err != nil {
+			return fmt.Errorf("there is no backup named %q in %s (see \"bank backup list --dir %s\")", name, *dir, *dir)
+		}
+	}
 	switch sub {
 	case "create":
 		db, err := openExisting(ctx, &cfg, "bank-backup")

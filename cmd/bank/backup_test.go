@@ -138,6 +138,10 @@ func TestBackupRestore(t *testing.T) {
 				t.Errorf("backup verify: exit %d, %v\n%s", exitCode(err), jerr, out)
 			}
 
+			if _, err := runArgs(t, env, "backup", "verify", "bank-19990101T000000Z"); err == nil || !strings.Contains(err.Error(), `no backup named "bank-19990101T000000Z"`) {
+				t.Errorf("verify of a backup that does not exist: %v, want an error naming it", err)
+			}
+
 			// A damaged backup fails verification.
 			dump := filepath.Join(backups, m.Name, m.Files[0].Name)
 			data, err := os.ReadFile(dump)
