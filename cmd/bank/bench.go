@@ -26,7 +26,7 @@ import (
 func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	url := fs.String("url", "http://localhost:8080", "the API to load (transaction-service when split)")
 	authURL := fs.String("auth-url", "", "auth-service, when services run apart (default: --url)")
 	accountURL := fs.String("account-url", "", "account-service, when services run apart (default: --url)")

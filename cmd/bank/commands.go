@@ -14,15 +14,16 @@ import (
 
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/ops"
 )
 
 // databaseOnly are the settings of commands that only need the database.
-var databaseOnly = []string{"database-url", "db-max-conns", "sqlite-synchronous", "log-level"}
+var databaseOnly = []string{"database-url", "db-max-conns", "sqlite-synchronous", "log-level", "data-dir"}
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	if err := cfg.load(fs, args, getenv, databaseOnly...); err != nil {
 		return err
 	}
@@ -45,16 +46,13 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func users(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usagef("usage: bank users create --role admin|operator|customer --email EMAIL [--name NAME]")
-	}
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	role := fs.String("role", "", "admin, operator or customer")
 	email := fs.String("email", "", "the user's email address")
 	name := fs.String("name", "", "the user's name (default: the email address)")
-	if err := cfg.load(fs, args[1:], getenv, databaseOnly...); err != nil {
+	if err := cfg.load(fs, args, getenv, databaseOnly...); err != nil {
 		return err
 	}
 	if !auth.Role(*role).Valid() {
@@ -101,24 +99,28 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdin
 }
 
 func ledgerCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return usagef("usage: bank ledger verify [-o table|json]")
-	}
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("ledger verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	output := fs.String("o", "table", "output format: table or json")
-	if err := cfg.load(fs, args[1:], getenv, databaseOnly...); err != nil {
+	if err := cfg.load(fs, args, getenv, databaseOnly...); err != nil {
 		return err
 	}
 	if *output != "table" && *output != "json" {
 		return usagef("-o must be table or json")
 	}
-	db, err := openDB(ctx, &cfg, "bank-cli", false, slog.New(slog.DiscardHandler))
+	db, err := openExisting(ctx, &cfg, "bank-cli")
 	if err != nil {
-		return err
+		return exitError{code: 3, msg: err.Error()}
 	}
 	defer db.Close()
+	// Exit 1 means a violation: a database without the ledger has none to
+	// find, and says so with 3, as diagnose says "unknown".
+	if ok, err := ops.HasSchema(ctx, db); err != nil {
+		return err
+	} else if !ok {
+		return exitError{code: 3, msg: "the database has no schema yet, so there is no ledger to verify: run bank migrate first"}
+	}
 	r, err := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig()).Verify(ctx)
 	if err != nil {
 		return err

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +32,8 @@ type Config struct {
 	ShutdownTimeout       time.Duration
 	DataDir               string
 	DebugAddr             string
+	JWTReloadInterval     time.Duration
+	MaintenancePoll       time.Duration
 	CORSOrigins           string
 }
 
@@ -43,6 +48,8 @@ func DefaultConfig() Config {
 		Migrate:           true,
 		ShutdownTimeout:   25 * time.Second,
 		DataDir:           "./data",
+		JWTReloadInterval: 5 * time.Second,
+		MaintenancePoll:   2 * time.Second,
 	}
 }
 
@@ -109,6 +116,10 @@ func (c *Config) settings() []setting {
 	add("shutdown-delay", "BANK_SHUTDOWN_DELAY", "after SIGTERM, how long to keep serving with readiness DOWN before closing", d, dv)
 	d, dv = dur(&c.ShutdownTimeout)
 	add("shutdown-timeout", "BANK_SHUTDOWN_TIMEOUT", "how long in-flight requests get to finish", d, dv)
+	d, dv = dur(&c.JWTReloadInterval)
+	add("jwt-reload-interval", "BANK_JWT_RELOAD_INTERVAL", "how often the jwt-secret files are re-read", d, dv)
+	d, dv = dur(&c.MaintenancePoll)
+	add("maintenance-poll", "BANK_MAINTENANCE_POLL", "how often the maintenance mode is read from the database", d, dv)
 	s, v = str(&c.DebugAddr)
 	add("debug-addr", "BANK_DEBUG_ADDR", "listen address of /debug/pprof (off when empty; never expose it)", s, v)
 	s, v = str(&c.CORSOrigins)
@@ -119,28 +130,57 @@ func (c *Config) settings() []setting {
 }
 
 // load fills c from the environment, then from args parsed by fs; names
-// limits the settings to those the command uses.
+// limits the settings to those the command uses. An error names the setting
+// as the user gave it: the flag when it was on the command line, else the
+// environment variable.
 func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) string, names ...string) error {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
+	byEnv := map[string]string{}
 	for _, s := range c.settings() {
 		if len(names) > 0 && !want[s.flag] {
 			continue
 		}
+		byEnv[s.env] = s.flag
 		if v := getenv(s.env); v != "" {
 			if err := s.set(v); err != nil {
 				return fmt.Errorf("%s=%q: %v", s.env, v, err)
 			}
 		}
 		s := s
-		fs.Func(s.flag, s.help+" ($"+s.env+", default "+s.value()+")", func(v string) error { return s.set(v) })
+		help := s.help + " ($" + s.env
+		if d := s.value(); d != "" && d != "0" && d != "0s" {
+			help += ", default " + d
+		}
+		fs.Func(s.flag, help+")", func(v string) error { return s.set(v) })
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return c.Validate()
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// The embedded database lives in the data folder unless placed elsewhere.
+	if _, ok := byEnv["BANK_DATA_DIR"]; ok && !given["database-url"] && getenv("BANK_DATABASE_URL") == "" {
+		c.DatabaseURL = "sqlite://" + strings.TrimSuffix(c.DataDir, "/") + "/bank.db"
+	}
+	err := c.Validate()
+	var se *settingError
+	if errors.As(err, &se) && given[byEnv[se.env]] {
+		return fmt.Errorf("--%s %s", byEnv[se.env], se.problem)
+	}
+	return err
+}
+
+// settingError is a setting that cannot work: Error names its environment
+// variable; load names the flag instead when the flag was given.
+type settingError struct{ env, problem string }
+
+func (e *settingError) Error() string { return e.env + " " + e.problem }
+
+func badSetting(env, format string, args ...any) error {
+	return &settingError{env, fmt.Sprintf(format, args...)}
 }
 
 // Validate reports the first setting that cannot work, naming it.
@@ -148,15 +188,27 @@ func (c *Config) Validate() error {
 	switch {
 	case !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") &&
 		!strings.HasPrefix(c.DatabaseURL, "sqlite://"):
-		return errors.New("BANK_DATABASE_URL must start with postgres:// or sqlite://")
+		return badSetting("BANK_DATABASE_URL", "must start with postgres:// or sqlite://")
 	case c.SQLiteSynchronous != "NORMAL" && c.SQLiteSynchronous != "FULL":
-		return errors.New("BANK_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+		return badSetting("BANK_SQLITE_SYNCHRONOUS", "must be NORMAL or FULL")
 	case c.QueueURL != "db" && !strings.HasPrefix(c.QueueURL, "https://") && !strings.HasPrefix(c.QueueURL, "http://"):
-		return errors.New(`BANK_QUEUE_URL must be "db" or an SQS queue URL`)
+		return badSetting("BANK_QUEUE_URL", `must be "db" or an SQS queue URL`)
 	case c.JWTSecretFile != "" && c.JWTSecret != "":
-		return errors.New("set BANK_JWT_SECRET_FILE or BANK_JWT_SECRET, not both")
+		return errors.New("set BANK_JWT_SECRET_FILE (--jwt-secret-file) or BANK_JWT_SECRET (--jwt-secret), not both")
+	case c.JWTReloadInterval <= 0:
+		return badSetting("BANK_JWT_RELOAD_INTERVAL", "must be a positive duration such as 5s")
+	case c.MaintenancePoll <= 0:
+		return badSetting("BANK_MAINTENANCE_POLL", "must be a positive duration such as 2s")
 	case c.HTTPAddr == "":
-		return errors.New("BANK_HTTP_ADDR must not be empty")
+		return badSetting("BANK_HTTP_ADDR", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return badSetting("BANK_HTTP_ADDR", "must be HOST:PORT or :PORT, not %q", c.HTTPAddr)
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			return badSetting("BANK_DEBUG_ADDR", "must be HOST:PORT or :PORT, not %q", c.DebugAddr)
+		}
 	}
 	if _, err := httpapi.ParseOrigins(c.CORSOrigins); err != nil {
 		return fmt.Errorf("BANK_CORS_ORIGINS: %w", err)
@@ -164,10 +216,27 @@ func (c *Config) Validate() error {
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("BANK_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+		return badSetting("BANK_LOG_LEVEL", "must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	return nil
 }
 
 // embedded reports whether the database is the embedded SQLite one.
 func (c *Config) embedded() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite://") }
+
+// databaseLocation says where a database URL points, for the start-up log:
+// the absolute file of a SQLite database, the host and database name of a
+// PostgreSQL one (never its password).
+func databaseLocation(raw string) string {
+	if path, ok := strings.CutPrefix(raw, "sqlite://"); ok {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs
+		}
+		return path
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Host + u.Path
+}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,11 +15,9 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bank:", err)
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
+		if msg := errorText(err); msg != "" {
+			fmt.Fprintln(os.Stderr, "bank:", msg)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }

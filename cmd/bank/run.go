@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,53 +20,83 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-const usage = `bank — the fintech-banking platform
-
-Usage:
-  bank serve all|auth|account|transaction|payment|notification [flags]
-  bank migrate [flags]
-  bank users create --role admin|operator|customer --email EMAIL [--name NAME]
-                    (password from stdin, or BANK_USER_PASSWORD)
-  bank ledger verify [-o table|json]
-  bank bench [--url URL] [--scenario uniform|hot-source|hot-dest|batch|mixed] [-c 64] [-d 10s] [-o table|json] [--plot FILE]
-  bank version
-  bank help
-
-Every flag has a BANK_* environment variable (flags win); run
-"bank serve all -h" to see them. With no configuration, "bank serve all" keeps
-its data in ./data (SQLite) and serves on :8080.
-`
-
 // run is the whole program: main only wires it to the process.
+// --help anywhere prints to stdout and returns nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, getenv, stdin, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
-		return usagef("no command given")
+		return usagef("no command given (see \"bank help\")")
 	}
 	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "serve":
+		if len(rest) > 0 && isHelp(rest[0]) {
+			fs := flag.NewFlagSet("serve all", flag.ContinueOnError)
+			fs.SetOutput(stdout)
+			cfg := DefaultConfig()
+			return cfg.load(fs, rest[:1], func(string) string { return "" })
+		}
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return usagef("serve needs a service: all, %s", strings.Join(services, ", "))
+			return usagef("serve needs a service: all, %s (see \"bank serve --help\")", strings.Join(services, ", "))
 		}
 		return serve(ctx, rest[0], rest[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "users":
-		return users(ctx, rest, getenv, stdin, stdout, stderr)
+		return group("users", rest, stdout, func(sub string, args []string) error {
+			if sub == "unlock" {
+				return usersUnlock(ctx, args, getenv, stdout)
+			}
+			return users(ctx, args, getenv, stdin, stdout, stderr)
+		})
 	case "bench":
 		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
-		return ledgerCmd(ctx, rest, getenv, stdout, stderr)
+		return group("ledger", rest, stdout, func(_ string, args []string) error {
+			return ledgerCmd(ctx, args, getenv, stdout, stderr)
+		})
+	case "diagnose":
+		return diagnoseCmd(ctx, rest, getenv, stdout)
+	case "db":
+		return group("db", rest, stdout, func(sub string, args []string) error {
+			return dbCmd(ctx, sub, args, getenv, stdout, stderr)
+		})
+	case "backup":
+		return group("backup", rest, stdout, func(sub string, args []string) error {
+			return backupCmd(ctx, sub, args, getenv, stdout, stderr)
+		})
+	case "maintenance":
+		return group("maintenance", rest, stdout, func(sub string, args []string) error {
+			return maintenanceCmd(ctx, sub, args, getenv, stdout)
+		})
+	case "certs":
+		return group("certs", rest, stdout, func(_ string, args []string) error {
+			return certsCmd(ctx, args, stdout)
+		})
+	case "jwt":
+		return group("jwt", rest, stdout, func(_ string, args []string) error {
+			return jwtRotate(args, getenv, stdout)
+		})
 	case "version":
+		fs := flag.NewFlagSet("version", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		if err := parseFlags(fs, rest); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, versionString())
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "help", "-h", "-help", "--help":
+		printUsage(stdout)
 		return nil
 	default:
-		fmt.Fprint(stderr, usage)
-		return usagef("unknown command %q", cmd)
+		return usagef("unknown command %q (see \"bank help\")", cmd)
 	}
 }
 
@@ -82,16 +113,7 @@ func versionString() string {
 	return v
 }
 
-// parseFlags parses args with fs, turning -h and bad flags into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return usagef("%s", "help requested")
-		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/observe"
+	"github.com/fintech-banking/bank/internal/ops"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
@@ -41,7 +42,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("serve "+service, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	if err := cfg.load(fs, args, getenv); err != nil {
 		return err
 	}
@@ -59,6 +60,20 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if service != "all" {
 		app = service + "-service"
 	}
+	// The listeners come first: a taken port is found before anything is
+	// migrated or generated.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+	var dln net.Listener
+	if cfg.DebugAddr != "" {
+		if dln, err = net.Listen("tcp", cfg.DebugAddr); err != nil {
+			return fmt.Errorf("listen on %s (debug): %w", cfg.DebugAddr, err)
+		}
+		defer dln.Close()
+	}
 	keys, err := keyring(&cfg, log)
 	if err != nil {
 		return err
@@ -74,7 +89,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	observe.RegisterPool(reg, db)
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
-	health.AddCheck("db", db.PingContext)
+	health.AddCheck("db", databaseCheck(db))
 	mux := http.NewServeMux()
 	observe.NewActuator(reg, health).Routes(mux)
 	// Every service checks tokens against their users' current state; a
@@ -103,12 +118,13 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		transaction.Routes(mux, log, l, authn)
 	}
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
+	maintenance := ops.NewMaintenanceWatch(db, log)
+	api := httpapi.Maintenance(func() (bool, string, time.Duration) {
+		m := maintenance.State()
+		return m.On, m.Message, m.RetryAfter
+	}, log, httpapi.JSONMux(mux))
 	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(httpapi.JSONMux(mux)), log, metrics), log)
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(api), log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -129,11 +145,12 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		}
 		return nil
 	})
-	g.Go(func() error { keys.Watch(gctx, 5*time.Second); return nil })
+	g.Go(func() error { keys.Watch(gctx, cfg.JWTReloadInterval); return nil })
+	g.Go(func() error { maintenance.Run(gctx, cfg.MaintenancePoll); return nil })
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error {
-			if err := dbg.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+			if err := dbg.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("serve debug: %w", err)
 			}
 			return nil
@@ -148,6 +165,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	health.SetReady(true)
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
+		"database_location", databaseLocation(cfg.DatabaseURL),
 		"version", version, "startup_ms", time.Since(started).Milliseconds())
 	err = g.Wait()
 	if l != nil {
@@ -216,5 +234,12 @@ func keyring(cfg *Config, log *slog.Logger) (*auth.Keyring, error) {
 		}
 		src.SecretFile = path
 	}
-	return auth.NewKeyring(src, log)
+	keys, err := auth.NewKeyring(src, log)
+	switch {
+	case err == nil:
+		return keys, nil
+	case cfg.JWTSecret != "":
+		return nil, fmt.Errorf("--jwt-secret (BANK_JWT_SECRET): %w", err)
+	}
+	return nil, fmt.Errorf("--jwt-secret-file (BANK_JWT_SECRET_FILE) or --jwt-previous-secret-file: %w", err)
 }

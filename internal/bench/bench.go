@@ -138,8 +138,15 @@ func Run(ctx context.Context, s *Setup, cfg Config, measure func(), progress Pro
 	defer cancel()
 
 	if measure != nil {
-		t := time.AfterFunc(cfg.Warmup, measure)
-		defer t.Stop()
+		// measure runs on the timer's goroutine; Run returns only after it
+		// has finished, so that the caller may read what it wrote.
+		measured := make(chan struct{})
+		t := time.AfterFunc(cfg.Warmup, func() { defer close(measured); measure() })
+		defer func() {
+			if !t.Stop() {
+				<-measured
+			}
+		}()
 	}
 	var wg sync.WaitGroup
 	for w := range cfg.Clients {

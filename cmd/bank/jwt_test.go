@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// kidOf returns the key id in an access token's header, "" if it has none.
+func kidOf(token string) string {
+	head, _, _ := strings.Cut(token, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(head)
+	var h struct{ Kid string }
+	_ = json.Unmarshal(b, &h)
+	return h.Kid
+}
+
+func keyID(key string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// TestJWTRotateUnderTraffic runs two processes on one database and key files,
+// logs in on one and calls the other with the token, over and over, while
+// "bank jwt rotate" replaces the key: no request fails, both processes end up
+// signing with the new key, and a token of the old key still works.
+func TestJWTRotateUnderTraffic(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyFile, prevFile := filepath.Join(dir, "jwt-secret"), filepath.Join(dir, "jwt-previous-secret")
+	oldKey := randomHex(32)
+	for path, key := range map[string]string{keyFile: oldKey, prevFile: randomHex(32)} {
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{
+		"BANK_DATABASE_URL":             storetest.URL(t, store.SQLite),
+		"BANK_HTTP_ADDR":                "127.0.0.1:0",
+		"BANK_DATA_DIR":                 dir,
+		"BANK_JWT_SECRET_FILE":          keyFile,
+		"BANK_JWT_PREVIOUS_SECRET_FILE": prevFile,
+		"BANK_JWT_RELOAD_INTERVAL":      "50ms",
+		"BANK_LOG_LEVEL":                "info",
+	}
+	if out, err := runArgs(t, env, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	urlA, _ := startServe(t, "all", env)
+	urlB, _ := startServe(t, "all", env)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	procs := []*client.Client{client.New(urlA, hc), client.New(urlB, hc)}
+	ctx := context.Background()
+	email, password := "rota-"+randomHex(4)+"@example.test", "a long password"
+	if _, err := procs[0].Register(ctx, email, password, "Rota"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := procs[0].Login(ctx, email, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu       sync.Mutex
+		failures []string
+		requests int
+		seen     = map[string]map[int]bool{} // kid → processes that signed with it
+	)
+	stop := make(chan struct{})
+	var traffic sync.WaitGroup
+	// Each client refreshes its token on one process and uses it on the
+	// other, alternately: a token signed with a key the other process does
+	// not accept yet fails the request.
+	for c := 0; c < 4; c++ {
+		tok, err := procs[c%2].Login(ctx, email, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		traffic.Go(func() {
+			for i := c; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				from, to := i%2, 1-i%2
+				var next client.Tokens
+				_, err := procs[from].Do(ctx, http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}, &next)
+				if err == nil {
+					tok = &next
+					_, err = procs[to].WithToken(tok.AccessToken).Me(ctx)
+				}
+				mu.Lock()
+				requests += 2
+				if err != nil {
+					failures = append(failures, fmt.Sprintf("refresh on %d, me on %d: %v", from, to, err))
+				} else {
+					kid := kidOf(tok.AccessToken)
+					if seen[kid] == nil {
+						seen[kid] = map[int]bool{}
+					}
+					seen[kid][from] = true
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	out, err := runArgs(t, env, "jwt", "rotate", "--settle", "500ms")
+	if err != nil {
+		t.Fatalf("jwt rotate: %v\n%s", err, out)
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := keyID(string(key))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		both := len(seen[kid]) == 2
+		mu.Unlock()
+		if both {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no token signed with the new key %s by both processes after 30s; seen %v", kid, seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	traffic.Wait()
+	if len(failures) > 0 {
+		t.Errorf("%d of %d requests failed during the rotation, want 0; the first: %s", len(failures), requests, failures[0])
+	}
+	if kid == keyID(oldKey) {
+		t.Fatal("the key did not change")
+	}
+	prev, err := os.ReadFile(prevFile)
+	if err != nil || strings.TrimSpace(string(prev)) != oldKey {
+		t.Errorf("the previous-key file does not hold the old key (%v)", err)
+	}
+	for i, p := range procs {
+		if _, err := p.WithToken(before.AccessToken).Me(ctx); err != nil {
+			t.Errorf("process %d refuses a token of the old key after the rotation: %v", i, err)
+		}
+	}
+	t.Logf("%d requests during the rotation, %d failed", requests, len(failures))
+}

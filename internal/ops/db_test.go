@@ -1,0 +1,152 @@
+package ops_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// openAs opens the database at url as application app, closed when the test ends.
+func openAs(t *testing.T, url, app string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), url, store.Options{AppName: app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestPostgresAdmin runs the connection, statement and replication queries
+// on a real PostgreSQL database.
+func TestPostgresAdmin(t *testing.T) {
+	t.Parallel()
+	url := storetest.URL(t, store.Postgres)
+	ctx := context.Background()
+	admin := openAs(t, url, "bank-cli")
+	if _, err := admin.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	idle := openAs(t, url, "auth-service")
+	if err := idle.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	gs, err := ops.Connections(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(gs, func(g ops.ConnGroup) bool {
+		return g.Application == "auth-service" && g.State == "idle" && g.Count >= 1
+	}) {
+		t.Errorf("Connections = %+v, want an idle auth-service connection", gs)
+	}
+
+	// A statement that runs until terminated.
+	sleeper := openAs(t, url, "transaction-service")
+	slept := make(chan error, 1)
+	go func() {
+		_, err := sleeper.ExecContext(ctx, `SELECT pg_sleep(60)`)
+		slept <- err
+	}()
+	var long []ops.Query
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if long, err = ops.LongQueries(ctx, admin, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if len(long) > 0 {
+			break
+		}
+	}
+	if len(long) != 1 || long[0].Application != "transaction-service" || !strings.Contains(long[0].Query, "pg_sleep") {
+		t.Fatalf("LongQueries = %+v, want the pg_sleep of transaction-service", long)
+	}
+	if none, err := ops.LongQueries(ctx, admin, time.Hour); err != nil || len(none) != 0 {
+		t.Errorf("LongQueries(1h) = %+v, %v; want none", none, err)
+	}
+	pids, err := ops.Terminate(ctx, admin, long)
+	if err != nil || len(pids) != 1 || pids[0] != long[0].PID {
+		t.Fatalf("Terminate = %v, %v; want [%d]", pids, err, long[0].PID)
+	}
+	select {
+	case err := <-slept:
+		if err == nil {
+			t.Error("the terminated statement succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the terminated statement is still running")
+	}
+
+	if _, err := ops.SlowQueries(ctx, admin, 10); err != nil && !errors.Is(err, ops.ErrNoStatStatements) {
+		t.Errorf("SlowQueries: %v, want rows or ErrNoStatStatements", err)
+	} else if err != nil && !strings.Contains(err.Error(), "shared_preload_libraries") {
+		t.Errorf("SlowQueries error %q does not say how to enable the extension", err)
+	}
+
+	if rs, err := ops.ReplicationLag(ctx, admin); err != nil || len(rs) != 0 {
+		t.Errorf("ReplicationLag = %+v, %v; want none on a server without standbys", rs, err)
+	}
+	p, err := ops.ServerConnections(ctx, admin)
+	if err != nil || p.Used < 3 || p.Max < p.Used {
+		t.Errorf("ServerConnections = %+v, %v; want at least this test's 3 connections under max_connections", p, err)
+	}
+}
+
+// TestSQLiteRefusesStatistics checks that the PostgreSQL-only commands say
+// so on SQLite instead of failing on a missing view.
+func TestSQLiteRefusesStatistics(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	if _, err := ops.Connections(ctx, db); !errors.Is(err, ops.ErrPostgresOnly) {
+		t.Errorf("Connections on SQLite: %v, want ErrPostgresOnly", err)
+	}
+	if _, err := ops.LongQueries(ctx, db, time.Minute); !errors.Is(err, ops.ErrPostgresOnly) {
+		t.Errorf("LongQueries on SQLite: %v, want ErrPostgresOnly", err)
+	}
+	if _, err := ops.SlowQueries(ctx, db, 1); !errors.Is(err, ops.ErrPostgresOnly) {
+		t.Errorf("SlowQueries on SQLite: %v, want ErrPostgresOnly", err)
+	}
+}
+
+func TestMaintain(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for _, op := range []string{"analyze", "vacuum", "reindex"} {
+			var done []string
+			if err := ops.Maintain(ctx, db, op, ops.MaintenanceTables, func(table string, _ time.Duration) { done = append(done, table) }); err != nil {
+				t.Fatalf("%s: %v", op, err)
+			}
+			if !slices.Equal(done, ops.MaintenanceTables) {
+				t.Errorf("%s went through %v, want %v", op, done, ops.MaintenanceTables)
+			}
+		}
+		if db.Dialect == store.Postgres {
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_user_tables WHERE relname = 'transactions' AND last_analyze IS NOT NULL`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("transactions has no last_analyze after analyze (%d, %v)", n, err)
+			}
+		}
+		for _, bad := range []struct{ op, table, want string }{
+			{"shrink", "transactions", "must be analyze, vacuum or reindex"},
+			{"analyze", "transactions; DROP TABLE users", "is not a table name"},
+			{"analyze", "no_such_table", "no_such_table"},
+		} {
+			err := ops.Maintain(ctx, db, bad.op, []string{bad.table}, nil)
+			if err == nil || !strings.Contains(err.Error(), bad.want) {
+				t.Errorf("Maintain(%s, %s) = %v, want an error saying %q", bad.op, bad.table, err, bad.want)
+			}
+		}
+		if ok, err := ops.HasSchema(ctx, db); err != nil || !ok {
+			t.Errorf("HasSchema of a migrated database = %v, %v", ok, err)
+		}
+	})
+}
