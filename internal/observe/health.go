@@ -43,6 +43,7 @@ type Component struct {
 type Report struct {
 	Status     Status               `json:"status"`
 	Components map[string]Component `json:"components,omitempty"`
+	Groups     []string             `json:"groups,omitempty"` // the health groups, at the root only
 }
 
 // Health holds a service's health checks and its readiness. It is safe for
