@@ -59,6 +59,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if service != "all" {
 		app = service + "-service"
 	}
+	log = log.With("service", app)
 	keys, err := keyring(&cfg, log)
 	if err != nil {
 		return err
@@ -71,6 +72,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 
 	reg := prometheus.NewRegistry()
 	metrics := observe.NewMetrics(reg)
+	business := observe.NewBusiness(reg)
 	observe.RegisterPool(reg, db)
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
@@ -108,7 +110,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(httpapi.JSONMux(mux)), log, metrics), log)
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(business.Wrap(httpapi.JSONMux(mux))), log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -145,15 +147,17 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	if l != nil && (runs || service == "transaction") {
 		g.Go(func() error { return l.Run(gctx) })
+		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
+		g.Go(func() error { return check.Run(gctx) })
 	}
 	health.SetReady(true)
-	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
+	log.Info("serving", "addr", ln.Addr().String(), "database", string(db.Dialect),
 		"version", version, "startup_ms", time.Since(started).Milliseconds())
 	err = g.Wait()
 	if l != nil {
 		l.Close()
 	}
-	log.Info("stopped", "service", service)
+	log.Info("stopped")
 	return err
 }
 
