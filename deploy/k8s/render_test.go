@@ -204,7 +204,7 @@ func buildBank() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bank")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/bank").CombinedOutput()
+	out, err := buildCmd(bin).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
@@ -253,4 +253,12 @@ func settings(t *testing.T, args ...string) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// buildCmd builds the bank binary as the Dockerfile does (static, -trimpath),
+// so the tests run what the image holds and share one build cache.
+func buildCmd(out string) *exec.Cmd {
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../../cmd/bank")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	return cmd
 }

@@ -304,7 +304,7 @@ var bankOnce = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bank")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/bank").CombinedOutput()
+	out, err := buildCmd(bin).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
@@ -667,4 +667,12 @@ func count(xs []int, v int) int {
 		}
 	}
 	return n
+}
+
+// buildCmd builds the bank binary as the Dockerfile does (static, -trimpath),
+// so the tests run what the image holds and share one build cache.
+func buildCmd(out string) *exec.Cmd {
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../../cmd/bank")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	return cmd
 }
