@@ -578,6 +578,18 @@ func TestOverlays(t *testing.T) {
 		if got := r.configMaps["bank-config"].Data["queue-url"]; !strings.HasPrefix(got, "https://sqs.") {
 			t.Errorf("queue-url %q, want an SQS queue URL", got)
 		}
+		// The ALB reaches the pods from the VPC, not from a namespace.
+		fromVPC := false
+		for _, np := range r.netpols {
+			for _, in := range np.Spec.Ingress {
+				for _, from := range in.From {
+					fromVPC = fromVPC || (from.IPBlock != nil && from.IPBlock.CIDR != "")
+				}
+			}
+		}
+		if !fromVPC {
+			t.Error("no NetworkPolicy lets the ALB's addresses in: every request would be dropped")
+		}
 		if got := r.serviceAccounts["bank"].Annotations["eks.amazonaws.com/role-arn"]; !strings.HasPrefix(got, "arn:aws:iam::") {
 			t.Errorf("service account bank: role-arn %q, want an IAM role (IRSA)", got)
 		}
