@@ -243,7 +243,7 @@ func bankHelp(t *testing.T, env []string, args ...string) (string, bool) {
 // settings lists the BANK_* variables a command reads, from its own help.
 func settings(t *testing.T, args ...string) []string {
 	t.Helper()
-	out, ok := bankHelp(t, nil, args...)
+	out, ok := bankHelp(t, []string{"PATH=" + os.Getenv("PATH")}, args...)
 	if !ok {
 		t.Fatalf("bank %v -h: %s", args, out)
 	}

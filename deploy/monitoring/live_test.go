@@ -186,6 +186,24 @@ func TestLive(t *testing.T) {
 		}
 	})
 
+	// Runbook 4.1, as printed but for the port: curl … | jq . in the pod.
+	t.Run("runbook 4.1", func(t *testing.T) {
+		tool(t, "curl", "curl")
+		tool(t, "jq", "jq")
+		out, err := exec.Command("sh", "-c", "curl -s "+srv.addr+"/actuator/metrics/hikaricp.connections.active | jq .").CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl | jq: %v\n%s", err, out)
+		}
+		var m struct {
+			Name         string
+			Measurements []struct{ Statistic string }
+		}
+		if err := json.Unmarshal(out, &m); err != nil || m.Name != "hikaricp.connections.active" ||
+			len(m.Measurements) != 1 || m.Measurements[0].Statistic != "VALUE" {
+			t.Errorf("curl | jq printed %s (%v)", out, err)
+		}
+	})
+
 	t.Run("dashboard queries have data", func(t *testing.T) {
 		for _, p := range dashboardQueries(t) {
 			if usesQueue(p.expr) {
