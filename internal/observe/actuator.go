@@ -48,13 +48,7 @@ func NewActuator(reg *prometheus.Registry, h *Health) *Actuator {
 
 // Routes registers the actuator endpoints on mux.
 func (a *Actuator) Routes(mux *http.ServeMux) {
-	mux.Handle("GET /actuator/health", handleHealth(func(ctx context.Context) Report {
-		// Spring Boot lists the probe groups at the root when, as on
-		// Kubernetes, the liveness and readiness groups are on.
-		rep := a.health.Check(ctx)
-		rep.Groups = []string{"liveness", "readiness"}
-		return rep
-	}))
+	mux.Handle("GET /actuator/health", handleHealth(a.health.Check))
 	mux.Handle("GET /actuator/health/liveness", handleHealth(func(context.Context) Report { return a.health.Liveness() }))
 	mux.Handle("GET /actuator/health/readiness", handleHealth(a.health.Readiness))
 	mux.Handle("GET /actuator/metrics", a.handleMetricNames())

@@ -54,7 +54,8 @@ func TestHealthEndpoints(t *testing.T) {
 			"/actuator/health", http.StatusServiceUnavailable, observe.Report{Status: "DOWN",
 				Components: map[string]observe.Component{
 					"db":            downWith(`connect postgres://bank:xxxxx@db:5432/x?sslmode=disable: password=xxxxx token: xxxxx refused`),
-					"livenessState": up(), "readinessState": up()}}},
+					"livenessState": up(), "readinessState": up()},
+				Groups: []string{"liveness", "readiness"}}},
 		{"panicking check", true, func(context.Context) error { panic("boom") },
 			"/actuator/health", http.StatusServiceUnavailable, observe.Report{Status: "DOWN",
 				Components: map[string]observe.Component{"db": downWith("check panicked: boom"), "livenessState": up(), "readinessState": up()},
