@@ -59,11 +59,11 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if service != "all" {
 		app = service + "-service"
 	}
-	log = log.With("service", app)
 	keys, err := keyring(&cfg, log)
 	if err != nil {
 		return err
 	}
+	log = observe.WithService(log, app)
 	db, err := openDB(ctx, &cfg, app, cfg.Migrate, log)
 	if err != nil {
 		return err
@@ -102,7 +102,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		account.Routes(mux, log, l, authn)
 	}
 	if runs || service == "transaction" {
-		transaction.Routes(mux, log, l, authn)
+		transaction.Routes(business.Router(mux), log, l, authn)
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -110,7 +110,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(business.Wrap(httpapi.JSONMux(mux))), log, metrics), log)
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(httpapi.JSONMux(mux)), log, metrics), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -151,13 +151,13 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		g.Go(func() error { return check.Run(gctx) })
 	}
 	health.SetReady(true)
-	log.Info("serving", "addr", ln.Addr().String(), "database", string(db.Dialect),
+	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
 		"version", version, "startup_ms", time.Since(started).Milliseconds())
 	err = g.Wait()
 	if l != nil {
 		l.Close()
 	}
-	log.Info("stopped")
+	log.Info("stopped", "service", service)
 	return err
 }
 

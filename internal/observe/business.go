@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fintech-banking/bank/internal/httpapi"
 )
 
 // moneyRoutes are the routes that move money and the operation each is
@@ -57,18 +59,28 @@ func NewBusiness(reg prometheus.Registerer) *Business {
 	return b
 }
 
-// Wrap returns h counting the money movements it serves. h must set
-// r.Pattern, as an http.ServeMux does.
-func (b *Business) Wrap(h http.Handler) http.Handler {
+// Router returns r with the handlers of the routes that move money wrapped
+// to be counted. A service registers its routes through it.
+func (b *Business) Router(r httpapi.Router) httpapi.Router { return businessRouter{b, r} }
+
+type businessRouter struct {
+	b *Business
+	r httpapi.Router
+}
+
+func (br businessRouter) Handle(pattern string, h http.Handler) {
+	if op, ok := moneyRoutes[pattern]; ok {
+		h = br.b.count(op, h)
+	}
+	br.r.Handle(pattern, h)
+}
+
+// count returns h counting each answer as a movement of operation op.
+func (b *Business) count(op string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			h.ServeHTTP(w, r)
-			return
-		}
 		rec := &codeRecorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
-		op, ok := moneyRoutes[r.Pattern]
-		if !ok || w.Header().Get("Idempotent-Replayed") == "true" {
+		if w.Header().Get("Idempotent-Replayed") == "true" {
 			return
 		}
 		b.movements.WithLabelValues(op, rec.outcome()).Inc()

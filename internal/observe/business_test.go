@@ -16,6 +16,7 @@ func TestBusinessCountsMoneyMovements(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	b := observe.NewBusiness(reg)
 	mux := http.NewServeMux()
+	router := b.Router(mux)
 	answer := func(status int, body string, replayed bool) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if replayed {
@@ -25,7 +26,7 @@ func TestBusinessCountsMoneyMovements(t *testing.T) {
 			w.Write([]byte(body))
 		})
 	}
-	mux.Handle("POST /api/v1/transfers", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	router.Handle("POST /api/v1/transfers", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("case") {
 		case "ok":
 			answer(201, `{"id":"t1"}`, false).ServeHTTP(w, r)
@@ -41,9 +42,9 @@ func TestBusinessCountsMoneyMovements(t *testing.T) {
 			answer(503, `{"error":{"code":"unavailable"}}`, false).ServeHTTP(w, r)
 		}
 	}))
-	mux.Handle("POST /api/v1/accounts", answer(201, `{}`, false))
-	mux.Handle("GET /api/v1/transfers", answer(200, `{}`, false))
-	h := b.Wrap(mux)
+	router.Handle("POST /api/v1/accounts", answer(201, `{}`, false))
+	router.Handle("GET /api/v1/transfers", answer(200, `{}`, false))
+	h := mux
 	for _, c := range []string{"ok", "ok", "replay", "funds", "funds", "funds", "odd", "invalid", "down"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/transfers?case="+c, nil))
 	}
