@@ -108,8 +108,14 @@ func TestLive(t *testing.T) {
 		if got := prom.query(t, runbookLatency); len(got) != 0 {
 			t.Errorf("HighLatency's expression with fast requests: %v, want no result", got)
 		}
-		if got := prom.query(t, `sum(bank_money_movements_total{operation="transfer",outcome="insufficient_funds"})`); len(got) != 1 || got[0] != 3 {
-			t.Errorf("transfers refused for insufficient funds: %v, want [3]", got)
+		for _, m := range []struct {
+			operation, outcome string
+			want               float64
+		}{{"transfer", "completed", 40}, {"transfer", "insufficient_funds", 3}, {"deposit", "completed", 1}, {"withdrawal", "completed", 0}} {
+			q := `sum(bank_money_movements_total{operation="` + m.operation + `",outcome="` + m.outcome + `"})`
+			if got := prom.query(t, q); len(got) != 1 || got[0] != m.want {
+				t.Errorf("%s: %v, want [%v]", q, got, m.want)
+			}
 		}
 	})
 
