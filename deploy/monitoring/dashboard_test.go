@@ -179,6 +179,10 @@ func TestDashboardConfigMap(t *testing.T) {
 	var kinds []string
 	for _, r := range m.Resources() {
 		kinds = append(kinds, r.GetKind()+"/"+r.GetNamespace()+"/"+r.GetName())
+		if r.GetKind() == "Probe" {
+			checkProbe(t, r.MustYaml())
+			continue
+		}
 		if r.GetName() != "grafana-dashboard-fintech-banking" {
 			continue
 		}
@@ -205,11 +209,54 @@ func TestDashboardConfigMap(t *testing.T) {
 	want := []string{
 		"ConfigMap/monitoring/alertmanager-config",
 		"ConfigMap/monitoring/grafana-dashboard-fintech-banking",
+		"Probe/monitoring/fintech-banking-certificates",
 		"PrometheusRule/monitoring/fintech-alerts",
 	}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("kubectl apply -k deploy/monitoring would make %v, want %v", kinds, want)
 	}
+}
+
+// checkProbe decodes the certificate Probe strictly and checks that it reads
+// a TLS certificate, which is what the CertificateExpiry rules need.
+func checkProbe(t *testing.T, doc string) {
+	t.Helper()
+	var p struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Metadata   metav1ObjectMeta `json:"metadata"`
+		Spec       struct {
+			JobName  string `json:"jobName"`
+			Interval string `json:"interval"`
+			Module   string `json:"module"`
+			Prober   struct {
+				URL string `json:"url"`
+			} `json:"prober"`
+			Targets struct {
+				StaticConfig struct {
+					Static []string `json:"static"`
+				} `json:"staticConfig"`
+			} `json:"targets"`
+		} `json:"spec"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(doc), &p); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	if p.Spec.Module == "" || p.Spec.Prober.URL == "" || len(p.Spec.Targets.StaticConfig.Static) == 0 {
+		t.Errorf("Probe %s: module %q, prober %q, targets %v", p.Metadata.Name, p.Spec.Module, p.Spec.Prober.URL, p.Spec.Targets.StaticConfig.Static)
+	}
+	for _, target := range p.Spec.Targets.StaticConfig.Static {
+		if !strings.HasPrefix(target, "https://") {
+			t.Errorf("Probe target %s has no certificate to read", target)
+		}
+	}
+}
+
+// metav1ObjectMeta is the metadata the Probe carries.
+type metav1ObjectMeta struct {
+	Name      string            `json:"name"`
+	Namespace string            `json:"namespace"`
+	Labels    map[string]string `json:"labels"`
 }
 
 var (
