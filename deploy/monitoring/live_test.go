@@ -162,7 +162,16 @@ func TestLive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	failed := c.parallel(40, func() int { return c.status("GET", "/api/v1/accounts", login.AccessToken) }, nil)
+	// In four bursts a few scrapes apart, as an outage's failures arrive: a
+	// counter series first seen at its final value would show no increase.
+	var failed burst
+	for i := range 4 {
+		if i > 0 {
+			prom.waitScraped(t, srv.requests(t))
+		}
+		b := c.parallel(10, func() int { return c.status("GET", "/api/v1/accounts", login.AccessToken) }, nil)
+		failed.statuses = append(failed.statuses, b.statuses...)
+	}
 	if _, err := super.Exec(ctx, `ALTER ROLE `+db.role+` LOGIN`); err != nil {
 		t.Fatal(err)
 	}
