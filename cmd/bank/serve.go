@@ -78,6 +78,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if err != nil {
 		return err
 	}
+	log = observe.WithService(log, app)
 	db, err := openDB(ctx, &cfg, app, cfg.Migrate, log)
 	if err != nil {
 		return err
@@ -86,6 +87,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 
 	reg := prometheus.NewRegistry()
 	metrics := observe.NewMetrics(reg)
+	business := observe.NewBusiness(reg)
 	observe.RegisterPool(reg, db)
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
@@ -115,7 +117,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		account.Routes(mux, log, l, authn)
 	}
 	if runs || service == "transaction" {
-		transaction.Routes(mux, log, l, authn)
+		transaction.Routes(business.Router(mux), log, l, authn)
 	}
 
 	maintenance := ops.NewMaintenanceWatch(db, log)
@@ -162,6 +164,8 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	if l != nil && (runs || service == "transaction") {
 		g.Go(func() error { return l.Run(gctx) })
+		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
+		g.Go(func() error { return check.Run(gctx) })
 	}
 	health.SetReady(true)
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),

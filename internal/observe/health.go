@@ -43,6 +43,7 @@ type Component struct {
 type Report struct {
 	Status     Status               `json:"status"`
 	Components map[string]Component `json:"components,omitempty"`
+	Groups     []string             `json:"groups,omitempty"` // the health groups, at the root only
 }
 
 // Health holds a service's health checks and its readiness. It is safe for
@@ -100,12 +101,15 @@ func (h *Health) SetReady(ready bool) { h.ready.Store(ready) }
 func (h *Health) Ready() bool { return h.ready.Load() }
 
 // Check runs every check and reports them with the liveness and readiness
-// states: the answer of /actuator/health.
+// states: the answer of /actuator/health. Like Spring Boot's on Kubernetes,
+// it names the probe groups at its root.
 func (h *Health) Check(ctx context.Context) Report {
 	cs := h.run(ctx)
 	cs[livenessState] = Component{Status: StatusUp}
 	cs[readinessState] = stateComponent(h.Ready())
-	return report(cs)
+	r := report(cs)
+	r.Groups = []string{"liveness", "readiness"}
+	return r
 }
 
 // Liveness reports the liveness state, UP while the process can answer at
@@ -217,7 +221,7 @@ func (h *Health) logChange(c namedCheck, comp Component) {
 // Details (a database's address and user, a driver's message) are for the
 // log and for the process itself.
 func (r Report) Public() Report {
-	p := Report{Status: r.Status, Components: make(map[string]Component, len(r.Components))}
+	p := Report{Status: r.Status, Components: make(map[string]Component, len(r.Components)), Groups: r.Groups}
 	for name, c := range r.Components {
 		p.Components[name] = Component{Status: c.Status}
 	}

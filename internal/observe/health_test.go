@@ -33,12 +33,12 @@ func TestHealthEndpoints(t *testing.T) {
 		want       observe.Report
 	}{
 		{"health up", true, ok, "/actuator/health", http.StatusOK, observe.Report{Status: "UP",
-			Components: map[string]observe.Component{"db": up(), "livenessState": up(), "readinessState": up()}}},
+			Components: map[string]observe.Component{"db": up(), "livenessState": up(), "readinessState": up()}, Groups: []string{"liveness", "readiness"}}},
 		{"health with db down", true, refused, "/actuator/health", http.StatusServiceUnavailable, observe.Report{Status: "DOWN",
 			Components: map[string]observe.Component{"db": downWith("dial tcp 10.0.0.5:5432: connection refused"),
-				"livenessState": up(), "readinessState": up()}}},
+				"livenessState": up(), "readinessState": up()}, Groups: []string{"liveness", "readiness"}}},
 		{"health before ready", false, ok, "/actuator/health", http.StatusServiceUnavailable, observe.Report{Status: "DOWN",
-			Components: map[string]observe.Component{"db": up(), "livenessState": up(), "readinessState": down()}}},
+			Components: map[string]observe.Component{"db": up(), "livenessState": up(), "readinessState": down()}, Groups: []string{"liveness", "readiness"}}},
 		{"liveness ignores db and readiness", false, refused, "/actuator/health/liveness", http.StatusOK, observe.Report{Status: "UP",
 			Components: map[string]observe.Component{"livenessState": up()}}},
 		{"readiness up", true, ok, "/actuator/health/readiness", http.StatusOK, observe.Report{Status: "UP",
@@ -54,10 +54,12 @@ func TestHealthEndpoints(t *testing.T) {
 			"/actuator/health", http.StatusServiceUnavailable, observe.Report{Status: "DOWN",
 				Components: map[string]observe.Component{
 					"db":            downWith(`connect postgres://bank:xxxxx@db:5432/x?sslmode=disable: password=xxxxx token: xxxxx refused`),
-					"livenessState": up(), "readinessState": up()}}},
+					"livenessState": up(), "readinessState": up()},
+				Groups: []string{"liveness", "readiness"}}},
 		{"panicking check", true, func(context.Context) error { panic("boom") },
 			"/actuator/health", http.StatusServiceUnavailable, observe.Report{Status: "DOWN",
-				Components: map[string]observe.Component{"db": downWith("check panicked: boom"), "livenessState": up(), "readinessState": up()}}},
+				Components: map[string]observe.Component{"db": downWith("check panicked: boom"), "livenessState": up(), "readinessState": up()},
+				Groups:     []string{"liveness", "readiness"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestHealthDocument(t *testing.T) {
 	rec := httptest.NewRecorder()
 	newMux(prometheus.NewRegistry(), h).ServeHTTP(rec, req)
 	got := rec.Body.String()
-	want := `{"status":"UP","components":{"db":{"status":"UP"},"livenessState":{"status":"UP"},"readinessState":{"status":"UP"}}}`
+	want := `{"status":"UP","components":{"db":{"status":"UP"},"livenessState":{"status":"UP"},"readinessState":{"status":"UP"}},"groups":["liveness","readiness"]}`
 	if got != want {
 		t.Errorf("body:\n got %s\nwant %s", got, want)
 	}
