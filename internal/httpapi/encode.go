@@ -249,6 +249,9 @@ func ErrorJSON(err error) (int, []byte) {
 // the request's id and answered with a masked 500.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, body := ErrorJSON(err)
+	if status >= http.StatusInternalServerError {
+		noteException(w, exceptionOf(err))
+	}
 	if status == http.StatusInternalServerError {
 		log.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "err", err)
@@ -257,6 +260,17 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		w.Header().Set("Retry-After", "1")
 	}
 	WriteJSON(w, status, body)
+}
+
+// exceptionOf names what failed a request answered with a server error, as
+// the exception label of http_server_requests_seconds: the error's code
+// ("internal", "unavailable", "busy", …), a bounded set.
+func exceptionOf(err error) string {
+	_, doc := bank.BodyOf(err)
+	if bank.ErrorKind(err) == bank.KindInternal && store.Unreachable(err) {
+		return "unavailable"
+	}
+	return doc.Error.Code
 }
 
 // IdempotencyKey returns the request's Idempotency-Key header: required,

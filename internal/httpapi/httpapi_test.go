@@ -183,3 +183,45 @@ func TestFingerprintIsOfTheDecodedRequest(t *testing.T) {
 		t.Error("two different requests share a fingerprint")
 	}
 }
+
+type observed struct {
+	status    int
+	exception string
+}
+
+type observer struct{ got []observed }
+
+func (o *observer) ObserveRequest(_, _ string, status int, exception string, _ time.Duration) {
+	o.got = append(o.got, observed{status, exception})
+}
+
+// TestExceptionLabel checks what Wrap reports as the exception of a request:
+// nothing for an answer that is not a server error, the error's code for one
+// that is, "panic" for a panic.
+func TestExceptionLabel(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name string
+		h    http.HandlerFunc
+		want observed
+	}{
+		{"ok", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }, observed{200, ""}},
+		{"refused", func(w http.ResponseWriter, r *http.Request) {
+			Error(w, r, log, bank.Errorf(bank.KindRejected, "insufficient_funds", "no"))
+		}, observed{422, ""}},
+		{"internal", func(w http.ResponseWriter, r *http.Request) { Error(w, r, log, errors.New("boom")) }, observed{500, "internal"}},
+		{"database gone", func(w http.ResponseWriter, r *http.Request) {
+			Error(w, r, log, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("refused")})
+		}, observed{503, "unavailable"}},
+		{"panic", func(http.ResponseWriter, *http.Request) { panic("boom") }, observed{500, "panic"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o observer
+			Wrap(tt.h, log, &o).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+			if len(o.got) != 1 || o.got[0] != tt.want {
+				t.Errorf("observed %+v, want %+v", o.got, tt.want)
+			}
+		})
+	}
+}

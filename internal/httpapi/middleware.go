@@ -31,7 +31,7 @@ type Router interface {
 // RequestObserver records one finished request; observe.Metrics implements it
 // as http_server_requests_seconds.
 type RequestObserver interface {
-	ObserveRequest(method, uri string, status int, d time.Duration)
+	ObserveRequest(method, uri string, status int, exception string, d time.Duration)
 }
 
 // Wrap returns h inside the middleware every service's requests pass through,
@@ -57,6 +57,7 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 				if !rec.wroteHeader {
 					Error(rec, r, log, fmt.Errorf("panic: %v", p))
 				}
+				rec.exception = "panic"
 			}
 			status := rec.status
 			if status == 0 {
@@ -68,7 +69,7 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 				uri = "UNKNOWN"
 			}
 			if obs != nil {
-				obs.ObserveRequest(r.Method, uri, status, d)
+				obs.ObserveRequest(r.Method, uri, status, rec.exception, d)
 			}
 			// Server errors stand out at warn; a load test that wants no access
 			// lines at all runs with BANK_LOG_LEVEL=warn.
@@ -94,12 +95,30 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 	})
 }
 
-// recorder remembers the status and size of a response.
+// recorder remembers the status and size of a response, and the exception
+// (Micrometer's word) behind a server error.
 type recorder struct {
 	http.ResponseWriter
 	status      int
 	bytes       int64
 	wroteHeader bool
+	exception   string
+}
+
+// noteException records on w's recorder, if it has one, what failed a
+// request that answers a server error.
+func noteException(w http.ResponseWriter, name string) {
+	for {
+		switch v := w.(type) {
+		case *recorder:
+			v.exception = name
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 func (r *recorder) WriteHeader(code int) {

@@ -27,9 +27,9 @@ func newService(t *testing.T) http.Handler {
 	if err := observe.RegisterPool(reg, storetest.Open(t, store.SQLite)); err != nil {
 		t.Fatal(err)
 	}
-	m.ObserveRequest("POST", "POST /api/v1/x", 500, 1500*time.Millisecond)
-	m.ObserveRequest("GET", "GET /api/v1/x", 200, 250*time.Millisecond)
-	m.ObserveRequest("GET", "GET /api/v1/x", 200, 250*time.Millisecond)
+	m.ObserveRequest("POST", "POST /api/v1/x", 500, "", 1500*time.Millisecond)
+	m.ObserveRequest("GET", "GET /api/v1/x", 200, "", 250*time.Millisecond)
+	m.ObserveRequest("GET", "GET /api/v1/x", 200, "", 250*time.Millisecond)
 	return newMux(reg, observe.NewHealth(0))
 }
 

@@ -35,8 +35,9 @@ var _ httpapi.RequestObserver = (*Metrics)(nil)
 
 // Metrics records HTTP requests as Micrometer's http_server_requests_seconds
 // histogram and http_server_requests_seconds_max gauge, labelled method, uri
-// (the route pattern), status, outcome and exception="None". It is safe for
-// concurrent use.
+// (the route pattern), status, outcome and exception: "None", or for a
+// server error what failed it (httpapi names it by the error's code). It is
+// safe for concurrent use.
 type Metrics struct {
 	requests *prometheus.HistogramVec
 	maxDesc  *prometheus.Desc
@@ -49,12 +50,12 @@ type Metrics struct {
 }
 
 type seriesKey struct {
-	method, uri string
-	status      int
+	method, uri, exception string
+	status                 int
 }
 
 type series struct {
-	labels []string // method, uri, status, outcome
+	labels []string // method, uri, status, outcome, exception
 	hist   prometheus.Observer
 	max    *windowMax
 }
@@ -65,13 +66,11 @@ type series struct {
 // registry is a wiring mistake, not a runtime condition.
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	// The variable labels, in the order series.labels holds their values.
-	labels := []string{"method", "uri", "status", "outcome"}
-	constLabels := prometheus.Labels{"exception": "None"}
+	labels := []string{"method", "uri", "status", "outcome", "exception"}
 	m := &Metrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:        requestsName,
-			Help:        "Duration of HTTP server request handling",
-			ConstLabels: constLabels,
+			Name: requestsName,
+			Help: "Duration of HTTP server request handling",
 			// 1 s is a bucket bound because the runbook's HighLatency alert
 			// fires on p99 > 1 s: the quantile is then exact at the threshold
 			// rather than interpolated across a wide bucket.
@@ -79,7 +78,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		}, labels),
 		maxDesc: prometheus.NewDesc(requestsName+"_max",
 			"Maximum duration of HTTP server request handling over the last two minutes",
-			labels, constLabels),
+			labels, nil),
 	}
 	reg.MustRegister(m.requests, maxCollector{m})
 	for _, c := range []prometheus.Collector{
@@ -98,9 +97,12 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 
 // ObserveRequest records one finished request: method, the route pattern that
 // served it ("POST /api/v1/accounts/{id}", "" or "UNKNOWN" when none did), its
-// status and its duration.
-func (m *Metrics) ObserveRequest(method, uri string, status int, d time.Duration) {
-	k := seriesKey{method: requestMethod(method), uri: routeURI(uri, status), status: status}
+// status, what failed it ("" is "None") and its duration.
+func (m *Metrics) ObserveRequest(method, uri string, status int, exception string, d time.Duration) {
+	if exception == "" {
+		exception = "None"
+	}
+	k := seriesKey{method: requestMethod(method), uri: routeURI(uri, status), exception: exception, status: status}
 	v, ok := m.series.Load(k)
 	if !ok {
 		v = m.newSeries(k)
@@ -112,7 +114,7 @@ func (m *Metrics) ObserveRequest(method, uri string, status int, d time.Duration
 }
 
 func (m *Metrics) newSeries(k seriesKey) *series {
-	labels := []string{k.method, k.uri, strconv.Itoa(k.status), outcome(k.status)}
+	labels := []string{k.method, k.uri, strconv.Itoa(k.status), outcome(k.status), k.exception}
 	s := &series{
 		labels: labels,
 		hist:   m.requests.WithLabelValues(labels...),

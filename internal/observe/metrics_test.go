@@ -68,8 +68,8 @@ func TestObserveRequestLabels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			m := observe.NewMetrics(reg)
-			m.ObserveRequest(tt.method, tt.pattern, tt.status, 250*time.Millisecond)
-			m.ObserveRequest(tt.method, tt.pattern, tt.status, 750*time.Millisecond)
+			m.ObserveRequest(tt.method, tt.pattern, tt.status, "", 250*time.Millisecond)
+			m.ObserveRequest(tt.method, tt.pattern, tt.status, "", 750*time.Millisecond)
 
 			want := map[string]string{"exception": "None"}
 			for k, v := range tt.want {
@@ -110,9 +110,9 @@ func TestPrometheusExposition(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := observe.NewMetrics(reg)
 	mux := newMux(reg, observe.NewHealth(0))
-	m.ObserveRequest("POST", "POST /api/v1/x", 500, 1500*time.Millisecond)
-	m.ObserveRequest("GET", "GET /api/v1/x", 200, 20*time.Millisecond)
-	m.ObserveRequest("GET", "GET /api/v1/x", 200, 30*time.Millisecond)
+	m.ObserveRequest("POST", "POST /api/v1/x", 500, "", 1500*time.Millisecond)
+	m.ObserveRequest("GET", "GET /api/v1/x", 200, "", 20*time.Millisecond)
+	m.ObserveRequest("GET", "GET /api/v1/x", 200, "", 30*time.Millisecond)
 
 	for _, path := range []string{"/actuator/prometheus", "/metrics"} {
 		t.Run(path, func(t *testing.T) {
@@ -207,7 +207,7 @@ func BenchmarkObserveRequest(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.ObserveRequest("POST", "POST /api/v1/transfers", 201, 3*time.Millisecond)
+			m.ObserveRequest("POST", "POST /api/v1/transfers", 201, "", 3*time.Millisecond)
 		}
 	})
 }
