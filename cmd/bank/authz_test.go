@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -87,20 +90,74 @@ var authRouteCases = map[string]authRouteCase{
 		want: staffOnly(http.StatusOK)},
 }
 
-// TestEveryRouteHasRows fails when a served route has no row in routeCases
-// or authRouteCases, or a row names a route that is not served.
+// actuatorRoutes is every actuator route each service serves.
+func actuatorRoutes() []string {
+	var r routeRecorder
+	observe.NewActuator(prometheus.NewRegistry(), observe.NewHealth(0)).Routes(&r)
+	slices.Sort(r)
+	return r
+}
+
+// actuatorRouteCases are the actuator routes, anonymous by design: Kubernetes
+// probes and Prometheus call them without a token, and they show nothing of a
+// customer (health answers statuses only).
+var actuatorRouteCases = map[string]string{
+	"GET /actuator/health":           "/actuator/health",
+	"GET /actuator/health/liveness":  "/actuator/health/liveness",
+	"GET /actuator/health/readiness": "/actuator/health/readiness",
+	"GET /actuator/metrics":          "/actuator/metrics",
+	"GET /actuator/metrics/{name}":   "/actuator/metrics/hikaricp.connections.active",
+	"GET /actuator/prometheus":       "/actuator/prometheus",
+	"GET /metrics":                   "/metrics",
+}
+
+// TestEveryRouteHasRows fails when a served route has no row in routeCases,
+// authRouteCases or actuatorRouteCases, or a row names a route that is not
+// served.
 func TestEveryRouteHasRows(t *testing.T) {
-	served := servedRoutes()
+	served := append(servedRoutes(), actuatorRoutes()...)
 	for _, r := range served {
 		_, inLedger := routeCases[r]
 		_, inAuth := authRouteCases[r]
-		if !inLedger && !inAuth {
-			t.Errorf("route %q has no row in routeCases or authRouteCases", r)
+		_, inActuator := actuatorRouteCases[r]
+		if !inLedger && !inAuth && !inActuator {
+			t.Errorf("route %q has no row in routeCases, authRouteCases or actuatorRouteCases", r)
 		}
 	}
-	for r := range authRouteCases {
-		if !slices.Contains(served, r) {
-			t.Errorf("authRouteCases has a row for %q, which is not a route", r)
+	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases)} {
+		for r := range rows {
+			if !slices.Contains(served, r) {
+				t.Errorf("a row names %q, which is not a route", r)
+			}
+		}
+	}
+}
+
+func keys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+// TestActuatorRoutesMatrix calls every actuator route as every actor, a
+// revoked token included: all answer 200.
+func TestActuatorRoutesMatrix(t *testing.T) {
+	t.Parallel()
+	b := startBank(t, store.SQLite)
+	a, _ := b.customer("a")
+	clients := map[actor]*client.Client{custA: a, operator: b.staff["operator"], admin: b.staff["admin"], nobody: b.anon,
+		"a forged token": b.anon.WithToken("not.a.token")}
+	for _, route := range actuatorRoutes() {
+		for who, c := range clients {
+			res, err := c.Do(context.Background(), http.MethodGet, actuatorRouteCases[route], "", nil, nil)
+			if res == nil {
+				t.Fatalf("%s as %s: %v", route, who, err)
+			}
+			if res.Status != http.StatusOK {
+				t.Errorf("%s as %s: %d, want 200", route, who, res.Status)
+			}
 		}
 	}
 }

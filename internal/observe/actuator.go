@@ -47,7 +47,7 @@ func NewActuator(reg *prometheus.Registry, h *Health) *Actuator {
 }
 
 // Routes registers the actuator endpoints on mux.
-func (a *Actuator) Routes(mux *http.ServeMux) {
+func (a *Actuator) Routes(mux httpapi.Router) {
 	mux.Handle("GET /actuator/health", handleHealth(a.health.Check))
 	mux.Handle("GET /actuator/health/liveness", handleHealth(func(context.Context) Report { return a.health.Liveness() }))
 	mux.Handle("GET /actuator/health/readiness", handleHealth(a.health.Readiness))
