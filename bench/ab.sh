@@ -29,7 +29,7 @@ for round in $(seq 1 "$rounds"); do
     psql "$pgurl" -qc "CREATE DATABASE $db"
     url="${pgurl%/*}/$db?sslmode=disable"
     BANK_DATABASE_URL=$url BANK_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-      BANK_LOG_LEVEL=warn "$bin" serve all --http-addr 127.0.0.1:$port &
+      BANK_LOG_LEVEL=warn BANK_RATE_LIMIT=0 "$bin" serve all --http-addr 127.0.0.1:$port &
     pid=$!
     ready=
     for _ in $(seq 1 100); do

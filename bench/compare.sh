@@ -17,7 +17,7 @@
 # It does not start the server. Start one first, on the same PostgreSQL:
 #
 #   BANK_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bank \
-#   BANK_JWT_SECRET=$(openssl rand -hex 32) bank serve all --http-addr 127.0.0.1:8080
+#   BANK_JWT_SECRET=$(openssl rand -hex 32) BANK_RATE_LIMIT=0 bank serve all --http-addr 127.0.0.1:8080
 #
 # then, with BANK_DATABASE_URL naming the server's database:
 #

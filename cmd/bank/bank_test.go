@@ -47,13 +47,26 @@ func startBank(t *testing.T, d store.Dialect) *testBank {
 // startBankOn runs "bank serve all" on the database at dbURL; see startBank.
 func startBankOn(t *testing.T, dbURL string) *testBank {
 	t.Helper()
+	return startBankWith(t, dbURL, nil)
+}
+
+// startBankWith runs "bank serve all" on the database at dbURL with the
+// settings of env over the tests' own.
+func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank {
+	t.Helper()
 	b := &testBank{t: t, env: map[string]string{
 		"BANK_DATABASE_URL": dbURL,
 		"BANK_HTTP_ADDR":    "127.0.0.1:0",
 		"BANK_DATA_DIR":     t.TempDir(),
 		"BANK_JWT_SECRET":   randomHex(32),
 		"BANK_LOG_LEVEL":    "info",
+		// The tests drive more requests per customer than the default limit
+		// allows; TestThrottling checks the limits themselves.
+		"BANK_RATE_LIMIT": "0",
 	}}
+	for k, v := range env {
+		b.env[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out serveLog
 	done := make(chan error, 1)

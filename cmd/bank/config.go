@@ -35,6 +35,11 @@ type Config struct {
 	JWTReloadInterval     time.Duration
 	MaintenancePoll       time.Duration
 	CORSOrigins           string
+	RateLimit             float64 // requests a second per caller; 0: no limit
+	RateBurst             int
+	IPRateLimit           float64 // requests a second per client address; 0: no limit
+	IPRateBurst           int
+	TrustedProxies        string
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -50,6 +55,8 @@ func DefaultConfig() Config {
 		DataDir:           "./data",
 		JWTReloadInterval: 5 * time.Second,
 		MaintenancePoll:   2 * time.Second,
+		RateLimit:         100,
+		RateBurst:         200,
 	}
 }
 
@@ -126,6 +133,36 @@ func (c *Config) settings() []setting {
 	add("cors-origins", "BANK_CORS_ORIGINS", "comma-separated browser origins allowed to call the API (none when empty)", s, v)
 	s, v = str(&c.DataDir)
 	add("data-dir", "BANK_DATA_DIR", "folder of the embedded mode's generated files", s, v)
+	rate := func(p *float64) (func(string) error, func() string) {
+		return func(s string) error {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f < 0 || f > 1e9 {
+				return errors.New("must be a number of requests a second, 0 for no limit")
+			}
+			*p = f
+			return nil
+		}, func() string { return strconv.FormatFloat(*p, 'f', -1, 64) }
+	}
+	burst := func(p *int) (func(string) error, func() string) {
+		return func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1e9 {
+				return errors.New("must be a whole number of requests, at least 1")
+			}
+			*p = n
+			return nil
+		}, func() string { return strconv.Itoa(*p) }
+	}
+	s, v = rate(&c.RateLimit)
+	add("rate-limit", "BANK_RATE_LIMIT", "requests a second each caller may make to the API (0: no limit)", s, v)
+	s, v = burst(&c.RateBurst)
+	add("rate-burst", "BANK_RATE_BURST", "requests a caller may make at once above the rate", s, v)
+	s, v = rate(&c.IPRateLimit)
+	add("ip-rate-limit", "BANK_IP_RATE_LIMIT", "requests a second each client address may make (0: no limit; behind a proxy, set BANK_TRUSTED_PROXIES first)", s, v)
+	s, v = burst(&c.IPRateBurst)
+	add("ip-rate-burst", "BANK_IP_RATE_BURST", "requests a client address may make at once above the rate", s, v)
+	s, v = str(&c.TrustedProxies)
+	add("trusted-proxies", "BANK_TRUSTED_PROXIES", "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed", s, v)
 	return out
 }
 
@@ -209,6 +246,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			return badSetting("BANK_DEBUG_ADDR", "must be HOST:PORT or :PORT, not %q", c.DebugAddr)
 		}
+	}
+	if _, err := httpapi.ParseProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("BANK_TRUSTED_PROXIES: %w", err)
 	}
 	if _, err := httpapi.ParseOrigins(c.CORSOrigins); err != nil {
 		return fmt.Errorf("BANK_CORS_ORIGINS: %w", err)

@@ -56,6 +56,7 @@ func TestJWTRotateUnderTraffic(t *testing.T) {
 		"BANK_JWT_PREVIOUS_SECRET_FILE": prevFile,
 		"BANK_JWT_RELOAD_INTERVAL":      "50ms",
 		"BANK_LOG_LEVEL":                "info",
+		"BANK_RATE_LIMIT":               "0", // four clients as fast as they go
 	}
 	if out, err := runArgs(t, env, "migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)

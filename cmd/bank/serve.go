@@ -97,7 +97,12 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	// Every service checks tokens against their users' current state; a
 	// change made by this process's auth-service applies here at once.
 	states := auth.NewUserStates(db, auth.UserStateTTL, time.Now)
-	authn := auth.Middleware(auth.NewVerifier(keys, time.Now).CheckUsers(states, log), log)
+	authenticate := auth.Middleware(auth.NewVerifier(keys, time.Now).CheckUsers(states, log), log)
+	perCaller := httpapi.Throttle(cfg.RateLimit, cfg.RateBurst, func(r *http.Request) string {
+		p, _ := auth.FromContext(r.Context())
+		return p.UserID
+	}, log, time.Now)
+	authn := func(h http.Handler) http.Handler { return authenticate(perCaller(h)) }
 	runs := service == "all"
 	var l *ledger.Ledger
 	var authSvc *auth.Service
@@ -126,7 +131,10 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		return m.On, m.Message, m.RetryAfter
 	}, log, httpapi.JSONMux(mux))
 	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.Wrap(httpapi.CORS(origins)(api), log, metrics), log)
+	perAddress := httpapi.Throttle(cfg.IPRateLimit, cfg.IPRateBurst, httpapi.ClientIP, log, time.Now)
+	proxies, _ := httpapi.ParseProxies(cfg.TrustedProxies) // validated with the config
+	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.TrustProxies(proxies)(
+		httpapi.Wrap(perAddress(httpapi.CORS(origins)(api)), log, metrics)), log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

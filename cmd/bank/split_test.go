@@ -23,6 +23,7 @@ func TestSplitServices(t *testing.T) {
 				"BANK_DATA_DIR":     t.TempDir(),
 				"BANK_JWT_SECRET":   randomHex(32),
 				"BANK_LOG_LEVEL":    "warn",
+				"BANK_RATE_LIMIT":   "0", // bench drives one customer harder than the default limit
 			}}
 			var out bytes.Buffer
 			if err := run(context.Background(), []string{"bank", "migrate"}, b.getenv, nil, &out, &out); err != nil {
