@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -17,18 +18,97 @@ import (
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// progressTo returns an ops.Progress that shows each step on w when w is a
-// terminal, and stays quiet in scripts and logs.
-func progressTo(w io.Writer) ops.Progress {
+// progressTo returns an ops.Progress that shows each step, and a bar while
+// a step moves bytes, on w when w is a terminal; in scripts and logs it stays
+// quiet. Close ends the bar's line.
+func progressTo(w io.Writer) interface {
+	ops.Progress
+	Close()
+} {
 	f, ok := w.(*os.File)
 	if !ok {
-		return func(string) {}
+		return quietProgress{}
 	}
 	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return func(string) {}
+		return quietProgress{}
 	}
-	start := time.Now()
-	return func(step string) { fmt.Fprintf(w, "[%5.1fs] %s…\n", time.Since(start).Seconds(), step) }
+	return &terminalProgress{w: w, start: time.Now()}
+}
+
+type quietProgress struct{ ops.Quiet }
+
+func (quietProgress) Close() {}
+
+// terminalProgress writes a line per step and redraws one bar in place.
+type terminalProgress struct {
+	w     io.Writer
+	start time.Time
+
+	mu    sync.Mutex
+	drawn time.Time
+	bar   bool // the current line holds a bar
+}
+
+func (p *terminalProgress) Step(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.endBar()
+	fmt.Fprintf(p.w, "[%5.1fs] %s…\n", time.Since(p.start).Seconds(), name)
+}
+
+func (p *terminalProgress) Bytes(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.drawn) < 100*time.Millisecond && done != total {
+		return
+	}
+	p.drawn, p.bar = time.Now(), true
+	fmt.Fprint(p.w, "\r"+progressBar(done, total))
+	if done == total {
+		p.endBar() // complete: what follows starts on a line of its own
+	}
+}
+
+func (p *terminalProgress) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.endBar()
+}
+
+func (p *terminalProgress) endBar() {
+	if p.bar {
+		fmt.Fprintln(p.w)
+		p.bar = false
+	}
+}
+
+// progressBar draws done of total bytes, or the bytes alone when the total
+// is not known: "  [=========>          ]  45%  12.3 MB of 27.1 MB".
+func progressBar(done, total int64) string {
+	if total <= 0 {
+		return "  " + byteSize(done) + "   "
+	}
+	const width = 30
+	f := min(float64(done)/float64(total), 1)
+	n := int(f * width)
+	head := ""
+	if n < width {
+		head = ">"
+	}
+	return fmt.Sprintf("  [%s%s%s] %3.0f%%  %s of %s   ", strings.Repeat("=", n), head,
+		strings.Repeat(" ", max(width-n-len(head), 0)), f*100, byteSize(done), byteSize(total))
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func backupCmd(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -62,6 +142,7 @@ func backupCmd(ctx context.Context, sub string, args []string, getenv func(strin
 		return usagef("--to and --force are for backup restore")
 	}
 	progress := progressTo(stderr)
+	defer progress.Close()
 	folder := filepath.Join(*dir, filepath.Base(name))
 	if name != "" {
 		if _, err := os.Stat(filepath.Join(folder, ops.ManifestFile)); err != nil {
@@ -104,7 +185,7 @@ func backupCmd(ctx context.Context, sub string, args []string, getenv func(strin
 		if target == "" {
 			target = ops.ScratchURL(cfg.DatabaseURL, "restored", sqliteDir(cfg.DatabaseURL))
 		} else if *force && target == cfg.DatabaseURL {
-			progress("replacing the configured database")
+			progress.Step("replacing the configured database")
 		}
 		if _, err := ops.Restore(ctx, folder, target, *force, progress); err != nil {
 			return err
@@ -148,7 +229,7 @@ func verifyBackup(ctx context.Context, folder, dbURL string, progress ops.Progre
 		return ops.Report{}, err
 	}
 	defer db.Close()
-	progress("checking the ledger")
+	progress.Step("checking the ledger")
 	rep, err := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig()).Verify(ctx)
 	switch {
 	case err != nil:

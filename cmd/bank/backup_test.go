@@ -159,3 +159,21 @@ func TestBackupRestore(t *testing.T) {
 		})
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		done, total int64
+		want        string
+	}{
+		{0, 1 << 20, "  [>                             ]   0%  0 B of 1.0 MB   "},
+		{1 << 19, 1 << 20, "  [===============>              ]  50%  512.0 kB of 1.0 MB   "},
+		{1 << 20, 1 << 20, "  [==============================] 100%  1.0 MB of 1.0 MB   "},
+		{3 << 30, -1, "  3.0 GB   "},
+	}
+	for _, tt := range tests {
+		if got := progressBar(tt.done, tt.total); got != tt.want {
+			t.Errorf("progressBar(%d, %d) = %q, want %q", tt.done, tt.total, got, tt.want)
+		}
+	}
+}

@@ -57,6 +57,7 @@ func DefaultConfig() Config {
 		MaintenancePoll:   2 * time.Second,
 		RateLimit:         100,
 		RateBurst:         200,
+		IPRateBurst:       400,
 	}
 }
 

@@ -99,8 +99,42 @@ func Contents(ctx context.Context, q queryer) (version int, rows map[string]int6
 	return version, rows, totals, r.Err()
 }
 
-// Progress is told each step of a long operation.
-type Progress func(step string)
+// Progress is told how a long operation goes: each step as it starts and,
+// while a step moves bytes, how many of how many (total -1 when it cannot be
+// known ahead, as for a compressed dump).
+type Progress interface {
+	Step(name string)
+	Bytes(done, total int64)
+}
+
+// meter is an io.Writer that counts what passes through it and tells p.
+type meter struct {
+	p           Progress
+	done, total int64
+}
+
+func (m *meter) Write(b []byte) (int, error) {
+	m.done += int64(len(b))
+	m.p.Bytes(m.done, m.total)
+	return len(b), nil
+}
+
+// watchFile tells p the size of path every interval until stop is closed:
+// the progress of a program that writes a file we cannot see into.
+func watchFile(p Progress, path string, total int64, stop <-chan struct{}) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if fi, err := os.Stat(path); err == nil {
+				p.Bytes(fi.Size(), total)
+			}
+		}
+	}
+}
 
 // CreateBackup writes a backup of db, whose URL is dbURL, into a new folder
 // under dir and returns its manifest. PostgreSQL is dumped with pg_dump in
@@ -131,8 +165,8 @@ func CreateBackup(ctx context.Context, db *store.DB, dbURL, dir string, now time
 	if err != nil {
 		return m, err
 	}
-	progress("checksumming " + file)
-	f, err := checksum(filepath.Join(folder, file))
+	progress.Step("checksumming " + file)
+	f, err := checksum(filepath.Join(folder, file), progress)
 	if err != nil {
 		return m, err
 	}
@@ -163,15 +197,20 @@ func dumpPostgres(ctx context.Context, db *store.DB, dbURL, folder string, m *Ma
 	if err := tx.QueryRowContext(ctx, `SELECT pg_export_snapshot()`).Scan(&snapshot); err != nil {
 		return "", fmt.Errorf("export a snapshot: %w", err)
 	}
-	progress("counting rows and ledger totals")
+	progress.Step("counting rows and ledger totals")
 	if m.SchemaVersion, m.Rows, m.Ledger, err = Contents(ctx, tx); err != nil {
 		return "", err
 	}
 	const file = "database.pgdump"
-	progress("pg_dump --format=custom")
+	progress.Step("pg_dump --format=custom")
+	path := filepath.Join(folder, file)
 	cmd := exec.CommandContext(ctx, "pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-		"--snapshot="+snapshot, "--file="+filepath.Join(folder, file), "--dbname="+libpqURL(dbURL))
-	if out, err := cmd.CombinedOutput(); err != nil {
+		"--snapshot="+snapshot, "--file="+path, "--dbname="+libpqURL(dbURL))
+	stop := make(chan struct{})
+	go watchFile(progress, path, -1, stop)
+	out, err := cmd.CombinedOutput()
+	close(stop)
+	if err != nil {
 		return "", fmt.Errorf("pg_dump: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return file, nil
@@ -180,8 +219,16 @@ func dumpPostgres(ctx context.Context, db *store.DB, dbURL, folder string, m *Ma
 func copySQLite(ctx context.Context, db *store.DB, folder string, m *Manifest, progress Progress) (string, error) {
 	const file = "bank.db"
 	path := filepath.Join(folder, file)
-	progress("VACUUM INTO " + path)
-	if _, err := db.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+	progress.Step("VACUUM INTO " + path)
+	var size int64
+	if err := db.QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&size); err != nil {
+		size = -1
+	}
+	stop := make(chan struct{})
+	go watchFile(progress, path, size, stop)
+	_, err := db.ExecContext(ctx, `VACUUM INTO $1`, path)
+	close(stop)
+	if err != nil {
 		return "", fmt.Errorf("copy the database: %w", err)
 	}
 	// The figures are read from the copy: they are the copy's by construction.
@@ -190,7 +237,7 @@ func copySQLite(ctx context.Context, db *store.DB, folder string, m *Manifest, p
 		return "", err
 	}
 	defer cp.Close()
-	progress("counting rows and ledger totals")
+	progress.Step("counting rows and ledger totals")
 	m.SchemaVersion, m.Rows, m.Ledger, err = Contents(ctx, cp)
 	if err != nil {
 		return "", err
@@ -222,14 +269,18 @@ func libpqURL(raw string) string {
 	return u.String()
 }
 
-func checksum(path string) (BackupFile, error) {
+func checksum(path string, progress Progress) (BackupFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return BackupFile{}, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return BackupFile{}, err
+	}
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(io.MultiWriter(h, &meter{p: progress, total: fi.Size()}), f)
 	if err != nil {
 		return BackupFile{}, err
 	}
@@ -237,8 +288,8 @@ func checksum(path string) (BackupFile, error) {
 }
 
 // ReadManifest reads the manifest of the backup in folder and checks its
-// files against their checksums.
-func ReadManifest(folder string) (Manifest, error) {
+// files against their checksums, telling progress how the reading goes.
+func ReadManifest(folder string, progress Progress) (Manifest, error) {
 	var m Manifest
 	b, err := os.ReadFile(filepath.Join(folder, ManifestFile))
 	if err != nil {
@@ -251,7 +302,7 @@ func ReadManifest(folder string) (Manifest, error) {
 		return m, fmt.Errorf("the manifest of %s lists %d files, want 1", folder, len(m.Files))
 	}
 	for _, want := range m.Files {
-		got, err := checksum(filepath.Join(folder, filepath.Base(want.Name)))
+		got, err := checksum(filepath.Join(folder, filepath.Base(want.Name)), progress)
 		if err != nil {
 			return m, err
 		}
@@ -295,8 +346,8 @@ var ErrWouldOverwrite = errors.New("the target database already holds data; rest
 // PostgreSQL database that does not exist is created; a target that holds
 // the platform's tables is refused unless force is set.
 func Restore(ctx context.Context, folder, targetURL string, force bool, progress Progress) (Manifest, error) {
-	progress("checking the backup's checksums")
-	m, err := ReadManifest(folder)
+	progress.Step("checking the backup's checksums")
+	m, err := ReadManifest(folder, progress)
 	if err != nil {
 		return m, err
 	}
@@ -344,8 +395,20 @@ func restorePostgres(ctx context.Context, file, targetURL string, force bool, pr
 			args = append(args, "--clean", "--if-exists")
 		}
 	}
-	progress("pg_restore into " + name)
-	cmd := exec.CommandContext(ctx, "pg_restore", append(args, file)...)
+	progress.Step("pg_restore into " + name)
+	// pg_restore reads the dump from its standard input, through a meter:
+	// how much it has read is how far it has got.
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "pg_restore", args...)
+	cmd.Stdin = io.TeeReader(f, &meter{p: progress, total: fi.Size()})
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pg_restore: %w: %s", err, strings.TrimSpace(string(out)))
 	}
@@ -400,7 +463,7 @@ func restoreSQLite(file, path string, force bool, progress Progress) error {
 	if _, err := os.Stat(path); err == nil && !force {
 		return ErrWouldOverwrite
 	}
-	progress("copying into " + path)
+	progress.Step("copying into " + path)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
@@ -413,7 +476,11 @@ func restoreSQLite(file, path string, force bool, progress Progress) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(tmp, src)
+	var size int64 = -1
+	if fi, err := src.Stat(); err == nil {
+		size = fi.Size()
+	}
+	_, err = io.Copy(io.MultiWriter(tmp, &meter{p: progress, total: size}), src)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -484,3 +551,12 @@ func CompareContents(m Manifest, version int, rows map[string]int64, totals []Cu
 	}
 	return diffs
 }
+
+// Quiet is a Progress that tells no one.
+type Quiet struct{}
+
+// Step implements Progress.
+func (Quiet) Step(string) {}
+
+// Bytes implements Progress.
+func (Quiet) Bytes(int64, int64) {}
