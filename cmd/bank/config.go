@@ -33,6 +33,7 @@ type Config struct {
 	DataDir               string
 	DebugAddr             string
 	JWTReloadInterval     time.Duration
+	JWTSigningDelay       time.Duration
 	MaintenancePoll       time.Duration
 	CORSOrigins           string
 	RateLimit             float64 // requests a second per caller; 0: no limit
@@ -54,6 +55,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   25 * time.Second,
 		DataDir:           "./data",
 		JWTReloadInterval: 5 * time.Second,
+		JWTSigningDelay:   2 * time.Minute,
 		MaintenancePoll:   2 * time.Second,
 		RateLimit:         100,
 		RateBurst:         200,
@@ -126,6 +128,8 @@ func (c *Config) settings() []setting {
 	add("shutdown-timeout", "BANK_SHUTDOWN_TIMEOUT", "how long in-flight requests get to finish", d, dv)
 	d, dv = dur(&c.JWTReloadInterval)
 	add("jwt-reload-interval", "BANK_JWT_RELOAD_INTERVAL", "how often the jwt-secret files are re-read", d, dv)
+	d, dv = dur(&c.JWTSigningDelay)
+	add("jwt-signing-delay", "BANK_JWT_SIGNING_DELAY", "how long a new jwt-secret key waits, the previous key signing meanwhile, so every replica has read it", d, dv)
 	d, dv = dur(&c.MaintenancePoll)
 	add("maintenance-poll", "BANK_MAINTENANCE_POLL", "how often the maintenance mode is read from the database", d, dv)
 	s, v = str(&c.DebugAddr)

@@ -55,6 +55,7 @@ func TestJWTRotateUnderTraffic(t *testing.T) {
 		"BANK_JWT_SECRET_FILE":          keyFile,
 		"BANK_JWT_PREVIOUS_SECRET_FILE": prevFile,
 		"BANK_JWT_RELOAD_INTERVAL":      "50ms",
+		"BANK_JWT_SIGNING_DELAY":        "1s", // the rotation's own settle is longer
 		"BANK_LOG_LEVEL":                "info",
 		"BANK_RATE_LIMIT":               "0", // four clients as fast as they go
 	}

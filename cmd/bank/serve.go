@@ -222,7 +222,8 @@ func openDB(ctx context.Context, cfg *Config, app string, migrate bool, log *slo
 // one under the data folder and keeps it; with PostgreSQL the key must be
 // given, or every replica would sign with a key of its own.
 func keyring(cfg *Config, log *slog.Logger) (*auth.Keyring, error) {
-	src := auth.KeySource{SecretFile: cfg.JWTSecretFile, Secret: cfg.JWTSecret, PreviousSecretFile: cfg.JWTPreviousSecretFile}
+	src := auth.KeySource{SecretFile: cfg.JWTSecretFile, Secret: cfg.JWTSecret, PreviousSecretFile: cfg.JWTPreviousSecretFile,
+		SigningDelay: cfg.JWTSigningDelay}
 	if src.SecretFile == "" && src.Secret == "" {
 		if !cfg.embedded() {
 			return nil, errors.New("BANK_JWT_SECRET_FILE (or BANK_JWT_SECRET) is required with a PostgreSQL database")

@@ -33,6 +33,10 @@ type KeySource struct {
 	// tokens it signed are still accepted until they expire, so a rotation
 	// logs nobody out.
 	PreviousSecretFile string
+	// SigningDelay, when set, is how long a key must have been in place
+	// before it signs: until then the previous key, which every replica
+	// accepts, goes on signing (see signer).
+	SigningDelay time.Duration
 }
 
 // signingKey is one HS256 key and its id, the "kid" of the tokens it signs.
@@ -53,9 +57,17 @@ type Keyring struct {
 	src KeySource
 	log *slog.Logger
 
+	now func() time.Time
+
 	mu       sync.RWMutex
 	current  signingKey
 	previous signingKey // id "" when none is configured
+	// since is when this process first held the current key; prevOlder says
+	// the previous key's file is older than the current key's, as it is
+	// after a rotation (and not while a new key is being handed out as the
+	// previous one, before it becomes current).
+	since     time.Time
+	prevOlder bool
 }
 
 // NewKeyring reads the keys src names. Keys shorter than MinKeyLength bytes,
@@ -69,12 +81,12 @@ func NewKeyring(src KeySource, log *slog.Logger) (*Keyring, error) {
 	case src.SecretFile == "" && src.Secret == "":
 		return nil, errors.New("jwt key: no key file or key value is configured")
 	}
-	k := &Keyring{src: src, log: log}
+	k := &Keyring{src: src, log: log, now: time.Now}
 	cur, prev, err := k.read()
 	if err != nil {
 		return nil, err
 	}
-	k.current, k.previous = cur, prev
+	k.current, k.previous, k.since, k.prevOlder = cur, prev, k.now(), k.previousIsOlder()
 	return k, nil
 }
 
@@ -126,9 +138,13 @@ func (k *Keyring) Reload() error {
 	if err != nil {
 		return err
 	}
+	prevOlder := k.previousIsOlder()
 	k.mu.Lock()
 	oldCur, oldPrev := k.current, k.previous
-	k.current, k.previous = cur, prev
+	k.current, k.previous, k.prevOlder = cur, prev, prevOlder
+	if cur.id != oldCur.id {
+		k.since = k.now()
+	}
 	k.mu.Unlock()
 	// Only key ids are logged: they identify a key without revealing it.
 	if cur.id != oldCur.id {
@@ -171,11 +187,33 @@ func (k *Keyring) KeyIDs() []string {
 	return ids
 }
 
-// signer returns the key that signs new tokens.
+// signer returns the key that signs new tokens: the current key, except
+// during the first SigningDelay after this process took it, while the
+// previous key is older than it. Replicas read a rotated secret at different
+// moments (a kubelet updates each pod's volume on its own schedule, and a
+// rollout starts new pods beside old ones); a token signed with the new key
+// would be refused by a replica that has not read it yet, while the previous
+// key is accepted by all of them: the old replicas hold it as current, the
+// new ones as previous.
 func (k *Keyring) signer() signingKey {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
+	if k.previous.id != "" && k.previous.id != k.current.id && k.prevOlder &&
+		k.now().Sub(k.since) < k.src.SigningDelay {
+		return k.previous
+	}
 	return k.current
+}
+
+// previousIsOlder reports whether the previous key's file was written before
+// the current key's. With no file for either, it is false.
+func (k *Keyring) previousIsOlder() bool {
+	if k.src.SecretFile == "" || k.src.PreviousSecretFile == "" {
+		return false
+	}
+	cur, err1 := os.Stat(k.src.SecretFile)
+	prev, err2 := os.Stat(k.src.PreviousSecretFile)
+	return err1 == nil && err2 == nil && prev.ModTime().Before(cur.ModTime())
 }
 
 // lookup returns the accepted key with id kid.

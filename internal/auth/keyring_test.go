@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -258,5 +259,110 @@ func TestWatchReloads(t *testing.T) {
 	}
 	if log := logs.String(); !strings.Contains(log, kidOf(testKey2)) || strings.Contains(log, testKey2) {
 		t.Errorf("log %q: want the new key id and never the key", log)
+	}
+}
+
+// replica is one process's view of the jwt-secret volume: its own key files,
+// which its kubelet updates when it gets to it.
+type replica struct {
+	t         *testing.T
+	cur, prev string
+	keys      *Keyring
+	verify    *Verifier
+	clock     *time.Time
+}
+
+func newReplica(t *testing.T, clock *time.Time, cur, prev string, curAt, prevAt time.Time) *replica {
+	t.Helper()
+	dir := t.TempDir()
+	r := &replica{t: t, cur: dir + "/key", prev: dir + "/previous", clock: clock}
+	r.write(cur, prev, curAt, prevAt)
+	k, err := NewKeyring(KeySource{SecretFile: r.cur, PreviousSecretFile: r.prev, SigningDelay: 2 * time.Minute},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.now = func() time.Time { return *clock }
+	k.since = *clock
+	r.keys, r.verify = k, NewVerifier(k, func() time.Time { return *clock })
+	return r
+}
+
+// write puts the keys in the replica's files with the times a kubelet would
+// have written them, and lets the replica read them.
+func (r *replica) write(cur, prev string, curAt, prevAt time.Time) {
+	r.t.Helper()
+	for _, f := range []struct {
+		path, key string
+		at        time.Time
+	}{{r.cur, cur, curAt}, {r.prev, prev, prevAt}} {
+		if err := os.WriteFile(f.path, []byte(f.key), 0o600); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.Chtimes(f.path, f.at, f.at); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	if r.keys != nil {
+		if err := r.keys.Reload(); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// TestRotationWithoutRefusals rotates the jwt-secret as runbook 6.2 does,
+// after copying the current key into the previous one, with two replicas
+// whose volumes are updated 90 seconds apart, and a third replica started
+// by the rollout in between: every token any of them signs at any moment is
+// accepted by every other.
+func TestRotationWithoutRefusals(t *testing.T) {
+	k1, k2, k3 := testKey1, testKey2, strings.Repeat("3", 64)
+	start := time.Now().Add(-time.Hour)
+	clock := start
+	a := newReplica(t, &clock, k2, k1, start, start.Add(-time.Hour))
+	b := newReplica(t, &clock, k2, k1, start, start.Add(-time.Hour))
+	clock = clock.Add(10 * time.Minute) // long after start: both sign with k2
+	var c *replica
+	check := func(when string) {
+		t.Helper()
+		rs := []*replica{a, b}
+		if c != nil {
+			rs = append(rs, c)
+		}
+		for i, from := range rs {
+			tok, err := from.keys.IssueAccessToken(Principal{UserID: "u", Role: RoleCustomer}, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, to := range rs {
+				if _, err := to.verify.Verify(tok); err != nil {
+					t.Errorf("%s: a token of replica %d refused by replica %d: %v", when, i, j, err)
+				}
+			}
+		}
+	}
+	check("before the rotation")
+
+	// The copy: the previous key becomes k2 everywhere.
+	copied := clock
+	a.write(k2, k2, start, copied)
+	b.write(k2, k2, start, copied)
+	clock = clock.Add(2 * time.Minute)
+	check("after the copy")
+
+	// The new key reaches a's volume first; the rollout starts c at once;
+	// b's volume follows 90 s later.
+	applied := clock
+	a.write(k3, k2, applied, copied)
+	c = newReplica(t, &clock, k3, k2, applied, copied)
+	check("a and c have k3, b not yet")
+	clock = clock.Add(90 * time.Second)
+	check("90 s on, before b reads it")
+	b.write(k3, k2, applied.Add(90*time.Second), copied)
+	check("all have k3")
+	clock = clock.Add(3 * time.Minute)
+	check("after the signing delay")
+	if got := a.keys.signer().id; got != kidOf(k3) {
+		t.Errorf("after the delay a signs with %s, want the new key %s", got, kidOf(k3))
 	}
 }
