@@ -124,12 +124,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 // benchOperator creates an operator for this run in the database, logs it in
 // and returns its access token.
 func benchOperator(ctx context.Context, db *store.DB, anon *client.Client) (string, error) {
-	log := slog.New(slog.DiscardHandler)
-	keys, err := auth.NewKeyring(auth.KeySource{Secret: auth.GenerateSecret()}, log)
-	if err != nil {
-		return "", err
-	}
-	svc, err := auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
+	svc, err := userAdmin(db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", err
 	}

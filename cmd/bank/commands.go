@@ -15,6 +15,7 @@ import (
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/store"
 )
 
 // databaseOnly are the settings of commands that only need the database.
@@ -81,12 +82,7 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdin
 		return err
 	}
 	defer db.Close()
-	// Creating a user signs nothing; the key is only needed by the service's shape.
-	keys, err := auth.NewKeyring(auth.KeySource{Secret: auth.GenerateSecret()}, log)
-	if err != nil {
-		return err
-	}
-	svc, err := auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
+	svc, err := userAdmin(db, log)
 	if err != nil {
 		return err
 	}
@@ -151,4 +147,16 @@ func printOutput(w io.Writer, format string, v any, table func(io.Writer)) error
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// userAdmin returns auth-service's Go API for a command that manages users
+// directly in the database (users create, users unlock, the bench's
+// operator). It signs no token that leaves the process, so its key is a
+// throwaway one.
+func userAdmin(db *store.DB, log *slog.Logger) (*auth.Service, error) {
+	keys, err := auth.NewKeyring(auth.KeySource{Secret: auth.GenerateSecret()}, log)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
 }

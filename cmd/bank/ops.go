@@ -324,12 +324,7 @@ func usersUnlock(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer db.Close()
 	log := slog.New(slog.DiscardHandler)
-	// Unlocking signs nothing; the key is only needed by the service's shape.
-	keys, err := auth.NewKeyring(auth.KeySource{Secret: auth.GenerateSecret()}, log)
-	if err != nil {
-		return err
-	}
-	svc, err := auth.NewService(db, keys, auth.DefaultConfig(), time.Now, log)
+	svc, err := userAdmin(db, log)
 	if err != nil {
 		return err
 	}

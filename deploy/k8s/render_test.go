@@ -24,6 +24,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/fintech-banking/bank/deploy/deploytest"
 )
 
 // overlays are the folders under overlays/; every one is rendered and checked.
@@ -192,41 +194,11 @@ func (r *rendered) add(o runtime.Object) (metav1.Object, error) {
 	return o.(metav1.Object), nil
 }
 
-var (
-	bankOnce = sync.OnceValues(buildBank)
-	envVar   = regexp.MustCompile(`\$(BANK_[A-Z_]+)`)
-)
+var envVar = regexp.MustCompile(`\$(BANK_[A-Z_]+)`)
 
-// buildBank builds the bank binary into a temporary folder.
-func buildBank() (string, error) {
-	dir, err := os.MkdirTemp("", "bank-k8s-test")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "bank")
-	out, err := buildCmd(bin).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-}
+func bank(t *testing.T) string { return deploytest.Bank(t) }
 
-func bank(t *testing.T) string {
-	t.Helper()
-	bin, err := bankOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if bin, err := bankOnce(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { deploytest.Main(m) }
 
 // bankHelp runs `bank <args> -h` with env and returns what it printed and
 // whether it stopped at the help (rather than at a bad setting).
@@ -254,12 +226,4 @@ func settings(t *testing.T, args ...string) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
-}
-
-// buildCmd builds the bank binary as the Dockerfile does (static, -trimpath),
-// so the tests run what the image holds and share one build cache.
-func buildCmd(out string) *exec.Cmd {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../../cmd/bank")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	return cmd
 }

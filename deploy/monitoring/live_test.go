@@ -24,6 +24,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"sigs.k8s.io/yaml"
+
+	"github.com/fintech-banking/bank/deploy/deploytest"
 )
 
 // TestLive runs the real thing on loopback: `bank serve all` on a PostgreSQL
@@ -331,35 +333,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-var bankOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "bank-monitoring-test")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "bank")
-	out, err := buildCmd(bin).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+func buildBank(t *testing.T) string { return deploytest.Bank(t) }
 
-func buildBank(t *testing.T) string {
-	t.Helper()
-	bin, err := bankOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if bin, err := bankOnce(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { deploytest.Main(m) }
 
 func runWith(bin string, env []string, args ...string) ([]byte, error) {
 	cmd := exec.Command(bin, args...)
@@ -700,12 +676,4 @@ func count(xs []int, v int) int {
 		}
 	}
 	return n
-}
-
-// buildCmd builds the bank binary as the Dockerfile does (static, -trimpath),
-// so the tests run what the image holds and share one build cache.
-func buildCmd(out string) *exec.Cmd {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../../cmd/bank")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	return cmd
 }
