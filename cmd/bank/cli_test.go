@@ -127,6 +127,9 @@ func TestErrorNamesWhatWasTyped(t *testing.T) {
 		{"log level flag", nil, []string{"serve", "all", "--log-level", "loud", "--data-dir", dir}, "--log-level must be", "BANK_LOG_LEVEL"},
 		{"bad address", nil, []string{"serve", "all", "--http-addr", "8080", "--data-dir", dir}, "--http-addr must be HOST:PORT", "BANK_HTTP_ADDR"},
 		{"short jwt key", map[string]string{"BANK_JWT_SECRET": "short"}, []string{"serve", "all", "--data-dir", dir, "--http-addr", "127.0.0.1:0"}, "BANK_JWT_SECRET", ""},
+		{"bench clients", nil, []string{"bench", "-c", "0"}, "-c (clients) must be", ""},
+		{"rate limit", map[string]string{"BANK_RATE_LIMIT": "fast"}, []string{"serve", "all", "--data-dir", dir}, `BANK_RATE_LIMIT="fast": must be`, "--rate-limit"},
+		{"trusted proxies", nil, []string{"serve", "all", "--data-dir", dir, "--trusted-proxies", "10.0.0.0/33"}, `--trusted-proxies "10.0.0.0/33"`, "BANK_TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -253,10 +253,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	if _, err := httpapi.ParseProxies(c.TrustedProxies); err != nil {
-		return fmt.Errorf("BANK_TRUSTED_PROXIES: %w", err)
+		return badSetting("BANK_TRUSTED_PROXIES", "%v", err)
 	}
 	if _, err := httpapi.ParseOrigins(c.CORSOrigins); err != nil {
-		return fmt.Errorf("BANK_CORS_ORIGINS: %w", err)
+		return badSetting("BANK_CORS_ORIGINS", "%v", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

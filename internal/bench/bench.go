@@ -31,19 +31,20 @@ type Config struct {
 	Currency  string
 }
 
-// Validate reports the first setting that cannot work.
+// Validate reports the first setting that cannot work, named by the flag of
+// "bank bench" that sets it.
 func (c Config) Validate() error {
 	switch {
 	case !slices.Contains(Scenarios, c.Scenario):
-		return fmt.Errorf("scenario %q: want one of %v", c.Scenario, Scenarios)
+		return fmt.Errorf("--scenario %q: want one of %v", c.Scenario, Scenarios)
 	case c.Clients < 1 || c.Clients > 10_000:
-		return fmt.Errorf("clients must be from 1 to 10000, not %d", c.Clients)
+		return fmt.Errorf("-c (clients) must be from 1 to 10000, not %d", c.Clients)
 	case c.Duration < time.Second:
-		return fmt.Errorf("duration must be at least 1s")
+		return fmt.Errorf("-d (duration) must be at least 1s, not %s", c.Duration)
 	case c.Accounts < 2:
-		return fmt.Errorf("accounts must be at least 2")
+		return fmt.Errorf("--accounts must be at least 2, not %d", c.Accounts)
 	case c.BatchSize < 1 || c.BatchSize > 1000:
-		return fmt.Errorf("batch size must be from 1 to 1000")
+		return fmt.Errorf("-b (transfers per batch request) must be from 1 to 1000, not %d", c.BatchSize)
 	}
 	return nil
 }
