@@ -27,7 +27,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	url := fs.String("url", "http://localhost:8080", "the API to load (transaction-service when split)")
+	url := fs.String("url", "http://localhost:8080", "the API to load (transaction-service when split); comma-separated URLs spread the clients over replicas")
 	authURL := fs.String("auth-url", "", "auth-service, when services run apart (default: --url)")
 	accountURL := fs.String("account-url", "", "account-service, when services run apart (default: --url)")
 	bc := bench.Config{Currency: "EUR"}
@@ -57,13 +57,17 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: bc.Clients * 2, MaxIdleConnsPerHost: bc.Clients * 2}}
+	urls := strings.Split(*url, ",")
 	endpoint := func(u string) *client.Client {
 		if u == "" {
-			u = *url
+			u = urls[0]
 		}
-		return client.New(strings.TrimRight(u, "/"), hc)
+		return client.New(strings.TrimRight(strings.TrimSpace(u), "/"), hc)
 	}
-	ep := bench.Endpoints{Auth: endpoint(*authURL), Accounts: endpoint(*accountURL), Transactions: endpoint(*url)}
+	ep := bench.Endpoints{Auth: endpoint(*authURL), Accounts: endpoint(*accountURL)}
+	for _, u := range urls {
+		ep.Transactions = append(ep.Transactions, endpoint(u))
+	}
 	operator, err := benchOperator(ctx, db, ep.Auth)
 	if err != nil {
 		return err

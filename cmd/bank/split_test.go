@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,9 @@ func TestSplitServices(t *testing.T) {
 				t.Fatalf("migrate: %v\n%s", err, out.String())
 			}
 			urls := map[string]string{}
-			for _, svc := range []string{"auth", "account", "transaction"} {
+			// Two replicas of transaction-service, as a Deployment runs them.
+			for name, svc := range map[string]string{"auth": "auth", "account": "account",
+				"transaction": "transaction", "transaction-2": "transaction"} {
 				env := map[string]string{"BANK_HTTP_ADDR": "127.0.0.1:0", "BANK_MIGRATE": "false", "BANK_LOG_LEVEL": "info"}
 				for k, v := range b.env {
 					if env[k] == "" {
@@ -54,8 +57,8 @@ func TestSplitServices(t *testing.T) {
 						t.Errorf("serve %s did not stop", svc)
 					}
 				})
-				urls[svc] = waitListening(t, done, &log)
-				waitReady(t, urls[svc], done, &log)
+				urls[name] = waitListening(t, done, &log)
+				waitReady(t, urls[name], done, &log)
 			}
 			for svc, path := range map[string]string{"auth": "/api/v1/transfers", "account": "/api/v1/auth/login", "transaction": "/api/v1/accounts"} {
 				resp, err := http.Post(urls[svc]+path, "application/json", bytes.NewReader([]byte(`{}`)))
@@ -69,7 +72,7 @@ func TestSplitServices(t *testing.T) {
 			}
 			out.Reset()
 			var errOut bytes.Buffer
-			err := run(context.Background(), []string{"bank", "bench", "--url", urls["transaction"], "--auth-url", urls["auth"],
+			err := run(context.Background(), []string{"bank", "bench", "--url", urls["transaction"] + "," + urls["transaction-2"], "--auth-url", urls["auth"],
 				"--account-url", urls["account"], "--scenario", "mixed", "-c", "4", "-d", "1s", "--warmup", "100ms",
 				"--accounts", "4", "-o", "json"}, b.getenv, nil, &out, &errOut)
 			if err != nil {
@@ -84,6 +87,13 @@ func TestSplitServices(t *testing.T) {
 			}
 			if sum.Transfers == 0 || len(sum.Errors) > 0 {
 				t.Errorf("bench over split services: %+v, want transfers and no errors", sum)
+			}
+			// The clients were spread over both replicas.
+			for _, name := range []string{"transaction", "transaction-2"} {
+				status, body := get(t, urls[name]+"/actuator/prometheus")
+				if status != http.StatusOK || !strings.Contains(body, `uri="/api/v1/transfers"`) {
+					t.Errorf("%s served no transfer", name)
+				}
 			}
 		})
 	}

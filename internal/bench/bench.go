@@ -58,17 +58,20 @@ type Sample struct {
 }
 
 // Endpoints are anonymous clients of each service. With "serve all" they
-// share one URL; with split services each names its own.
+// share one URL; with split services each names its own. Transactions holds
+// one client per replica of transaction-service the load is spread over; the
+// first also funds the accounts.
 type Endpoints struct {
-	Auth, Accounts, Transactions *client.Client
+	Auth, Accounts *client.Client
+	Transactions   []*client.Client
 }
 
 // Setup is what a run needs on the server: a customer's clients of the
 // transaction and account services, and its funded accounts.
 type Setup struct {
-	Customer *client.Client // transaction-service, as the customer
-	Reader   *client.Client // account-service, as the customer
-	Accounts []string
+	Customers []*client.Client // transaction-service replicas, as the customer
+	Reader    *client.Client   // account-service, as the customer
+	Accounts  []string
 }
 
 // Prepare registers a customer, opens cfg.Accounts accounts and funds each
@@ -83,8 +86,11 @@ func Prepare(ctx context.Context, ep Endpoints, operatorToken string, cfg Config
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	operator := ep.Transactions.WithToken(operatorToken)
-	s := &Setup{Customer: ep.Transactions.WithToken(tok.AccessToken), Reader: ep.Accounts.WithToken(tok.AccessToken)}
+	operator := ep.Transactions[0].WithToken(operatorToken)
+	s := &Setup{Reader: ep.Accounts.WithToken(tok.AccessToken)}
+	for _, c := range ep.Transactions {
+		s.Customers = append(s.Customers, c.WithToken(tok.AccessToken))
+	}
 	s.Accounts = make([]string, cfg.Accounts)
 	errs := make(chan error, cfg.Accounts)
 	sem := make(chan struct{}, 16)
@@ -162,7 +168,9 @@ func Run(ctx context.Context, s *Setup, cfg Config, measure func(), progress Pro
 					break
 				}
 				key := runID + "-" + strconv.FormatInt(seq.Add(1), 10)
-				n, code := request(ctx, s, cfg, r, key)
+				// Client w always talks to the same replica, as a client
+				// behind a round-robin balancer's keep-alive connection would.
+				n, code := request(ctx, s.Customers[w%len(s.Customers)], s, cfg, r, key)
 				lat := time.Since(now)
 				if now.Before(measureFrom) {
 					continue
@@ -201,7 +209,7 @@ func Run(ctx context.Context, s *Setup, cfg Config, measure func(), progress Pro
 
 // request sends one request of the scenario and returns how many transfers it
 // posted and, on failure, the error code.
-func request(ctx context.Context, s *Setup, cfg Config, r *rand.Rand, key string) (int, string) {
+func request(ctx context.Context, customer *client.Client, s *Setup, cfg Config, r *rand.Rand, key string) (int, string) {
 	pair := func() (string, string) {
 		n := len(s.Accounts)
 		from, to := r.IntN(n), r.IntN(n-1)
@@ -226,7 +234,7 @@ func request(ctx context.Context, s *Setup, cfg Config, r *rand.Rand, key string
 		for i := range items {
 			items[i] = transfer()
 		}
-		res, err := s.Customer.TransferBatch(ctx, key, items)
+		res, err := customer.TransferBatch(ctx, key, items)
 		if err != nil {
 			return 0, errCode(err)
 		}
@@ -245,7 +253,7 @@ func request(ctx context.Context, s *Setup, cfg Config, r *rand.Rand, key string
 		if r.IntN(2) == 0 {
 			_, err = s.Reader.Account(ctx, s.Accounts[r.IntN(len(s.Accounts))])
 		} else {
-			_, err = s.Customer.Do(ctx, http.MethodGet, "/api/v1/accounts/"+s.Accounts[r.IntN(len(s.Accounts))]+"/transactions?limit=20", "", nil, nil)
+			_, err = customer.Do(ctx, http.MethodGet, "/api/v1/accounts/"+s.Accounts[r.IntN(len(s.Accounts))]+"/transactions?limit=20", "", nil, nil)
 		}
 		if err != nil {
 			return 0, errCode(err)
@@ -254,7 +262,7 @@ func request(ctx context.Context, s *Setup, cfg Config, r *rand.Rand, key string
 	default:
 		// The answer is checked by status only: decoding it would cost the
 		// load generator more CPU than the server spends making it.
-		if _, err := s.Customer.Do(ctx, http.MethodPost, "/api/v1/transfers", key, transfer(), nil); err != nil {
+		if _, err := customer.Do(ctx, http.MethodPost, "/api/v1/transfers", key, transfer(), nil); err != nil {
 			return 0, errCode(err)
 		}
 		return 1, ""
