@@ -95,6 +95,9 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	sum := bench.Summarize(bc, samples, bc.Duration)
 	sum.CPU = bench.Cost(before, after, sum.Transfers)
 	sum.Storage = bench.Storage(stored, storedAfter, sum.Transfers)
+	if sum.Errors["429 rate_limited"] > 0 {
+		fmt.Fprintln(stderr, "the server throttled the bench's customer: run the server with BANK_RATE_LIMIT=0 to measure it")
+	}
 
 	report, err := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig()).Verify(ctx)
 	if err != nil {
