@@ -71,10 +71,13 @@ func (p *Proxy) serve(client net.Conn) {
 	// PostgreSQL's CommandComplete message for a COMMIT: 'C', length 11, tag.
 	committed := []byte("C\x00\x00\x00\x0bCOMMIT\x00")
 	buf := make([]byte, 64<<10)
+	var last []byte // the end of the previous read: the message may span two
 	for {
 		n, err := server.Read(buf)
 		if n > 0 {
-			if p.KillCommit.Load() && bytes.Contains(buf[:n], committed) {
+			seen := append(last, buf[:n]...)
+			last = append([]byte(nil), seen[max(len(seen)-len(committed)+1, 0):]...)
+			if p.KillCommit.Load() && bytes.Contains(seen, committed) {
 				// The database has committed; its answer is never relayed.
 				p.KillCommit.Store(false)
 				p.Killed.Add(1)
