@@ -84,16 +84,13 @@ func TestOneRequestNeverFailsAnother(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		a, err := l.Account(ctx, alice, dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := 3 * good.Load(); a.Balance.Posted != want || good.Load() != 72 {
-			t.Errorf("destination holds %d after %d good transfers of 3 (want 72)", a.Balance.Posted, good.Load())
+		a := posted(t, l, alice, dst)
+		if want := 3 * good.Load(); a != want || good.Load() != 72 {
+			t.Errorf("destination holds %d after %d good transfers of 3 (want 72)", a, good.Load())
 		}
 		// A poisoned item of a batch request fails the request alone: the
 		// batch is one request, decided or not as a whole.
-		_, err = l.TransferBatch(ctx, mallory, idem("b"), []ledger.TransferInput{
+		_, err := l.TransferBatch(ctx, mallory, idem("b"), []ledger.TransferInput{
 			{From: bad, To: badDst, Money: eur(1)}, {From: bad, To: badDst, Money: eur(1), Description: "poison"}})
 		if bank.ErrorKind(err) != bank.KindInternal {
 			t.Errorf("batch with a poisoned item: %v, want an internal error", err)
@@ -152,12 +149,9 @@ func TestPanicInCommit(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the write path is stuck after a panic")
 		}
-		a, err := l.Account(ctx, alice, dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.Balance.Posted != 20 {
-			t.Errorf("destination holds %d, want 20: 19 transfers beside the panic and 1 after", a.Balance.Posted)
+		a := posted(t, l, alice, dst)
+		if a != 20 {
+			t.Errorf("destination holds %d, want 20: 19 transfers beside the panic and 1 after", a)
 		}
 		verify(t, l)
 	})
@@ -210,12 +204,9 @@ func TestContextEnds(t *testing.T) {
 		if err := <-first; err != nil {
 			t.Errorf("the stalled transfer: %v", err)
 		}
-		a, err := l.Account(ctx, alice, dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.Balance.Posted != 1 {
-			t.Errorf("destination holds %d, want 1: only the transfer whose client stayed", a.Balance.Posted)
+		a := posted(t, l, alice, dst)
+		if a != 1 {
+			t.Errorf("destination holds %d, want 1: only the transfer whose client stayed", a)
 		}
 		// The cancelled requests stored nothing: their keys are free.
 		for _, k := range []string{"gone", "second"} {

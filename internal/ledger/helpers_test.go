@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"testing"
@@ -24,3 +25,13 @@ func txID(t testing.TB, res ledger.Result) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// posted returns the posted balance of account id, as p sees it.
+func posted(t testing.TB, l *ledger.Ledger, p bank.Principal, id string) int64 {
+	t.Helper()
+	a, err := l.Account(context.Background(), p, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Balance.Posted
+}

@@ -113,12 +113,9 @@ func TestBatcherAnswersEachRequest(t *testing.T) {
 		for e := range errs {
 			t.Error(e)
 		}
-		got, err := l.Account(ctx, bob, dest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := int64(7 * perKind); got.Balance.Posted != want {
-			t.Errorf("destination holds %d, want %d from the good transfers only", got.Balance.Posted, want)
+		got := posted(t, l, bob, dest)
+		if want := int64(7 * perKind); got != want {
+			t.Errorf("destination holds %d, want %d from the good transfers only", got, want)
 		}
 
 		// One batch request mixing good and failing items.
@@ -465,12 +462,9 @@ func TestWriterReconnects(t *testing.T) {
 	if err := move("t2"); err != nil {
 		t.Fatalf("transfer after the writer's connection was killed: %v", err)
 	}
-	got, err := l.Account(ctx, alice, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Balance.Posted != 2 {
-		t.Errorf("destination holds %d, want 2", got.Balance.Posted)
+	got := posted(t, l, alice, b)
+	if got != 2 {
+		t.Errorf("destination holds %d, want 2", got)
 	}
 	verify(t, l)
 }
@@ -515,12 +509,9 @@ func TestConcurrentDuplicates(t *testing.T) {
 				t.Errorf("replay %d differs from the first answer", i)
 			}
 		}
-		got, err := l.Account(ctx, alice, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if first == nil || got.Balance.Posted != 10 {
-			t.Errorf("destination holds %d after %d duplicates, want exactly one transfer of 10", got.Balance.Posted, n)
+		got := posted(t, l, alice, b)
+		if first == nil || got != 10 {
+			t.Errorf("destination holds %d after %d duplicates, want exactly one transfer of 10", got, n)
 		}
 	})
 }
