@@ -229,28 +229,42 @@ type (
 // errors are masked: their detail belongs in the log, not in a response. An
 // unreachable database is 503 unavailable: nothing about the request is wrong.
 func ErrorJSON(err error) (int, []byte) {
-	if bank.ErrorKind(err) == bank.KindInternal {
-		switch {
-		case errors.Is(err, context.Canceled):
-			// The client went away: nothing is wrong with the service.
-			err = &bank.Error{Kind: bank.KindUnavailable, Code: "request_cancelled",
-				Message: "the request was cancelled", Err: err}
-		case store.Unreachable(err):
-			err = &bank.Error{Kind: bank.KindUnavailable, Code: "unavailable",
-				Message: "the database cannot be reached; try again later", Err: err}
-		}
+	status, body, _ := errorDocument(err)
+	return status, body
+}
+
+// errorDocument returns err's status, its error document and its code.
+func errorDocument(err error) (status int, body []byte, code string) {
+	kind, doc := bank.BodyOf(classify(err))
+	body, _ = stdjson.Marshal(doc)
+	return Status(kind), body, doc.Error.Code
+}
+
+// classify gives an error that is not a *bank.Error the kind it has to the
+// client: a client that went away or an unreachable database is not an
+// internal error.
+func classify(err error) error {
+	if bank.ErrorKind(err) != bank.KindInternal {
+		return err
 	}
-	kind, doc := bank.BodyOf(err)
-	b, _ := stdjson.Marshal(doc)
-	return Status(kind), b
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &bank.Error{Kind: bank.KindUnavailable, Code: "request_cancelled",
+			Message: "the request was cancelled", Err: err}
+	case store.Unreachable(err):
+		return &bank.Error{Kind: bank.KindUnavailable, Code: "unavailable",
+			Message: "the database cannot be reached; try again later", Err: err}
+	}
+	return err
 }
 
 // Error writes err as the API's error document. Internal errors are logged with
 // the request's id and answered with a masked 500.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	status, body := ErrorJSON(err)
+	status, body, code := errorDocument(err)
 	if status >= http.StatusInternalServerError {
-		noteException(w, exceptionOf(err))
+		// Micrometer's exception label: the error's code, a bounded set.
+		noteException(w, code)
 	}
 	if status == http.StatusInternalServerError {
 		log.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()),
@@ -260,17 +274,6 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		w.Header().Set("Retry-After", "1")
 	}
 	WriteJSON(w, status, body)
-}
-
-// exceptionOf names what failed a request answered with a server error, as
-// the exception label of http_server_requests_seconds: the error's code
-// ("internal", "unavailable", "busy", …), a bounded set.
-func exceptionOf(err error) string {
-	_, doc := bank.BodyOf(err)
-	if bank.ErrorKind(err) == bank.KindInternal && store.Unreachable(err) {
-		return "unavailable"
-	}
-	return doc.Error.Code
 }
 
 // IdempotencyKey returns the request's Idempotency-Key header: required,
