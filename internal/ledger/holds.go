@@ -19,17 +19,18 @@ func (l *Ledger) Hold(ctx context.Context, p bank.Principal, id string) (*Hold, 
 	if bank.CheckID("id", id) != nil {
 		return nil, holdNotFound(id)
 	}
-	var owner sql.NullString
-	h, err := scanHold(scanWith(l.db.QueryRowContext(ctx, `SELECT `+holdColumns+`,
-		(SELECT owner_id FROM accounts WHERE accounts.id = holds.account_id) FROM holds WHERE id = $1`, id), &owner))
+	h, err := scanHold(l.db.QueryRowContext(ctx, `SELECT `+holdColumns+` FROM holds WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, holdNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get hold: %w", err)
 	}
-	if !owner.Valid || !p.Owns(owner.String) {
+	// A hold is p's to see when its account is.
+	if _, err := l.Account(ctx, p, h.AccountID); bank.ErrorKind(err) == bank.KindNotFound {
 		return nil, holdNotFound(id)
+	} else if err != nil {
+		return nil, err
 	}
 	l.showExpiry(h)
 	return h, nil
@@ -95,12 +96,3 @@ func (l *Ledger) showExpiry(h *Hold) {
 		h.Status = HoldExpired
 	}
 }
-
-// scanWith scans a row into a scanner's destinations plus extra ones after them.
-func scanWith(row scanner, extra ...any) scanner {
-	return scanFunc(func(dest ...any) error { return row.Scan(append(dest, extra...)...) })
-}
-
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
