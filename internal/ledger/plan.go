@@ -232,19 +232,24 @@ func (b *batch) apply(r *request) (Result, error) {
 			return Result{}, err
 		}
 		b.auditCommand(r, r.cmds[0], v)
-		return Result{Body: mustJSON(v), Created: created}, nil
+		return Result{Body: encode(v), Created: created}, nil
 	}
-	items := make([]any, len(r.cmds))
+	body := append(make([]byte, 0, 512*len(r.cmds)), `{"data":[`...)
 	for i, c := range r.cmds {
 		v, _, err := b.exec(r.p, c)
 		if err != nil {
 			_, v = bank.BodyOf(err)
 		}
-		items[i] = v
+		if i > 0 {
+			body = append(body, ',')
+		}
+		if a, ok := v.(appender); ok {
+			body = a.appendJSON(body)
+		} else {
+			body = append(body, mustJSON(v)...)
+		}
 	}
-	return Result{Body: mustJSON(struct {
-		Data []any `json:"data"`
-	}{items}), Created: true}, nil
+	return Result{Body: append(body, "]}"...), Created: true}, nil
 }
 
 // mustJSON encodes v, one of the ledger's own types, which always encode.
