@@ -42,6 +42,7 @@ func (w *pgWriter) run(ctx context.Context, b *batch, reqs []*request) ([]reply,
 		if err != nil {
 			return nil, fmt.Errorf("connect the ledger writer: %w", err)
 		}
+		registerArrays(c.TypeMap())
 		w.conn = c
 	}
 	pb := &pgBatch{ctx: ctx, conn: w.conn}
