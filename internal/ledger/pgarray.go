@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -82,7 +83,11 @@ func encodeStrings(value any, buf []byte) ([]byte, error) {
 	if vs == nil {
 		return nil, nil
 	}
-	buf = arrayHeader(buf, len(vs), pgtype.TextOID, false)
+	size := 20 + 4*len(vs)
+	for _, v := range vs {
+		size += len(v)
+	}
+	buf = arrayHeader(slices.Grow(buf, size), len(vs), pgtype.TextOID, false)
 	for _, v := range vs {
 		buf = appendElement(buf, v)
 	}
@@ -114,11 +119,11 @@ func encodeByteSlices(value any, buf []byte) ([]byte, error) {
 	if vs == nil {
 		return nil, nil
 	}
-	nulls := false
+	nulls, size := false, 20+4*len(vs)
 	for _, v := range vs {
-		nulls = nulls || v == nil
+		nulls, size = nulls || v == nil, size+len(v)
 	}
-	buf = arrayHeader(buf, len(vs), pgtype.ByteaOID, nulls)
+	buf = arrayHeader(slices.Grow(buf, size), len(vs), pgtype.ByteaOID, nulls)
 	for _, v := range vs {
 		if v == nil {
 			buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32)
@@ -134,7 +139,7 @@ func encodeInt64s(value any, buf []byte) ([]byte, error) {
 	if vs == nil {
 		return nil, nil
 	}
-	buf = arrayHeader(buf, len(vs), pgtype.Int8OID, false)
+	buf = arrayHeader(slices.Grow(buf, 20+12*len(vs)), len(vs), pgtype.Int8OID, false)
 	for _, v := range vs {
 		buf = binary.BigEndian.AppendUint32(buf, 8)
 		buf = binary.BigEndian.AppendUint64(buf, uint64(v))
