@@ -18,29 +18,30 @@ import (
 // comes from a flag, else from its BANK_* environment variable, else from
 // DefaultConfig.
 type Config struct {
-	HTTPAddr              string
-	DatabaseURL           string
-	DBMaxConns            int
-	SQLiteSynchronous     string
-	QueueURL              string
-	JWTSecretFile         string
-	JWTSecret             string
-	JWTPreviousSecretFile string
-	LogLevel              string
-	Migrate               bool
-	ShutdownDelay         time.Duration
-	ShutdownTimeout       time.Duration
-	DataDir               string
-	DebugAddr             string
-	JWTReloadInterval     time.Duration
-	JWTSigningDelay       time.Duration
-	MaintenancePoll       time.Duration
-	CORSOrigins           string
-	RateLimit             float64 // requests a second per caller; 0: no limit
-	RateBurst             int
-	IPRateLimit           float64 // requests a second per client address; 0: no limit
-	IPRateBurst           int
-	TrustedProxies        string
+	HTTPAddr               string
+	DatabaseURL            string
+	DBMaxConns             int
+	SQLiteSynchronous      string
+	QueueURL               string
+	JWTSecretFile          string
+	JWTSecret              string
+	JWTPreviousSecretFile  string
+	LogLevel               string
+	Migrate                bool
+	CompactIdempotencyKeys bool
+	ShutdownDelay          time.Duration
+	ShutdownTimeout        time.Duration
+	DataDir                string
+	DebugAddr              string
+	JWTReloadInterval      time.Duration
+	JWTSigningDelay        time.Duration
+	MaintenancePoll        time.Duration
+	CORSOrigins            string
+	RateLimit              float64 // requests a second per caller; 0: no limit
+	RateBurst              int
+	IPRateLimit            float64 // requests a second per client address; 0: no limit
+	IPRateBurst            int
+	TrustedProxies         string
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -114,14 +115,21 @@ func (c *Config) settings() []setting {
 	add("jwt-previous-secret-file", "BANK_JWT_PREVIOUS_SECRET_FILE", "file holding the key before the last rotation", s, v)
 	s, v = str(&c.LogLevel)
 	add("log-level", "BANK_LOG_LEVEL", "debug, info, warn or error", s, v)
-	add("migrate", "BANK_MIGRATE", "apply migrations at start-up (false where a Job runs them)", func(s string) error {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return errors.New("must be true or false")
-		}
-		c.Migrate = b
-		return nil
-	}, func() string { return strconv.FormatBool(c.Migrate) })
+	boolean := func(p *bool) (func(string) error, func() string) {
+		return func(s string) error {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return errors.New("must be true or false")
+			}
+			*p = b
+			return nil
+		}, func() string { return strconv.FormatBool(*p) }
+	}
+	s, v = boolean(&c.Migrate)
+	add("migrate", "BANK_MIGRATE", "apply migrations at start-up (false where a Job runs them)", s, v)
+	s, v = boolean(&c.CompactIdempotencyKeys)
+	add("compact-idempotency-keys", "BANK_COMPACT_IDEMPOTENCY_KEYS",
+		"keep a transfer's idempotency key as its transaction's id, not a copy of the answer (only once every replica runs this release or later)", s, v)
 	d, dv := dur(&c.ShutdownDelay)
 	add("shutdown-delay", "BANK_SHUTDOWN_DELAY", "after SIGTERM, how long to keep serving with readiness DOWN before closing", d, dv)
 	d, dv = dur(&c.ShutdownTimeout)

@@ -116,6 +116,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if runs || service == "account" || service == "transaction" {
 		lc := ledger.DefaultConfig()
 		lc.Metrics = ledger.NewMetrics(reg)
+		lc.CompactKeys = cfg.CompactIdempotencyKeys
 		l = ledger.New(db, log, time.Now, lc)
 	}
 	if runs || service == "account" {
