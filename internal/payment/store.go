@@ -1,0 +1,284 @@
+package payment
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+const columns = `id, owner_id, from_account_id, amount, currency, beneficiary, reference, status,
+	failure_reason, history, scheduled_for, schedule_id, occurrence, hold_id, capture_tx_id, return_tx_id,
+	limit_day, release_due, rail, submitted_at, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanPayment(s scanner) (*Payment, error) {
+	var p Payment
+	var benef, history string
+	var reason, schedID, occ, hold, capture, ret, limitDay sql.NullString
+	var schedFor, submitted sql.NullTime
+	if err := s.Scan(&p.ID, &p.OwnerID, &p.FromAccountID, &p.Amount, &p.Currency, &benef, &p.Reference, &p.Status,
+		&reason, &history, &schedFor, &schedID, &occ, &hold, &capture, &ret,
+		&limitDay, &p.releaseDue, &p.Rail, &submitted, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(benef), &p.Beneficiary); err != nil {
+		return nil, fmt.Errorf("payment %s beneficiary: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(history), &p.History); err != nil {
+		return nil, fmt.Errorf("payment %s history: %w", p.ID, err)
+	}
+	p.FailureReason, p.ScheduleID, p.occurrence = reason.String, schedID.String, occ.String
+	p.HoldID, p.TransactionID, p.ReturnID, p.limitDay = hold.String, capture.String, ret.String, limitDay.String
+	if schedFor.Valid {
+		t := schedFor.Time.UTC()
+		p.ScheduledFor = &t
+	}
+	if submitted.Valid {
+		t := submitted.Time.UTC()
+		p.submittedAt = &t
+	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return &p, nil
+}
+
+func null(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// insert writes a new payment in tx.
+func insert(ctx context.Context, tx *sql.Tx, p *Payment) error {
+	var sched any
+	if p.ScheduledFor != nil {
+		sched = *p.ScheduledFor
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, owner_id, from_account_id, amount, currency, beneficiary,
+		reference, status, history, scheduled_for, schedule_id, occurrence, rail, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)`,
+		p.ID, p.OwnerID, p.FromAccountID, p.Amount, p.Currency, string(mustJSON(p.Beneficiary)), p.Reference,
+		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, p.CreatedAt)
+	return err
+}
+
+// load reads payment id whoever owns it; nil when there is none.
+func (s *Service) load(ctx context.Context, id string) (*Payment, error) {
+	p, err := scanPayment(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+func notFound(id string) error {
+	return bank.Errorf(bank.KindNotFound, "payment_not_found", "payment %s not found", id)
+}
+
+// visible reports whether a client may see p at all: a payment being
+// accepted now, or refused, exists only as its request's answer.
+func visible(p *Payment) bool {
+	return p.Status != StatusRefused && !(p.Status == StatusAccepting && p.ScheduledFor == nil)
+}
+
+// Get returns payment id if p may see it: its owner, or staff. KindNotFound
+// otherwise.
+func (s *Service) Get(ctx context.Context, pr bank.Principal, id string) (*Payment, error) {
+	if bank.CheckID("id", id) != nil {
+		return nil, notFound(id)
+	}
+	p, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil || !pr.Owns(p.OwnerID) || !visible(p) {
+		return nil, notFound(id)
+	}
+	return p.view(), nil
+}
+
+// ListFilter selects a page of payments.
+type ListFilter struct {
+	Status string // "" for every status
+	Limit  int
+	Cursor string
+}
+
+type cursor struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+// List returns the payments pr may see, newest first: a customer's own,
+// everyone's for staff. It returns KindInvalid for an unknown status or a
+// cursor it did not make.
+func (s *Service) List(ctx context.Context, pr bank.Principal, f ListFilter) ([]*Payment, string, error) {
+	q := `SELECT ` + columns + ` FROM payments WHERE status <> 'refused' AND NOT (status = 'accepting' AND scheduled_for IS NULL)`
+	var args []any
+	switch f.Status {
+	case "":
+	case StatusScheduled:
+		q += ` AND status IN ('scheduled', 'accepting')`
+	case StatusPending, StatusSubmitted, StatusSettled, StatusFailed, StatusReturned, StatusCancelled:
+		args = append(args, f.Status)
+		q += fmt.Sprintf(` AND status = $%d`, len(args))
+	default:
+		return nil, "", bank.Invalid("status", "must be scheduled, pending, submitted, settled, failed, returned or cancelled")
+	}
+	if owner := pr.OwnerScope(); owner != "" {
+		args = append(args, owner)
+		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
+	}
+	if f.Cursor != "" {
+		var c cursor
+		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		if err == nil {
+			err = json.Unmarshal(b, &c)
+		}
+		if err != nil || c.ID == "" || bank.CheckID("cursor", c.ID) != nil {
+			return nil, "", bank.Invalid("cursor", "is not a cursor this API returned")
+		}
+		args = append(args, c.At, c.ID)
+		q += fmt.Sprintf(` AND (created_at < $%d OR created_at = $%d AND id < $%d)`, len(args)-1, len(args)-1, len(args))
+	}
+	args = append(args, f.Limit+1)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list payments: %w", err)
+	}
+	defer rows.Close()
+	out := []*Payment{}
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, p.view())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list payments: %w", err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = base64.RawURLEncoding.EncodeToString(mustJSON(cursor{last.CreatedAt, last.ID}))
+	}
+	return out, next, nil
+}
+
+// Event is the body of a payment's outbox event: everything a notification
+// needs, since a dead-letter redrive re-sends only the body.
+type Event struct {
+	queue.Header
+	PaymentID     string        `json:"payment_id"`
+	OwnerID       string        `json:"owner_id"`
+	FromAccountID string        `json:"from_account_id"`
+	Amount        int64         `json:"amount"`
+	Currency      bank.Currency `json:"currency"`
+	Status        string        `json:"status"`
+	FailureReason string        `json:"failure_reason,omitempty"`
+	Reference     string        `json:"reference"`
+}
+
+// events names the event each status announces.
+var events = map[string]string{
+	StatusSubmitted: "payment.submitted",
+	StatusSettled:   "payment.settled",
+	StatusFailed:    "payment.failed",
+	StatusReturned:  "payment.returned",
+	StatusCancelled: "payment.cancelled",
+}
+
+// errLost says a compare-and-set found the payment no longer in the status
+// it expected: another replica or request moved it first.
+var errLost = errors.New("payment changed meanwhile")
+
+// transition moves p to status to by compare-and-set on its current status,
+// records the change in its history, applies change to the new state (ids of
+// what the step made), writes the status's event, and runs also in the same
+// transaction. It returns false, leaving p as it was, when p was no longer in
+// the status it had: someone else made a move first.
+func (s *Service) transition(ctx context.Context, p *Payment, to, reason string,
+	change func(next *Payment), also func(tx *sql.Tx, next *Payment) error) (bool, error) {
+	if !Legal(p.Status, to) {
+		return false, bank.Errorf(bank.KindConflict, "illegal_transition", "payment %s cannot go from %s to %s", p.ID, p.Status, to)
+	}
+	now := s.clock()
+	next := *p
+	next.Status, next.UpdatedAt = to, now
+	if !internal(to) {
+		next.History = append(append([]Change(nil), p.History...), Change{Status: to, At: now, Reason: reason})
+	}
+	if to == StatusFailed || to == StatusReturned || to == StatusRefused {
+		next.FailureReason = reason
+	}
+	if to == StatusSubmitted {
+		next.submittedAt = &now
+	}
+	// A hold is released after the commit; until then the flag says it is due.
+	if (to == StatusFailed || to == StatusCancelled) && next.HoldID != "" {
+		next.releaseDue = true
+	}
+	if change != nil {
+		change(&next)
+	}
+	var submitted any
+	if next.submittedAt != nil {
+		submitted = *next.submittedAt
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, failure_reason = $3, history = $4,
+			hold_id = $5, capture_tx_id = $6, return_tx_id = $7, limit_day = $8, release_due = $9,
+			submitted_at = $10, updated_at = $11, lease_owner = NULL, lease_until = NULL
+			WHERE id = $1 AND status = $12`,
+			p.ID, to, null(next.FailureReason), string(mustJSON(next.History)), null(next.HoldID),
+			null(next.TransactionID), null(next.ReturnID), null(next.limitDay), next.releaseDue,
+			submitted, now, p.Status)
+		if err != nil {
+			return fmt.Errorf("payment %s to %s: %w", p.ID, to, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errLost
+		}
+		if typ, ok := events[to]; ok {
+			h := queue.NewHeader(typ, now)
+			if err := queue.Write(ctx, tx, h, p.ID, Event{Header: h, PaymentID: p.ID, OwnerID: p.OwnerID,
+				FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: to,
+				FailureReason: next.FailureReason, Reference: p.Reference}); err != nil {
+				return err
+			}
+		}
+		if also != nil {
+			return also(tx, &next)
+		}
+		return nil
+	})
+	if errors.Is(err, errLost) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.metrics.moved(p.Status, to, &next, now)
+	*p = next
+	return true, nil
+}
+
+// isPostgres reports whether the store is PostgreSQL.
+func (s *Service) isPostgres() bool { return s.db.Dialect == store.Postgres }

@@ -1,0 +1,247 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// The background work of payment-service, safe to run on every replica at
+// once: the submitter claims pending payments with a lease (an UPDATE whose
+// subquery skips rows other replicas have locked, on PostgreSQL), the poller
+// applies the rail's outcomes, and the scheduler runs due and recurring
+// payments and finishes what a crash left half done.
+
+// Run runs the submitter, the poller and the scheduler until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	loop := func(name string, every time.Duration, step func(context.Context) (int, error)) {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			// Drain: a full batch means more is waiting.
+			for {
+				n, err := step(ctx)
+				if err != nil && ctx.Err() == nil {
+					s.log.Warn("payment "+name, "err", err)
+				}
+				if err != nil || n < s.cfg.BatchSize {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}
+	wg.Add(3)
+	go loop("submitter", s.cfg.SubmitInterval, s.SubmitOnce)
+	go loop("poller", s.cfg.PollInterval, s.PollOnce)
+	go loop("scheduler", s.cfg.PollInterval, s.ScheduleOnce)
+	wg.Wait()
+	return nil
+}
+
+// claim leases up to BatchSize pending payments to this replica.
+func (s *Service) claim(ctx context.Context) ([]*Payment, error) {
+	now := s.clock()
+	lock := ""
+	if s.isPostgres() {
+		lock = ` FOR UPDATE SKIP LOCKED`
+	}
+	free := `status = 'pending' AND (lease_until IS NULL OR lease_until < $3)`
+	rows, err := s.db.QueryContext(ctx, `UPDATE payments SET lease_owner = $1, lease_until = $2
+		WHERE id IN (SELECT id FROM payments WHERE `+free+` ORDER BY created_at LIMIT $4`+lock+`)
+		AND `+free+` RETURNING `+columns, s.instance, now.Add(s.cfg.Lease), now, s.cfg.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("claim pending payments: %w", err)
+	}
+	defer rows.Close()
+	var out []*Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SubmitOnce hands one batch of pending payments to the rail and marks them
+// submitted (or failed, those the rail cannot carry). It returns how many it
+// claimed.
+func (s *Service) SubmitOnce(ctx context.Context) (int, error) {
+	batch, err := s.claim(ctx)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	ins := make([]Instruction, len(batch))
+	for i, p := range batch {
+		ins[i] = Instruction{PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency, Beneficiary: p.Beneficiary, Reference: p.Reference}
+	}
+	// The rail call ends well within the lease, so no other replica takes
+	// these payments over while it runs.
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/2)
+	start := time.Now()
+	receipts, err := s.rail.Submit(rctx, ins)
+	cancel()
+	if err != nil {
+		return len(batch), fmt.Errorf("submit %d payments to %s: %w", len(batch), s.rail.Name(), err)
+	}
+	s.metrics.railCall("submit", time.Since(start))
+	if s.afterSubmit != nil {
+		if err := s.afterSubmit(); err != nil {
+			return len(batch), err
+		}
+	}
+	rejected := map[string]string{}
+	for _, r := range receipts {
+		if r.Rejected != "" {
+			rejected[r.PaymentID] = r.Rejected
+		}
+	}
+	err = s.parallel(ctx, len(batch), func(i int) error {
+		p := batch[i]
+		if reason, ok := rejected[p.ID]; ok {
+			_, err := s.fail(ctx, p, reason)
+			return err
+		}
+		_, err := s.transition(ctx, p, StatusSubmitted, "", nil, nil)
+		return err
+	})
+	return len(batch), err
+}
+
+// PollOnce applies one batch of the rail's outcomes and acknowledges those
+// done with. It returns how many it read.
+func (s *Service) PollOnce(ctx context.Context) (int, error) {
+	outs, err := s.rail.Poll(ctx, s.cfg.BatchSize)
+	if err != nil || len(outs) == 0 {
+		return 0, err
+	}
+	done := make([]bool, len(outs))
+	err = s.parallel(ctx, len(outs), func(i int) error {
+		ok, err := s.apply(ctx, outs[i])
+		done[i] = ok
+		return err
+	})
+	var acks []Outcome
+	for i, o := range outs {
+		if done[i] {
+			acks = append(acks, o)
+		}
+	}
+	if aerr := s.rail.Ack(ctx, acks); aerr != nil {
+		err = errors.Join(err, aerr)
+	}
+	// Outcomes left for later do not make a full batch worth draining.
+	return len(acks), err
+}
+
+// ScheduleOnce makes the occurrences of recurring payments that are due,
+// runs the scheduled payments that came due, and resumes what a crash left
+// half done. It returns how many payments it ran.
+func (s *Service) ScheduleOnce(ctx context.Context) (int, error) {
+	if err := s.generate(ctx); err != nil {
+		return 0, err
+	}
+	now := s.clock()
+	stale := now.Add(-s.cfg.ResumeAfter)
+	ids, err := s.ids(ctx, `SELECT id FROM payments WHERE status = 'scheduled' AND scheduled_for <= $1
+		ORDER BY scheduled_for LIMIT $2`, now, s.cfg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	stuck, err := s.ids(ctx, `SELECT id FROM payments WHERE status = 'accepting' AND updated_at < $1 LIMIT $2`, stale, s.cfg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	held, err := s.ids(ctx, `SELECT id FROM payments WHERE release_due AND updated_at < $1 LIMIT $2`, stale, s.cfg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	err = s.parallel(ctx, len(ids)+len(stuck)+len(held), func(i int) error {
+		var id string
+		switch {
+		case i < len(ids):
+			id = ids[i]
+		case i < len(ids)+len(stuck):
+			id = stuck[i-len(ids)]
+		default:
+			id = held[i-len(ids)-len(stuck)]
+		}
+		p, err := s.load(ctx, id)
+		if err != nil || p == nil {
+			return err
+		}
+		switch p.Status {
+		case StatusScheduled:
+			ok, err := s.transition(ctx, p, StatusAccepting, "", nil, nil)
+			if err != nil || !ok {
+				return err
+			}
+			return s.execute(ctx, p)
+		case StatusAccepting:
+			return s.execute(ctx, p)
+		}
+		return s.release(ctx, p)
+	})
+	return len(ids), err
+}
+
+// ids runs a query of payment ids.
+func (s *Service) ids(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find payments: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// parallel runs fn for 0…n-1 on up to Workers goroutines, so the ledger's
+// group commit posts their money moves together. It returns every error.
+func (s *Service) parallel(ctx context.Context, n int, fn func(i int) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	next := make(chan int)
+	for range min(n, s.cfg.Workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
