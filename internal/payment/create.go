@@ -121,8 +121,9 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 		pay.History = []Change{{Status: StatusScheduled, At: now}}
 	}
 	var prior *request
+	refused := false
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		prior = nil
+		prior, refused = nil, false
 		res, err := tx.ExecContext(ctx, `INSERT INTO payment_requests (owner_id, idem_key, request_hash, payment_id, status, created_at)
 			VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT DO NOTHING`, p.UserID, idem.Key, idem.Hash, pay.ID, now)
 		if err != nil {
@@ -141,6 +142,7 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 			}
 		}
 		if refusal != nil {
+			refused = true
 			return keepAnswer(ctx, tx, p.UserID, idem.Key, refusal)
 		}
 		if err := insert(ctx, tx, pay); err != nil {
@@ -180,7 +182,7 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 			return Answer{}, bank.Errorf(bank.KindConflict, "request_in_progress", "a request with this Idempotency-Key is in progress")
 		}
 	}
-	if pay.Status == StatusAccepting {
+	if pay.Status == StatusAccepting && !refused {
 		if err := s.execute(ctx, pay); err != nil {
 			return Answer{}, err
 		}
@@ -344,8 +346,11 @@ func (s *Service) reserve(ctx context.Context, p *Payment) (error, error) {
 		return nil, err
 	case lost:
 		fresh, err := s.load(ctx, p.ID)
-		if err != nil || fresh == nil {
+		if err != nil {
 			return nil, err
+		}
+		if fresh == nil {
+			return nil, fmt.Errorf("payment %s is gone", p.ID)
 		}
 		*p = *fresh
 		return nil, nil
