@@ -194,3 +194,5 @@ func (e *env) events(id string) []string {
 	}
 	return out
 }
+
+func idemOf(key string) ledger.Idempotency { return ledger.Idempotency{Key: key, Hash: "h-" + key} }
