@@ -36,7 +36,7 @@ func TestACHRail(t *testing.T) {
 		for i, a := range amounts {
 			in := e.order(a)
 			in.Money.Currency = "USD"
-			in.Beneficiary = Beneficiary{Name: fmt.Sprint("Payee ", i), AccountNumber: fmt.Sprint(1000+i), RoutingNumber: "011000015"}
+			in.Beneficiary = Beneficiary{Name: fmt.Sprint("Payee ", i), AccountNumber: fmt.Sprint(1000 + i), RoutingNumber: "011000015"}
 			ids = append(ids, e.create(fmt.Sprint("ach", i), in).ID)
 		}
 		eur := e.create("eur", CreateInput{FromAccountID: e.newEUR(), Money: bank.Money{Amount: 5, Currency: "EUR"}, Beneficiary: iban})

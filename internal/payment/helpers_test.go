@@ -25,7 +25,7 @@ func newClock() *clock {
 	return &clock{t: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 var operator = bank.Principal{UserID: "op", Role: bank.RoleOperator}
