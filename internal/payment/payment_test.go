@@ -1,6 +1,7 @@
 package payment
 
 import (
+	cmpstd "cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -8,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	cmpstd "cmp"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fintech-banking/bank/internal/bank"
