@@ -136,8 +136,14 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 			return err
 		}
 		if refusal == nil {
-			refusal, err = s.perPaymentLimit(ctx, tx, pay)
-			if err != nil {
+			if refusal, err = s.perPaymentLimit(ctx, tx, pay); err != nil {
+				return err
+			}
+		}
+		if refusal == nil && pay.Status == StatusAccepting {
+			// Paid now: count it against today's limit in this same
+			// transaction (a scheduled payment counts when it runs).
+			if refusal, err = s.reserveIn(ctx, tx, pay, now); err != nil {
 				return err
 			}
 		}
@@ -186,6 +192,9 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 		if err := s.execute(ctx, pay); err != nil {
 			return Answer{}, err
 		}
+		if pay.answerStatus != 0 {
+			return Answer{Status: pay.answerStatus, Body: pay.answerBody, Replayed: prior != nil}, nil
+		}
 	}
 	var a *request
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -230,6 +239,7 @@ func answer(ctx context.Context, tx *sql.Tx, p *Payment, refusal error) error {
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE payment_requests SET status = $2, response = $3 WHERE payment_id = $1 AND status = 0`,
 		p.ID, status, body)
+	p.answerStatus, p.answerBody = status, body
 	return err
 }
 
@@ -299,6 +309,39 @@ func (s *Service) refuse(ctx context.Context, p *Payment, refusal error) error {
 // errOverLimit rolls back a reservation that would pass the daily limit.
 var errOverLimit = errors.New("over the daily limit")
 
+// reserveIn counts a new payment, not yet written, against its account's
+// daily limit in tx; it returns the refusal when the limit would be passed.
+func (s *Service) reserveIn(ctx context.Context, tx *sql.Tx, p *Payment, now time.Time) (error, error) {
+	_, daily, err := s.limits(ctx, tx, p.FromAccountID)
+	if err != nil {
+		return nil, err
+	}
+	day := now.Format(time.DateOnly)
+	ok, err := addToDay(ctx, tx, p, day, daily)
+	if err != nil || !ok {
+		return limitExceeded("account %s may pay at most %d %s a day", p.FromAccountID, daily, p.Currency), err
+	}
+	p.limitDay = day
+	return nil, nil
+}
+
+// addToDay adds p's amount to its account's total of day unless that would
+// pass daily. A conditional upsert: concurrent payments of one account
+// serialise on its row, and none passes the limit.
+func addToDay(ctx context.Context, tx *sql.Tx, p *Payment, day string, daily int64) (bool, error) {
+	if p.Amount > daily {
+		return false, nil
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO payment_daily_totals (account_id, day, amount) VALUES ($1, $2, $3)
+		ON CONFLICT (account_id, day) DO UPDATE SET amount = payment_daily_totals.amount + excluded.amount
+		WHERE payment_daily_totals.amount + excluded.amount <= $4`, p.FromAccountID, day, p.Amount, daily)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // reserve counts p against its account's daily limit for today (UTC), once:
 // the payment row remembers the day. It returns the refusal when the limit
 // would be passed, and reloads p when another run reserved first.
@@ -324,17 +367,9 @@ func (s *Service) reserve(ctx context.Context, p *Payment) (error, error) {
 			lost = true
 			return nil
 		}
-		// A conditional upsert: concurrent payments of one account serialise
-		// on its row, and none passes the limit.
-		res, err = tx.ExecContext(ctx, `INSERT INTO payment_daily_totals (account_id, day, amount) VALUES ($1, $2, $3)
-			ON CONFLICT (account_id, day) DO UPDATE SET amount = payment_daily_totals.amount + excluded.amount
-			WHERE payment_daily_totals.amount + excluded.amount <= $4`, p.FromAccountID, day, p.Amount, daily)
-		if err != nil {
+		if ok, err := addToDay(ctx, tx, p, day, daily); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 || p.Amount > daily {
+		} else if !ok {
 			return errOverLimit
 		}
 		return nil

@@ -95,6 +95,10 @@ type Payment struct {
 	limitDay    string // the day whose daily total counts this payment, once reserved
 	releaseDue  bool   // its hold is still to be voided
 	submittedAt *time.Time
+
+	// The answer this process just stored for the request that made it.
+	answerStatus int
+	answerBody   []byte
 }
 
 // view is p as a client sees it: a scheduled payment being checked when it

@@ -118,15 +118,25 @@ func (s *Service) fail(ctx context.Context, p *Payment, reason string) (bool, er
 // settle captures a submitted payment's hold into the settlement account of
 // its currency and marks it settled.
 func (s *Service) settle(ctx context.Context, p *Payment) (bool, error) {
+	txID, err := s.capture(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	return s.transition(ctx, p, StatusSettled, "", func(next *Payment) { next.TransactionID = txID }, nil)
+}
+
+// capture moves a submitted payment's held money to the settlement account
+// of its currency and returns the transaction's id; a repeat replays.
+func (s *Service) capture(ctx context.Context, p *Payment) (string, error) {
 	res, err := s.l.CaptureToSettlement(ctx, system, stepKey(p.ID, "capture"), p.HoldID, p.Currency)
 	if err != nil {
-		return false, fmt.Errorf("payment %s: capture its hold: %w", p.ID, err)
+		return "", fmt.Errorf("payment %s: capture its hold: %w", p.ID, err)
 	}
 	var t ledger.Transaction
 	if err := json.Unmarshal(res.Body, &t); err != nil || t.ID == "" {
-		return false, fmt.Errorf("payment %s: read its capture: %v", p.ID, err)
+		return "", fmt.Errorf("payment %s: read its capture: %v", p.ID, err)
 	}
-	return s.transition(ctx, p, StatusSettled, "", func(next *Payment) { next.TransactionID = t.ID }, nil)
+	return t.ID, nil
 }
 
 // giveBack credits a settled payment back from the settlement account, as

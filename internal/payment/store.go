@@ -64,10 +64,10 @@ func insert(ctx context.Context, tx *sql.Tx, p *Payment) error {
 		sched = *p.ScheduledFor
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, owner_id, from_account_id, amount, currency, beneficiary,
-		reference, status, history, scheduled_for, schedule_id, occurrence, rail, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)`,
+		reference, status, history, scheduled_for, schedule_id, occurrence, rail, limit_day, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
 		p.ID, p.OwnerID, p.FromAccountID, p.Amount, p.Currency, string(mustJSON(p.Beneficiary)), p.Reference,
-		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, p.CreatedAt)
+		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, null(p.limitDay), p.CreatedAt)
 	return err
 }
 
@@ -214,8 +214,43 @@ var errLost = errors.New("payment changed meanwhile")
 // the status it had: someone else made a move first.
 func (s *Service) transition(ctx context.Context, p *Payment, to, reason string,
 	change func(next *Payment), also func(tx *sql.Tx, next *Payment) error) (bool, error) {
+	m, err := s.prepare(p, to, reason, change)
+	if err != nil {
+		return false, err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok, err := s.cas(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errLost
+		}
+		if also != nil {
+			return also(tx, &m.next)
+		}
+		return nil
+	})
+	if errors.Is(err, errLost) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.done(m)
+	return true, nil
+}
+
+// move is one prepared transition: the payment as it is, and as it will be.
+type move struct {
+	p    *Payment
+	next Payment
+}
+
+// prepare computes the state p moves to; it refuses an illegal move.
+func (s *Service) prepare(p *Payment, to, reason string, change func(next *Payment)) (*move, error) {
 	if !Legal(p.Status, to) {
-		return false, bank.Errorf(bank.KindConflict, "illegal_transition", "payment %s cannot go from %s to %s", p.ID, p.Status, to)
+		return nil, bank.Errorf(bank.KindConflict, "illegal_transition", "payment %s cannot go from %s to %s", p.ID, p.Status, to)
 	}
 	now := s.clock()
 	next := *p
@@ -236,48 +271,70 @@ func (s *Service) transition(ctx context.Context, p *Payment, to, reason string,
 	if change != nil {
 		change(&next)
 	}
+	return &move{p: p, next: next}, nil
+}
+
+// cas writes a prepared move in tx if the payment is still in the status it
+// had, with the new status's event; false when it was not.
+func (s *Service) cas(ctx context.Context, tx *sql.Tx, m *move) (bool, error) {
+	p, next := m.p, &m.next
 	var submitted any
 	if next.submittedAt != nil {
 		submitted = *next.submittedAt
 	}
+	res, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, failure_reason = $3, history = $4,
+		hold_id = $5, capture_tx_id = $6, return_tx_id = $7, limit_day = $8, release_due = $9,
+		submitted_at = $10, updated_at = $11, lease_owner = NULL, lease_until = NULL
+		WHERE id = $1 AND status = $12`,
+		p.ID, next.Status, null(next.FailureReason), string(mustJSON(next.History)), null(next.HoldID),
+		null(next.TransactionID), null(next.ReturnID), null(next.limitDay), next.releaseDue,
+		submitted, next.UpdatedAt, p.Status)
+	if err != nil {
+		return false, fmt.Errorf("payment %s to %s: %w", p.ID, next.Status, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if typ, ok := events[next.Status]; ok {
+		h := queue.NewHeader(typ, next.UpdatedAt)
+		if err := queue.Write(ctx, tx, h, p.ID, Event{Header: h, PaymentID: p.ID, OwnerID: p.OwnerID,
+			FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: next.Status,
+			FailureReason: next.FailureReason, Reference: p.Reference}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// done records a committed move: metrics, and the caller's copy.
+func (s *Service) done(m *move) {
+	s.metrics.moved(m.p.Status, m.next.Status, &m.next, m.next.UpdatedAt)
+	*m.p = m.next
+}
+
+// transitionAll makes many moves in one transaction (one commit instead of
+// one per payment) and reports which took place; the others found their
+// payment moved by someone else.
+func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, error) {
+	ok := make([]bool, len(moves))
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, failure_reason = $3, history = $4,
-			hold_id = $5, capture_tx_id = $6, return_tx_id = $7, limit_day = $8, release_due = $9,
-			submitted_at = $10, updated_at = $11, lease_owner = NULL, lease_until = NULL
-			WHERE id = $1 AND status = $12`,
-			p.ID, to, null(next.FailureReason), string(mustJSON(next.History)), null(next.HoldID),
-			null(next.TransactionID), null(next.ReturnID), null(next.limitDay), next.releaseDue,
-			submitted, now, p.Status)
-		if err != nil {
-			return fmt.Errorf("payment %s to %s: %w", p.ID, to, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return errLost
-		}
-		if typ, ok := events[to]; ok {
-			h := queue.NewHeader(typ, now)
-			if err := queue.Write(ctx, tx, h, p.ID, Event{Header: h, PaymentID: p.ID, OwnerID: p.OwnerID,
-				FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: to,
-				FailureReason: next.FailureReason, Reference: p.Reference}); err != nil {
+		for i, m := range moves {
+			var err error
+			if ok[i], err = s.cas(ctx, tx, m); err != nil {
 				return err
 			}
 		}
-		if also != nil {
-			return also(tx, &next)
-		}
 		return nil
 	})
-	if errors.Is(err, errLost) {
-		return false, nil
-	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	s.metrics.moved(p.Status, to, &next, now)
-	*p = next
-	return true, nil
+	for i, m := range moves {
+		if ok[i] {
+			s.done(m)
+		}
+	}
+	return ok, nil
 }
 
 // isPostgres reports whether the store is PostgreSQL.

@@ -106,13 +106,27 @@ func (s *Service) SubmitOnce(ctx context.Context) (int, error) {
 			rejected[r.PaymentID] = r.Rejected
 		}
 	}
-	err = s.parallel(ctx, len(batch), func(i int) error {
-		p := batch[i]
-		if reason, ok := rejected[p.ID]; ok {
-			_, err := s.fail(ctx, p, reason)
-			return err
+	var moves []*move
+	var failed []*Payment
+	for _, p := range batch {
+		if _, ok := rejected[p.ID]; ok {
+			failed = append(failed, p)
+			continue
 		}
-		_, err := s.transition(ctx, p, StatusSubmitted, "", nil, nil)
+		m, err := s.prepare(p, StatusSubmitted, "", nil)
+		if err != nil {
+			return len(batch), err
+		}
+		moves = append(moves, m)
+	}
+	// The whole batch is marked submitted in one transaction.
+	if len(moves) > 0 {
+		if _, err := s.transitionAll(ctx, moves); err != nil {
+			return len(batch), err
+		}
+	}
+	err = s.parallel(ctx, len(failed), func(i int) error {
+		_, err := s.fail(ctx, failed[i], rejected[failed[i].ID])
 		return err
 	})
 	return len(batch), err
@@ -126,11 +140,58 @@ func (s *Service) PollOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	done := make([]bool, len(outs))
-	err = s.parallel(ctx, len(outs), func(i int) error {
+	ids := make([]string, len(outs))
+	for i, o := range outs {
+		ids[i] = o.PaymentID
+	}
+	byID, err := s.loadMany(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	// The common case, a submitted payment settling, goes in bulk: the
+	// captures in parallel (the ledger posts them together), then one
+	// transaction marks them all settled. Everything else goes one by one.
+	var settle, rest []int
+	for i, o := range outs {
+		if p := byID[o.PaymentID]; p != nil && o.Kind == OutcomeSettled && p.Status == StatusSubmitted {
+			settle = append(settle, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	moves := make([]*move, len(settle))
+	err = s.parallel(ctx, len(settle), func(k int) error {
+		p := byID[outs[settle[k]].PaymentID]
+		txID, err := s.capture(ctx, p)
+		if err != nil {
+			return err
+		}
+		moves[k], err = s.prepare(p, StatusSettled, "", func(next *Payment) { next.TransactionID = txID })
+		return err
+	})
+	var ready []*move
+	var readyAt []int
+	for k, m := range moves {
+		if m != nil {
+			ready, readyAt = append(ready, m), append(readyAt, settle[k])
+		}
+	}
+	if len(ready) > 0 {
+		if _, terr := s.transitionAll(ctx, ready); terr != nil {
+			err = errors.Join(err, terr)
+		} else {
+			for _, i := range readyAt {
+				done[i] = true // settled now, or by another replica first
+			}
+		}
+	}
+	rerr := s.parallel(ctx, len(rest), func(k int) error {
+		i := rest[k]
 		ok, err := s.apply(ctx, outs[i])
 		done[i] = ok
 		return err
 	})
+	err = errors.Join(err, rerr)
 	var acks []Outcome
 	for i, o := range outs {
 		if done[i] {
@@ -193,6 +254,28 @@ func (s *Service) ScheduleOnce(ctx context.Context) (int, error) {
 		return s.release(ctx, p)
 	})
 	return len(ids), err
+}
+
+// loadMany reads the payments ids, by id; missing ones are left out.
+func (s *Service) loadMany(ctx context.Context, ids []string) (map[string]*Payment, error) {
+	cond, arg := `id = ANY($1)`, any(ids)
+	if !s.isPostgres() {
+		cond, arg = `id IN (SELECT value FROM json_each($1))`, string(mustJSON(ids))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM payments WHERE `+cond, arg)
+	if err != nil {
+		return nil, fmt.Errorf("load payments: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]*Payment, len(ids))
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[p.ID] = p
+	}
+	return out, rows.Err()
 }
 
 // ids runs a query of payment ids.
