@@ -139,7 +139,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{PerPaymentLimit: 1_000_000_00, DailyLimit: 5_000_000_00,
 		SubmitInterval: time.Second, PollInterval: time.Second, BatchSize: 500,
-		Lease: time.Minute, ResumeAfter: 30 * time.Second, Workers: 16}
+		Lease: time.Minute, ResumeAfter: 30 * time.Second, Workers: 64}
 }
 
 // Service is payment-service. Its methods are safe for concurrent use, and

@@ -335,6 +335,28 @@ func TestIllegalTransitions(t *testing.T) {
 		if !okA || okB || errA != nil || errB != nil {
 			t.Errorf("two returns: %v %v / %v %v, want the first only", okA, errA, okB, errB)
 		}
+		// The same in bulk: of two submitters marking one batch, one wins.
+		q := e.create("k2", e.order(100))
+		q2 := e.create("k3", e.order(100))
+		var first, second []*move
+		for _, id := range []string{q.ID, q2.ID} {
+			stored, _ := e.svc.load(ctx, id)
+			cp := *stored
+			m1, err1 := e.svc.prepare(stored, StatusSubmitted, "", nil)
+			m2, err2 := e.svc.prepare(&cp, StatusSubmitted, "", nil)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			first, second = append(first, m1), append(second, m2)
+		}
+		ok1, err1 := e.svc.transitionAll(ctx, first)
+		ok2, err2 := e.svc.transitionAll(ctx, second)
+		if diff := cmp.Diff([][]bool{ok1, ok2}, [][]bool{{true, true}, {false, false}}); diff != "" || err1 != nil || err2 != nil {
+			t.Errorf("two bulk moves (-got +want):\n%s %v %v", diff, err1, err2)
+		}
+		if got := e.events(q2.ID); !slices.Equal(got, []string{"payment.submitted"}) {
+			t.Errorf("events after two bulk moves: %v, want one payment.submitted", got)
+		}
 		if got := e.events(p.ID); len(slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s != "payment.returned" })) != 1 {
 			t.Errorf("events %v: payment.returned twice", got)
 		}

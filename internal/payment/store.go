@@ -312,17 +312,92 @@ func (s *Service) done(m *move) {
 	*m.p = m.next
 }
 
-// transitionAll makes many moves in one transaction (one commit instead of
-// one per payment) and reports which took place; the others found their
-// payment moved by someone else.
+// transitionAll makes moves of many payments from one status to submitted
+// or settled in one transaction, with set-based statements (one UPDATE and
+// one INSERT of events for the lot), and reports which took place; the
+// others found their payment moved by someone else first.
 func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, error) {
-	ok := make([]bool, len(moves))
+	if len(moves) == 0 {
+		return nil, nil
+	}
+	to, now := moves[0].next.Status, moves[0].next.UpdatedAt
+	type row struct {
+		ID       string `json:"id"`
+		Expected string `json:"expected"`
+		History  string `json:"history"`
+		Tx       string `json:"tx,omitempty"`
+	}
+	rows := make([]row, len(moves))
+	for i, m := range moves {
+		if m.next.Status != to || (to != StatusSubmitted && to != StatusSettled) {
+			return nil, fmt.Errorf("transitionAll: moves to %s and %s", to, m.next.Status)
+		}
+		m.next.UpdatedAt = now
+		if to == StatusSubmitted {
+			m.next.submittedAt = &now
+		}
+		rows[i] = row{ID: m.p.ID, Expected: m.p.Status, History: string(mustJSON(m.next.History)), Tx: m.next.TransactionID}
+	}
+	update := `UPDATE payments p SET status = $1, history = v.history, capture_tx_id = COALESCE(v.tx, p.capture_tx_id),
+		updated_at = $2, submitted_at = CASE WHEN $1 = 'submitted' THEN $2 ELSE p.submitted_at END,
+		lease_owner = NULL, lease_until = NULL
+		FROM jsonb_to_recordset($3::jsonb) AS v(id text, expected text, history text, tx text)
+		WHERE p.id = v.id COLLATE "C" AND p.status = v.expected RETURNING p.id`
+	insert := `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
+		SELECT v.id, $1, v.agg, v.payload, $2 FROM jsonb_to_recordset($3::jsonb) AS v(id text, agg text, payload text)`
+	if !s.isPostgres() {
+		update = `UPDATE payments SET status = $1, history = json_extract(v.value, '$.history'),
+			capture_tx_id = COALESCE(json_extract(v.value, '$.tx'), capture_tx_id),
+			updated_at = $2, submitted_at = CASE WHEN $1 = 'submitted' THEN $2 ELSE submitted_at END,
+			lease_owner = NULL, lease_until = NULL
+			FROM json_each($3) AS v WHERE payments.id = json_extract(v.value, '$.id')
+			AND payments.status = json_extract(v.value, '$.expected') RETURNING payments.id`
+		insert = `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
+			SELECT json_extract(value, '$.id'), $1, json_extract(value, '$.agg'), json_extract(value, '$.payload'), $2
+			FROM json_each($3)`
+	}
+	byID := make(map[string]int, len(moves))
+	for i, m := range moves {
+		byID[m.p.ID] = i
+	}
+	var ok []bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		for i, m := range moves {
-			var err error
-			if ok[i], err = s.cas(ctx, tx, m); err != nil {
+		ok = make([]bool, len(moves))
+		rs, err := tx.QueryContext(ctx, update, to, now, string(mustJSON(rows)))
+		if err != nil {
+			return fmt.Errorf("payments to %s: %w", to, err)
+		}
+		type ev struct {
+			ID      string `json:"id"`
+			Agg     string `json:"agg"`
+			Payload string `json:"payload"`
+		}
+		var evs []ev
+		for rs.Next() {
+			var id string
+			if err := rs.Scan(&id); err != nil {
+				rs.Close()
 				return err
 			}
+			i, known := byID[id]
+			if !known {
+				continue
+			}
+			ok[i] = true
+			p, next := moves[i].p, &moves[i].next
+			h := queue.NewHeader(events[to], now)
+			evs = append(evs, ev{ID: h.EventID, Agg: p.ID, Payload: string(mustJSON(Event{Header: h, PaymentID: p.ID,
+				OwnerID: p.OwnerID, FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency,
+				Status: to, Reference: p.Reference, FailureReason: next.FailureReason}))})
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		// Each event commits with the change it announces.
+		if _, err := tx.ExecContext(ctx, insert, events[to], now, string(mustJSON(evs))); err != nil {
+			return fmt.Errorf("write %s events: %w", events[to], err)
 		}
 		return nil
 	})
