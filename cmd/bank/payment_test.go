@@ -214,3 +214,86 @@ func TestPaymentsEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestPaymentReplicas runs "serve payment" beside "serve all" on one
+// database, as a second replica of payment-service: payments placed through
+// either settle once, and payment-service alone serves only its routes.
+func TestPaymentReplicas(t *testing.T) {
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			fast := map[string]string{"BANK_PAYMENT_SIM_DELAY": "50ms", "BANK_PAYMENT_SUBMIT_INTERVAL": "50ms",
+				"BANK_PAYMENT_POLL_INTERVAL": "50ms", "BANK_PAYMENT_SIM_FAIL_RATE": "0", "BANK_PAYMENT_SIM_RETURN_RATE": "0"}
+			b := startBankWith(t, storetest.URL(t, d), fast)
+			env := map[string]string{"BANK_HTTP_ADDR": "127.0.0.1:0", "BANK_MIGRATE": "false"}
+			for k, v := range b.env {
+				if env[k] == "" {
+					env[k] = v
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			var log serveLog
+			go func() { done <- run(ctx, []string{"bank", "serve", "payment"}, func(k string) string { return env[k] }, nil, &log, &log) }()
+			t.Cleanup(func() {
+				cancel()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("serve payment: %v", err)
+					}
+				case <-time.After(30 * time.Second):
+					t.Error("serve payment did not stop")
+				}
+			})
+			url := waitListening(t, done, &log)
+			waitReady(t, url, done, &log)
+			a, _ := b.customer("a")
+			acct := b.account(a, "EUR", 100_000)
+			cp := *a
+			cp.BaseURL = url
+			replica := &cp
+			if res, _ := replica.Do(context.Background(), http.MethodGet, "/api/v1/accounts", "", nil, nil); res == nil || res.Status != http.StatusNotFound {
+				t.Errorf("payment-service serves GET /api/v1/accounts: %v", res)
+			}
+			const n = 30
+			var wg sync.WaitGroup
+			for i := range n {
+				c := a
+				if i%2 == 1 {
+					c = replica
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := c.Do(context.Background(), http.MethodPost, "/api/v1/payments", fmt.Sprint("r-", i), paymentOrder(acct.ID, 100), nil); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				var list struct{ Data []payment.Payment }
+				if _, err := replica.Do(context.Background(), http.MethodGet, "/api/v1/payments?status=settled&limit=500", "", nil, &list); err != nil {
+					t.Fatal(err)
+				}
+				if len(list.Data) == n {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d settled after 20 s", len(list.Data), n)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			var acc client.Account
+			if _, err := a.Do(context.Background(), http.MethodGet, "/api/v1/accounts/"+acct.ID, "", nil, &acc); err != nil {
+				t.Fatal(err)
+			}
+			if acc.Balance.Posted != 100_000-100*n || acc.Balance.Pending != 0 {
+				t.Errorf("balance %+v, want %d paid once", acc.Balance, 100*n)
+			}
+			b.verify()
+		})
+	}
+}
