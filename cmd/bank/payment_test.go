@@ -234,7 +234,9 @@ func TestPaymentReplicas(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			var log serveLog
-			go func() { done <- run(ctx, []string{"bank", "serve", "payment"}, func(k string) string { return env[k] }, nil, &log, &log) }()
+			go func() {
+				done <- run(ctx, []string{"bank", "serve", "payment"}, func(k string) string { return env[k] }, nil, &log, &log)
+			}()
 			t.Cleanup(func() {
 				cancel()
 				select {

@@ -110,7 +110,7 @@ func (r *ACHRail) Submit(ctx context.Context, batch []Instruction) ([]Receipt, e
 			for i, in := range fresh {
 				traces[i] = odfi + fmt.Sprintf("%07d", (seq+int64(i)+1)%10_000_000)
 				b.Entries = append(b.Entries, nacha.Entry{TransactionCode: nacha.CheckingCredit, RDFI: in.Beneficiary.RoutingNumber,
-					Account: in.Beneficiary.AccountNumber, Amount: in.Amount, IndividualID: in.PaymentID[len(in.PaymentID)-15:],
+					Account: in.Beneficiary.AccountNumber, Amount: in.Amount, IndividualID: lastN(in.PaymentID, 15),
 					Name: in.Beneficiary.Name, TraceNumber: traces[i]})
 			}
 			content, err := nacha.Write(&nacha.File{Destination: r.cfg.Origin, Origin: r.cfg.Origin, DestinationName: "FEDERAL RESERVE",
@@ -137,6 +137,14 @@ func (r *ACHRail) Submit(ctx context.Context, batch []Instruction) ([]Receipt, e
 		}
 	}
 	return out, r.flush(ctx)
+}
+
+// lastN returns the last n bytes of s (the individual id field holds 15).
+func lastN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }
 
 // flush writes every file recorded but not yet on disk: write to a
