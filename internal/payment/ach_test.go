@@ -67,6 +67,20 @@ func TestACHRail(t *testing.T) {
 		if got := e.get(eur.ID); got.Status != StatusFailed {
 			t.Errorf("an EUR payment on ACH: %s, want failed", got.Status)
 		}
+		// A file lost before it reached the disk (a crash after the commit)
+		// is written again from the database, and only once.
+		if err := os.Remove(files[0]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE payment_ach_files SET written = FALSE`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rail.Poll(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := os.ReadFile(files[0]); err != nil || string(again) != string(b) {
+			t.Errorf("the lost file was not written again as it was: %v", err)
+		}
 		// A second submission sends nothing again.
 		if _, err := rail.Submit(ctx, []Instruction{{PaymentID: ids[0], Amount: 1_000, Currency: "USD",
 			Beneficiary: Beneficiary{Name: "x", AccountNumber: "1000", RoutingNumber: "011000015"}}}); err != nil {

@@ -129,6 +129,11 @@ func TestCancel(t *testing.T) {
 		if _, err := e.svc.Cancel(ctx, e.alice, q.ID); bank.ErrorCode(err) != "payment_not_cancellable" {
 			t.Errorf("cancel a submitted payment: %v, want payment_not_cancellable", err)
 		}
+		// The cancelled payment gave its share of the daily limit back.
+		var today int64
+		if err := db.QueryRowContext(ctx, `SELECT amount FROM payment_daily_totals WHERE account_id = $1`, e.acct).Scan(&today); err != nil || today != 1_000 {
+			t.Errorf("today's total %d (%v), want 1000: only the payment not cancelled", today, err)
+		}
 		// Nothing is submitted after a cancellation.
 		if n, _ := e.rail.Attempts(ctx, p.ID); n != 0 {
 			t.Errorf("a cancelled payment reached the rail %d times", n)
