@@ -17,6 +17,7 @@ import (
 	"github.com/fintech-banking/bank/internal/account"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/observe"
+	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
 
@@ -31,6 +32,7 @@ var moneyMoving = []string{
 	"POST /api/v1/holds/{id}/capture",
 	"POST /api/v1/holds/{id}/void",
 	"POST /api/v1/transactions/{id}/reverse",
+	"POST /api/v1/payments",
 }
 
 // actuatorRoutes are the endpoints API.md gives every service. The
@@ -291,6 +293,7 @@ func serviceRoutes() map[string]route {
 	auth.Routes(r, log, nil, authn)
 	account.Routes(r, log, nil, authn)
 	transaction.Routes(r, log, nil, authn)
+	payment.Routes(r, log, nil, authn)
 	return r
 }
 

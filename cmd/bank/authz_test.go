@@ -29,7 +29,7 @@ func authRoutes() []string {
 
 // servedRoutes is every API route "serve all" serves.
 func servedRoutes() []string {
-	return slices.Sorted(slices.Values(append(authRoutes(), ledgerRoutes()...)))
+	return slices.Sorted(slices.Values(append(append(authRoutes(), ledgerRoutes()...), paymentRoutes()...)))
 }
 
 // authFixture is what one call of an auth route needs: a fresh user's
@@ -120,11 +120,12 @@ func TestEveryRouteHasRows(t *testing.T) {
 		_, inLedger := routeCases[r]
 		_, inAuth := authRouteCases[r]
 		_, inActuator := actuatorRouteCases[r]
-		if !inLedger && !inAuth && !inActuator {
-			t.Errorf("route %q has no row in routeCases, authRouteCases or actuatorRouteCases", r)
+		_, inPayment := paymentRouteCases[r]
+		if !inLedger && !inAuth && !inActuator && !inPayment {
+			t.Errorf("route %q has no row in routeCases, authRouteCases, paymentRouteCases or actuatorRouteCases", r)
 		}
 	}
-	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases)} {
+	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases), keys(paymentRouteCases)} {
 		for r := range rows {
 			if !slices.Contains(served, r) {
 				t.Errorf("a row names %q, which is not a route", r)
@@ -278,6 +279,12 @@ func TestRevokedTokensMatrix(t *testing.T) {
 						path, want = rc.path(lf), rc.want[nobody]
 						if rc.body != nil {
 							body = rc.body(lf)
+						}
+					} else if rc, ok := paymentRouteCases[route]; ok {
+						pf := payFixture{account: acct.ID, payment: "no-payment"}
+						path, want = rc.path(pf), rc.want[nobody]
+						if rc.body != nil {
+							body = rc.body(pf)
 						}
 					} else {
 						rc := authRouteCases[route]

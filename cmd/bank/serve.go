@@ -25,6 +25,7 @@ import (
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
@@ -113,7 +114,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		}
 		auth.Routes(mux, log, authSvc.Notify(states), authn)
 	}
-	if runs || service == "account" || service == "transaction" {
+	if runs || service == "account" || service == "transaction" || service == "payment" {
 		lc := ledger.DefaultConfig()
 		lc.Metrics = ledger.NewMetrics(reg)
 		lc.CompactKeys = cfg.CompactIdempotencyKeys
@@ -124,6 +125,17 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	if runs || service == "transaction" {
 		transaction.Routes(business.Router(mux), log, l, authn)
+	}
+	var payments *payment.Service
+	if runs || service == "payment" {
+		rail, err := paymentRail(&cfg, db)
+		if err != nil {
+			return err
+		}
+		payments = payment.New(db, l, rail, log, time.Now, payment.Config{PerPaymentLimit: cfg.PaymentLimit,
+			DailyLimit: cfg.PaymentDailyLimit, SubmitInterval: cfg.PaymentSubmitInterval,
+			PollInterval: cfg.PaymentPollInterval}, payment.NewMetrics(reg))
+		payment.Routes(business.Router(mux), log, payments, authn)
 	}
 
 	maintenance := ops.NewMaintenanceWatch(db, log)
@@ -175,6 +187,11 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		g.Go(func() error { return l.Run(gctx) })
 		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
 		g.Go(func() error { return check.Run(gctx) })
+	}
+	if payments != nil {
+		// The submitter, the settlement poller and the scheduler; every
+		// replica runs them (leases and compare-and-set keep them apart).
+		g.Go(func() error { return payments.Run(gctx) })
 	}
 	health.SetReady(true)
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
@@ -256,4 +273,15 @@ func keyring(cfg *Config, log *slog.Logger) (*auth.Keyring, error) {
 		return nil, fmt.Errorf("--jwt-secret (BANK_JWT_SECRET): %w", err)
 	}
 	return nil, fmt.Errorf("--jwt-secret-file (BANK_JWT_SECRET_FILE) or --jwt-previous-secret-file: %w", err)
+}
+
+// paymentRail returns the configured payment rail.
+func paymentRail(cfg *Config, db *store.DB) (payment.Rail, error) {
+	if cfg.PaymentRail == "ach" {
+		return payment.NewACHRail(db, payment.ACHConfig{OutDir: cfg.ACHOutDir, ReturnDir: cfg.ACHReturnDir,
+			Origin: cfg.ACHOrigin, CompanyName: cfg.ACHCompanyName, CompanyID: cfg.ACHCompanyID,
+			SettleDelay: cfg.ACHSettleDelay}, time.Now)
+	}
+	return payment.NewSimRail(db, payment.SimConfig{Delay: cfg.PaymentSimDelay, FailRate: cfg.PaymentSimFailRate,
+		ReturnRate: cfg.PaymentSimReturnRate, Seed: cfg.PaymentSimSeed}, time.Now), nil
 }
