@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,8 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moov-io/ach"
+
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/payment/nacha"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -28,11 +30,12 @@ type ACHConfig struct {
 	SettleDelay time.Duration
 }
 
-// ACHRail sends payments as NACHA files of PPD credits and reads return
-// files back. What it sent is recorded in the database by payment id, in
-// the same transaction as the file's content, before the file is written:
-// a payment is in one file only, and a file lost to a crash before it
-// reached the disk is written again from the database.
+// ACHRail sends payments as NACHA files of PPD credits, written with
+// github.com/moov-io/ach, and reads return files back with it. What it sent
+// is recorded in the database by payment id, in the same transaction as the
+// file's content, before the file is written: a payment is in one file
+// only, and a file lost to a crash before it reached the disk is written
+// again from the database.
 type ACHRail struct {
 	db  *store.DB
 	cfg ACHConfig
@@ -102,25 +105,14 @@ func (r *ACHRail) Submit(ctx context.Context, batch []Instruction) ([]Receipt, e
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM payment_ach_files`).Scan(&files); err != nil {
 				return err
 			}
-			odfi := r.cfg.Origin[:8]
-			b := nacha.Batch{ServiceClass: 220, CompanyName: r.cfg.CompanyName, CompanyID: r.cfg.CompanyID, SEC: "PPD",
-				EntryDescription: "PAYMENT", EffectiveDate: now.AddDate(0, 0, 1), ODFI: odfi, Number: 1}
-			id := bank.NewID()
-			traces := make([]string, len(fresh))
-			for i, in := range fresh {
-				traces[i] = odfi + fmt.Sprintf("%07d", (seq+int64(i)+1)%10_000_000)
-				b.Entries = append(b.Entries, nacha.Entry{TransactionCode: nacha.CheckingCredit, RDFI: in.Beneficiary.RoutingNumber,
-					Account: in.Beneficiary.AccountNumber, Amount: in.Amount, IndividualID: lastN(in.PaymentID, 15),
-					Name: in.Beneficiary.Name, TraceNumber: traces[i]})
-			}
-			content, err := nacha.Write(&nacha.File{Destination: r.cfg.Origin, Origin: r.cfg.Origin, DestinationName: "FEDERAL RESERVE",
-				OriginName: r.cfg.CompanyName, Created: now, IDModifier: "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[files%26], Batches: []nacha.Batch{b}})
+			content, traces, err := r.file(fresh, seq, files, now)
 			if err != nil {
 				return err
 			}
+			id := bank.NewID()
 			name := fmt.Sprintf("%s-%06d.ach", now.Format("20060102-150405"), files+1)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO payment_ach_files (id, name, content, written, created_at)
-				VALUES ($1, $2, $3, FALSE, $4)`, id, name, string(content), now); err != nil {
+				VALUES ($1, $2, $3, FALSE, $4)`, id, name, content, now); err != nil {
 				return err
 			}
 			for i, in := range fresh {
@@ -139,7 +131,76 @@ func (r *ACHRail) Submit(ctx context.Context, batch []Instruction) ([]Receipt, e
 	return out, r.flush(ctx)
 }
 
-// lastN returns the last n bytes of s (the individual id field holds 15).
+// file renders the NACHA file of one submission: a PPD batch of credits
+// (service class 220), entry i with the trace number ODFI + (seq+i+1) and
+// the identification number the last 15 characters of its payment id (a
+// return is matched by its original trace number, unique in the database).
+func (r *ACHRail) file(fresh []Instruction, seq, files int64, now time.Time) (string, []string, error) {
+	odfi := r.cfg.Origin[:8]
+	bh := ach.NewBatchHeader()
+	bh.ServiceClassCode = ach.CreditsOnly
+	bh.CompanyName = achText(r.cfg.CompanyName)
+	bh.CompanyIdentification = achText(r.cfg.CompanyID)
+	bh.StandardEntryClassCode = ach.PPD
+	bh.CompanyEntryDescription = "PAYMENT"
+	bh.EffectiveEntryDate = now.AddDate(0, 0, 1).Format("060102")
+	bh.ODFIIdentification = odfi
+	bh.BatchNumber = 1
+	batch, err := ach.NewBatch(bh)
+	if err != nil {
+		return "", nil, err
+	}
+	traces := make([]string, len(fresh))
+	for i, in := range fresh {
+		traces[i] = odfi + fmt.Sprintf("%07d", (seq+int64(i)+1)%10_000_000)
+		ed := ach.NewEntryDetail()
+		ed.TransactionCode = ach.CheckingCredit
+		ed.SetRDFI(in.Beneficiary.RoutingNumber)
+		ed.DFIAccountNumber = achText(in.Beneficiary.AccountNumber)
+		ed.Amount = int(in.Amount)
+		ed.IdentificationNumber = lastN(in.PaymentID, 15)
+		ed.IndividualName = achText(in.Beneficiary.Name)
+		ed.TraceNumber = traces[i]
+		batch.AddEntry(ed)
+	}
+	if err := batch.Create(); err != nil {
+		return "", nil, err
+	}
+	f := ach.NewFile()
+	f.Header = ach.NewFileHeader()
+	f.Header.ImmediateDestination = r.cfg.Origin
+	f.Header.ImmediateOrigin = r.cfg.Origin
+	f.Header.ImmediateDestinationName = "FEDERAL RESERVE"
+	f.Header.ImmediateOriginName = achText(r.cfg.CompanyName)
+	f.Header.FileCreationDate = now.Format("060102")
+	f.Header.FileCreationTime = now.Format("1504")
+	f.Header.FileIDModifier = string("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[files%26])
+	f.AddBatch(batch)
+	if err := f.Create(); err != nil {
+		return "", nil, err
+	}
+	if err := f.Validate(); err != nil {
+		return "", nil, err
+	}
+	var b strings.Builder
+	if err := ach.NewWriter(&b).Write(f); err != nil {
+		return "", nil, err
+	}
+	return b.String(), traces, nil
+}
+
+// achText is s upper-cased with every character a NACHA field cannot
+// hold (outside printable ASCII) a space.
+func achText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return ' '
+		}
+		return r
+	}, strings.ToUpper(s))
+}
+
+// lastN returns the last n bytes of s (the identification number holds 15).
 func lastN(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -196,14 +257,6 @@ func (r *ACHRail) flush(ctx context.Context) error {
 	return nil
 }
 
-// returnReasons names the common return codes.
-var returnReasons = map[string]string{
-	"R01": "insufficient funds", "R02": "account closed", "R03": "no account / unable to locate account",
-	"R04": "invalid account number", "R06": "returned per ODFI's request", "R07": "authorization revoked",
-	"R08": "payment stopped", "R10": "customer advises not authorized", "R16": "account frozen",
-	"R20": "non-transaction account", "R29": "corporate customer advises not authorized",
-}
-
 // readReturns records the returns of every file in the return folder, then
 // moves the file to processed/. A file read twice (a crash before the move)
 // changes nothing the second time.
@@ -221,17 +274,20 @@ func (r *ACHRail) readReturns(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("ACH rail: %w", err)
 		}
-		f, err := nacha.Parse(b)
+		f, err := ach.NewReader(bytes.NewReader(b)).Read()
+		if err == nil {
+			err = f.Validate()
+		}
 		if err != nil {
 			return fmt.Errorf("ACH rail: return file %s: %w", de.Name(), err)
 		}
 		for _, batch := range f.Batches {
-			for _, e := range batch.Entries {
-				if e.Return == nil {
+			for _, e := range batch.GetEntries() {
+				if e.Addenda99 == nil {
 					continue
 				}
 				if _, err := r.db.ExecContext(ctx, `UPDATE payment_ach_entries SET return_code = $2
-					WHERE trace_number = $1 AND return_code IS NULL`, e.Return.OriginalTrace, e.Return.Code); err != nil {
+					WHERE trace_number = $1 AND return_code IS NULL`, e.Addenda99.OriginalTrace, e.Addenda99.ReturnCode); err != nil {
 					return fmt.Errorf("ACH rail: %w", err)
 				}
 			}
@@ -269,8 +325,8 @@ func (r *ACHRail) Poll(ctx context.Context, max int) ([]Outcome, error) {
 		}
 		if code.Valid {
 			reason := code.String
-			if d, ok := returnReasons[code.String]; ok {
-				reason += ": " + d
+			if rc := ach.LookupReturnCode(code.String); rc != nil {
+				reason += ": " + strings.ToLower(rc.Reason)
 			}
 			out = append(out, Outcome{PaymentID: id, Kind: OutcomeReturned, Reason: reason})
 			continue

@@ -1,24 +1,27 @@
 package payment
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/moov-io/ach"
 
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/payment/nacha"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
 
-// TestACHRail: the rail writes a NACHA file that parses and validates with
-// the right entries and totals; a return file turns the right payments into
-// returned, with the money back.
+// TestACHRail: the rail writes a NACHA file that moov-io/ach parses and
+// validates with the right entries and totals; a return file turns the
+// right payments into returned, with the money back.
 func TestACHRail(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -51,18 +54,43 @@ func TestACHRail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := nacha.Parse(b)
+		f, err := ach.NewReader(bytes.NewReader(b)).Read()
+		if err == nil {
+			err = f.Validate()
+		}
 		if err != nil {
 			t.Fatalf("the rail's file does not validate: %v\n%s", err, b)
 		}
-		var total int64
-		var traces []string
-		for _, en := range f.Batches[0].Entries {
-			total += en.Amount
-			traces = append(traces, en.TraceNumber)
+		if len(f.Batches) != 1 {
+			t.Fatalf("%d batches, want 1", len(f.Batches))
 		}
-		if len(f.Batches) != 1 || len(traces) != 3 || total != 3_540 {
-			t.Errorf("file: %d batches, %d entries, %d in total; want 1, 3, 3540", len(f.Batches), len(traces), total)
+		bh := f.Batches[0].GetHeader()
+		if bh.ServiceClassCode != ach.CreditsOnly || bh.StandardEntryClassCode != ach.PPD || bh.ODFIIdentification != "12100035" {
+			t.Errorf("batch header %d %s %s, want 220 PPD 12100035", bh.ServiceClassCode, bh.StandardEntryClassCode, bh.ODFIIdentification)
+		}
+		var traces, entries []string
+		for _, en := range f.Batches[0].GetEntries() {
+			traces = append(traces, en.TraceNumber)
+			entries = append(entries, fmt.Sprint(en.TransactionCode, " ", en.RDFIIdentification+en.CheckDigit, " ",
+				strings.TrimSpace(en.DFIAccountNumber), " ", en.Amount, " ", strings.TrimSpace(en.IdentificationNumber), " ",
+				strings.TrimSpace(en.IndividualName)))
+		}
+		var want []string
+		for i, a := range amounts {
+			want = append(want, fmt.Sprint("22 011000015 ", 1000+i, " ", a, " ", lastN(ids[i], 15), " PAYEE ", i))
+		}
+		if diff := cmp.Diff(entries, want); diff != "" {
+			t.Errorf("entries (-got +want):\n%s", diff)
+		}
+		if got := []string{traces[0][:8], traces[1][:8], traces[2][:8]}; !slices.Equal(got, []string{"12100035", "12100035", "12100035"}) ||
+			!(traces[0] < traces[1] && traces[1] < traces[2]) {
+			t.Errorf("trace numbers %v, want ascending after the ODFI 12100035", traces)
+		}
+		fc := f.Control
+		if fc.BatchCount != 1 || fc.EntryAddendaCount != 3 || fc.TotalCreditEntryDollarAmountInFile != 3_540 ||
+			fc.TotalDebitEntryDollarAmountInFile != 0 || fc.EntryHash != 3*1100001 {
+			t.Errorf("file control: %d batches, %d entries, credits %d, debits %d, hash %d; want 1, 3, 3540, 0, 3300003",
+				fc.BatchCount, fc.EntryAddendaCount, fc.TotalCreditEntryDollarAmountInFile, fc.TotalDebitEntryDollarAmountInFile, fc.EntryHash)
 		}
 		if got := e.get(eur.ID); got.Status != StatusFailed {
 			t.Errorf("an EUR payment on ACH: %s, want failed", got.Status)
@@ -95,17 +123,8 @@ func TestACHRail(t *testing.T) {
 				t.Fatalf("%s: %s, want settled", id, got)
 			}
 		}
-		// The receiving bank returns the second entry: R01.
-		ret := &nacha.File{Destination: "121000358", Origin: "011000015", Created: e.clock.now(), IDModifier: 'A',
-			Batches: []nacha.Batch{{ServiceClass: 220, CompanyName: "Fintech Bank", CompanyID: "1234567890", SEC: "PPD",
-				EntryDescription: "RETURN", EffectiveDate: e.clock.now(), ODFI: "01100001", Number: 1,
-				Entries: []nacha.Entry{{TransactionCode: nacha.CheckingReturnCredit, RDFI: "121000358", Account: "1001",
-					Amount: 2_500, Name: "Payee 1", TraceNumber: "011000010000001",
-					Return: &nacha.Return{Code: "R01", OriginalTrace: traces[1], OriginalRDFI: "01100001"}}}}}}
-		rb, err := nacha.Write(ret)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The receiving bank returns the second entry (R01) and the third (R03).
+		rb := returnFile(t, e.clock.now(), map[string]string{traces[1]: "R01", traces[2]: "R03"}, f.Batches[0].GetEntries())
 		if err := os.WriteFile(filepath.Join(dir, "returns", "ret1.ach"), rb, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -115,22 +134,86 @@ func TestACHRail(t *testing.T) {
 			p := e.get(id)
 			got = append(got, p.Status+" "+p.FailureReason)
 		}
-		if diff := cmp.Diff(got, []string{"settled ", "returned R01: insufficient funds", "settled "}); diff != "" {
+		want = []string{"settled ", "returned R01: insufficient funds", "returned R03: no account/unable to locate account"}
+		if diff := cmp.Diff(got, want); diff != "" {
 			t.Errorf("after the return file (-got +want):\n%s", diff)
 		}
-		if bal := e.balance(e.acct); bal.Posted != 100_000-1_040 || bal.Pending != 0 {
-			t.Errorf("balance %+v, want 1040 paid and 2500 back", bal)
+		if bal := e.balance(e.acct); bal.Posted != 100_000-1_000 || bal.Pending != 0 {
+			t.Errorf("balance %+v, want 1000 paid and 2540 back", bal)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "returns", "processed", "ret1.ach")); err != nil {
 			t.Errorf("the return file was not moved to processed/: %v", err)
 		}
 		e.clock.add(time.Minute)
 		e.run()
-		if p := e.get(ids[1]); p.Status != StatusReturned {
-			t.Errorf("again: %s", p.Status)
+		if p, q := e.get(ids[1]), e.get(ids[2]); p.Status != StatusReturned || q.Status != StatusReturned {
+			t.Errorf("again: %s, %s", p.Status, q.Status)
 		}
 		e.verify()
 	})
+}
+
+// returnFile is the file a receiving bank (RDFI 011000015) sends back to
+// return the entries among sent whose trace numbers codes names, each with
+// its addenda 99, written with moov-io/ach.
+func returnFile(t *testing.T, now time.Time, codes map[string]string, sent []*ach.EntryDetail) []byte {
+	t.Helper()
+	bh := ach.NewBatchHeader()
+	bh.ServiceClassCode = ach.CreditsOnly
+	bh.CompanyName = "FINTECH BANK"
+	bh.CompanyIdentification = "1234567890"
+	bh.StandardEntryClassCode = ach.PPD
+	bh.CompanyEntryDescription = "RETURN"
+	bh.EffectiveEntryDate = now.Format("060102")
+	bh.ODFIIdentification = "01100001"
+	batch := ach.NewBatchPPD(bh)
+	seq := 0
+	for _, s := range sent {
+		code, ok := codes[s.TraceNumber]
+		if !ok {
+			continue
+		}
+		seq++
+		en := ach.NewEntryDetail()
+		en.TransactionCode = ach.CheckingReturnNOCCredit
+		en.SetRDFI("121000358")
+		en.DFIAccountNumber = s.DFIAccountNumber
+		en.Amount = s.Amount
+		en.IdentificationNumber = s.IdentificationNumber
+		en.IndividualName = s.IndividualName
+		en.SetTraceNumber(bh.ODFIIdentification, seq)
+		en.Category = ach.CategoryReturn
+		en.AddendaRecordIndicator = 1
+		en.Addenda99 = ach.NewAddenda99()
+		en.Addenda99.ReturnCode = code
+		en.Addenda99.OriginalTrace = s.TraceNumber
+		en.Addenda99.OriginalDFI = s.RDFIIdentification
+		en.Addenda99.TraceNumber = en.TraceNumber
+		batch.AddEntry(en)
+	}
+	if err := batch.Create(); err != nil {
+		t.Fatal(err)
+	}
+	f := ach.NewFile()
+	f.Header = ach.NewFileHeader()
+	f.Header.ImmediateDestination = "121000358"
+	f.Header.ImmediateOrigin = "011000015"
+	f.Header.ImmediateDestinationName = "FINTECH BANK"
+	f.Header.ImmediateOriginName = "RECEIVING BANK"
+	f.Header.FileCreationDate = now.Format("060102")
+	f.Header.FileCreationTime = now.Format("1504")
+	f.AddBatch(batch)
+	if err := f.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := ach.NewWriter(&b).Write(f); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // newEUR opens and funds another EUR account of alice's.
