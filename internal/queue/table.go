@@ -99,6 +99,9 @@ func checkVisibility(d time.Duration) error {
 
 func (t *Table) ms() int64 { return t.now().UnixMilli() }
 
+// sendChunk bounds the rows of one INSERT.
+const sendChunk = 200
+
 // Send enqueues bodies on the main queue in one transaction, in order.
 func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
 	if len(bodies) == 0 {
@@ -106,12 +109,23 @@ func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
 	}
 	now := t.ms()
 	err := t.db.InTx(ctx, func(tx *sql.Tx) error {
-		for _, b := range bodies {
-			if b == nil {
-				b = []byte{}
+		// Multi-row inserts, in order: one round trip per sendChunk bodies.
+		for start := 0; start < len(bodies); start += sendChunk {
+			chunk := bodies[start:min(start+sendChunk, len(bodies))]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES `)
+			args := []any{t.name, now}
+			for i, b := range chunk {
+				if b == nil {
+					b = []byte{}
+				}
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "($%d, $1, $%d, $2, $2)", len(args)+1, len(args)+2)
+				args = append(args, bank.NewID(), b)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`,
-				bank.NewID(), t.name, b, now); err != nil {
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return err
 			}
 		}
