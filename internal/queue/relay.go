@@ -34,9 +34,8 @@ import (
 // queue does not promise to).
 //
 // Several replicas. Only the holder of the lease (a row of relay_lease,
-// expiring in the database's clock) publishes. The holder renews it before
-// every batch and does not start sending once a third of the lease is
-// left; another replica takes over only after it expires. So two replicas
+// expiring in the database's clock) publishes. The holder renews it once a
+// third of it has gone and does not start a send once a third is left; another replica takes over only after it expires. So two replicas
 // never publish at once unless one stalls for longer than the lease (a
 // paused VM): then rows may go out twice, which at-least-once allows and
 // consumers absorb by deduplicating on the event id.
@@ -50,6 +49,7 @@ type Relay struct {
 	cfg     RelayConfig
 	metrics *RelayMetrics
 	nowSQL  string
+	renewed time.Time // when this relay last took or renewed the lease
 }
 
 // RelayConfig tunes a Relay.
@@ -131,17 +131,25 @@ func (r *Relay) Run(ctx context.Context) error {
 // step takes or renews the lease and, holding it, publishes one batch. It
 // says how many rows it published and whether this relay holds the lease.
 func (r *Relay) step(ctx context.Context) (int, bool, error) {
-	start := time.Now()
-	res, err := r.db.ExecContext(ctx, `UPDATE relay_lease SET holder = $1, expires_at = `+r.nowSQL+` + $2
-		WHERE name = 'outbox' AND (holder = $1 OR expires_at < `+r.nowSQL+`)`, r.holder, r.cfg.Lease.Milliseconds())
-	if err != nil {
-		return 0, false, fmt.Errorf("take the relay lease: %w", err)
+	// Renewed once a third of the lease has gone, not before every batch:
+	// an idle relay polling the outbox writes nothing.
+	if r.renewed.IsZero() || time.Since(r.renewed) > r.cfg.Lease/3 {
+		start := time.Now()
+		res, err := r.db.ExecContext(ctx, `UPDATE relay_lease SET holder = $1, expires_at = `+r.nowSQL+` + $2
+			WHERE name = 'outbox' AND (holder = $1 OR expires_at < `+r.nowSQL+`)`, r.holder, r.cfg.Lease.Milliseconds())
+		if err != nil {
+			r.renewed = time.Time{}
+			return 0, false, fmt.Errorf("take the relay lease: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			r.renewed = time.Time{}
+			return 0, false, err
+		}
+		r.renewed = start
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return 0, false, err
-	}
-	// The lease runs until at least start + Lease: stop sending well before.
-	safeUntil := start.Add(r.cfg.Lease * 2 / 3)
+	// The lease runs until at least renewed + Lease (the database's clock
+	// started counting after start): stop sending well before.
+	safeUntil := r.renewed.Add(r.cfg.Lease * 2 / 3)
 	n, err := r.publish(ctx, safeUntil)
 	return n, true, err
 }
