@@ -91,4 +91,3 @@ func benchQueue(b *testing.B, q queue.Queue) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
-
