@@ -186,20 +186,38 @@ func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
 	if time.Now().After(safeUntil) {
 		return 0, nil // renew the lease first
 	}
-	if err := r.q.Send(ctx, bodies...); err != nil {
-		return 0, fmt.Errorf("publish %d outbox rows: %w", len(seqs), err)
+	sendErr := r.q.Send(ctx, bodies...)
+	sent := seqs
+	if sendErr != nil {
+		// A queue that took some of the rows (SQS refusing one entry of a
+		// batch) says which: those are deleted, so that they do not go out
+		// again with every retry, and one row the queue refuses for good
+		// does not hold back the rows behind it. It stays, and the lag
+		// metric grows with its age.
+		var se *SendError
+		if !errors.As(sendErr, &se) {
+			return 0, fmt.Errorf("publish %d outbox rows: %w", len(seqs), sendErr)
+		}
+		sent = make([]any, 0, len(se.Sent))
+		for _, i := range se.Sent {
+			sent = append(sent, seqs[i])
+		}
+		sendErr = fmt.Errorf("publish outbox rows: %d of %d sent: %w", len(sent), len(seqs), sendErr)
 	}
-	marks := make([]string, len(seqs))
-	for i := range seqs {
+	if len(sent) == 0 {
+		return 0, sendErr
+	}
+	marks := make([]string, len(sent))
+	for i := range sent {
 		marks[i] = fmt.Sprintf("$%d", i+1)
 	}
 	// Deleted, not marked: the outbox stays as small as what is unsent.
 	// If this fails the rows go out again: at least once.
-	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, seqs...); err != nil {
-		return 0, fmt.Errorf("delete %d published outbox rows (they will be sent again): %w", len(seqs), err)
+	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, sent...); err != nil {
+		return 0, errors.Join(sendErr, fmt.Errorf("delete %d published outbox rows (they will be sent again): %w", len(sent), err))
 	}
-	r.metrics.published(len(seqs))
-	return len(seqs), nil
+	r.metrics.published(len(sent))
+	return len(sent), sendErr
 }
 
 // Lag is the age of the oldest unsent outbox row, 0 when none is waiting.
