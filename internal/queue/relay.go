@@ -94,6 +94,7 @@ func NewRelay(db *store.DB, q Queue, log *slog.Logger, cfg RelayConfig, metrics 
 // logged and retried after a pause; Run returns only when ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
 	wasLeader := false
+	var lastLog time.Time
 	for ctx.Err() == nil {
 		n, leader, err := r.step(ctx)
 		if leader != wasLeader {
@@ -104,8 +105,15 @@ func (r *Relay) Run(ctx context.Context) error {
 		pause := time.Duration(0)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			r.log.Warn("outbox relay", "error", err.Error())
-			pause = time.Second
+			// At most a line every 10 s: a refused row fails every batch.
+			if time.Since(lastLog) > 10*time.Second {
+				r.log.Warn("outbox relay", "error", err.Error())
+				lastLog = time.Now()
+			}
+			// Rows that went out mean the queue works: go on at once.
+			if n == 0 {
+				pause = time.Second
+			}
 		case !leader:
 			pause = r.cfg.Lease / 3
 		case n == 0:
