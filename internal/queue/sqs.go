@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // SQS is a Queue on Amazon SQS. It uses the queue URL it is given as it is
@@ -44,7 +45,9 @@ var _ Queue = (*SQS)(nil)
 // queue's host name) and endpoint (AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL,
 // which the SDK reads itself).
 func OpenSQS(ctx context.Context, queueURL string) (*SQS, error) {
-	var opts []func(*config.LoadOptions) error
+	// The SDK's own log lines (IMDS fallbacks, retries) would go to stderr
+	// unstructured; its errors come back to the caller all the same.
+	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if region := regionOf(queueURL); region != "" {
 		opts = append(opts, func(o *config.LoadOptions) error {
 			if o.Region == "" {
