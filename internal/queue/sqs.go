@@ -283,8 +283,11 @@ func (q *SQS) sendBatch(ctx context.Context, bodies [][]byte) ([]int, error) {
 			return sent, &entryErrors{strings.Join(refused, "; ")}
 		}
 		if attempt == 3 {
-			f := out.Failed[0]
-			return sent, &entryErrors{fmt.Sprintf("%d messages failed 3 times, last: %s: %s", len(pending), aws.ToString(f.Code), aws.ToString(f.Message))}
+			last := "no answer for them"
+			if len(out.Failed) > 0 {
+				last = aws.ToString(out.Failed[0].Code) + ": " + aws.ToString(out.Failed[0].Message)
+			}
+			return sent, &entryErrors{fmt.Sprintf("%d messages failed 3 times, last: %s", len(pending), last)}
 		}
 		select {
 		case <-ctx.Done():
