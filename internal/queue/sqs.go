@@ -226,7 +226,7 @@ func sqsText(b []byte) ([]byte, error) {
 		return b, nil
 	}
 	if !json.Valid(b) {
-		r := []rune(string(b))[strings.IndexFunc(string(b), bad)]
+		r, _ := utf8.DecodeRuneInString(string(b)[strings.IndexFunc(string(b), bad):])
 		return nil, fmt.Errorf("SQS cannot carry the character %U", r)
 	}
 	// In valid JSON a raw character outside SQS's set can only be U+FFFE or
