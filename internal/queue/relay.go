@@ -208,7 +208,9 @@ func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
 		}
 		sent = make([]any, 0, len(se.Sent))
 		for _, i := range se.Sent {
-			sent = append(sent, seqs[i])
+			if i >= 0 && i < len(seqs) {
+				sent = append(sent, seqs[i])
+			}
 		}
 		sendErr = fmt.Errorf("publish outbox rows: %d of %d sent: %w", len(sent), len(seqs), sendErr)
 	}
