@@ -35,12 +35,19 @@ import (
 //
 // Several replicas. Only the holder of the lease (a row of relay_lease,
 // expiring in the database's clock) publishes. The holder renews it once a
-// third of it has gone and does not start a send once a third is left; another replica takes over only after it expires. So two replicas
-// never publish at once unless one stalls for longer than the lease (a
-// paused VM): then rows may go out twice, which at-least-once allows and
+// third of it has gone and does not start a send once a third is left;
+// another replica takes over only after it expires. So two replicas never
+// publish at once unless one stalls for longer than the lease (a paused
+// VM): then rows may go out twice, which at-least-once allows and
 // consumers absorb by deduplicating on the event id.
 //
 // Crashes. A crash between the send and the delete sends those rows again.
+//
+// Refusals. A row the queue refuses for good (a *SendError that leaves it
+// out) stays in the outbox and is tried again with each batch; the rows
+// the queue took are deleted, so it holds back nothing. Its aggregate's
+// later events then go out before it: a refused event is an incident,
+// shown by the lag metric and the log.
 type Relay struct {
 	db      *store.DB
 	q       Queue
