@@ -44,8 +44,8 @@ type Diagnosis struct {
 	Queue        func(ctx context.Context) (queue.Stats, error)
 	QueueMissing string
 	Certs        []string
-	HTTP   *http.Client
-	Now    func() time.Time
+	HTTP         *http.Client
+	Now          func() time.Time
 }
 
 // Diagnose runs every check concurrently and grades them.
