@@ -201,7 +201,12 @@ func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
 	if time.Now().After(safeUntil) {
 		return 0, nil // renew the lease first
 	}
-	sendErr := r.q.Send(ctx, bodies...)
+	// A send that stalls past the lease would overlap the next holder's
+	// sends: it is cut off before the lease can end (renewed was taken
+	// before the database started counting).
+	sctx, cancel := context.WithDeadline(ctx, r.renewed.Add(r.cfg.Lease))
+	sendErr := r.q.Send(sctx, bodies...)
+	cancel()
 	sent := seqs
 	if sendErr != nil {
 		// A queue that took some of the rows (SQS refusing one entry of a
