@@ -23,6 +23,7 @@ import (
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/ops"
 	"github.com/fintech-banking/bank/internal/store"
@@ -124,6 +125,13 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if runs || service == "transaction" {
 		transaction.Routes(business.Router(mux), log, l, authn)
 	}
+	var notify *notification.Service
+	if runs || service == "notification" {
+		if notify, err = notification.New(db, log, time.Now, cfg.notification(), notification.NewMetrics(reg)); err != nil {
+			return err
+		}
+		notification.Routes(mux, log, notify, authn)
+	}
 
 	maintenance := ops.NewMaintenanceWatch(db, log)
 	api := httpapi.Maintenance(func() (bool, string, time.Duration) {
@@ -174,6 +182,15 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		g.Go(func() error { return l.Run(gctx) })
 		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
 		g.Go(func() error { return check.Run(gctx) })
+	}
+	if notify != nil {
+		q, err := notificationQueue(ctx, &cfg, db, log)
+		if err != nil {
+			return err
+		}
+		if q != nil {
+			g.Go(func() error { return notify.Run(gctx, q) })
+		}
 	}
 	health.SetReady(true)
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),

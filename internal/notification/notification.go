@@ -93,21 +93,28 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first setting that cannot work.
+// SettingError is a channel setting that cannot work; Setting names its
+// environment variable.
+type SettingError struct{ Setting, Problem string }
+
+func (e *SettingError) Error() string { return e.Setting + " " + e.Problem }
+
+// Validate reports the first setting that cannot work: a *SettingError for
+// the channels' addresses.
 func (c Config) Validate() error {
 	if c.SMTPURL != "" {
 		if _, err := parseSMTPURL(c.SMTPURL); err != nil {
-			return fmt.Errorf("BANK_SMTP_URL: %w", err)
+			return &SettingError{"BANK_SMTP_URL", err.Error()}
 		}
 	}
 	if c.SMSURL != "" {
 		u, err := url.Parse(c.SMSURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errors.New("BANK_SMS_URL: must be an http:// or https:// URL")
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return &SettingError{"BANK_SMS_URL", "must be an http:// or https:// URL without credentials"}
 		}
 	}
 	if !validEmail(c.From) {
-		return fmt.Errorf("BANK_SMTP_FROM: %q is not an email address", c.From)
+		return &SettingError{"BANK_SMTP_FROM", "must be one email address such as notifications@bank.example"}
 	}
 	switch {
 	case c.Workers < 1 || c.Workers > 64:
