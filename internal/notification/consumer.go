@@ -54,9 +54,21 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 			continue
 		}
 		pause = 100 * time.Millisecond
+		// The messages of one receive are handled side by side: they share
+		// one visibility timeout, which their sum could outlast.
+		var wg sync.WaitGroup
 		for _, m := range msgs {
-			s.Handle(ctx, q, m)
+			// A message begun is finished even when the consumer is told to
+			// stop: a delivery cut off after the receiver took it would be
+			// sent again. MessageTimeout bounds it, under the visibility
+			// timeout.
+			wg.Go(func() {
+				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.MessageTimeout)
+				defer cancel()
+				s.Handle(hctx, q, m)
+			})
 		}
+		wg.Wait()
 	}
 }
 

@@ -114,7 +114,10 @@ func (m *mailer) send(ctx context.Context, to, messageID string, msg message) er
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("smtp data: %w", err)
 	}
-	return c.Quit()
+	// The server took the message: a failed QUIT must not make it look
+	// undelivered, or it would be sent again.
+	_ = c.Quit()
+	return nil
 }
 
 // compose writes the RFC 5322 message: headers from checked, single-line

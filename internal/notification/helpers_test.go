@@ -200,6 +200,7 @@ func testConfig(smtpAddr string) Config {
 	c.WebhookBackoff = time.Millisecond
 	c.SendTimeout = 2 * time.Second
 	c.Lease = 10 * time.Second
+	c.MessageTimeout = 10 * time.Second
 	return c
 }
 

@@ -60,6 +60,10 @@ type Config struct {
 	Batch int
 	// Wait is the long poll of one receive (SQS allows up to 20 s).
 	Wait time.Duration
+	// MessageTimeout bounds the handling of one message, every delivery
+	// and retry included; what is not done by then is tried again when the
+	// message comes back. Keep it under the queue's visibility timeout.
+	MessageTimeout time.Duration
 	// Lease is how long a claimed delivery is left to its consumer before
 	// another may take it over. It must outlast one delivery's budget.
 	Lease time.Duration
@@ -86,8 +90,9 @@ func DefaultConfig() Config {
 		Workers:         4,
 		Batch:           10,
 		Wait:            20 * time.Second,
+		MessageTimeout:  20 * time.Second,
 		Lease:           2 * time.Minute,
-		SendTimeout:     5 * time.Second,
+		SendTimeout:     4 * time.Second,
 		WebhookAttempts: 3,
 		WebhookBackoff:  500 * time.Millisecond,
 	}
@@ -129,8 +134,10 @@ func (c Config) Validate() error {
 		return errors.New("webhook attempts must be from 1 to 10")
 	case c.WebhookBackoff < 0:
 		return errors.New("webhook backoff must not be negative")
-	case c.Lease < c.budget():
-		return fmt.Errorf("lease %s is shorter than one delivery's budget %s", c.Lease, c.budget())
+	case c.MessageTimeout <= 0:
+		return errors.New("message timeout must be positive")
+	case c.Lease < c.MessageTimeout || c.Lease < c.budget():
+		return fmt.Errorf("lease %s is shorter than a message's timeout %s or one delivery's budget %s", c.Lease, c.MessageTimeout, c.budget())
 	}
 	return nil
 }

@@ -166,15 +166,16 @@ func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, e
 		result claimResult
 	)
 	err := store.Retry(ctx, store.Retryable, func() error {
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, status, subject, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7) ON CONFLICT (event_id, user_id, channel) DO NOTHING`,
-			bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject, now); err != nil {
-			return err
-		}
-		err := s.db.QueryRowContext(ctx, `UPDATE notifications SET claimed_until = $4, attempts = attempts + 1, updated_at = $5
-			WHERE event_id = $1 AND user_id = $2 AND channel = $3 AND status = 'pending'
-			AND (claimed_until IS NULL OR claimed_until < $5) RETURNING id`,
-			d.eventID, d.userID, string(d.channel), now.Add(s.cfg.Lease), now).Scan(&id)
+		// One statement: a new row is made claimed; an existing one is
+		// claimed only if still pending and nobody's lease runs.
+		err := s.db.QueryRowContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, status, subject,
+				attempts, claimed_until, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, 'pending', $6, 1, $7, $8, $8)
+			ON CONFLICT (event_id, user_id, channel) DO UPDATE SET claimed_until = excluded.claimed_until,
+				attempts = notifications.attempts + 1, updated_at = excluded.updated_at
+			WHERE notifications.status = 'pending' AND (notifications.claimed_until IS NULL OR notifications.claimed_until < excluded.updated_at)
+			RETURNING id`,
+			bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject, now.Add(s.cfg.Lease), now).Scan(&id)
 		if err == nil {
 			result = claimed
 			return nil
