@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,4 +319,44 @@ func runFor(t *testing.T, s *Service, q queue.Queue, done func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestCrashedConsumersLeaseIsTakenOver: a consumer that claimed a delivery
+// and died holds it only until its lease ends; then the next one sends it,
+// once.
+func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		mail := startSMTP(t)
+		var offset atomic.Int64
+		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+		cfg := testConfig(mail.addr)
+		s, err := New(db, newTestService(t, db, cfg).log, clock, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addUser(t, db, "alice", "alice@example.test", "Alice")
+		addUser(t, db, "bob", "bob@example.test", "Bob")
+		if _, st, err := s.claim(ctx, delivery{eventID: "ev1", eventType: TypeTransactionPosted, userID: "alice", channel: Email, subject: "x"}); err != nil || st != claimed {
+			t.Fatalf("claim: %v, %v", st, err)
+		}
+		q := newMemQueue(time.Minute, 10)
+		body := transferEvent("ev1", "alice", "bob", 100)
+		if got := s.Handle(ctx, q, receiveAfterSend(t, q, body)); got != "retry" {
+			t.Errorf("while the dead consumer's lease runs: %q, want retry", got)
+		}
+		if got := mail.sent(); len(got) != 1 || got[0].to != "bob@example.test" {
+			t.Errorf("sent %v, want bob's email only", got)
+		}
+		offset.Store(int64(cfg.Lease + time.Second))
+		if got := s.Handle(ctx, q, receiveAfterSend(t, q, body)); got != "delivered" {
+			t.Errorf("after the lease: %q, want delivered", got)
+		}
+		if got := mail.sent(); len(got) != 2 || got[1].to != "alice@example.test" {
+			t.Errorf("sent %v, want bob's then alice's", got)
+		}
+		if n := rows(t, db, `user_id = 'alice' AND status = 'sent' AND attempts = 2`); n != 1 {
+			t.Errorf("alice's row is not sent after 2 attempts")
+		}
+	})
 }

@@ -178,6 +178,12 @@ func (w *webhookClient) once(ctx context.Context, target, secret, deliveryID str
 	req.Header.Set("X-Bank-Delivery-Id", deliveryID)
 	res, err := w.http.Do(req)
 	if err != nil {
+		// Without the URL: its query may hold the receiver's own token,
+		// and this error is logged and stored.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return fmt.Errorf("webhook: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
