@@ -44,6 +44,7 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 			if ctx.Err() != nil {
 				return
 			}
+			s.metrics.receiveFailed()
 			s.log.Warn("notification: receive failed", "err", err, "retry_in", pause.String())
 			select {
 			case <-ctx.Done():

@@ -3,6 +3,7 @@ package notification
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -359,4 +360,41 @@ func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
 			t.Errorf("alice's row is not sent after 2 attempts")
 		}
 	})
+}
+
+// failingQueue fails its first receives, then hands out its queue's.
+type failingQueue struct {
+	queue.Queue
+	fails atomic.Int32
+}
+
+func (f *failingQueue) Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Message, error) {
+	if f.fails.Add(-1) >= 0 {
+		return nil, errors.New("queue unreachable")
+	}
+	return f.Queue.Receive(ctx, max, wait)
+}
+
+// TestReceiveErrorsDoNotStopTheConsumer: the consumer counts a failed
+// receive, pauses, and goes on.
+func TestReceiveErrorsDoNotStopTheConsumer(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	reg := prometheus.NewRegistry()
+	cfg := testConfig("")
+	cfg.Workers = 1
+	s, err := New(db, newTestService(t, db, cfg).log, time.Now, cfg, NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addUser(t, db, "alice", "alice@example.test", "Alice")
+	mq := newMemQueue(time.Minute, 5)
+	q := &failingQueue{Queue: mq}
+	q.fails.Store(3)
+	if err := mq.Send(context.Background(), transferEvent("ev1", "alice", "alice", 1)); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, s, q, func() bool { m, _ := depth(t, mq); return m == 0 })
+	if v := testutil.ToFloat64(s.metrics.recvErrors); v != 3 {
+		t.Errorf("receive errors %v, want 3", v)
+	}
 }

@@ -9,12 +9,14 @@ import (
 // Metrics are the consumer's series:
 //
 //	bank_notification_messages_received_total
+//	bank_notification_receive_errors_total                receives the queue failed
 //	bank_notification_messages_processed_total{outcome}  delivered, retry, ignored, unknown_type, malformed
 //	bank_notification_deliveries_total{channel,outcome}   sent, logged, failed, duplicate, busy, skipped
 //	bank_notification_delivery_seconds{channel}           one delivery, retries included
 //	bank_notification_event_age_seconds                   from the event to its last delivery
 type Metrics struct {
 	received   prometheus.Counter
+	recvErrors prometheus.Counter
 	processed  *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
@@ -27,6 +29,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bank_notification_messages_received_total",
 			Help: "Queue messages the notification consumer received (a redelivery counts again).",
+		}),
+		recvErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bank_notification_receive_errors_total",
+			Help: "Receives from the queue that failed; the consumer retries after a pause.",
 		}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bank_notification_messages_processed_total",
@@ -55,13 +61,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.deliveries.WithLabelValues(string(c), o)
 		}
 	}
-	reg.MustRegister(m.received, m.processed, m.deliveries, m.latency, m.age)
+	reg.MustRegister(m.received, m.recvErrors, m.processed, m.deliveries, m.latency, m.age)
 	return m
 }
 
 func (m *Metrics) receivedOne() {
 	if m != nil {
 		m.received.Inc()
+	}
+}
+
+func (m *Metrics) receiveFailed() {
+	if m != nil {
+		m.recvErrors.Inc()
 	}
 }
 
