@@ -371,6 +371,36 @@ func TestNotificationRoutesMatrix(t *testing.T) {
 	}
 }
 
+// TestNotificationPreferencesThroughServeAll: a customer sets a webhook
+// through the real program, gets its secret once, and another customer
+// does not see it; bad input is a 400.
+func TestNotificationPreferencesThroughServeAll(t *testing.T) {
+	t.Parallel()
+	b := startBank(t, store.SQLite)
+	ctx := context.Background()
+	a, _ := b.customer("a")
+	bc, _ := b.customer("b")
+	set, err := a.SetNotificationPreferences(ctx, client.NotificationPreferences{Email: true, WebhookURL: "https://hooks.example.test/a"})
+	if err != nil || !strings.HasPrefix(set.WebhookSecret, "whsec_") {
+		t.Fatalf("set: %+v, %v; want a webhook secret", set, err)
+	}
+	got, err := a.NotificationPreferences(ctx)
+	if err != nil || got.WebhookURL != "https://hooks.example.test/a" || got.WebhookSecret != "" {
+		t.Errorf("read back: %+v, %v", got, err)
+	}
+	if other, err := bc.NotificationPreferences(ctx); err != nil || other.WebhookURL != "" || !other.Email {
+		t.Errorf("another customer sees %+v, %v; want their own defaults", other, err)
+	}
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "file:///etc/passwd", "https://u:p@hooks.example.test/"} {
+		if _, err := a.SetNotificationPreferences(ctx, client.NotificationPreferences{Email: true, WebhookURL: u}); status(t, err) != http.StatusBadRequest {
+			t.Errorf("webhook %s: %v, want 400", u, err)
+		}
+	}
+	if list, err := a.Notifications(ctx, 10, ""); err != nil || list.Data == nil {
+		t.Errorf("list: %+v, %v", list, err)
+	}
+}
+
 // customerEmail registers a customer named name, with password "password of
 // name", and returns its email.
 func (b *testBank) customerEmail(name string) string {
