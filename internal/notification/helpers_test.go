@@ -37,7 +37,14 @@ type sentMail struct {
 	data     string
 }
 
-func startSMTP(t *testing.T) *smtpServer {
+func startSMTP(t *testing.T) *smtpServer { return startSMTPServer(t) }
+
+// startSMTPB starts one for a benchmark and returns its address.
+func startSMTPB(b *testing.B) string { return startSMTPServer(b).addr }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func startSMTPServer(t testing.TB) *smtpServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
