@@ -1,0 +1,420 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// TableConfig describes a table queue when it is first created. Once its
+// row exists in the queues table, the database's values win: every replica
+// reads them, and SetVisibilityTimeout changes them for all.
+type TableConfig struct {
+	// Name of the main queue; its dead-letter queue is Name + "-dlq".
+	Name string
+	// VisibilityTimeout is how long a received message stays hidden
+	// (default 30 s, as on SQS).
+	VisibilityTimeout time.Duration
+	// MaxReceiveCount is how many receives a message gets before it moves
+	// to the dead-letter queue (default 5).
+	MaxReceiveCount int
+	// Poll is the pause between two looks at an empty queue during a long
+	// poll (default 50 ms).
+	Poll time.Duration
+	// Metrics, when set, counts dead-lettered messages.
+	Metrics *Metrics
+}
+
+// DefaultTableConfig is the platform's queue: "notifications", 30 s, 5 receives.
+func DefaultTableConfig() TableConfig {
+	return TableConfig{Name: "notifications", VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5, Poll: 50 * time.Millisecond}
+}
+
+// Table is a Queue kept in the platform's database, with SQS's semantics.
+// Consumers on PostgreSQL compete with FOR UPDATE SKIP LOCKED; SQLite has
+// one writer at a time, so its receives simply take turns.
+type Table struct {
+	db      *store.DB
+	name    string
+	dlq     string
+	poll    time.Duration
+	now     func() time.Time
+	metrics *Metrics
+	lock    string // the row-locking clause of the dialect
+}
+
+var _ Queue = (*Table)(nil)
+
+// OpenTable returns the table queue cfg names, creating its row in the
+// queues table if it is missing. The database must be migrated.
+func OpenTable(ctx context.Context, db *store.DB, cfg TableConfig) (*Table, error) {
+	def := DefaultTableConfig()
+	if cfg.Name == "" {
+		cfg.Name = def.Name
+	}
+	if cfg.VisibilityTimeout == 0 {
+		cfg.VisibilityTimeout = def.VisibilityTimeout
+	}
+	if cfg.MaxReceiveCount == 0 {
+		cfg.MaxReceiveCount = def.MaxReceiveCount
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = def.Poll
+	}
+	if err := checkVisibility(cfg.VisibilityTimeout); err != nil {
+		return nil, err
+	}
+	if cfg.MaxReceiveCount < 1 || cfg.MaxReceiveCount > 1000 {
+		return nil, fmt.Errorf("queue %s: max receive count %d must be from 1 to 1000", cfg.Name, cfg.MaxReceiveCount)
+	}
+	t := &Table{db: db, name: cfg.Name, dlq: cfg.Name + "-dlq", poll: cfg.Poll, now: time.Now, metrics: cfg.Metrics}
+	if db.Dialect == store.Postgres {
+		t.lock = " FOR UPDATE SKIP LOCKED"
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO queues (name, dead_letter_queue, visibility_timeout_ms, max_receive_count)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`,
+		t.name, t.dlq, cfg.VisibilityTimeout.Milliseconds(), cfg.MaxReceiveCount); err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", t.name, err)
+	}
+	return t, nil
+}
+
+// Name is the main queue's name.
+func (t *Table) Name() string { return t.name }
+
+func checkVisibility(d time.Duration) error {
+	if d < 0 || d > 12*time.Hour {
+		return fmt.Errorf("visibility timeout %s must be from 0 to 12h", d)
+	}
+	return nil
+}
+
+func (t *Table) ms() int64 { return t.now().UnixMilli() }
+
+// Send enqueues bodies on the main queue in one transaction, in order.
+func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
+	if len(bodies) == 0 {
+		return nil
+	}
+	now := t.ms()
+	err := t.db.InTx(ctx, func(tx *sql.Tx) error {
+		for _, b := range bodies {
+			if b == nil {
+				b = []byte{}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`,
+				bank.NewID(), t.name, b, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("send %d messages to queue %s: %w", len(bodies), t.name, err)
+	}
+	return nil
+}
+
+// Receive waits up to wait for messages, looking every Poll. A message
+// that has had its max receive count moves to the dead-letter queue when it
+// would be handed out once more.
+func (t *Table) Receive(ctx context.Context, max int, wait time.Duration) ([]Message, error) {
+	if max < 1 {
+		return nil, fmt.Errorf("receive from queue %s: max %d must be at least 1", t.name, max)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		ms, err := t.receive(ctx, max)
+		if err != nil || len(ms) > 0 {
+			return ms, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		timer := time.NewTimer(min(left, t.poll))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
+	now := t.ms()
+	var out []Message
+	err := store.Retry(ctx, store.Retryable, func() error {
+		out = out[:0]
+		// Dead-letter first: what has had its receives leaves the queue
+		// before anything is handed out.
+		res, err := t.db.ExecContext(ctx, `UPDATE queue_messages SET queue = $2, visible_at = $3
+			WHERE seq IN (SELECT seq FROM queue_messages
+				WHERE queue = $1 AND visible_at <= $3
+				AND receive_count >= (SELECT max_receive_count FROM queues WHERE name = $1)
+				ORDER BY visible_at, seq LIMIT 100`+t.lock+`)`, t.name, t.dlq, now)
+		if err != nil {
+			return fmt.Errorf("dead-letter: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n > 0 {
+			t.metrics.deadLettered(t.name, int(n))
+		}
+		rows, err := t.db.QueryContext(ctx, `UPDATE queue_messages
+			SET receive_count = receive_count + 1,
+				visible_at = CAST($3 AS BIGINT) + (SELECT visibility_timeout_ms FROM queues WHERE name = $1)
+			WHERE seq IN (SELECT seq FROM queue_messages
+				WHERE queue = $1 AND visible_at <= $3
+				AND receive_count < (SELECT max_receive_count FROM queues WHERE name = $1)
+				ORDER BY visible_at, seq LIMIT $2`+t.lock+`)
+			RETURNING seq, id, body, receive_count, sent_at`, t.name, max, now)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var seqs []int64
+		for rows.Next() {
+			var (
+				m    Message
+				seq  int64
+				sent int64
+			)
+			if err := rows.Scan(&seq, &m.ID, &m.Body, &m.ReceiveCount, &sent); err != nil {
+				return err
+			}
+			m.SentAt = time.UnixMilli(sent)
+			m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
+			out = append(out, m)
+			seqs = append(seqs, seq)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// RETURNING follows no order: hand messages out in send order.
+		idx := make([]int, len(out))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int { return int(seqs[a] - seqs[b]) })
+		sorted := make([]Message, len(out))
+		for i, j := range idx {
+			sorted[i] = out[j]
+		}
+		out = sorted
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from queue %s: %w", t.name, err)
+	}
+	return out, nil
+}
+
+// parseReceipt splits a receipt into its message id and receive count. A
+// receipt names one receive: once the message is received again, its
+// count has moved on and the old receipt matches nothing.
+func parseReceipt(receipt string) (string, int, error) {
+	id, n, ok := strings.Cut(receipt, "/")
+	count, err := strconv.Atoi(n)
+	if !ok || id == "" || err != nil || count < 1 {
+		return "", 0, fmt.Errorf("%w: %q is not a receipt of the table queue", ErrUnknownReceipt, receipt)
+	}
+	return id, count, nil
+}
+
+// Delete removes a received message; ErrUnknownReceipt when the message
+// was received again since, deleted, or dead-lettered.
+func (t *Table) Delete(ctx context.Context, receipt string) error {
+	id, count, err := parseReceipt(receipt)
+	if err != nil {
+		return err
+	}
+	res, err := t.db.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = $1 AND receive_count = $2 AND queue = $3`, id, count, t.name)
+	if err != nil {
+		return fmt.Errorf("delete message %s from queue %s: %w", id, t.name, err)
+	}
+	return oneRow(res, receipt)
+}
+
+// ChangeVisibility makes a received message visible again after d (0 to 12 h).
+func (t *Table) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
+	if err := checkVisibility(d); err != nil {
+		return err
+	}
+	id, count, err := parseReceipt(receipt)
+	if err != nil {
+		return err
+	}
+	res, err := t.db.ExecContext(ctx, `UPDATE queue_messages SET visible_at = $4 WHERE id = $1 AND receive_count = $2 AND queue = $3`,
+		id, count, t.name, t.ms()+d.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("change visibility of message %s in queue %s: %w", id, t.name, err)
+	}
+	return oneRow(res, receipt)
+}
+
+func oneRow(res sql.Result, receipt string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", ErrUnknownReceipt, receipt)
+	}
+	return nil
+}
+
+// Stats counts both queues' messages by state. A message never received
+// whose visible_at is ahead is delayed; a received one is in flight.
+func (t *Table) Stats(ctx context.Context) (Stats, error) {
+	now := t.ms()
+	rows, err := t.db.QueryContext(ctx, `SELECT queue,
+			COALESCE(SUM(CASE WHEN visible_at <= $3 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN visible_at > $3 AND receive_count > 0 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN visible_at > $3 AND receive_count = 0 THEN 1 ELSE 0 END), 0),
+			MIN(sent_at)
+		FROM queue_messages WHERE queue IN ($1, $2) GROUP BY queue`, t.name, t.dlq, now)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats of queue %s: %w", t.name, err)
+	}
+	defer rows.Close()
+	var s Stats
+	for rows.Next() {
+		var (
+			q      string
+			d      Depth
+			oldest sql.NullInt64
+		)
+		if err := rows.Scan(&q, &d.Visible, &d.InFlight, &d.Delayed, &oldest); err != nil {
+			return Stats{}, fmt.Errorf("stats of queue %s: %w", t.name, err)
+		}
+		if oldest.Valid && oldest.Int64 < now {
+			d.OldestAge = time.Duration(now-oldest.Int64) * time.Millisecond
+		}
+		if q == t.name {
+			s.Main = d
+		} else {
+			s.DLQ = d
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Stats{}, fmt.Errorf("stats of queue %s: %w", t.name, err)
+	}
+	return s, nil
+}
+
+// Purge deletes every message of one queue, in flight or not.
+func (t *Table) Purge(ctx context.Context, which Which) error {
+	q, err := t.queueOf(which)
+	if err != nil {
+		return err
+	}
+	if _, err := t.db.ExecContext(ctx, `DELETE FROM queue_messages WHERE queue = $1`, q); err != nil {
+		return fmt.Errorf("purge queue %s: %w", q, err)
+	}
+	return nil
+}
+
+func (t *Table) queueOf(which Which) (string, error) {
+	switch which {
+	case Main:
+		return t.name, nil
+	case DLQ:
+		return t.dlq, nil
+	}
+	return "", fmt.Errorf("unknown queue %q: want main or dlq", which)
+}
+
+// redriveBatch bounds the rows one redrive transaction moves.
+const redriveBatch = 500
+
+// Redrive moves up to max dead-lettered messages (all when max <= 0) back
+// to the main queue, oldest first, in transactions of a few hundred. Each
+// comes back with a new message id and its receive count at zero; its
+// body, with its event id, is unchanged.
+func (t *Table) Redrive(ctx context.Context, max int) (int, error) {
+	moved := 0
+	for max <= 0 || moved < max {
+		n := redriveBatch
+		if max > 0 {
+			n = min(n, max-moved)
+		}
+		var got int
+		err := t.db.InTx(ctx, func(tx *sql.Tx) error {
+			got = 0
+			rows, err := tx.QueryContext(ctx, `SELECT seq, body FROM queue_messages WHERE queue = $1 ORDER BY seq LIMIT $2`+t.lock, t.dlq, n)
+			if err != nil {
+				return err
+			}
+			type msg struct {
+				seq  int64
+				body []byte
+			}
+			var ms []msg
+			for rows.Next() {
+				var m msg
+				if err := rows.Scan(&m.seq, &m.body); err != nil {
+					rows.Close()
+					return err
+				}
+				ms = append(ms, m)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			now := t.ms()
+			for _, m := range ms {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`,
+					bank.NewID(), t.name, m.body, now); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE seq = $1`, m.seq); err != nil {
+					return err
+				}
+			}
+			got = len(ms)
+			return nil
+		})
+		if err != nil {
+			return moved, fmt.Errorf("redrive %s to %s (after %d moved): %w", t.dlq, t.name, moved, err)
+		}
+		moved += got
+		if got < n {
+			break
+		}
+	}
+	return moved, nil
+}
+
+// SetVisibilityTimeout changes the main queue's visibility timeout for
+// every replica: each receive reads it from the queues table.
+func (t *Table) SetVisibilityTimeout(ctx context.Context, d time.Duration) error {
+	if err := checkVisibility(d); err != nil {
+		return err
+	}
+	res, err := t.db.ExecContext(ctx, `UPDATE queues SET visibility_timeout_ms = $2 WHERE name = $1`, t.name, d.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("set the visibility timeout of queue %s: %w", t.name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errors.New("queue " + t.name + " does not exist")
+	}
+	return nil
+}
+
+// VisibilityTimeout reads the main queue's current visibility timeout.
+func (t *Table) VisibilityTimeout(ctx context.Context) (time.Duration, error) {
+	var ms int64
+	if err := t.db.QueryRowContext(ctx, `SELECT visibility_timeout_ms FROM queues WHERE name = $1`, t.name).Scan(&ms); err != nil {
+		return 0, fmt.Errorf("read the visibility timeout of queue %s: %w", t.name, err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
