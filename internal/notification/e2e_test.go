@@ -2,6 +2,8 @@ package notification
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -18,15 +20,27 @@ import (
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
 
-// The end-to-end tests take their queue from newTestQueue: the main queue,
-// its dead-letter queue as a queue of its own (SQS's shape, which the
-// runbook's redrive loop uses), and maxReceiveCount. Today that is the
-// in-memory queue of memqueue_test.go; once the table queue is merged it
-// belongs here too, so these tests run against it on SQLite and PostgreSQL.
-func newTestQueue(t *testing.T, _ *store.DB, visibility time.Duration, maxReceive int) (main, dlq queue.Queue) {
+// The end-to-end tests take their queue from newTestQueue: the table queue
+// (BANK_QUEUE_URL=db) in the test's database, a fresh one per test, and its
+// dead-letter queue opened as a queue of its own (SQS's shape, which the
+// runbook's redrive loop uses).
+func newTestQueue(t *testing.T, db *store.DB, visibility time.Duration, maxReceive int) (main, dlq queue.Queue) {
 	t.Helper()
-	q := newMemQueue(visibility, maxReceive)
-	return q, q.dlq()
+	ctx := context.Background()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "notify-test-" + hex.EncodeToString(b[:])
+	m, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: name, VisibilityTimeout: visibility,
+		MaxReceiveCount: maxReceive, Poll: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: name + "-dlq", VisibilityTimeout: visibility,
+		MaxReceiveCount: 1000, Poll: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, d
 }
 
 // depth is how many messages q holds, visible or in flight.
