@@ -8,14 +8,17 @@ import (
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// notificationQueue returns the queue notification-service consumes, or nil
-// when there is none to consume.
+// notificationQueue returns the queue notification-service consumes:
+// BANK_QUEUE_URL=db is the table queue in the platform's database,
+// anything else an SQS queue URL, used as it is (its RedrivePolicy names
+// the DLQ; nothing about the queue is changed at start-up).
 //
-// WIRING SPOT: the queue's constructor (the table queue for BANK_QUEUE_URL=db,
-// SQS for a queue URL) arrives with the queue work. Until it is merged this
-// returns nil: the notification API is served and the consumer is off.
-// After the merge: return that constructor's queue.Queue here.
-func notificationQueue(_ context.Context, cfg *Config, _ *store.DB, log *slog.Logger) (queue.Queue, error) {
-	log.Warn("notification consumer is off: no queue implementation is built in yet", "queue_url", cfg.QueueURL)
-	return nil, nil
+// WIRING SPOT: when the queue work brings its own constructor for
+// BANK_QUEUE_URL to cmd/bank, use it here instead.
+func notificationQueue(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger) (queue.Queue, error) {
+	if cfg.QueueURL == "db" {
+		return queue.OpenTable(ctx, db, queue.DefaultTableConfig())
+	}
+	log.Info("notification consumer reads SQS", "queue_url", cfg.QueueURL)
+	return queue.OpenSQS(ctx, cfg.QueueURL)
 }

@@ -127,7 +127,13 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	var notify *notification.Service
 	if runs || service == "notification" {
-		if notify, err = notification.New(db, log, time.Now, cfg.notification(), notification.NewMetrics(reg)); err != nil {
+		ncfg := cfg.notification()
+		if db.Dialect == store.SQLite {
+			// One receive loop: SQLite has one writer, which the ledger
+			// needs more; a receive's messages are still handled side by side.
+			ncfg.Workers = 1
+		}
+		if notify, err = notification.New(db, log, time.Now, ncfg, notification.NewMetrics(reg)); err != nil {
 			return err
 		}
 		notification.Routes(mux, log, notify, authn)

@@ -3,8 +3,8 @@ package notification
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"regexp"

@@ -1,14 +1,11 @@
 package notification
 
 import (
-	"bufio"
 	"context"
 	"crypto/hmac"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,17 +16,16 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/notification/notificationtest"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// smtpServer is a minimal SMTP server on loopback that keeps what it is
-// sent. While refuse is set it answers RCPT TO with 451 (try again later).
+// The SMTP server of the tests, in notificationtest so cmd/bank's tests
+// use it too.
 type smtpServer struct {
-	addr   string
-	refuse atomic.Bool
-	mu     sync.Mutex
-	mails  []sentMail
+	addr string
+	*notificationtest.SMTPServer
 }
 
 type sentMail struct {
@@ -45,93 +41,16 @@ func startSMTPB(b *testing.B) string { return startSMTPServer(b).addr }
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func startSMTPServer(t testing.TB) *smtpServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpServer{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { s.serve(c) })
-		}
-	})
-	return s
-}
-
-func (s *smtpServer) serve(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	r := bufio.NewReader(c)
-	say := func(line string) { fmt.Fprintf(c, "%s\r\n", line) }
-	say("220 test ESMTP")
-	var m sentMail
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(strings.TrimSpace(line))
-		switch {
-		case strings.HasPrefix(cmd, "EHLO"):
-			say("250-test")
-			say("250 8BITMIME")
-		case strings.HasPrefix(cmd, "HELO"):
-			say("250 test")
-		case strings.HasPrefix(cmd, "MAIL FROM:"):
-			m = sentMail{from: address(line[10:])}
-			say("250 ok")
-		case strings.HasPrefix(cmd, "RCPT TO:"):
-			if s.refuse.Load() {
-				say("451 try again later")
-				continue
-			}
-			m.to = address(line[8:])
-			say("250 ok")
-		case cmd == "DATA":
-			say("354 go ahead")
-			var b strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				b.WriteString(l)
-			}
-			m.data = b.String()
-			s.mu.Lock()
-			s.mails = append(s.mails, m)
-			s.mu.Unlock()
-			say("250 queued")
-		case cmd == "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("250 ok")
-		}
-	}
-}
-
-// address is the <path> of a MAIL FROM or RCPT TO argument.
-func address(arg string) string {
-	_, rest, _ := strings.Cut(arg, "<")
-	a, _, _ := strings.Cut(rest, ">")
-	return a
+	s := notificationtest.StartSMTP(t)
+	return &smtpServer{addr: s.Addr, SMTPServer: s}
 }
 
 func (s *smtpServer) sent() []sentMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sentMail(nil), s.mails...)
+	var out []sentMail
+	for _, m := range s.Sent() {
+		out = append(out, sentMail{m.From, m.To, m.Data})
+	}
+	return out
 }
 
 // hookReceiver is a webhook endpoint: it checks each POST's signature with
