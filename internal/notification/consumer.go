@@ -56,21 +56,48 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 		}
 		pause = 100 * time.Millisecond
 		// The messages of one receive are handled side by side: they share
-		// one visibility timeout, which their sum could outlast.
+		// one visibility timeout, which their sum could outlast. Copies of
+		// one event (an at-least-once relay sends some twice) go in turn, so
+		// the second finds the first's deliveries done instead of busy.
 		var wg sync.WaitGroup
-		for _, m := range msgs {
+		for _, group := range byEvent(msgs) {
 			// A message begun is finished even when the consumer is told to
 			// stop: a delivery cut off after the receiver took it would be
 			// sent again. MessageTimeout bounds it, under the visibility
 			// timeout.
 			wg.Go(func() {
-				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.MessageTimeout)
-				defer cancel()
-				s.Handle(hctx, q, m)
+				for _, m := range group {
+					hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.MessageTimeout)
+					s.Handle(hctx, q, m)
+					cancel()
+				}
 			})
 		}
 		wg.Wait()
 	}
+}
+
+// byEvent groups msgs by their event id, in order; a body without one is a
+// group of its own.
+func byEvent(msgs []queue.Message) [][]queue.Message {
+	var groups [][]queue.Message
+	index := map[string]int{}
+	for _, m := range msgs {
+		var h struct {
+			EventID string `json:"event_id"`
+		}
+		if json.Unmarshal(m.Body, &h) != nil || h.EventID == "" {
+			groups = append(groups, []queue.Message{m})
+			continue
+		}
+		if i, ok := index[h.EventID]; ok {
+			groups[i] = append(groups[i], m)
+			continue
+		}
+		index[h.EventID] = len(groups)
+		groups = append(groups, []queue.Message{m})
+	}
+	return groups
 }
 
 // Handle processes one received message and deletes it when it is done

@@ -398,3 +398,23 @@ func TestReceiveErrorsDoNotStopTheConsumer(t *testing.T) {
 		t.Errorf("receive errors %v, want 3", v)
 	}
 }
+
+// TestCopiesInOneReceiveAreAllDeleted: copies of one event received
+// together are handled in turn, so none waits out a visibility timeout.
+func TestCopiesInOneReceiveAreAllDeleted(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	mail := startSMTP(t)
+	cfg := testConfig(mail.addr)
+	cfg.Workers = 1
+	s := newTestService(t, db, cfg)
+	addUser(t, db, "alice", "alice@example.test", "Alice")
+	q := newMemQueue(time.Hour, 5)
+	body := transferEvent("ev1", "alice", "alice", 1)
+	if err := q.Send(context.Background(), body, body, []byte("not json"), body); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, s, q, func() bool { st, _ := q.Stats(context.Background()); return st.Main.Visible+st.Main.InFlight == 1 })
+	if n := len(mail.sent()); n != 1 {
+		t.Errorf("%d emails, want 1", n)
+	}
+}
