@@ -72,6 +72,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return group("backup", rest, stdout, func(sub string, args []string) error {
 			return backupCmd(ctx, sub, args, getenv, stdout, stderr)
 		})
+	case "queue":
+		return group("queue", rest, stdout, func(sub string, args []string) error {
+			return queueCmd(ctx, sub, args, getenv, stdout)
+		})
 	case "maintenance":
 		return group("maintenance", rest, stdout, func(sub string, args []string) error {
 			return maintenanceCmd(ctx, sub, args, getenv, stdout)

@@ -26,6 +26,7 @@ import (
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
@@ -93,6 +94,21 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
 	health.AddCheck("db", databaseCheck(db))
+	// The queue: the outbox relay publishes to it, the notification
+	// consumer receives from it. Its depths are read at scrape time through
+	// a short cache; it shows in /actuator/health but not in readiness:
+	// the services write their events to the outbox and ride out an outage.
+	q, err := openQueue(ctx, &cfg, db, log, queue.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	queueStatsCache := queue.NewStatsCache(q, 5*time.Second)
+	reg.MustRegister(observe.NewQueueCollector(queueStats(q.Name, queueStatsCache.Stats), 2*time.Second))
+	health.AddStatusCheck("queue", func(ctx context.Context) error {
+		_, err := queueStatsCache.Stats(ctx)
+		return err
+	})
+	relay := queue.NewRelay(db, q, log, queue.DefaultRelayConfig(), queue.NewRelayMetrics(reg, db))
 	mux := http.NewServeMux()
 	observe.NewActuator(reg, health).Routes(mux)
 	// Every service checks tokens against their users' current state; a
@@ -171,6 +187,9 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	})
 	g.Go(func() error { keys.Watch(gctx, cfg.JWTReloadInterval); return nil })
 	g.Go(func() error { maintenance.Run(gctx, cfg.MaintenancePoll); return nil })
+	// Every serve runs the relay: the lease lets one replica publish at a
+	// time, and the outbox drains while any replica of any service runs.
+	g.Go(func() error { return relay.Run(gctx) })
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error {

@@ -62,9 +62,10 @@ type Health struct {
 }
 
 type namedCheck struct {
-	name  string
-	check func(context.Context) error
-	down  *atomic.Bool // the check's last state, for logging its changes
+	name     string
+	check    func(context.Context) error
+	down     *atomic.Bool // the check's last state, for logging its changes
+	notReady bool         // reported by /actuator/health, left out of readiness
 }
 
 // NewHealth returns a Health with no checks that is not ready: a service calls
@@ -89,7 +90,17 @@ func (h *Health) AddCheck(name string, check func(ctx context.Context) error) {
 		h.checks[i].check = check
 		return
 	}
-	h.checks = append(h.checks, namedCheck{name, check, new(atomic.Bool)})
+	h.checks = append(h.checks, namedCheck{name, check, new(atomic.Bool), false})
+}
+
+// AddStatusCheck adds the component name to /actuator/health only, not to
+// readiness: a dependency whose outage the service rides out (the queue,
+// behind the outbox) must not take every pod out of its Service.
+func (h *Health) AddStatusCheck(name string, check func(ctx context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checks = slices.DeleteFunc(h.checks, func(c namedCheck) bool { return c.name == name })
+	h.checks = append(h.checks, namedCheck{name, check, new(atomic.Bool), true})
 }
 
 // SetReady sets the readiness state. A service sets it false first thing on
@@ -104,7 +115,7 @@ func (h *Health) Ready() bool { return h.ready.Load() }
 // states: the answer of /actuator/health. Like Spring Boot's on Kubernetes,
 // it names the probe groups at its root.
 func (h *Health) Check(ctx context.Context) Report {
-	cs := h.run(ctx)
+	cs := h.run(ctx, false)
 	cs[livenessState] = Component{Status: StatusUp}
 	cs[readinessState] = stateComponent(h.Ready())
 	r := report(cs)
@@ -126,7 +137,7 @@ func (h *Health) Readiness(ctx context.Context) Report {
 	if !h.Ready() {
 		return report(map[string]Component{readinessState: stateComponent(false)})
 	}
-	cs := h.run(ctx)
+	cs := h.run(ctx, true)
 	cs[readinessState] = stateComponent(true)
 	return report(cs)
 }
@@ -148,11 +159,15 @@ func report(cs map[string]Component) Report {
 	return r
 }
 
-// run runs every check concurrently and returns their components.
-func (h *Health) run(ctx context.Context) map[string]Component {
+// run runs every check (those of readiness only, if readiness is set)
+// concurrently and returns their components.
+func (h *Health) run(ctx context.Context, readiness bool) map[string]Component {
 	h.mu.RLock()
 	checks := slices.Clone(h.checks)
 	h.mu.RUnlock()
+	if readiness {
+		checks = slices.DeleteFunc(checks, func(c namedCheck) bool { return c.notReady })
+	}
 	type result struct {
 		name string
 		c    Component

@@ -197,3 +197,22 @@ func TestChecksRunConcurrently(t *testing.T) {
 		t.Errorf("readiness: got %+v, want UP", got)
 	}
 }
+
+// A status check shows in /actuator/health but leaves readiness alone: the
+// queue being away must not take the API out of its Service.
+func TestStatusCheckLeavesReadiness(t *testing.T) {
+	h := observe.NewHealth(0)
+	h.AddCheck("db", func(context.Context) error { return nil })
+	h.AddStatusCheck("queue", func(context.Context) error { return errors.New("queue unreachable") })
+	h.SetReady(true)
+	ctx := context.Background()
+	if got := h.Check(ctx); got.Status != observe.StatusDown || got.Components["queue"].Status != observe.StatusDown {
+		t.Errorf("health: %+v, want DOWN with the queue DOWN", got)
+	}
+	if got := h.Readiness(ctx); got.Status != observe.StatusUp {
+		t.Errorf("readiness: %+v, want UP without the queue", got)
+	}
+	if _, ok := h.Readiness(ctx).Components["queue"]; ok {
+		t.Error("readiness reports the queue")
+	}
+}

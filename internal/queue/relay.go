@@ -1,0 +1,255 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// Relay publishes the outbox to a queue: every committed row at least once,
+// in the order of its seq, then deletes what it sent.
+//
+// Order. Rows are read as "the unsent rows, ORDER BY seq, LIMIT n", never
+// as "seq > the last sent": seq is taken at insert, not at commit, so with
+// several committers a row with a lower seq may commit after a higher one
+// was sent; it is then simply the first unsent row of a later batch.
+// Events of one aggregate (an account, a user) keep their order because
+// their writers are serialized by the aggregate's row lock, held from
+// before they insert their outbox rows until they commit: of two events of
+// one account, the later one is inserted, and so numbered, only after the
+// earlier one committed. A batch is sent in seq order; what a queue does
+// with that order is its own (the table queue keeps it, an SQS standard
+// queue does not promise to).
+//
+// Several replicas. Only the holder of the lease (a row of relay_lease,
+// expiring in the database's clock) publishes. The holder renews it before
+// every batch and does not start sending once a third of the lease is
+// left; another replica takes over only after it expires. So two replicas
+// never publish at once unless one stalls for longer than the lease (a
+// paused VM): then rows may go out twice, which at-least-once allows and
+// consumers absorb by deduplicating on the event id.
+//
+// Crashes. A crash between the send and the delete sends those rows again.
+type Relay struct {
+	db      *store.DB
+	q       Queue
+	log     *slog.Logger
+	holder  string
+	cfg     RelayConfig
+	metrics *RelayMetrics
+	nowSQL  string
+}
+
+// RelayConfig tunes a Relay.
+type RelayConfig struct {
+	Batch int           // rows per send (default 100)
+	Poll  time.Duration // pause when the outbox is empty (default 200 ms)
+	Lease time.Duration // how long a holder keeps the lease unrenewed (default 15 s)
+}
+
+// DefaultRelayConfig is what serve runs.
+func DefaultRelayConfig() RelayConfig {
+	return RelayConfig{Batch: 100, Poll: 200 * time.Millisecond, Lease: 15 * time.Second}
+}
+
+// NewRelay returns a relay from db's outbox to q. metrics may be nil.
+func NewRelay(db *store.DB, q Queue, log *slog.Logger, cfg RelayConfig, metrics *RelayMetrics) *Relay {
+	def := DefaultRelayConfig()
+	if cfg.Batch <= 0 {
+		cfg.Batch = def.Batch
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = def.Poll
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = def.Lease
+	}
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	r := &Relay{db: db, q: q, log: log, holder: host + "/" + hex.EncodeToString(b[:]), cfg: cfg, metrics: metrics}
+	// The lease is measured in the database's clock, so that replicas'
+	// clocks do not matter.
+	if db.Dialect == store.Postgres {
+		r.nowSQL = `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`
+	} else {
+		r.nowSQL = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`
+	}
+	return r
+}
+
+// Run publishes until ctx ends. Errors (the database or the queue away) are
+// logged and retried after a pause; Run returns only when ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	wasLeader := false
+	for ctx.Err() == nil {
+		n, leader, err := r.step(ctx)
+		if leader != wasLeader {
+			r.log.Info("outbox relay", "active", leader, "holder", r.holder)
+			wasLeader = leader
+			r.metrics.setLeader(leader)
+		}
+		pause := time.Duration(0)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.log.Warn("outbox relay", "error", err.Error())
+			pause = time.Second
+		case !leader:
+			pause = r.cfg.Lease / 3
+		case n == 0:
+			pause = r.cfg.Poll
+		}
+		if pause > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(pause):
+			}
+		}
+	}
+	if wasLeader {
+		// Let another replica take over at once instead of after the lease.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, _ = r.db.ExecContext(ctx, `UPDATE relay_lease SET expires_at = 0 WHERE name = 'outbox' AND holder = $1`, r.holder)
+		r.metrics.setLeader(false)
+	}
+	return nil
+}
+
+// step takes or renews the lease and, holding it, publishes one batch. It
+// says how many rows it published and whether this relay holds the lease.
+func (r *Relay) step(ctx context.Context) (int, bool, error) {
+	start := time.Now()
+	res, err := r.db.ExecContext(ctx, `UPDATE relay_lease SET holder = $1, expires_at = `+r.nowSQL+` + $2
+		WHERE name = 'outbox' AND (holder = $1 OR expires_at < `+r.nowSQL+`)`, r.holder, r.cfg.Lease.Milliseconds())
+	if err != nil {
+		return 0, false, fmt.Errorf("take the relay lease: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, false, err
+	}
+	// The lease runs until at least start + Lease: stop sending well before.
+	safeUntil := start.Add(r.cfg.Lease * 2 / 3)
+	n, err := r.publish(ctx, safeUntil)
+	return n, true, err
+}
+
+// publish sends the first unsent rows, in seq order, then deletes them.
+func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1`, r.cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("read the outbox: %w", err)
+	}
+	var (
+		seqs   []any
+		bodies [][]byte
+	)
+	for rows.Next() {
+		var (
+			seq     int64
+			payload string
+		)
+		if err := rows.Scan(&seq, &payload); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read the outbox: %w", err)
+		}
+		seqs = append(seqs, seq)
+		bodies = append(bodies, []byte(payload))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read the outbox: %w", err)
+	}
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	if time.Now().After(safeUntil) {
+		return 0, nil // renew the lease first
+	}
+	if err := r.q.Send(ctx, bodies...); err != nil {
+		return 0, fmt.Errorf("publish %d outbox rows: %w", len(seqs), err)
+	}
+	marks := make([]string, len(seqs))
+	for i := range seqs {
+		marks[i] = fmt.Sprintf("$%d", i+1)
+	}
+	// Deleted, not marked: the outbox stays as small as what is unsent.
+	// If this fails the rows go out again: at least once.
+	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, seqs...); err != nil {
+		return 0, fmt.Errorf("delete %d published outbox rows (they will be sent again): %w", len(seqs), err)
+	}
+	r.metrics.published(len(seqs))
+	return len(seqs), nil
+}
+
+// Lag is the age of the oldest unsent outbox row, 0 when none is waiting.
+func Lag(ctx context.Context, db *store.DB, now time.Time) (time.Duration, error) {
+	var created time.Time
+	err := db.QueryRowContext(ctx, `SELECT created_at FROM outbox ORDER BY seq LIMIT 1`).Scan(&created)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("read the outbox's oldest row: %w", err)
+	}
+	return max(now.Sub(created), 0), nil
+}
+
+// RelayMetrics are the relay's series: bank_outbox_relay_published_total,
+// bank_outbox_relay_active (1 on the replica holding the lease) and
+// bank_outbox_relay_lag_seconds, read from the outbox at each scrape.
+type RelayMetrics struct {
+	publishedTotal prometheus.Counter
+	active         prometheus.Gauge
+}
+
+// NewRelayMetrics registers the relay's series on reg; lag reads the
+// outbox's oldest row.
+func NewRelayMetrics(reg prometheus.Registerer, db *store.DB) *RelayMetrics {
+	m := &RelayMetrics{
+		publishedTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "bank_outbox_relay_published_total",
+			Help: "Outbox rows this process published to the queue."}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bank_outbox_relay_active",
+			Help: "1 while this process holds the relay lease and publishes the outbox."}),
+	}
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bank_outbox_relay_lag_seconds",
+		Help: "Age of the oldest outbox row not yet published (0 when the outbox is empty)."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		d, err := Lag(ctx, db, time.Now())
+		if err != nil {
+			return math.NaN() // unknown, not "no lag"
+		}
+		return d.Seconds()
+	})
+	reg.MustRegister(m.publishedTotal, m.active, lag)
+	return m
+}
+
+func (m *RelayMetrics) published(n int) {
+	if m != nil {
+		m.publishedTotal.Add(float64(n))
+	}
+}
+
+func (m *RelayMetrics) setLeader(on bool) {
+	if m != nil {
+		v := 0.0
+		if on {
+			v = 1
+		}
+		m.active.Set(v)
+	}
+}

@@ -1,0 +1,266 @@
+package queue_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+type relayEvent struct {
+	queue.Header
+	Aggregate string `json:"aggregate"`
+	N         int    `json:"n"`
+}
+
+// exclusive is a queue that fails the test if two relays send at once.
+type exclusive struct {
+	queue.Queue
+	sending *atomic.Int32
+	t       *testing.T
+	after   func() // called after each send
+}
+
+func (e exclusive) Send(ctx context.Context, bodies ...[]byte) error {
+	if e.sending.Add(1) != 1 {
+		e.t.Error("two relays send at the same time")
+	}
+	defer e.sending.Add(-1)
+	err := e.Queue.Send(ctx, bodies...)
+	if e.after != nil {
+		e.after()
+	}
+	return err
+}
+
+// TestRelay writes a few thousand events from concurrent writers while two
+// relays run, one of which dies between a send and its delete; a third
+// takes over. Every event must arrive, in order per aggregate, and the
+// outbox must end empty.
+func TestRelay(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		const aggregates, writersPerAggregate, perAggregate = 10, 2, 200
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		defer cancel()
+		q, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "relay-test", Poll: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := slog.New(slog.DiscardHandler)
+		cfg := queue.RelayConfig{Batch: 50, Poll: 10 * time.Millisecond, Lease: 900 * time.Millisecond}
+		var sending atomic.Int32
+		reg := prometheus.NewRegistry()
+		metrics := queue.NewRelayMetrics(reg, db)
+
+		// Relay A dies right after its fifth send, before deleting the rows.
+		actx, acancel := context.WithCancel(ctx)
+		var sends atomic.Int32
+		a := queue.NewRelay(db, exclusive{q, &sending, t, func() {
+			if sends.Add(1) == 5 {
+				acancel()
+			}
+		}}, log, cfg, metrics)
+		b := queue.NewRelay(db, exclusive{q, &sending, t, nil}, log, cfg, metrics)
+		var relays sync.WaitGroup
+		run := func(ctx context.Context, r *queue.Relay) {
+			relays.Add(1)
+			go func() { defer relays.Done(); _ = r.Run(ctx) }()
+		}
+		bctx, bcancel := context.WithCancel(ctx)
+		defer bcancel()
+		run(actx, a)
+
+		// Writers of one aggregate take turns, as the aggregate's row lock
+		// makes them in production: its events are numbered in commit order.
+		var writers sync.WaitGroup
+		writeErr := make(chan error, aggregates*writersPerAggregate)
+		for g := range aggregates {
+			var lock sync.Mutex
+			next := 1
+			agg := fmt.Sprintf("acc-%02d", g)
+			for range writersPerAggregate {
+				writers.Add(1)
+				go func() {
+					defer writers.Done()
+					for {
+						lock.Lock()
+						n := next
+						if n > perAggregate {
+							lock.Unlock()
+							return
+						}
+						h := queue.NewHeader("test.event", time.Now())
+						err := db.InTx(ctx, func(tx *sql.Tx) error {
+							return queue.Write(ctx, tx, h, agg, relayEvent{h, agg, n})
+						})
+						if err == nil {
+							next++
+						}
+						lock.Unlock()
+						if err != nil {
+							writeErr <- err
+							return
+						}
+					}
+				}()
+			}
+		}
+
+		// B starts once A holds the lease, so that A is the one to die.
+		for sends.Load() == 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		run(bctx, b)
+
+		// One consumer checks order: per aggregate, each event not seen
+		// before must be the next one. Repeats (at least once) are allowed.
+		last := map[string]int{}
+		seen := map[string]bool{}
+		repeats := 0
+		restarted := false
+		for len(seen) < aggregates*perAggregate {
+			if ctx.Err() != nil {
+				t.Fatalf("received %d of %d events before the deadline", len(seen), aggregates*perAggregate)
+			}
+			select {
+			case err := <-writeErr:
+				t.Fatal(err)
+			default:
+			}
+			if actx.Err() != nil && !restarted {
+				// A third replica starts, as a restarted pod would.
+				restarted = true
+				run(ctx, queue.NewRelay(db, exclusive{q, &sending, t, nil}, log, cfg, metrics))
+				bcancel()
+			}
+			ms, err := q.Receive(ctx, 10, 200*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				var e relayEvent
+				if err := json.Unmarshal(m.Body, &e); err != nil {
+					t.Fatalf("body %q: %v", m.Body, err)
+				}
+				switch {
+				case seen[e.EventID]:
+					repeats++
+				case e.N != last[e.Aggregate]+1:
+					t.Fatalf("%s: event %d arrived after %d", e.Aggregate, e.N, last[e.Aggregate])
+				default:
+					seen[e.EventID] = true
+					last[e.Aggregate] = e.N
+				}
+				if err := q.Delete(ctx, m.Receipt); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		writers.Wait()
+		if !restarted {
+			t.Error("relay A never died: the test did not test a restart")
+		}
+		if repeats == 0 {
+			t.Error("nothing was sent twice: relay A's crash between send and delete was not exercised")
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d rows left in the outbox", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if lag, err := queue.Lag(ctx, db, time.Now()); err != nil || lag != 0 {
+			t.Errorf("lag of an empty outbox: %s, %v", lag, err)
+		}
+		cancel()
+		relays.Wait()
+		t.Logf("%d events, %d sent twice", len(seen), repeats)
+	})
+}
+
+func TestRelayLag(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Now().Add(-90 * time.Second)
+		h := queue.NewHeader("test.event", at)
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return queue.Write(ctx, tx, h, "a", h) }); err != nil {
+			t.Fatal(err)
+		}
+		lag, err := queue.Lag(ctx, db, time.Now())
+		if err != nil || lag < 89*time.Second || lag > 100*time.Second {
+			t.Fatalf("lag %s, %v; want about 90s", lag, err)
+		}
+	})
+}
+
+// TestRelayLateCommit: a row that took its seq first but commits last is
+// still published. PostgreSQL only: SQLite has one writer, so its insert
+// order is its commit order.
+func TestRelayLateCommit(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	early, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Rollback()
+	he := queue.NewHeader("test.early", time.Now())
+	if err := queue.Write(ctx, early, he, "a", he); err != nil {
+		t.Fatal(err)
+	}
+	hl := queue.NewHeader("test.late", time.Now())
+	if err := db.InTx(ctx, func(tx *sql.Tx) error { return queue.Write(ctx, tx, hl, "b", hl) }); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	r := queue.NewRelay(db, q, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond}, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(rctx) }()
+	var got []string
+	receive := func() {
+		ms, err := q.Receive(ctx, 10, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			var h queue.Header
+			_ = json.Unmarshal(m.Body, &h)
+			got = append(got, h.Type)
+		}
+	}
+	receive()
+	if err := early.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	receive()
+	rcancel()
+	<-done
+	if fmt.Sprint(got) != "[test.late test.early]" {
+		t.Fatalf("published %v, want the late row and then the early one", got)
+	}
+}
