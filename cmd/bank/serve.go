@@ -209,13 +209,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		g.Go(func() error { return check.Run(gctx) })
 	}
 	if notify != nil {
-		q, err := notificationQueue(ctx, &cfg, db, log)
-		if err != nil {
-			return err
-		}
-		if q != nil {
-			g.Go(func() error { return notify.Run(gctx, q) })
-		}
+		g.Go(func() error { return notify.Run(gctx, q) })
 	}
 	health.SetReady(true)
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
