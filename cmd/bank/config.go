@@ -46,26 +46,28 @@ type Config struct {
 	SMTPFrom              string
 	SMSURL                string // notification SMS provider; empty: log only
 	WebhookAllowPrivate   bool   // let webhooks reach private addresses (tests, laptops)
+	NotificationConsumer  bool   // run the notification consumer where notification-service runs
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:          ":8080",
-		DatabaseURL:       "sqlite://./data/bank.db",
-		SQLiteSynchronous: "NORMAL",
-		QueueURL:          "db",
-		LogLevel:          "info",
-		Migrate:           true,
-		ShutdownTimeout:   25 * time.Second,
-		DataDir:           "./data",
-		JWTReloadInterval: 5 * time.Second,
-		JWTSigningDelay:   2 * time.Minute,
-		MaintenancePoll:   2 * time.Second,
-		RateLimit:         100,
-		RateBurst:         200,
-		IPRateBurst:       400,
-		SMTPFrom:          notification.DefaultConfig().From,
+		HTTPAddr:             ":8080",
+		DatabaseURL:          "sqlite://./data/bank.db",
+		SQLiteSynchronous:    "NORMAL",
+		QueueURL:             "db",
+		LogLevel:             "info",
+		Migrate:              true,
+		ShutdownTimeout:      25 * time.Second,
+		DataDir:              "./data",
+		JWTReloadInterval:    5 * time.Second,
+		JWTSigningDelay:      2 * time.Minute,
+		MaintenancePoll:      2 * time.Second,
+		RateLimit:            100,
+		RateBurst:            200,
+		IPRateBurst:          400,
+		SMTPFrom:             notification.DefaultConfig().From,
+		NotificationConsumer: true,
 	}
 }
 
@@ -188,6 +190,14 @@ func (c *Config) settings() []setting {
 		c.WebhookAllowPrivate = b
 		return nil
 	}, func() string { return strconv.FormatBool(c.WebhookAllowPrivate) })
+	add("notification-consumer", "BANK_NOTIFICATION_CONSUMER", "consume the queue where notification-service runs (false: serve its API only, and leave the queue alone)", func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.NotificationConsumer = b
+		return nil
+	}, func() string { return strconv.FormatBool(c.NotificationConsumer) })
 	return out
 }
 

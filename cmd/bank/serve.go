@@ -208,7 +208,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
 		g.Go(func() error { return check.Run(gctx) })
 	}
-	if notify != nil {
+	if notify != nil && cfg.NotificationConsumer {
 		g.Go(func() error { return notify.Run(gctx, q) })
 	}
 	health.SetReady(true)
