@@ -187,11 +187,3 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config, metri
 	}
 	return s, nil
 }
-
-// WithDirectory returns s looking recipients up in d instead of the users
-// table.
-func (s *Service) WithDirectory(d Directory) *Service {
-	c := *s
-	c.users = d
-	return &c
-}
