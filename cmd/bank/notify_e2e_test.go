@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/notification/notificationtest"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -219,6 +225,125 @@ func TestTransfersNotifiedOnceAcrossRestart(t *testing.T) {
 				}
 				if len(seen) != mine {
 					t.Errorf("customer %d lists %d notifications, was emailed %d", i, len(seen), mine)
+				}
+			}
+		})
+	}
+}
+
+// TestPoisonedWebhooksRedrivenByTheCommand: through "serve all" and its
+// relay, the transfers whose webhooks fail (amounts ending in 7) are exactly
+// the messages that land in the dead-letter queue; every email went out
+// once meanwhile. After the endpoint is fixed, `bank queue redrive` brings
+// them back and each failed webhook is delivered once; nothing else is
+// sent again.
+func TestPoisonedWebhooksRedrivenByTheCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for messages to dead-letter")
+	}
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			mail := notificationtest.StartSMTP(t)
+			var (
+				mu      sync.Mutex
+				secrets = map[string]string{}
+				got     = map[string]int{} // event_id + " " + customer → valid deliveries
+				broken  = true
+			)
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				who := strings.TrimPrefix(r.URL.Path, "/")
+				body, _ := io.ReadAll(r.Body)
+				ts, _ := strconv.ParseInt(r.Header.Get("X-Bank-Timestamp"), 10, 64)
+				var doc struct {
+					EventID string `json:"event_id"`
+					Data    struct {
+						Amount int64 `json:"amount"`
+					} `json:"data"`
+				}
+				_ = json.Unmarshal(body, &doc)
+				mu.Lock()
+				defer mu.Unlock()
+				if !hmac.Equal([]byte(r.Header.Get("X-Bank-Signature")), []byte(notification.Sign(secrets[who], ts, body))) {
+					t.Errorf("webhook to %s with a bad signature", who)
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				if broken && (doc.Data.Amount%10 == 7 || doc.Data.Amount%10 == -7) {
+					w.WriteHeader(http.StatusBadGateway)
+					return
+				}
+				got[doc.EventID+" "+who]++
+			}))
+			defer hook.Close()
+			dbURL := storetest.URL(t, d)
+			b := startBankWith(t, dbURL, map[string]string{"BANK_SMTP_URL": mail.URL(), "BANK_WEBHOOK_ALLOW_PRIVATE": "true"})
+			cli := map[string]string{"BANK_DATABASE_URL": dbURL}
+			// Short visibility, so five failed receives take seconds.
+			if out, err := runArgs(t, cli, "queue", "set-visibility", "--seconds", "2"); err != nil {
+				t.Fatalf("set-visibility: %v\n%s", err, out)
+			}
+			custs := map[string]*client.Client{}
+			for _, who := range []string{"a", "b"} {
+				c, _ := b.customer(who)
+				custs[who] = c
+				p, err := c.SetNotificationPreferences(ctx, client.NotificationPreferences{Email: true, WebhookURL: hook.URL + "/" + who})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				secrets[who] = p.WebhookSecret
+				mu.Unlock()
+			}
+			from, to := b.account(custs["a"], "EUR", 100_000), b.account(custs["b"], "EUR", 0)
+			const transfers = 50
+			for i := 1; i <= transfers; i++ {
+				if _, err := custs["a"].Transfer(ctx, fmt.Sprintf("p-%d", i),
+					client.Transfer{FromAccountID: from.ID, ToAccountID: to.ID, Amount: int64(i), Currency: "EUR"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitQueue := func(what string, main, dlq int64) {
+				t.Helper()
+				deadline := time.Now().Add(90 * time.Second)
+				for {
+					rows := queueStatsOf(t, cli)
+					if rows[0].Visible+rows[0].InFlight == main && rows[1].Visible+rows[1].InFlight == dlq {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: queue stats %+v", what, rows)
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			const poisoned = transfers / 10 // 7, 17, 27, 37, 47
+			waitQueue("the poisoned messages dead-lettered", 0, poisoned)
+			emails := len(mail.Sent())
+			if want := 1 + 2*transfers; emails != want { // the deposit's, and both sides of each transfer
+				t.Errorf("%d emails before the redrive, want %d", emails, want)
+			}
+
+			mu.Lock()
+			broken = false
+			mu.Unlock()
+			if out, err := runArgs(t, cli, "queue", "redrive"); err != nil || !strings.Contains(out, fmt.Sprintf("moved %d", poisoned)) {
+				t.Fatalf("queue redrive: %v\n%s", err, out)
+			}
+			waitQueue("the redriven messages consumed", 0, 0)
+			time.Sleep(200 * time.Millisecond) // anything sent twice would arrive meanwhile
+			if n := len(mail.Sent()); n != emails {
+				t.Errorf("%d emails after the redrive, want still %d", n, emails)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 1+2*transfers {
+				t.Errorf("%d (event, customer) webhooks, want %d", len(got), 1+2*transfers)
+			}
+			for k, n := range got {
+				if n != 1 {
+					t.Errorf("%s: %d webhooks, want 1", k, n)
 				}
 			}
 		})
