@@ -24,7 +24,7 @@ import (
 // (BANK_QUEUE_URL=db) in the test's database, a fresh one per test, and its
 // dead-letter queue opened as a queue of its own (SQS's shape, which the
 // runbook's redrive loop uses).
-func newTestQueue(t *testing.T, db *store.DB, visibility time.Duration, maxReceive int) (main, dlq queue.Queue) {
+func newTestQueue(t testing.TB, db *store.DB, visibility time.Duration, maxReceive int) (main, dlq queue.Queue) {
 	t.Helper()
 	ctx := context.Background()
 	var b [4]byte
