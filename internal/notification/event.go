@@ -25,8 +25,9 @@ const (
 )
 
 // quiet are events the platform writes that no user is told about: they are
-// acknowledged as "ignored", not as unknown.
-var quiet = []string{"hold.captured", "hold.voided", "hold.expired"}
+// acknowledged as "ignored", not as unknown. (A payment's submission and
+// the customer's own cancellation need no message; its outcome does.)
+var quiet = []string{"hold.captured", "hold.voided", "hold.expired", "payment.submitted", "payment.cancelled"}
 
 // event is the body of every message, all types' fields in one: a field a
 // type does not have stays zero. Everything a notification needs is in the
