@@ -18,6 +18,7 @@ import (
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
+	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
 
@@ -32,6 +33,7 @@ var moneyMoving = []string{
 	"POST /api/v1/holds/{id}/capture",
 	"POST /api/v1/holds/{id}/void",
 	"POST /api/v1/transactions/{id}/reverse",
+	"POST /api/v1/payments",
 }
 
 // actuatorRoutes are the endpoints API.md gives every service. The
@@ -293,6 +295,7 @@ func serviceRoutes() map[string]route {
 	account.Routes(r, log, nil, authn)
 	transaction.Routes(r, log, nil, authn)
 	notification.Routes(r, log, nil, authn)
+	payment.Routes(r, log, nil, authn)
 	return r
 }
 

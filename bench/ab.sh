@@ -44,7 +44,7 @@ for round in $(seq 1 "$rounds"); do
         --server-pid $pid -o json | jq -c --arg bin "$bin" --arg s "$s" --argjson r "$round" \
         '{bin: $bin, scenario: $s, round: $r, tps: .transfers_per_second, p50: .p50_ms, p99: .p99_ms,
           server_us: .cpu.server_us_per_transfer, pg_us: .cpu.postgres_us_per_transfer, box_us: .cpu.box_us_per_transfer,
-          errors: .errors, violations: (.ledger_violations | length)}' | tee -a "$out"
+          wal: .storage.wal_bytes_per_transfer, stored: .storage.stored_bytes_per_transfer, errors: .errors, violations: (.ledger_violations | length)}' | tee -a "$out"
     done
     kill "$pid"; wait "$pid" || true
     psql "$pgurl" -qc "DROP DATABASE $db WITH (FORCE)"
@@ -52,4 +52,4 @@ for round in $(seq 1 "$rounds"); do
 done
 echo
 jq -rs 'group_by([.scenario, .bin]) | .[] | sort_by(.tps) | .[(length/2|floor)] |
-  "\(.scenario)\t\(.bin)\tmedian \(.tps|floor)/s\tp50 \(.p50) p99 \(.p99) ms\tµs per transfer: server \(.server_us) pg \(.pg_us) box \(.box_us)"' "$out"
+  "\(.scenario)\t\(.bin)\tmedian \(.tps|floor)/s\tp50 \(.p50) p99 \(.p99) ms\tµs per transfer: server \(.server_us) pg \(.pg_us) box \(.box_us)\tbytes per transfer: WAL \(.wal) stored \(.stored)"' "$out"

@@ -31,6 +31,7 @@
 #   -a N        accounts the transfers spread over, for both (default 1000)
 #   -w SECONDS  warm-up before measuring, for both (default 2)
 #   --url URL   the server's API (default http://localhost:8080)
+#   -o json     print bank bench's JSON summary with pgbench_tps added, one line
 #
 # Environment:
 #   BANK_DATABASE_URL  the server's database; "bank bench" needs it (required)
@@ -49,6 +50,7 @@ scenario=uniform
 accounts=1000
 warmup=2
 url=http://localhost:8080
+output=table
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
@@ -68,12 +70,14 @@ while [ $# -gt 0 ]; do
     -w) warmup=${2:?-w needs a value}; shift 2 ;;
     --url) url=${2:?--url needs a value}; shift 2 ;;
     --url=*) url=${1#--url=}; shift ;;
+    -o) output=${2:?-o needs a value}; shift 2 ;;
     -h | --help) usage ;;
     *) echo "compare.sh: unknown argument $1" >&2; usage ;;
   esac
 done
 duration=${duration%s}
 warmup=${warmup%s}
+case "$output" in table | json) ;; *) die "-o must be table or json, not $output" ;; esac
 for v in clients duration accounts warmup; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not ${!v}"
 done
@@ -213,6 +217,10 @@ print(s["transfers_per_second"], s["p50_ms"], s["p99_ms"], sum((s.get("errors") 
 fi
 
 # --- report ------------------------------------------------------------------
+if [ "$output" = json ]; then
+  jq -c --argjson pg "$pg_tps" '. + {pgbench_tps: $pg}' "$tmp/bank.json"
+  exit 0
+fi
 ratio=$(awk -v b="$bank_tps" -v p="$pg_tps" 'BEGIN { printf "%.2f", (p > 0 ? b / p : 0) }')
 printf '%-11s %7s %12s %17s %16s\n' scenario clients "pgbench tps" "bank transfers/s" "ratio bank/pgb"
 printf '%-11s %7d %12.0f %17.0f %16s\n' "$scenario" "$clients" "$pg_tps" "$bank_tps" "$ratio"

@@ -2,11 +2,13 @@
 # replicas.sh: the same load against one and against N replicas of
 # transaction-service, on one PostgreSQL, one run after the other.
 #
-# It starts auth-service and account-service once, then for each count
-# (1, then N) that many `bank serve transaction` processes, and runs
-# `bank bench` with its clients spread over them (as a round-robin balancer
-# with keep-alive connections would spread them). It prints one JSON summary
-# per run and the ratio of the two rates.
+# It starts auth-service and account-service once, then N
+# `bank serve transaction` processes, and runs `bank bench` first against
+# one replica and then against all N. With HAProxy installed (Debian's
+# haproxy) both runs go through the same HAProxy, round robin, as in a
+# cluster; without it `bank bench` spreads its clients over the replicas
+# itself (LB=bench forces that). It prints one JSON summary per run and the
+# ratio of the two rates.
 #
 #   bench/replicas.sh [N] [bench args…]
 #
@@ -61,12 +63,39 @@ urls=()
 for _ in $(seq 1 "$n"); do urls+=("$(start transaction)"); done
 
 log=$(mktemp)
+lb=${LB:-haproxy}
+command -v haproxy >/dev/null 2>&1 || lb=bench
+haproxy_pid=
+balance() { # balance COUNT: starts an HAProxy over the first COUNT replicas; sets lb_url
+  local p cfg; p=$(free_port); cfg=$(mktemp)
+  {
+    printf 'global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n'
+    printf 'frontend api\n  bind 127.0.0.1:%s\n  default_backend transaction\nbackend transaction\n  balance roundrobin\n' "$p"
+    for u in "${urls[@]:0:$1}"; do printf '  server s%s %s\n' "${u##*:}" "${u#http://}"; done
+  } >"$cfg"
+  haproxy -q -f "$cfg" >/dev/null 2>&1 &
+  haproxy_pid=$!
+  pids+=($haproxy_pid)
+  for _ in $(seq 1 50); do
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && { lb_url="http://127.0.0.1:$p"; return; }
+    sleep 0.1
+  done
+  echo "replicas.sh: haproxy did not start" >&2
+  exit 1
+}
 run() { # run COUNT: bench against the first COUNT replicas
-  local list; list=$(IFS=,; echo "${urls[*]:0:$1}")
+  local list
+  if [ "$lb" = haproxy ]; then
+    balance "$1"
+    list=$lb_url
+  else
+    list=$(IFS=,; echo "${urls[*]:0:$1}")
+  fi
   "$BANK" bench --url "$list" --auth-url "$auth" --account-url "$account" "${args[@]}" -o json 2>"$log" |
-    jq -c --argjson r "$1" '{replicas: $r, tps: .transfers_per_second, p50: .p50_ms, p99: .p99_ms,
-      pg_us: .cpu.postgres_us_per_transfer, box_us: .cpu.box_us_per_transfer, errors: .errors,
+    jq -c --argjson r "$1" --arg lb "$lb" '{replicas: $r, balancer: $lb, tps: .transfers_per_second, p50: .p50_ms, p99: .p99_ms,
+      server_us: .cpu.server_us_per_transfer, pg_us: .cpu.postgres_us_per_transfer, box_us: .cpu.box_us_per_transfer, errors: .errors,
       violations: (.ledger_violations | length)}'
+  if [ -n "$haproxy_pid" ]; then kill "$haproxy_pid"; wait "$haproxy_pid" 2>/dev/null || true; haproxy_pid=; fi
 }
 one=$(run 1)
 echo "$one"

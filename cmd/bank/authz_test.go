@@ -39,7 +39,7 @@ func notificationRoutes() []string {
 
 // servedRoutes is every API route "serve all" serves.
 func servedRoutes() []string {
-	return slices.Sorted(slices.Values(slices.Concat(authRoutes(), ledgerRoutes(), notificationRoutes())))
+	return slices.Sorted(slices.Values(slices.Concat(authRoutes(), ledgerRoutes(), paymentRoutes(), notificationRoutes())))
 }
 
 // notificationRouteCases are notification-service's routes: every caller,
@@ -146,12 +146,13 @@ func TestEveryRouteHasRows(t *testing.T) {
 		_, inLedger := routeCases[r]
 		_, inAuth := authRouteCases[r]
 		_, inActuator := actuatorRouteCases[r]
+		_, inPayment := paymentRouteCases[r]
 		_, inNotification := notificationRouteCases[r]
-		if !inLedger && !inAuth && !inActuator && !inNotification {
-			t.Errorf("route %q has no row in routeCases, authRouteCases, notificationRouteCases or actuatorRouteCases", r)
+		if !inLedger && !inAuth && !inActuator && !inPayment && !inNotification {
+			t.Errorf("route %q has no row in routeCases, authRouteCases, paymentRouteCases, notificationRouteCases or actuatorRouteCases", r)
 		}
 	}
-	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases), keys(notificationRouteCases)} {
+	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases), keys(paymentRouteCases), keys(notificationRouteCases)} {
 		for r := range rows {
 			if !slices.Contains(served, r) {
 				t.Errorf("a row names %q, which is not a route", r)
@@ -310,6 +311,12 @@ func TestRevokedTokensMatrix(t *testing.T) {
 						path, want = rc.path(af), rc.want[nobody]
 						if rc.body != nil {
 							body = rc.body(af)
+						}
+					} else if rc, ok := paymentRouteCases[route]; ok {
+						pf := payFixture{account: acct.ID, payment: "no-payment"}
+						path, want = rc.path(pf), rc.want[nobody]
+						if rc.body != nil {
+							body = rc.body(pf)
 						}
 					} else {
 						rc := authRouteCases[route]

@@ -19,53 +19,89 @@ import (
 // comes from a flag, else from its BANK_* environment variable, else from
 // DefaultConfig.
 type Config struct {
-	HTTPAddr              string
-	DatabaseURL           string
-	DBMaxConns            int
-	SQLiteSynchronous     string
-	QueueURL              string
-	JWTSecretFile         string
-	JWTSecret             string
-	JWTPreviousSecretFile string
-	LogLevel              string
-	Migrate               bool
-	ShutdownDelay         time.Duration
-	ShutdownTimeout       time.Duration
-	DataDir               string
-	DebugAddr             string
-	JWTReloadInterval     time.Duration
-	JWTSigningDelay       time.Duration
-	MaintenancePoll       time.Duration
-	CORSOrigins           string
-	RateLimit             float64 // requests a second per caller; 0: no limit
-	RateBurst             int
-	IPRateLimit           float64 // requests a second per client address; 0: no limit
-	IPRateBurst           int
-	TrustedProxies        string
-	SMTPURL               string // notification email: smtp://host:port; empty: log only
-	SMTPFrom              string
-	SMSURL                string // notification SMS provider; empty: log only
-	WebhookAllowPrivate   bool   // let webhooks reach private addresses (tests, laptops)
-	NotificationConsumer  bool   // run the notification consumer where notification-service runs
+	HTTPAddr               string
+	DatabaseURL            string
+	DBMaxConns             int
+	SQLiteSynchronous      string
+	QueueURL               string
+	JWTSecretFile          string
+	JWTSecret              string
+	JWTPreviousSecretFile  string
+	LogLevel               string
+	Migrate                bool
+	CompactIdempotencyKeys bool
+	ShutdownDelay          time.Duration
+	ShutdownTimeout        time.Duration
+	DataDir                string
+	DebugAddr              string
+	JWTReloadInterval      time.Duration
+	JWTSigningDelay        time.Duration
+	MaintenancePoll        time.Duration
+	CORSOrigins            string
+	RateLimit              float64 // requests a second per caller; 0: no limit
+	RateBurst              int
+	IPRateLimit            float64 // requests a second per client address; 0: no limit
+	IPRateBurst            int
+	TrustedProxies         string
+
+	// payment-service
+	PaymentRail           string // "sim" or "ach"
+	PaymentLimit          int64  // default per-payment limit, minor units
+	PaymentDailyLimit     int64  // default daily limit per account, minor units
+	PaymentSubmitInterval time.Duration
+	PaymentPollInterval   time.Duration
+	PaymentSimDelay       time.Duration
+	PaymentSimFailRate    float64
+	PaymentSimReturnRate  float64
+	PaymentSimSeed        int64
+	ACHOutDir             string
+	ACHReturnDir          string
+	ACHOrigin             string // the originating bank's ABA routing number
+	ACHCompanyName        string
+	ACHCompanyID          string
+	ACHSettleDelay        time.Duration
+
+	// notification-service
+	SMTPURL              string // notification email: smtp://host:port; empty: log only
+	SMTPFrom             string
+	SMSURL               string // notification SMS provider; empty: log only
+	WebhookAllowPrivate  bool   // let webhooks reach private addresses (tests, laptops)
+	NotificationConsumer bool   // run the notification consumer where notification-service runs
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:             ":8080",
-		DatabaseURL:          "sqlite://./data/bank.db",
-		SQLiteSynchronous:    "NORMAL",
-		QueueURL:             "db",
-		LogLevel:             "info",
-		Migrate:              true,
-		ShutdownTimeout:      25 * time.Second,
-		DataDir:              "./data",
-		JWTReloadInterval:    5 * time.Second,
-		JWTSigningDelay:      2 * time.Minute,
-		MaintenancePoll:      2 * time.Second,
-		RateLimit:            100,
-		RateBurst:            200,
-		IPRateBurst:          400,
+		HTTPAddr:          ":8080",
+		DatabaseURL:       "sqlite://./data/bank.db",
+		SQLiteSynchronous: "NORMAL",
+		QueueURL:          "db",
+		LogLevel:          "info",
+		Migrate:           true,
+		ShutdownTimeout:   25 * time.Second,
+		DataDir:           "./data",
+		JWTReloadInterval: 5 * time.Second,
+		JWTSigningDelay:   2 * time.Minute,
+		MaintenancePoll:   2 * time.Second,
+		RateLimit:         100,
+		RateBurst:         200,
+		IPRateBurst:       400,
+
+		PaymentRail:           "sim",
+		PaymentLimit:          1_000_000_00,
+		PaymentDailyLimit:     5_000_000_00,
+		PaymentSubmitInterval: time.Second,
+		PaymentPollInterval:   time.Second,
+		PaymentSimDelay:       2 * time.Second,
+		PaymentSimFailRate:    0.02,
+		PaymentSimReturnRate:  0.01,
+		PaymentSimSeed:        1,
+		ACHOutDir:             "./data/ach/outbound",
+		ACHReturnDir:          "./data/ach/returns",
+		ACHOrigin:             "011000015",
+		ACHCompanyName:        "FINTECH BANK",
+		ACHCompanyID:          "1234567890",
+
 		SMTPFrom:             notification.DefaultConfig().From,
 		NotificationConsumer: true,
 	}
@@ -122,14 +158,21 @@ func (c *Config) settings() []setting {
 	add("jwt-previous-secret-file", "BANK_JWT_PREVIOUS_SECRET_FILE", "file holding the key before the last rotation", s, v)
 	s, v = str(&c.LogLevel)
 	add("log-level", "BANK_LOG_LEVEL", "debug, info, warn or error", s, v)
-	add("migrate", "BANK_MIGRATE", "apply migrations at start-up (false where a Job runs them)", func(s string) error {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return errors.New("must be true or false")
-		}
-		c.Migrate = b
-		return nil
-	}, func() string { return strconv.FormatBool(c.Migrate) })
+	boolean := func(p *bool) (func(string) error, func() string) {
+		return func(s string) error {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return errors.New("must be true or false")
+			}
+			*p = b
+			return nil
+		}, func() string { return strconv.FormatBool(*p) }
+	}
+	s, v = boolean(&c.Migrate)
+	add("migrate", "BANK_MIGRATE", "apply migrations at start-up (false where a Job runs them)", s, v)
+	s, v = boolean(&c.CompactIdempotencyKeys)
+	add("compact-idempotency-keys", "BANK_COMPACT_IDEMPOTENCY_KEYS",
+		"keep a transfer's idempotency key as its transaction's id, not a copy of the answer (only once every replica runs this release or later)", s, v)
 	d, dv := dur(&c.ShutdownDelay)
 	add("shutdown-delay", "BANK_SHUTDOWN_DELAY", "after SIGTERM, how long to keep serving with readiness DOWN before closing", d, dv)
 	d, dv = dur(&c.ShutdownTimeout)
@@ -198,6 +241,62 @@ func (c *Config) settings() []setting {
 		c.NotificationConsumer = b
 		return nil
 	}, func() string { return strconv.FormatBool(c.NotificationConsumer) })
+	minor := func(p *int64) (func(string) error, func() string) {
+		return func(s string) error {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 || n > 1_000_000_000_000_000 {
+				return errors.New("must be an amount in minor units from 1 to 10^15")
+			}
+			*p = n
+			return nil
+		}, func() string { return strconv.FormatInt(*p, 10) }
+	}
+	share := func(p *float64) (func(string) error, func() string) {
+		return func(s string) error {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f < 0 || f > 1 {
+				return errors.New("must be a share from 0 to 1")
+			}
+			*p = f
+			return nil
+		}, func() string { return strconv.FormatFloat(*p, 'f', -1, 64) }
+	}
+	s, v = str(&c.PaymentRail)
+	add("payment-rail", "BANK_PAYMENT_RAIL", `where payments go: "sim" (simulated) or "ach" (NACHA files)`, s, v)
+	s, v = minor(&c.PaymentLimit)
+	add("payment-limit", "BANK_PAYMENT_LIMIT", "default largest payment, in minor units (operators set one per account)", s, v)
+	s, v = minor(&c.PaymentDailyLimit)
+	add("payment-daily-limit", "BANK_PAYMENT_DAILY_LIMIT", "default most an account may pay a day (UTC), in minor units", s, v)
+	d, dv = dur(&c.PaymentSubmitInterval)
+	add("payment-submit-interval", "BANK_PAYMENT_SUBMIT_INTERVAL", "how often pending payments are handed to the rail", d, dv)
+	d, dv = dur(&c.PaymentPollInterval)
+	add("payment-poll-interval", "BANK_PAYMENT_POLL_INTERVAL", "how often the rail's outcomes are applied and due payments run", d, dv)
+	d, dv = dur(&c.PaymentSimDelay)
+	add("payment-sim-delay", "BANK_PAYMENT_SIM_DELAY", "simulated rail: time to settle or fail, and from settlement to a return", d, dv)
+	s, v = share(&c.PaymentSimFailRate)
+	add("payment-sim-fail-rate", "BANK_PAYMENT_SIM_FAIL_RATE", "simulated rail: share of payments that fail", s, v)
+	s, v = share(&c.PaymentSimReturnRate)
+	add("payment-sim-return-rate", "BANK_PAYMENT_SIM_RETURN_RATE", "simulated rail: share of payments returned after settling", s, v)
+	add("payment-sim-seed", "BANK_PAYMENT_SIM_SEED", "simulated rail: the seed that picks which payments fail or return", func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return errors.New("must be an integer")
+		}
+		c.PaymentSimSeed = n
+		return nil
+	}, func() string { return strconv.FormatInt(c.PaymentSimSeed, 10) })
+	s, v = str(&c.ACHOutDir)
+	add("ach-out-dir", "BANK_ACH_OUT_DIR", "ACH rail: folder the NACHA files of submitted batches are written to", s, v)
+	s, v = str(&c.ACHReturnDir)
+	add("ach-return-dir", "BANK_ACH_RETURN_DIR", "ACH rail: folder return files are read from (moved to processed/ once read)", s, v)
+	s, v = str(&c.ACHOrigin)
+	add("ach-origin", "BANK_ACH_ORIGIN", "ACH rail: the bank's ABA routing number (ODFI)", s, v)
+	s, v = str(&c.ACHCompanyName)
+	add("ach-company-name", "BANK_ACH_COMPANY_NAME", "ACH rail: company name of the batches", s, v)
+	s, v = str(&c.ACHCompanyID)
+	add("ach-company-id", "BANK_ACH_COMPANY_ID", "ACH rail: company identification (10 characters)", s, v)
+	d, dv = dur(&c.ACHSettleDelay)
+	add("ach-settle-delay", "BANK_ACH_SETTLE_DELAY", "ACH rail: how long after its file an entry counts as settled", d, dv)
 	return out
 }
 
@@ -273,6 +372,14 @@ func (c *Config) Validate() error {
 		return badSetting("BANK_MAINTENANCE_POLL", "must be a positive duration such as 2s")
 	case c.HTTPAddr == "":
 		return badSetting("BANK_HTTP_ADDR", "must not be empty")
+	case c.PaymentRail != "sim" && c.PaymentRail != "ach":
+		return badSetting("BANK_PAYMENT_RAIL", `must be "sim" or "ach"`)
+	case c.PaymentDailyLimit < c.PaymentLimit:
+		return badSetting("BANK_PAYMENT_DAILY_LIMIT", "must be at least BANK_PAYMENT_LIMIT")
+	case c.PaymentSubmitInterval <= 0 || c.PaymentPollInterval <= 0:
+		return badSetting("BANK_PAYMENT_SUBMIT_INTERVAL", "and BANK_PAYMENT_POLL_INTERVAL must be positive durations")
+	case c.PaymentSimFailRate+c.PaymentSimReturnRate > 1:
+		return badSetting("BANK_PAYMENT_SIM_RETURN_RATE", "plus BANK_PAYMENT_SIM_FAIL_RATE must be at most 1")
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return badSetting("BANK_HTTP_ADDR", "must be HOST:PORT or :PORT, not %q", c.HTTPAddr)

@@ -26,6 +26,7 @@ import (
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
@@ -130,9 +131,10 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		}
 		auth.Routes(mux, log, authSvc.Notify(states), authn)
 	}
-	if runs || service == "account" || service == "transaction" {
+	if runs || service == "account" || service == "transaction" || service == "payment" {
 		lc := ledger.DefaultConfig()
 		lc.Metrics = ledger.NewMetrics(reg)
+		lc.CompactKeys = cfg.CompactIdempotencyKeys
 		l = ledger.New(db, log, time.Now, lc)
 	}
 	if runs || service == "account" {
@@ -140,6 +142,17 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	if runs || service == "transaction" {
 		transaction.Routes(business.Router(mux), log, l, authn)
+	}
+	var payments *payment.Service
+	if runs || service == "payment" {
+		rail, err := paymentRail(&cfg, db)
+		if err != nil {
+			return err
+		}
+		payments = payment.New(db, l, rail, log, time.Now, payment.Config{PerPaymentLimit: cfg.PaymentLimit,
+			DailyLimit: cfg.PaymentDailyLimit, SubmitInterval: cfg.PaymentSubmitInterval,
+			PollInterval: cfg.PaymentPollInterval}, payment.NewMetrics(reg))
+		payment.Routes(business.Router(mux), log, payments, authn)
 	}
 	var notify *notification.Service
 	if runs || service == "notification" {
@@ -210,6 +223,11 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	if notify != nil && cfg.NotificationConsumer {
 		g.Go(func() error { return notify.Run(gctx, q) })
+	}
+	if payments != nil {
+		// The submitter, the settlement poller and the scheduler; every
+		// replica runs them (leases and compare-and-set keep them apart).
+		g.Go(func() error { return payments.Run(gctx) })
 	}
 	health.SetReady(true)
 	log.Info("serving", "service", service, "addr", ln.Addr().String(), "database", string(db.Dialect),
@@ -291,4 +309,15 @@ func keyring(cfg *Config, log *slog.Logger) (*auth.Keyring, error) {
 		return nil, fmt.Errorf("--jwt-secret (BANK_JWT_SECRET): %w", err)
 	}
 	return nil, fmt.Errorf("--jwt-secret-file (BANK_JWT_SECRET_FILE) or --jwt-previous-secret-file: %w", err)
+}
+
+// paymentRail returns the configured payment rail.
+func paymentRail(cfg *Config, db *store.DB) (payment.Rail, error) {
+	if cfg.PaymentRail == "ach" {
+		return payment.NewACHRail(db, payment.ACHConfig{OutDir: cfg.ACHOutDir, ReturnDir: cfg.ACHReturnDir,
+			Origin: cfg.ACHOrigin, CompanyName: cfg.ACHCompanyName, CompanyID: cfg.ACHCompanyID,
+			SettleDelay: cfg.ACHSettleDelay}, time.Now)
+	}
+	return payment.NewSimRail(db, payment.SimConfig{Delay: cfg.PaymentSimDelay, FailRate: cfg.PaymentSimFailRate,
+		ReturnRate: cfg.PaymentSimReturnRate, Seed: cfg.PaymentSimSeed}, time.Now), nil
 }

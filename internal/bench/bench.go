@@ -161,6 +161,11 @@ func Run(ctx context.Context, s *Setup, cfg Config, measure func(), progress Pro
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			customer := s.Customers[w%len(s.Customers)]
+			wr := newWire(customer)
+			if wr != nil {
+				defer wr.close()
+			}
 			var local []Sample
 			for {
 				now := time.Now()
@@ -170,7 +175,7 @@ func Run(ctx context.Context, s *Setup, cfg Config, measure func(), progress Pro
 				key := runID + "-" + strconv.FormatInt(seq.Add(1), 10)
 				// Client w always talks to the same replica, as a client
 				// behind a round-robin balancer's keep-alive connection would.
-				n, code := request(ctx, s.Customers[w%len(s.Customers)], s, cfg, r, key)
+				n, code := request(ctx, customer, wr, s, cfg, r, key)
 				lat := time.Since(now)
 				if now.Before(measureFrom) {
 					continue
@@ -209,7 +214,7 @@ func Run(ctx context.Context, s *Setup, cfg Config, measure func(), progress Pro
 
 // request sends one request of the scenario and returns how many transfers it
 // posted and, on failure, the error code.
-func request(ctx context.Context, customer *client.Client, s *Setup, cfg Config, r *rand.Rand, key string) (int, string) {
+func request(ctx context.Context, customer *client.Client, wr *wire, s *Setup, cfg Config, r *rand.Rand, key string) (int, string) {
 	pair := func() (string, string) {
 		n := len(s.Accounts)
 		from, to := r.IntN(n), r.IntN(n-1)
@@ -262,7 +267,13 @@ func request(ctx context.Context, customer *client.Client, s *Setup, cfg Config,
 	default:
 		// The answer is checked by status only: decoding it would cost the
 		// load generator more CPU than the server spends making it.
-		if _, err := customer.Do(ctx, http.MethodPost, "/api/v1/transfers", key, transfer(), nil); err != nil {
+		var err error
+		if wr != nil {
+			err = wr.transfer(ctx, key, transfer())
+		} else {
+			_, err = customer.Do(ctx, http.MethodPost, "/api/v1/transfers", key, transfer(), nil)
+		}
+		if err != nil {
 			return 0, errCode(err)
 		}
 		return 1, ""

@@ -15,6 +15,9 @@ type CPUCost struct {
 	ServerMicros   float64 `json:"server_us_per_transfer"`
 	PostgresMicros float64 `json:"postgres_us_per_transfer"`
 	BoxMicros      float64 `json:"box_us_per_transfer"`
+	// BenchMicros is what the load generator itself spent, which the box
+	// figure includes and a production server would not carry.
+	BenchMicros float64 `json:"bench_us_per_transfer"`
 }
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
@@ -24,7 +27,7 @@ const clockTicks = 100
 // processes, each by pid, and by the whole machine, in clock ticks.
 type CPUSnapshot struct {
 	Server, Postgres map[int]int64
-	Box              int64
+	Box, Self        int64
 	ok               bool
 }
 
@@ -49,34 +52,40 @@ func TakeCPU(serverPID int) CPUSnapshot {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, _ := strconv.Atoi(filepath.Base(d))
-		if pid == self {
-			continue
-		}
-		b, err := os.ReadFile(d + "/stat")
-		if err != nil {
-			continue
-		}
-		// comm is in parentheses and may hold spaces: split after the last ')'.
-		open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || closing < open {
-			continue
-		}
-		comm := string(b[open+1 : closing])
-		rest := strings.Fields(string(b[closing+1:]))
-		if len(rest) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(rest[11], 10, 64)
-		stime, _ := strconv.ParseInt(rest[12], 10, 64)
+		comm, ticks, ok := processCPU(d)
 		switch {
+		case !ok:
+		case pid == self:
+			s.Self = ticks
 		case pid == serverPID || serverPID == 0 && comm == "bank":
-			s.Server[pid] = utime + stime
+			s.Server[pid] = ticks
 		case comm == "postgres":
-			s.Postgres[pid] = utime + stime
+			s.Postgres[pid] = ticks
 		}
 	}
 	s.ok = true
 	return s
+}
+
+// processCPU reads the name and the user and system CPU time, in clock
+// ticks, of the process whose /proc folder is dir.
+func processCPU(dir string) (comm string, ticks int64, ok bool) {
+	b, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return "", 0, false
+	}
+	// comm is in parentheses and may hold spaces: split after the last ')'.
+	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open {
+		return "", 0, false
+	}
+	rest := strings.Fields(string(b[closing+1:]))
+	if len(rest) < 13 {
+		return "", 0, false
+	}
+	utime, _ := strconv.ParseInt(rest[11], 10, 64)
+	stime, _ := strconv.ParseInt(rest[12], 10, 64)
+	return string(b[open+1 : closing]), utime + stime, true
 }
 
 // Cost turns two snapshots around a run of transfers into a CPUCost.
@@ -89,6 +98,7 @@ func Cost(before, after CPUSnapshot, transfers int) *CPUCost {
 		ServerMicros:   us(delta(before.Server, after.Server)),
 		PostgresMicros: us(delta(before.Postgres, after.Postgres)),
 		BoxMicros:      us(after.Box - before.Box),
+		BenchMicros:    us(after.Self - before.Self),
 	}
 }
 
@@ -109,6 +119,6 @@ func (c *CPUCost) String() string {
 	if c == nil {
 		return "n/a"
 	}
-	return fmt.Sprintf("server %.0f µs, postgres %.0f µs, whole box %.0f µs per transfer",
-		c.ServerMicros, c.PostgresMicros, c.BoxMicros)
+	return fmt.Sprintf("server %.0f µs, postgres %.0f µs, bench %.0f µs, whole box %.0f µs per transfer",
+		c.ServerMicros, c.PostgresMicros, c.BenchMicros, c.BoxMicros)
 }

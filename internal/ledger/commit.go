@@ -59,6 +59,8 @@ type Result struct {
 	Body     []byte
 	Created  bool // a transaction or hold was made; false: an existing hold changed
 	Replayed bool // the answer of an earlier request with the same key
+
+	tx *Transaction // the transaction Body encodes, when it encodes exactly one
 }
 
 // request is one money-moving request waiting for the write path. A

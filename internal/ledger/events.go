@@ -17,7 +17,7 @@ type event struct {
 // event queues an outbox row; body makes its payload around the header.
 func (b *batch) event(typ, aggregate string, body func(queue.Header) any) {
 	h := queue.NewHeader(typ, b.now)
-	b.events = append(b.events, event{id: h.EventID, typ: typ, aggregate: aggregate, payload: mustJSON(body(h))})
+	b.events = append(b.events, event{id: h.EventID, typ: typ, aggregate: aggregate, payload: encode(body(h))})
 }
 
 // leg is a posting as an event tells it, with the owner to notify.

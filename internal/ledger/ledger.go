@@ -156,6 +156,11 @@ type Config struct {
 	SweepInterval time.Duration
 	// Metrics, when not nil, records the write path's batches.
 	Metrics *Metrics
+	// CompactKeys keeps the answer of a request that made a transaction as
+	// the transaction's id instead of a copy of the answer, which a replay
+	// rebuilds from the transaction. Turn it on once no replica runs a
+	// release older than the one that reads such keys (migration 0009).
+	CompactKeys bool
 }
 
 // DefaultConfig returns the production settings.

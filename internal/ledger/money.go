@@ -41,6 +41,7 @@ type command struct {
 	expiresAt   *time.Time
 	holdID      string
 	txID        string // the transaction a reversal reverses
+	settle      bool   // a capture into the settlement account (system.go)
 	err         error  // a batch item the ledger refused before queueing it
 }
 

@@ -1,9 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
@@ -39,11 +42,14 @@ func newBatch(l *Ledger) *batch {
 		originals: map[string]*Transaction{}, reversed: map[string]bool{}, dirty: map[string]bool{}}
 }
 
-// storedKey is a row of idempotency_keys: the answer kept for a key.
+// storedKey is a row of idempotency_keys: the answer kept for a key. A
+// compact key keeps, instead of the answer, the id of the transaction that
+// is the answer (txID) and an empty body.
 type storedKey struct {
 	user, key, hash string
 	status          int
 	body            []byte
+	txID            string
 }
 
 // How an answer is kept in idempotency_keys.status. The numbers are the HTTP
@@ -58,8 +64,10 @@ const (
 // keep returns what to store for r's answer, and false for an answer that is
 // not kept: only a decided request is, a success or a refusal by a money
 // rule. What never began (invalid input, not found, forbidden, a failure)
-// stores nothing, so the client may retry it with the same key.
-func keep(r *request, res Result, err error) (storedKey, bool) {
+// stores nothing, so the client may retry it with the same key. With compact
+// true, a new transaction whose answer its rebuild reproduces byte for byte
+// is kept by its id.
+func keep(r *request, res Result, err error, compact bool) (storedKey, bool) {
 	k := storedKey{user: r.p.UserID, key: r.idem.Key, hash: r.idem.Hash, status: keptChanged, body: res.Body}
 	switch {
 	case r.idem.Key == "":
@@ -67,6 +75,9 @@ func keep(r *request, res Result, err error) (storedKey, bool) {
 	case err == nil:
 		if res.Created {
 			k.status = keptCreated
+			if compact && rebuildable(res.tx) {
+				k.txID, k.body = res.tx.ID, []byte{}
+			}
 		}
 		return k, true
 	case bank.ErrorKind(err) == bank.KindRejected:
@@ -77,8 +88,28 @@ func keep(r *request, res Result, err error) (storedKey, bool) {
 	return k, false
 }
 
-// replay returns the kept answer as the request's own.
-func (s storedKey) replay() reply {
+// rebuildable reports whether t, as loadTransactions reads it back, encodes
+// to the same bytes: it does when its postings are in the order they are
+// read in, by amount and then account.
+func rebuildable(t *Transaction) bool {
+	return t != nil && t.Status == "posted" && slices.IsSortedFunc(t.Postings, func(a, b Posting) int {
+		if c := cmp.Compare(a.Amount, b.Amount); c != 0 {
+			return c
+		}
+		return strings.Compare(a.AccountID, b.AccountID)
+	})
+}
+
+// replay returns the kept answer as the request's own; kept holds the
+// transactions of compact keys.
+func (s storedKey) replay(kept map[string]*Transaction) reply {
+	if s.txID != "" && len(s.body) == 0 {
+		t := kept[s.txID]
+		if t == nil {
+			return reply{err: fmt.Errorf("idempotency key %q: its transaction %s is missing", s.key, s.txID)}
+		}
+		return reply{res: Result{Body: encode(t), Created: true, Replayed: true, tx: t}}
+	}
 	if s.status == keptRefused {
 		var doc bank.ErrorBody
 		if err := json.Unmarshal(s.body, &doc); err != nil {
@@ -111,6 +142,8 @@ type batchStore interface {
 	load(b *batch, p *loadPlan) error
 	// lockAccounts loads and locks accounts ids into b.
 	lockAccounts(b *batch, ids []string) error
+	// transactions reads transactions ids, for the replay of compact keys.
+	transactions(ids []string) ([]*Transaction, error)
 	// write writes what b changed and commits.
 	write(b *batch) error
 }
@@ -144,6 +177,10 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 	if err := st.load(b, p); err != nil {
 		return nil, err
 	}
+	kept, err := b.keptTransactions(reqs, st)
+	if err != nil {
+		return nil, err
+	}
 	replies := make([]reply, len(reqs))
 	live := make([]bool, len(reqs))
 	for i, r := range reqs {
@@ -152,7 +189,7 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 				replies[i].err = bank.Errorf(bank.KindRejected, "idempotency_key_reused",
 					"this Idempotency-Key was used with a different request")
 			} else {
-				replies[i] = s.replay()
+				replies[i] = s.replay(kept)
 			}
 			continue
 		}
@@ -180,7 +217,7 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 		}
 		res, err := b.apply(r)
 		replies[i] = reply{res: res, err: err}
-		if k, ok := keep(r, res, err); ok {
+		if k, ok := keep(r, res, err, b.l.cfg.CompactKeys); ok {
 			b.keys = append(b.keys, k)
 		}
 	}
@@ -188,6 +225,29 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 		return nil, err
 	}
 	return replies, nil
+}
+
+// keptTransactions reads the transactions that the compact keys of reqs
+// answer with, by id.
+func (b *batch) keptTransactions(reqs []*request, st batchStore) (map[string]*Transaction, error) {
+	var ids []string
+	for _, r := range reqs {
+		if s, ok := b.stored[idemKey{r.p.UserID, r.idem.Key}]; ok && s.txID != "" && len(s.body) == 0 {
+			ids = append(ids, s.txID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	txs, err := st.transactions(sortedUnique(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read the transactions of idempotency keys: %w", err)
+	}
+	kept := make(map[string]*Transaction, len(txs))
+	for _, t := range txs {
+		kept[t.ID] = t
+	}
+	return kept, nil
 }
 
 // accountsOf returns the ids of the accounts command c may change.
@@ -232,19 +292,25 @@ func (b *batch) apply(r *request) (Result, error) {
 			return Result{}, err
 		}
 		b.auditCommand(r, r.cmds[0], v)
-		return Result{Body: mustJSON(v), Created: created}, nil
+		t, _ := v.(*Transaction)
+		return Result{Body: encode(v), Created: created, tx: t}, nil
 	}
-	items := make([]any, len(r.cmds))
+	body := append(make([]byte, 0, 512*len(r.cmds)), `{"data":[`...)
 	for i, c := range r.cmds {
 		v, _, err := b.exec(r.p, c)
 		if err != nil {
 			_, v = bank.BodyOf(err)
 		}
-		items[i] = v
+		if i > 0 {
+			body = append(body, ',')
+		}
+		if a, ok := v.(appender); ok {
+			body = a.appendJSON(body)
+		} else {
+			body = append(body, mustJSON(v)...)
+		}
 	}
-	return Result{Body: mustJSON(struct {
-		Data []any `json:"data"`
-	}{items}), Created: true}, nil
+	return Result{Body: append(body, "]}"...), Created: true}, nil
 }
 
 // mustJSON encodes v, one of the ledger's own types, which always encode.

@@ -42,6 +42,7 @@ func (w *pgWriter) run(ctx context.Context, b *batch, reqs []*request) ([]reply,
 		if err != nil {
 			return nil, fmt.Errorf("connect the ledger writer: %w", err)
 		}
+		registerArrays(c.TypeMap())
 		w.conn = c
 	}
 	pb := &pgBatch{ctx: ctx, conn: w.conn}
@@ -94,7 +95,7 @@ const (
 	// may be planned as a scan of the table; OFFSET 0 keeps the subquery a
 	// parameterized index lookup.
 	pgStoredSQL = `SELECT i.* FROM unnest($1::text[], $2::text[]) AS v(u, k),
-		LATERAL (SELECT user_id, key, request_hash, status, response FROM idempotency_keys
+		LATERAL (SELECT user_id, key, request_hash, status, response, transaction_id FROM idempotency_keys
 			WHERE user_id = v.u AND key = v.k OFFSET 0) AS i`
 	lockHoldsSQL    = holdsSQL + `id = ANY($1) ORDER BY id FOR UPDATE`
 	lockAccountsSQL = accountsSQL + `id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
@@ -170,6 +171,10 @@ func (s *pgBatch) load(b *batch, p *loadPlan) error {
 	return nil
 }
 
+func (s *pgBatch) transactions(ids []string) ([]*Transaction, error) {
+	return loadTransactions(s.ctx, pgxQuery(s.conn), store.Postgres, ids)
+}
+
 func (s *pgBatch) lockAccounts(b *batch, ids []string) error {
 	if ids = sortedUnique(ids); len(ids) == 0 {
 		return nil
@@ -232,12 +237,13 @@ func (s *pgBatch) write(b *batch) error {
 	}
 	if n := len(b.keys); n > 0 {
 		user, key, hash, bodies, status := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n)
+		txID := make([]*string, n)
 		for i, k := range b.keys {
-			user[i], key[i], hash[i], status[i], bodies[i] = k.user, k.key, k.hash, int32(k.status), k.body
+			user[i], key[i], hash[i], status[i], bodies[i], txID[i] = k.user, k.key, k.hash, int32(k.status), k.body, nullable(k.txID)
 		}
-		pipe.Queue(`INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, created_at)
-			SELECT v.*, $6::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bytea[]) AS v`,
-			user, key, hash, status, bodies, b.now)
+		pipe.Queue(`INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, transaction_id, created_at)
+			SELECT v.*, $7::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bytea[], $6::text[]) AS v`,
+			user, key, hash, status, bodies, txID, b.now)
 	}
 	for _, a := range b.audits {
 		pipe.Queue(insertAuditSQL, a.args(b.now)...)

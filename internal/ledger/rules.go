@@ -240,7 +240,7 @@ func (b *batch) capture(p bank.Principal, c command) (any, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	to, err := b.anyCustomerAccount("to_account_id", c.to)
+	to, err := b.captureTarget(c, h)
 	if err != nil {
 		return nil, false, err
 	}
@@ -275,7 +275,7 @@ func (b *batch) capture(p bank.Principal, c command) (any, bool, error) {
 	}
 	b.changedHold(h)
 	c.description = h.Description
-	t := b.move(p, TxCapture, c, from, to, amount)
+	t := b.move(p, captureType(c), c, from, to, amount)
 	t.HoldID = h.ID
 	return t, true, nil
 }

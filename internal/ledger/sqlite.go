@@ -65,6 +65,10 @@ func (s *sqliteBatch) load(b *batch, p *loadPlan) error {
 	return nil
 }
 
+func (s *sqliteBatch) transactions(ids []string) ([]*Transaction, error) {
+	return loadTransactions(s.ctx, sqlQuery(s.tx), store.SQLite, ids)
+}
+
 func (s *sqliteBatch) lockAccounts(b *batch, ids []string) error {
 	if ids = sortedUnique(ids); len(ids) == 0 {
 		return nil
@@ -120,10 +124,10 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, e := range b.events {
 		er.args = append(er.args, []any{e.id, e.typ, e.aggregate, string(e.payload), b.now})
 	}
-	kr := table{what: "idempotency keys", q: `INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`}
+	kr := table{what: "idempotency keys", q: `INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, transaction_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`}
 	for _, k := range b.keys {
-		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.status, k.body, b.now})
+		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.status, k.body, nullable(k.txID), b.now})
 	}
 	ar := table{what: "audit records", q: insertAuditSQL}
 	for _, a := range b.audits {

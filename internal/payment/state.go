@@ -1,0 +1,196 @@
+package payment
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/ledger"
+)
+
+// Cancel cancels a scheduled or pending payment p may see and releases its
+// hold. Cancelling a cancelled payment answers it again. It returns
+// KindNotFound, and KindConflict with payment_not_cancellable (already
+// submitted or ended) or payment_in_progress (being checked or handed to
+// the rail right now: try again in a moment).
+func (s *Service) Cancel(ctx context.Context, pr bank.Principal, id string) (*Payment, error) {
+	p, err := s.Get(ctx, pr, id)
+	if err != nil {
+		return nil, err
+	}
+	for range 5 {
+		p, err = s.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch p.Status {
+		case StatusCancelled:
+			if err := s.release(ctx, p); err != nil {
+				return nil, err
+			}
+			return p.view(), nil
+		case StatusScheduled:
+		case StatusPending:
+			if leased, err := s.leased(ctx, p.ID); err != nil {
+				return nil, err
+			} else if leased {
+				return nil, bank.Errorf(bank.KindConflict, "payment_in_progress",
+					"payment %s is being handed to the rail; try again in a moment", id)
+			}
+		case StatusAccepting:
+			return nil, bank.Errorf(bank.KindConflict, "payment_in_progress", "payment %s is being processed; try again in a moment", id)
+		default:
+			return nil, bank.Errorf(bank.KindConflict, "payment_not_cancellable",
+				"payment %s is %s; only a scheduled or pending payment can be cancelled", id, p.Status)
+		}
+		day := p.limitDay
+		ok, err := s.cancelIfFree(ctx, p, day)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := s.release(ctx, p); err != nil {
+				return nil, err
+			}
+			return p.view(), nil
+		}
+	}
+	return nil, bank.Errorf(bank.KindConflict, "payment_in_progress", "payment %s is changing; try again in a moment", id)
+}
+
+// cancelIfFree cancels p unless a submitter holds its lease: the condition is
+// checked in the same transaction as the change.
+func (s *Service) cancelIfFree(ctx context.Context, p *Payment, day string) (bool, error) {
+	now := s.clock()
+	return s.transition(ctx, p, StatusCancelled, "", func(next *Payment) { next.limitDay = "" },
+		func(tx *sql.Tx, next *Payment) error {
+			var leased bool
+			if err := tx.QueryRowContext(ctx, `SELECT lease_until IS NOT NULL AND lease_until > $2 FROM payments WHERE id = $1`,
+				p.ID, now).Scan(&leased); err != nil {
+				return err
+			}
+			if leased {
+				return errLost
+			}
+			return unreserve(ctx, tx, p, day)
+		})
+}
+
+// leased reports whether a submitter holds payment id now.
+func (s *Service) leased(ctx context.Context, id string) (bool, error) {
+	var leased bool
+	err := s.db.QueryRowContext(ctx, `SELECT lease_until IS NOT NULL AND lease_until > $2 FROM payments WHERE id = $1`,
+		id, s.clock()).Scan(&leased)
+	return leased, err
+}
+
+// release voids the hold of a failed or cancelled payment, once: the void's
+// key makes a repeat a replay, and a hold that is no longer pending has
+// nothing left to release.
+func (s *Service) release(ctx context.Context, p *Payment) error {
+	if !p.releaseDue || p.HoldID == "" {
+		return nil
+	}
+	_, err := s.l.VoidHold(ctx, system, stepKey(p.ID, "void"), p.HoldID)
+	if err != nil && bank.ErrorKind(err) != bank.KindRejected {
+		return fmt.Errorf("payment %s: void its hold: %w", p.ID, err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE payments SET release_due = FALSE WHERE id = $1`, p.ID); err != nil {
+		return fmt.Errorf("payment %s: mark its hold released: %w", p.ID, err)
+	}
+	p.releaseDue = false
+	return nil
+}
+
+// fail ends a pending or submitted payment with reason and releases its hold.
+func (s *Service) fail(ctx context.Context, p *Payment, reason string) (bool, error) {
+	day := p.limitDay
+	ok, err := s.transition(ctx, p, StatusFailed, reason, func(next *Payment) { next.limitDay = "" },
+		func(tx *sql.Tx, next *Payment) error { return unreserve(ctx, tx, p, day) })
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, s.release(ctx, p)
+}
+
+// settle captures a submitted payment's hold into the settlement account of
+// its currency and marks it settled.
+func (s *Service) settle(ctx context.Context, p *Payment) (bool, error) {
+	txID, err := s.capture(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	return s.transition(ctx, p, StatusSettled, "", func(next *Payment) { next.TransactionID = txID }, nil)
+}
+
+// capture moves a submitted payment's held money to the settlement account
+// of its currency and returns the transaction's id; a repeat replays.
+func (s *Service) capture(ctx context.Context, p *Payment) (string, error) {
+	res, err := s.l.CaptureToSettlement(ctx, system, stepKey(p.ID, "capture"), p.HoldID, p.Currency)
+	if err != nil {
+		return "", fmt.Errorf("payment %s: capture its hold: %w", p.ID, err)
+	}
+	var t ledger.Transaction
+	if err := json.Unmarshal(res.Body, &t); err != nil || t.ID == "" {
+		return "", fmt.Errorf("payment %s: read its capture: %v", p.ID, err)
+	}
+	return t.ID, nil
+}
+
+// giveBack credits a settled payment back from the settlement account, as
+// the reversal of its settlement, and marks it returned with reason.
+func (s *Service) giveBack(ctx context.Context, p *Payment, reason string) (bool, error) {
+	res, err := s.l.Reverse(ctx, system, stepKey(p.ID, "return"), p.TransactionID, "return of payment "+p.ID+": "+reason)
+	if err != nil {
+		return false, fmt.Errorf("payment %s: credit its return: %w", p.ID, err)
+	}
+	var t ledger.Transaction
+	if err := json.Unmarshal(res.Body, &t); err != nil || t.ID == "" {
+		return false, fmt.Errorf("payment %s: read its return: %v", p.ID, err)
+	}
+	return s.transition(ctx, p, StatusReturned, reason, func(next *Payment) { next.ReturnID = t.ID }, nil)
+}
+
+// apply makes a rail's outcome true of its payment. It reports whether the
+// outcome is done with (applied now or before); false means not yet (the
+// payment is not marked submitted yet) and the outcome is kept for later.
+func (s *Service) apply(ctx context.Context, o Outcome) (bool, error) {
+	p, err := s.load(ctx, o.PaymentID)
+	if err != nil {
+		return false, err
+	}
+	if p == nil {
+		s.log.Warn("rail outcome for an unknown payment", "payment_id", o.PaymentID, "outcome", o.Kind)
+		return true, nil
+	}
+	for range 3 {
+		switch {
+		case p.Status == StatusPending || p.Status == StatusAccepting:
+			return false, nil // sent, but not yet marked submitted: wait for the submitter
+		case o.Kind == OutcomeSettled && p.Status == StatusSubmitted:
+			_, err = s.settle(ctx, p)
+		case o.Kind == OutcomeFailed && p.Status == StatusSubmitted:
+			_, err = s.fail(ctx, p, o.Reason)
+		case o.Kind == OutcomeReturned && p.Status == StatusSubmitted:
+			_, err = s.settle(ctx, p) // a return implies the payment went out first
+		case o.Kind == OutcomeReturned && p.Status == StatusSettled:
+			_, err = s.giveBack(ctx, p, o.Reason)
+		default:
+			// Applied before, or it cannot apply (a failure after
+			// settlement): nothing more to do.
+			if p.Status == StatusFailed || p.Status == StatusCancelled {
+				return true, s.release(ctx, p)
+			}
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if p, err = s.load(ctx, o.PaymentID); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

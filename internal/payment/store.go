@@ -1,0 +1,416 @@
+package payment
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+const columns = `id, owner_id, from_account_id, amount, currency, beneficiary, reference, status,
+	failure_reason, history, scheduled_for, schedule_id, occurrence, hold_id, capture_tx_id, return_tx_id,
+	limit_day, release_due, rail, submitted_at, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanPayment(s scanner) (*Payment, error) {
+	var p Payment
+	var benef, history string
+	var reason, schedID, occ, hold, capture, ret, limitDay sql.NullString
+	var schedFor, submitted sql.NullTime
+	if err := s.Scan(&p.ID, &p.OwnerID, &p.FromAccountID, &p.Amount, &p.Currency, &benef, &p.Reference, &p.Status,
+		&reason, &history, &schedFor, &schedID, &occ, &hold, &capture, &ret,
+		&limitDay, &p.releaseDue, &p.Rail, &submitted, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(benef), &p.Beneficiary); err != nil {
+		return nil, fmt.Errorf("payment %s beneficiary: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(history), &p.History); err != nil {
+		return nil, fmt.Errorf("payment %s history: %w", p.ID, err)
+	}
+	p.FailureReason, p.ScheduleID, p.occurrence = reason.String, schedID.String, occ.String
+	p.HoldID, p.TransactionID, p.ReturnID, p.limitDay = hold.String, capture.String, ret.String, limitDay.String
+	if schedFor.Valid {
+		t := schedFor.Time.UTC()
+		p.ScheduledFor = &t
+	}
+	if submitted.Valid {
+		t := submitted.Time.UTC()
+		p.submittedAt = &t
+	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return &p, nil
+}
+
+func null(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// insert writes a new payment in tx.
+func insert(ctx context.Context, tx *sql.Tx, p *Payment) error {
+	var sched any
+	if p.ScheduledFor != nil {
+		sched = *p.ScheduledFor
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, owner_id, from_account_id, amount, currency, beneficiary,
+		reference, status, history, scheduled_for, schedule_id, occurrence, rail, limit_day, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
+		p.ID, p.OwnerID, p.FromAccountID, p.Amount, p.Currency, string(mustJSON(p.Beneficiary)), p.Reference,
+		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, null(p.limitDay), p.CreatedAt)
+	return err
+}
+
+// load reads payment id whoever owns it; nil when there is none.
+func (s *Service) load(ctx context.Context, id string) (*Payment, error) {
+	p, err := scanPayment(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+func notFound(id string) error {
+	return bank.Errorf(bank.KindNotFound, "payment_not_found", "payment %s not found", id)
+}
+
+// visible reports whether a client may see p at all: a payment being
+// accepted now, or refused, exists only as its request's answer.
+func visible(p *Payment) bool {
+	return p.Status != StatusRefused && !(p.Status == StatusAccepting && p.ScheduledFor == nil)
+}
+
+// Get returns payment id if p may see it: its owner, or staff. KindNotFound
+// otherwise.
+func (s *Service) Get(ctx context.Context, pr bank.Principal, id string) (*Payment, error) {
+	if bank.CheckID("id", id) != nil {
+		return nil, notFound(id)
+	}
+	p, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil || !pr.Owns(p.OwnerID) || !visible(p) {
+		return nil, notFound(id)
+	}
+	return p.view(), nil
+}
+
+// ListFilter selects a page of payments.
+type ListFilter struct {
+	Status string // "" for every status
+	Limit  int
+	Cursor string
+}
+
+type cursor struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+// List returns the payments pr may see, newest first: a customer's own,
+// everyone's for staff. It returns KindInvalid for an unknown status or a
+// cursor it did not make.
+func (s *Service) List(ctx context.Context, pr bank.Principal, f ListFilter) ([]*Payment, string, error) {
+	q := `SELECT ` + columns + ` FROM payments WHERE status <> 'refused' AND NOT (status = 'accepting' AND scheduled_for IS NULL)`
+	var args []any
+	switch f.Status {
+	case "":
+	case StatusScheduled:
+		q += ` AND status IN ('scheduled', 'accepting')`
+	case StatusPending, StatusSubmitted, StatusSettled, StatusFailed, StatusReturned, StatusCancelled:
+		args = append(args, f.Status)
+		q += fmt.Sprintf(` AND status = $%d`, len(args))
+	default:
+		return nil, "", bank.Invalid("status", "must be scheduled, pending, submitted, settled, failed, returned or cancelled")
+	}
+	if owner := pr.OwnerScope(); owner != "" {
+		args = append(args, owner)
+		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
+	}
+	if f.Cursor != "" {
+		var c cursor
+		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		if err == nil {
+			err = json.Unmarshal(b, &c)
+		}
+		if err != nil || c.ID == "" || bank.CheckID("cursor", c.ID) != nil {
+			return nil, "", bank.Invalid("cursor", "is not a cursor this API returned")
+		}
+		args = append(args, c.At, c.ID)
+		q += fmt.Sprintf(` AND (created_at < $%d OR created_at = $%d AND id < $%d)`, len(args)-1, len(args)-1, len(args))
+	}
+	args = append(args, f.Limit+1)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list payments: %w", err)
+	}
+	defer rows.Close()
+	out := []*Payment{}
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, p.view())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list payments: %w", err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = base64.RawURLEncoding.EncodeToString(mustJSON(cursor{last.CreatedAt, last.ID}))
+	}
+	return out, next, nil
+}
+
+// Event is the body of a payment's outbox event: everything a notification
+// needs, since a dead-letter redrive re-sends only the body.
+type Event struct {
+	queue.Header
+	PaymentID     string        `json:"payment_id"`
+	OwnerID       string        `json:"owner_id"`
+	FromAccountID string        `json:"from_account_id"`
+	Amount        int64         `json:"amount"`
+	Currency      bank.Currency `json:"currency"`
+	Status        string        `json:"status"`
+	FailureReason string        `json:"failure_reason,omitempty"`
+	Reference     string        `json:"reference"`
+}
+
+// events names the event each status announces.
+var events = map[string]string{
+	StatusSubmitted: "payment.submitted",
+	StatusSettled:   "payment.settled",
+	StatusFailed:    "payment.failed",
+	StatusReturned:  "payment.returned",
+	StatusCancelled: "payment.cancelled",
+}
+
+// errLost says a compare-and-set found the payment no longer in the status
+// it expected: another replica or request moved it first.
+var errLost = errors.New("payment changed meanwhile")
+
+// transition moves p to status to by compare-and-set on its current status,
+// records the change in its history, applies change to the new state (ids of
+// what the step made), writes the status's event, and runs also in the same
+// transaction. It returns false, leaving p as it was, when p was no longer in
+// the status it had: someone else made a move first.
+func (s *Service) transition(ctx context.Context, p *Payment, to, reason string,
+	change func(next *Payment), also func(tx *sql.Tx, next *Payment) error) (bool, error) {
+	m, err := s.prepare(p, to, reason, change)
+	if err != nil {
+		return false, err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok, err := s.cas(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errLost
+		}
+		if also != nil {
+			return also(tx, &m.next)
+		}
+		return nil
+	})
+	if errors.Is(err, errLost) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.done(m)
+	return true, nil
+}
+
+// move is one prepared transition: the payment as it is, and as it will be.
+type move struct {
+	p    *Payment
+	next Payment
+}
+
+// prepare computes the state p moves to; it refuses an illegal move.
+func (s *Service) prepare(p *Payment, to, reason string, change func(next *Payment)) (*move, error) {
+	if !Legal(p.Status, to) {
+		return nil, bank.Errorf(bank.KindConflict, "illegal_transition", "payment %s cannot go from %s to %s", p.ID, p.Status, to)
+	}
+	now := s.clock()
+	next := *p
+	next.Status, next.UpdatedAt = to, now
+	if !internal(to) {
+		next.History = append(append([]Change(nil), p.History...), Change{Status: to, At: now, Reason: reason})
+	}
+	if to == StatusFailed || to == StatusReturned || to == StatusRefused {
+		next.FailureReason = reason
+	}
+	if to == StatusSubmitted {
+		next.submittedAt = &now
+	}
+	// A hold is released after the commit; until then the flag says it is due.
+	if (to == StatusFailed || to == StatusCancelled) && next.HoldID != "" {
+		next.releaseDue = true
+	}
+	if change != nil {
+		change(&next)
+	}
+	return &move{p: p, next: next}, nil
+}
+
+// cas writes a prepared move in tx if the payment is still in the status it
+// had, with the new status's event; false when it was not.
+func (s *Service) cas(ctx context.Context, tx *sql.Tx, m *move) (bool, error) {
+	p, next := m.p, &m.next
+	var submitted any
+	if next.submittedAt != nil {
+		submitted = *next.submittedAt
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, failure_reason = $3, history = $4,
+		hold_id = $5, capture_tx_id = $6, return_tx_id = $7, limit_day = $8, release_due = $9,
+		submitted_at = $10, updated_at = $11, lease_owner = NULL, lease_until = NULL
+		WHERE id = $1 AND status = $12`,
+		p.ID, next.Status, null(next.FailureReason), string(mustJSON(next.History)), null(next.HoldID),
+		null(next.TransactionID), null(next.ReturnID), null(next.limitDay), next.releaseDue,
+		submitted, next.UpdatedAt, p.Status)
+	if err != nil {
+		return false, fmt.Errorf("payment %s to %s: %w", p.ID, next.Status, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if typ, ok := events[next.Status]; ok {
+		h := queue.NewHeader(typ, next.UpdatedAt)
+		if err := queue.Write(ctx, tx, h, p.ID, Event{Header: h, PaymentID: p.ID, OwnerID: p.OwnerID,
+			FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: next.Status,
+			FailureReason: next.FailureReason, Reference: p.Reference}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// done records a committed move: metrics, and the caller's copy.
+func (s *Service) done(m *move) {
+	s.metrics.moved(m.p.Status, m.next.Status, &m.next, m.next.UpdatedAt)
+	*m.p = m.next
+}
+
+// transitionAll makes moves of many payments from one status to submitted
+// or settled in one transaction, with set-based statements (one UPDATE and
+// one INSERT of events for the lot), and reports which took place; the
+// others found their payment moved by someone else first.
+func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, error) {
+	if len(moves) == 0 {
+		return nil, nil
+	}
+	to, now := moves[0].next.Status, moves[0].next.UpdatedAt
+	type row struct {
+		ID       string `json:"id"`
+		Expected string `json:"expected"`
+		History  string `json:"history"`
+		Tx       string `json:"tx,omitempty"`
+	}
+	rows := make([]row, len(moves))
+	for i, m := range moves {
+		if m.next.Status != to || (to != StatusSubmitted && to != StatusSettled) {
+			return nil, fmt.Errorf("transitionAll: moves to %s and %s", to, m.next.Status)
+		}
+		m.next.UpdatedAt = now
+		if to == StatusSubmitted {
+			m.next.submittedAt = &now
+		}
+		rows[i] = row{ID: m.p.ID, Expected: m.p.Status, History: string(mustJSON(m.next.History)), Tx: m.next.TransactionID}
+	}
+	update := `UPDATE payments p SET status = $1, history = v.history, capture_tx_id = COALESCE(v.tx, p.capture_tx_id),
+		updated_at = $2, submitted_at = CASE WHEN $1 = 'submitted' THEN $2 ELSE p.submitted_at END,
+		lease_owner = NULL, lease_until = NULL
+		FROM jsonb_to_recordset($3::jsonb) AS v(id text, expected text, history text, tx text)
+		WHERE p.id = v.id COLLATE "C" AND p.status = v.expected RETURNING p.id`
+	insert := `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
+		SELECT v.id, $1, v.agg, v.payload, $2 FROM jsonb_to_recordset($3::jsonb) AS v(id text, agg text, payload text)`
+	if !s.isPostgres() {
+		update = `UPDATE payments SET status = $1, history = json_extract(v.value, '$.history'),
+			capture_tx_id = COALESCE(json_extract(v.value, '$.tx'), capture_tx_id),
+			updated_at = $2, submitted_at = CASE WHEN $1 = 'submitted' THEN $2 ELSE submitted_at END,
+			lease_owner = NULL, lease_until = NULL
+			FROM json_each($3) AS v WHERE payments.id = json_extract(v.value, '$.id')
+			AND payments.status = json_extract(v.value, '$.expected') RETURNING payments.id`
+		insert = `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
+			SELECT json_extract(value, '$.id'), $1, json_extract(value, '$.agg'), json_extract(value, '$.payload'), $2
+			FROM json_each($3)`
+	}
+	byID := make(map[string]int, len(moves))
+	for i, m := range moves {
+		byID[m.p.ID] = i
+	}
+	var ok []bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		ok = make([]bool, len(moves))
+		rs, err := tx.QueryContext(ctx, update, to, now, string(mustJSON(rows)))
+		if err != nil {
+			return fmt.Errorf("payments to %s: %w", to, err)
+		}
+		type ev struct {
+			ID      string `json:"id"`
+			Agg     string `json:"agg"`
+			Payload string `json:"payload"`
+		}
+		var evs []ev
+		for rs.Next() {
+			var id string
+			if err := rs.Scan(&id); err != nil {
+				rs.Close()
+				return err
+			}
+			i, known := byID[id]
+			if !known {
+				continue
+			}
+			ok[i] = true
+			p, next := moves[i].p, &moves[i].next
+			h := queue.NewHeader(events[to], now)
+			evs = append(evs, ev{ID: h.EventID, Agg: p.ID, Payload: string(mustJSON(Event{Header: h, PaymentID: p.ID,
+				OwnerID: p.OwnerID, FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency,
+				Status: to, Reference: p.Reference, FailureReason: next.FailureReason}))})
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		// Each event commits with the change it announces.
+		if _, err := tx.ExecContext(ctx, insert, events[to], now, string(mustJSON(evs))); err != nil {
+			return fmt.Errorf("write %s events: %w", events[to], err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range moves {
+		if ok[i] {
+			s.done(m)
+		}
+	}
+	return ok, nil
+}
+
+// isPostgres reports whether the store is PostgreSQL.
+func (s *Service) isPostgres() bool { return s.db.Dialect == store.Postgres }
