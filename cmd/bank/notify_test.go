@@ -141,3 +141,55 @@ func TestNotificationsThroughServeAll(t *testing.T) {
 		})
 	}
 }
+
+// TestPaymentOutcomesNotified: a payment that settles through the simulated
+// rail reaches its owner as payment.settled, by email, read from the event
+// payment-service writes.
+func TestPaymentOutcomesNotified(t *testing.T) {
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			mail := notificationtest.StartSMTP(t)
+			b := startBankWith(t, storetest.URL(t, d), map[string]string{"BANK_SMTP_URL": mail.URL(),
+				"BANK_PAYMENT_SIM_DELAY": "100ms", "BANK_PAYMENT_SUBMIT_INTERVAL": "100ms", "BANK_PAYMENT_POLL_INTERVAL": "100ms",
+				"BANK_PAYMENT_SIM_FAIL_RATE": "0", "BANK_PAYMENT_SIM_RETURN_RATE": "0"})
+			email := b.customerEmail("payer")
+			c := b.tokensOf(email, "password of payer").Client
+			acct := b.account(c, "EUR", 10_000)
+			if _, err := c.Do(ctx, http.MethodPost, "/api/v1/payments", "pay-1", paymentOrder(acct.ID, 1234), nil); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				list, err := c.Notifications(ctx, 50, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var settled *client.Notification
+				for i, n := range list.Data {
+					if n.Event == "payment.settled" && n.Status == "sent" {
+						settled = &list.Data[i]
+					}
+				}
+				if settled != nil {
+					if settled.Subject != "Your payment of 12.34 EUR was completed" {
+						t.Errorf("subject %q", settled.Subject)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no payment.settled notification: %+v", list.Data)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			var found bool
+			for _, m := range mail.Sent() {
+				found = found || (m.To == email && strings.Contains(m.Data, "Subject: Your payment of 12.34 EUR was completed"))
+			}
+			if !found {
+				t.Error("no settlement email")
+			}
+		})
+	}
+}
