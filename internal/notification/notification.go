@@ -51,7 +51,9 @@ type Config struct {
 	// From is the sender address of emails.
 	From string
 	// SMSURL is the SMS provider's endpoint, which takes a POST of
-	// {"to","text"}; empty: SMS is log-only.
+	// {"to","text","id"}; empty: SMS is log-only. It may carry the
+	// provider's credentials (user:password@, sent as basic auth, or a key
+	// in the query); it is never logged.
 	SMSURL string
 
 	// Workers is how many receive loops run; each handles its messages in turn.
@@ -114,8 +116,8 @@ func (c Config) Validate() error {
 	}
 	if c.SMSURL != "" {
 		u, err := url.Parse(c.SMSURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return &SettingError{"BANK_SMS_URL", "must be an http:// or https:// URL without credentials"}
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &SettingError{"BANK_SMS_URL", "must be an http:// or https:// URL"}
 		}
 	}
 	if !validEmail(c.From) {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"time"
 )
@@ -45,6 +47,11 @@ func (t *texter) send(ctx context.Context, to, deliveryID, text string) error {
 	req.Header.Set("Content-Type", "application/json")
 	res, err := t.http.Do(req)
 	if err != nil {
+		// Without the URL, which may hold the provider's key.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return fmt.Errorf("sms: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))

@@ -101,7 +101,7 @@ func TestConfigValidate(t *testing.T) {
 		"smtp scheme":   func(c *Config) { c.SMTPURL = "http://mail:25" },
 		"smtp port":     func(c *Config) { c.SMTPURL = "smtp://mail" },
 		"sms scheme":    func(c *Config) { c.SMSURL = "file:///x" },
-		"sms creds":     func(c *Config) { c.SMSURL = "https://u:p@sms.example.test/" },
+		"sms no host":   func(c *Config) { c.SMSURL = "https:///send" },
 		"sender":        func(c *Config) { c.From = "x" },
 		"sender header": func(c *Config) { c.From = "a@b.c\r\nBcc: d@e.f" },
 		"workers":       func(c *Config) { c.Workers = 0 },
