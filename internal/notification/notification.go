@@ -67,7 +67,10 @@ type Config struct {
 	// message comes back. Keep it under the queue's visibility timeout.
 	MessageTimeout time.Duration
 	// Lease is how long a claimed delivery is left to its consumer before
-	// another may take it over. It must outlast one delivery's budget.
+	// another may take it over. It must outlast a message's handling (a
+	// claim is given up by then, or recorded within the database timeout);
+	// short, so a consumer killed mid-delivery holds its deliveries for less
+	// than the receives a message gets before it is dead-lettered.
 	Lease time.Duration
 	// SendTimeout bounds one SMTP or SMS exchange and one webhook request.
 	SendTimeout time.Duration
@@ -93,7 +96,7 @@ func DefaultConfig() Config {
 		Batch:           10,
 		Wait:            20 * time.Second,
 		MessageTimeout:  20 * time.Second,
-		Lease:           2 * time.Minute,
+		Lease:           45 * time.Second,
 		SendTimeout:     4 * time.Second,
 		WebhookAttempts: 3,
 		WebhookBackoff:  500 * time.Millisecond,
