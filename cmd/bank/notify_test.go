@@ -138,6 +138,15 @@ func TestNotificationsThroughServeAll(t *testing.T) {
 			if _, body := get(t, b.url+"/actuator/prometheus"); !strings.Contains(body, `bank_notification_deliveries_total{channel="email",outcome="sent"} 2`) {
 				t.Error("the email deliveries are not counted")
 			}
+			var health struct {
+				Components map[string]struct {
+					Status string `json:"status"`
+				} `json:"components"`
+			}
+			if _, err := b.staff["operator"].Do(ctx, http.MethodGet, "/actuator/health", "", nil, &health); err != nil ||
+				health.Components["notificationConsumer"].Status != "UP" {
+				t.Errorf("health: %+v, %v; want notificationConsumer UP", health, err)
+			}
 		})
 	}
 }

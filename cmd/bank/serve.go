@@ -222,6 +222,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		g.Go(func() error { return check.Run(gctx) })
 	}
 	if notify != nil && cfg.NotificationConsumer {
+		health.AddStatusCheck("notificationConsumer", notify.Check)
 		g.Go(func() error { return notify.Run(gctx, q) })
 	}
 	if payments != nil {

@@ -28,6 +28,7 @@ import (
 //     cannot read: an operator looks at it there, and a fixed consumer reads
 //     it after a redrive.
 func (s *Service) Run(ctx context.Context, q queue.Queue) error {
+	s.lastReceive.Store(s.now().UnixNano())
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
 		wg.Go(func() { s.loop(ctx, q) })
@@ -55,6 +56,7 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 			continue
 		}
 		pause = 100 * time.Millisecond
+		s.lastReceive.Store(s.now().UnixNano())
 		// The messages of one receive are handled side by side: they share
 		// one visibility timeout, which their sum could outlast. Copies of
 		// one event (an at-least-once relay sends some twice) go in turn, so
@@ -75,6 +77,21 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 		}
 		wg.Wait()
 	}
+}
+
+// Check reports the consumer DOWN when no receive has answered for two
+// long polls and half a minute: the queue cannot be reached, and events
+// wait (in the queue, or in the outbox) until it can. It is for
+// /actuator/health, not readiness: the API serves all the same.
+func (s *Service) Check(context.Context) error {
+	last := s.lastReceive.Load()
+	if last == 0 {
+		return errors.New("the consumer is not running")
+	}
+	if since := s.now().Sub(time.Unix(0, last)); since > 2*s.cfg.Wait+30*time.Second {
+		return fmt.Errorf("no receive from the queue has answered for %s", since.Round(time.Second))
+	}
+	return nil
 }
 
 // byEvent groups msgs by their event id, in order; a body without one is a

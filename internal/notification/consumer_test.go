@@ -418,3 +418,35 @@ func TestCopiesInOneReceiveAreAllDeleted(t *testing.T) {
 		t.Errorf("%d emails, want 1", n)
 	}
 }
+
+// TestCheckReportsAStuckConsumer: the health check is DOWN before the
+// consumer runs and when no receive has answered for a while.
+func TestCheckReportsAStuckConsumer(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	cfg := testConfig("")
+	s, err := New(db, discard(), clock, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Check(context.Background()) == nil {
+		t.Error("UP before the consumer runs")
+	}
+	mq := newMemQueue(time.Minute, 5)
+	q := &failingQueue{Queue: mq}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx, q); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond)
+	if err := s.Check(context.Background()); err != nil {
+		t.Errorf("receiving: %v, want UP", err)
+	}
+	q.fails.Store(1 << 30) // the queue stops answering
+	time.Sleep(300 * time.Millisecond)
+	offset.Store(int64(2*cfg.Wait + time.Minute))
+	if s.Check(context.Background()) == nil {
+		t.Error("UP although no receive answered for a minute")
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/store"
@@ -170,6 +171,10 @@ type Service struct {
 	mail     *mailer // nil: log-only
 	sms      *texter // nil: log-only
 	webhooks *webhookClient
+
+	// lastReceive is when a receive last answered (Unix nanoseconds), 0
+	// before the consumer runs: Check reads it.
+	lastReceive atomic.Int64
 }
 
 // New returns the service over db. metrics may be nil (tests that do not
