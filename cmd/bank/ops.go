@@ -99,7 +99,7 @@ func diagnoseCmd(ctx context.Context, args []string, getenv func(string) string,
 	fs.Var(&urls, "url", "a service to check, NAME=URL (repeatable; $BANK_DIAGNOSE_URLS, comma-separated)")
 	fs.Var(&certs, "cert", "a certificate to check, HOST:PORT or a PEM file (repeatable; $BANK_DIAGNOSE_CERTS)")
 	output := outputFlag(fs)
-	if err := cfg.load(fs, args, getenv, databaseOnly...); err != nil {
+	if err := cfg.load(fs, args, getenv, queueSettings...); err != nil {
 		return err
 	}
 	if err := checkOutput(*output); err != nil {
@@ -127,6 +127,16 @@ func diagnoseCmd(ctx context.Context, args []string, getenv func(string) string,
 			}
 			return r.Violations, nil
 		}
+	}
+	if d.DB != nil || cfg.QueueURL != "db" {
+		q, err := openQueue(ctx, &cfg, d.DB, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			d.QueueMissing = err.Error()
+		} else {
+			d.Queue = q.Stats
+		}
+	} else {
+		d.QueueMissing = "no database, so no table queue"
 	}
 	r := ops.Diagnose(ctx, d)
 	if err := printOutput(stdout, *output, r, func(w io.Writer) { _ = r.WriteTable(w) }); err != nil {

@@ -89,7 +89,7 @@ func TestDiagnose(t *testing.T) {
 			b := startBank(t, d)
 			svc := "--url=bank=" + b.url
 			r, code := diagnoseJSON(t, b.env, svc)
-			want := map[string]string{"bank liveness": "OK", "bank readiness": "OK", "database": "OK", "ledger invariant": "OK"}
+			want := map[string]string{"bank liveness": "OK", "bank readiness": "OK", "database": "OK", "ledger invariant": "OK", "queue": "OK"}
 			if d == store.Postgres {
 				want["database connections"] = "OK"
 				want["database long queries"] = "OK"
@@ -118,7 +118,7 @@ func TestDiagnose(t *testing.T) {
 
 			// No database to look at: unknown.
 			noDB := map[string]string{"BANK_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "missing.db")}
-			if r, code := diagnoseJSON(t, noDB, svc); code != 3 || r.levels()["database"] != "UNKNOWN" {
+			if r, code := diagnoseJSON(t, noDB, svc); code != 3 || r.levels()["database"] != "UNKNOWN" || r.levels()["queue"] != "UNKNOWN" {
 				t.Errorf("no database: exit %d, %+v; want 3 and database UNKNOWN", code, r)
 			}
 
@@ -135,6 +135,14 @@ func TestDiagnose(t *testing.T) {
 			}
 			if r, code := diagnoseJSON(t, b.env, svc); code != 2 || r.levels()["ledger invariant"] != "CRIT" {
 				t.Errorf("broken ledger: exit %d, %+v; want 2 and the ledger CRIT", code, r)
+			}
+			// A dead-lettered message: a warning on the queue.
+			if _, err := db.ExecContext(context.Background(), `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at, receive_count)
+				VALUES ('dead-1', 'notifications-dlq', $1, 0, 0, 5)`, []byte(`{"event_id":"x"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if r, _ := diagnoseJSON(t, b.env, svc); r.levels()["queue"] != "WARN" {
+				t.Errorf("a dead-lettered message: %+v; want the queue WARN", r)
 			}
 			out, err := runArgs(t, b.env, "diagnose", svc)
 			if exitCode(err) != 2 || !regexp.MustCompile(`(?m)^ledger invariant +CRIT +5 violations`).MatchString(out) {

@@ -140,7 +140,7 @@ func queueCmd(ctx context.Context, sub string, args []string, getenv func(string
 			fmt.Fprintln(tw, "QUEUE\tVISIBLE\tIN FLIGHT\tDELAYED\tOLDEST")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", r.Queue, r.Visible, r.InFlight, r.Delayed,
-					(time.Duration(r.OldestAge) * time.Second).Round(time.Second))
+					time.Duration(r.OldestAge*float64(time.Second)).Round(time.Second))
 			}
 			tw.Flush()
 		})

@@ -224,3 +224,47 @@ func TestQueueCommandsOnSQS(t *testing.T) {
 		t.Fatalf("stats of a queue that does not exist: %v\n%s", err, out)
 	}
 }
+
+// TestQueueServeOnSQS serves the platform with BANK_QUEUE_URL naming an SQS
+// queue (a local server): the ledger's events reach it through the relay.
+func TestQueueServeOnSQS(t *testing.T) {
+	endpoint := sqsserver.Start(t)
+	client := sqsserver.Client(endpoint)
+	url := sqsserver.NewQueues(t, client, 30*time.Second, 5)
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL_SQS": endpoint, "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_CONFIG_FILE": t.TempDir() + "/none", "AWS_SHARED_CREDENTIALS_FILE": t.TempDir() + "/none"} {
+		t.Setenv(k, v)
+	}
+	b := startBankWith(t, storetest.URL(t, store.SQLite), map[string]string{"BANK_QUEUE_URL": url})
+	c, _ := b.customer("sqsuser")
+	a := b.account(c, "EUR", 700)
+	ctx := context.Background()
+	q, err := queue.NewSQS(ctx, client, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	found := false
+	for !found && time.Now().Before(deadline) {
+		ms, err := q.Receive(ctx, 10, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			var h queue.Header
+			if err := json.Unmarshal(m.Body, &h); err != nil || h.EventID == "" || h.Type == "" {
+				t.Fatalf("message %q is not an event: %v", m.Body, err)
+			}
+			found = found || strings.Contains(string(m.Body), a.ID)
+		}
+	}
+	if !found {
+		t.Fatalf("no event about account %s reached the SQS queue", a.ID)
+	}
+	name := url[strings.LastIndex(url, "/")+1:]
+	_, _, metrics := getAs(t, b.url+"/actuator/prometheus", "")
+	if !strings.Contains(metrics, `bank_queue_messages{queue="`+name+`",state="in_flight"}`) {
+		t.Errorf("/actuator/prometheus has no series of queue %s", name)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -38,9 +39,13 @@ type Diagnosis struct {
 	DBMissing string
 	// Ledger checks the ledger's invariants and returns the violations.
 	Ledger func(ctx context.Context) (violations []string, err error)
-	Certs  []string
-	HTTP   *http.Client
-	Now    func() time.Time
+	// Queue reads the queue's statistics; nil when there is no queue to
+	// check (QueueMissing says why).
+	Queue        func(ctx context.Context) (queue.Stats, error)
+	QueueMissing string
+	Certs        []string
+	HTTP         *http.Client
+	Now          func() time.Time
 }
 
 // Diagnose runs every check concurrently and grades them.
@@ -73,6 +78,7 @@ func Diagnose(ctx context.Context, d Diagnosis) Report {
 	}
 	add(func() []Check { return checkDatabase(ctx, d) })
 	add(func() []Check { return []Check{checkLedger(ctx, d)} })
+	add(func() []Check { return []Check{checkQueue(ctx, d)} })
 	for _, c := range d.Certs {
 		add(func() []Check { return []Check{CertExpiry(ctx, c, d.Now())} })
 	}
@@ -172,6 +178,47 @@ func checkDatabase(ctx context.Context, d Diagnosis) []Check {
 			Detail: fmt.Sprintf("%.1fs behind", r.LagSeconds)})
 	}
 	return out
+}
+
+// Queue thresholds, those of the alerts in deploy/monitoring (runbook 5.2).
+const (
+	queueDepthWarn = 1000
+	queueDepthCrit = 10000
+	queueAgeWarn   = 10 * time.Minute
+)
+
+// checkQueue grades the queue as the alerts do: a backlog over 1000 is a
+// warning, over 10000 critical; a message in the dead-letter queue or one
+// waiting for over 10 minutes is a warning.
+func checkQueue(ctx context.Context, d Diagnosis) Check {
+	c := Check{Name: "queue"}
+	if d.Queue == nil {
+		c.Level, c.Detail = Unknown, d.QueueMissing
+		if c.Detail == "" {
+			c.Detail = "no queue to check"
+		}
+		return c
+	}
+	s, err := d.Queue(ctx)
+	if err != nil {
+		c.Level, c.Detail = Unknown, err.Error()
+		return c
+	}
+	dead := s.DLQ.Visible + s.DLQ.InFlight + s.DLQ.Delayed
+	c.Detail = fmt.Sprintf("%d visible, %d in flight, %d delayed, oldest %s; %d dead-lettered",
+		s.Main.Visible, s.Main.InFlight, s.Main.Delayed, s.Main.OldestAge.Round(time.Second), dead)
+	switch {
+	case s.Main.Visible > queueDepthCrit:
+		c.Level = Crit
+	case s.Main.Visible > queueDepthWarn, dead > 0, s.Main.OldestAge > queueAgeWarn:
+		c.Level = Warn
+		if dead > 0 {
+			c.Detail += " (find why, then bank queue redrive)"
+		}
+	default:
+		c.Level = OK
+	}
+	return c
 }
 
 func checkLedger(ctx context.Context, d Diagnosis) Check {

@@ -68,3 +68,14 @@ type Depth struct {
 // the queue no longer knows: its visibility ran out and another consumer
 // received the message, or it was deleted.
 var ErrUnknownReceipt = errors.New("queue: unknown or expired receipt")
+
+// SendError is the error of a Send that enqueued some of its bodies all the
+// same (SQS takes a batch entry by entry). Sent lists their indices in
+// bodies, in order; the others were not sent.
+type SendError struct {
+	Sent []int
+	Err  error
+}
+
+func (e *SendError) Error() string { return e.Err.Error() }
+func (e *SendError) Unwrap() error { return e.Err }

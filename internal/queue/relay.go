@@ -34,14 +34,20 @@ import (
 // queue does not promise to).
 //
 // Several replicas. Only the holder of the lease (a row of relay_lease,
-// expiring in the database's clock) publishes. The holder renews it before
-// every batch and does not start sending once a third of the lease is
-// left; another replica takes over only after it expires. So two replicas
-// never publish at once unless one stalls for longer than the lease (a
-// paused VM): then rows may go out twice, which at-least-once allows and
+// expiring in the database's clock) publishes. The holder renews it once a
+// third of it has gone and does not start a send once a third is left;
+// another replica takes over only after it expires. So two replicas never
+// publish at once unless one stalls for longer than the lease (a paused
+// VM): then rows may go out twice, which at-least-once allows and
 // consumers absorb by deduplicating on the event id.
 //
 // Crashes. A crash between the send and the delete sends those rows again.
+//
+// Refusals. A row the queue refuses for good (a *SendError that leaves it
+// out) stays in the outbox and is tried again with each batch; the rows
+// the queue took are deleted, so it holds back nothing. Its aggregate's
+// later events then go out before it: a refused event is an incident,
+// shown by the lag metric and the log.
 type Relay struct {
 	db      *store.DB
 	q       Queue
@@ -50,6 +56,7 @@ type Relay struct {
 	cfg     RelayConfig
 	metrics *RelayMetrics
 	nowSQL  string
+	renewed time.Time // when this relay last took or renewed the lease
 }
 
 // RelayConfig tunes a Relay.
@@ -94,6 +101,7 @@ func NewRelay(db *store.DB, q Queue, log *slog.Logger, cfg RelayConfig, metrics 
 // logged and retried after a pause; Run returns only when ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
 	wasLeader := false
+	var lastLog time.Time
 	for ctx.Err() == nil {
 		n, leader, err := r.step(ctx)
 		if leader != wasLeader {
@@ -104,8 +112,15 @@ func (r *Relay) Run(ctx context.Context) error {
 		pause := time.Duration(0)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			r.log.Warn("outbox relay", "error", err.Error())
-			pause = time.Second
+			// At most a line every 10 s: a refused row fails every batch.
+			if time.Since(lastLog) > 10*time.Second {
+				r.log.Warn("outbox relay", "error", err.Error())
+				lastLog = time.Now()
+			}
+			// Rows that went out mean the queue works: go on at once.
+			if n == 0 {
+				pause = time.Second
+			}
 		case !leader:
 			pause = r.cfg.Lease / 3
 		case n == 0:
@@ -131,17 +146,25 @@ func (r *Relay) Run(ctx context.Context) error {
 // step takes or renews the lease and, holding it, publishes one batch. It
 // says how many rows it published and whether this relay holds the lease.
 func (r *Relay) step(ctx context.Context) (int, bool, error) {
-	start := time.Now()
-	res, err := r.db.ExecContext(ctx, `UPDATE relay_lease SET holder = $1, expires_at = `+r.nowSQL+` + $2
-		WHERE name = 'outbox' AND (holder = $1 OR expires_at < `+r.nowSQL+`)`, r.holder, r.cfg.Lease.Milliseconds())
-	if err != nil {
-		return 0, false, fmt.Errorf("take the relay lease: %w", err)
+	// Renewed once a third of the lease has gone, not before every batch:
+	// an idle relay polling the outbox writes nothing.
+	if r.renewed.IsZero() || time.Since(r.renewed) > r.cfg.Lease/3 {
+		start := time.Now()
+		res, err := r.db.ExecContext(ctx, `UPDATE relay_lease SET holder = $1, expires_at = `+r.nowSQL+` + $2
+			WHERE name = 'outbox' AND (holder = $1 OR expires_at < `+r.nowSQL+`)`, r.holder, r.cfg.Lease.Milliseconds())
+		if err != nil {
+			r.renewed = time.Time{}
+			return 0, false, fmt.Errorf("take the relay lease: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			r.renewed = time.Time{}
+			return 0, false, err
+		}
+		r.renewed = start
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return 0, false, err
-	}
-	// The lease runs until at least start + Lease: stop sending well before.
-	safeUntil := start.Add(r.cfg.Lease * 2 / 3)
+	// The lease runs until at least renewed + Lease (the database's clock
+	// started counting after start): stop sending well before.
+	safeUntil := r.renewed.Add(r.cfg.Lease * 2 / 3)
 	n, err := r.publish(ctx, safeUntil)
 	return n, true, err
 }
@@ -178,20 +201,40 @@ func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
 	if time.Now().After(safeUntil) {
 		return 0, nil // renew the lease first
 	}
-	if err := r.q.Send(ctx, bodies...); err != nil {
-		return 0, fmt.Errorf("publish %d outbox rows: %w", len(seqs), err)
+	sendErr := r.q.Send(ctx, bodies...)
+	sent := seqs
+	if sendErr != nil {
+		// A queue that took some of the rows (SQS refusing one entry of a
+		// batch) says which: those are deleted, so that they do not go out
+		// again with every retry, and one row the queue refuses for good
+		// does not hold back the rows behind it. It stays, and the lag
+		// metric grows with its age.
+		var se *SendError
+		if !errors.As(sendErr, &se) {
+			return 0, fmt.Errorf("publish %d outbox rows: %w", len(seqs), sendErr)
+		}
+		sent = make([]any, 0, len(se.Sent))
+		for _, i := range se.Sent {
+			if i >= 0 && i < len(seqs) {
+				sent = append(sent, seqs[i])
+			}
+		}
+		sendErr = fmt.Errorf("publish outbox rows: %d of %d sent: %w", len(sent), len(seqs), sendErr)
 	}
-	marks := make([]string, len(seqs))
-	for i := range seqs {
+	if len(sent) == 0 {
+		return 0, sendErr
+	}
+	marks := make([]string, len(sent))
+	for i := range sent {
 		marks[i] = fmt.Sprintf("$%d", i+1)
 	}
 	// Deleted, not marked: the outbox stays as small as what is unsent.
 	// If this fails the rows go out again: at least once.
-	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, seqs...); err != nil {
-		return 0, fmt.Errorf("delete %d published outbox rows (they will be sent again): %w", len(seqs), err)
+	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, sent...); err != nil {
+		return 0, errors.Join(sendErr, fmt.Errorf("delete %d published outbox rows (they will be sent again): %w", len(sent), err))
 	}
-	r.metrics.published(len(seqs))
-	return len(seqs), nil
+	r.metrics.published(len(sent))
+	return len(sent), sendErr
 }
 
 // Lag is the age of the oldest unsent outbox row, 0 when none is waiting.

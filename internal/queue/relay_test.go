@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,4 +265,77 @@ func TestRelayLateCommit(t *testing.T) {
 	if fmt.Sprint(got) != "[test.late test.early]" {
 		t.Fatalf("published %v, want the late row and then the early one", got)
 	}
+}
+
+// refusing is a queue that refuses, for good, every body that mentions
+// "poison" and takes the others, as SQS does with an entry it cannot carry.
+type refusing struct{ queue.Queue }
+
+func (r refusing) Send(ctx context.Context, bodies ...[]byte) error {
+	var ok [][]byte
+	var sent []int
+	for i, b := range bodies {
+		if !strings.Contains(string(b), "poison") {
+			ok = append(ok, b)
+			sent = append(sent, i)
+		}
+	}
+	if err := r.Queue.Send(ctx, ok...); err != nil {
+		return err
+	}
+	if len(sent) == len(bodies) {
+		return nil
+	}
+	return &queue.SendError{Sent: sent, Err: errors.New("refused a poison body")}
+}
+
+// TestRelayRefusedRow: a row the queue refuses stays in the outbox (none
+// lost) without holding back the rows behind it (none stuck) or making
+// them go out again with every retry.
+func TestRelayRefusedRow(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		q, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "poison", Poll: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			typ := "test.ok"
+			if i == 1 {
+				typ = "test.poison"
+			}
+			h := queue.NewHeader(typ, time.Now())
+			if err := db.InTx(ctx, func(tx *sql.Tx) error { return queue.Write(ctx, tx, h, "a", h) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rctx, rcancel := context.WithCancel(ctx)
+		r := queue.NewRelay(db, refusing{q}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond}, nil)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(rctx) }()
+		got := 0
+		for got < 4 {
+			ms, err := q.Receive(ctx, 10, 5*time.Second)
+			if err != nil || len(ms) == 0 {
+				t.Fatalf("received %d of 4 rows: %v", got, err)
+			}
+			for _, m := range ms {
+				if err := q.Delete(ctx, m.Receipt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got += len(ms)
+		}
+		// The relay retries the refused row for a while: nothing else comes.
+		if ms, err := q.Receive(ctx, 10, 2500*time.Millisecond); err != nil || len(ms) != 0 {
+			t.Fatalf("after the 4 rows: %d more messages, %v; want none", len(ms), err)
+		}
+		rcancel()
+		<-done
+		var typ string
+		if err := db.QueryRowContext(ctx, `SELECT type FROM outbox`).Scan(&typ); err != nil || typ != "test.poison" {
+			t.Fatalf("outbox holds %q, %v; want the refused row alone", typ, err)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // SQS is a Queue on Amazon SQS. It uses the queue URL it is given as it is
@@ -43,7 +45,9 @@ var _ Queue = (*SQS)(nil)
 // queue's host name) and endpoint (AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL,
 // which the SDK reads itself).
 func OpenSQS(ctx context.Context, queueURL string) (*SQS, error) {
-	var opts []func(*config.LoadOptions) error
+	// The SDK's own log lines (IMDS fallbacks, retries) would go to stderr
+	// unstructured; its errors come back to the caller all the same.
+	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if region := regionOf(queueURL); region != "" {
 		opts = append(opts, func(o *config.LoadOptions) error {
 			if o.Region == "" {
@@ -153,31 +157,56 @@ const (
 )
 
 // Send sends bodies in batches of up to ten (and 256 KiB). Entries SQS
-// fails on its side are sent again, a few times; an entry it refuses as
-// the sender's fault fails the call. SQS standard queues do not keep order.
+// fails on its side are sent again, a few times. A body SQS refuses (the
+// sender's fault: too big, not text) does not stop the others: Send sends
+// what it can and returns a *SendError that lists what went. SQS standard
+// queues do not keep order.
 func (q *SQS) Send(ctx context.Context, bodies ...[]byte) error {
-	texts := make([][]byte, len(bodies))
+	var (
+		sent    []int
+		errs    []error
+		texts   [][]byte
+		indices []int // texts[i] is bodies[indices[i]]
+	)
 	for i, b := range bodies {
 		t, err := sqsText(b)
 		if err != nil {
-			return fmt.Errorf("send to queue %s: message %d: %w", q.Name(), i, err)
+			errs = append(errs, fmt.Errorf("message %d: %w", i, err))
+			continue
 		}
-		texts[i] = t
+		texts = append(texts, t)
+		indices = append(indices, i)
 	}
-	bodies = texts
-	for start := 0; start < len(bodies); {
+	for start := 0; start < len(texts); {
 		end, size := start, 0
-		for end < len(bodies) && end-start < sqsBatch && (end == start || size+len(bodies[end]) <= sqsBatchBytes) {
-			size += len(bodies[end])
+		for end < len(texts) && end-start < sqsBatch && (end == start || size+len(texts[end]) <= sqsBatchBytes) {
+			size += len(texts[end])
 			end++
 		}
-		if err := q.sendBatch(ctx, bodies[start:end]); err != nil {
-			return fmt.Errorf("send to queue %s (%d of %d sent): %w", q.Name(), start, len(bodies), err)
+		ok, err := q.sendBatch(ctx, texts[start:end])
+		for _, j := range ok {
+			sent = append(sent, indices[start+j])
+		}
+		if err != nil {
+			errs = append(errs, err)
+			var entries *entryErrors
+			if !errors.As(err, &entries) {
+				break // the call itself failed: the next would too
+			}
 		}
 		start = end
 	}
-	return nil
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.Sort(sent)
+	return &SendError{Sent: sent, Err: fmt.Errorf("send to queue %s: %d of %d sent: %w", q.Name(), len(sent), len(bodies), errors.Join(errs...))}
 }
+
+// entryErrors says SQS took the batch but failed some of its entries.
+type entryErrors struct{ msg string }
+
+func (e *entryErrors) Error() string { return e.msg }
 
 // sqsText returns b as SQS can carry it: text of the XML character set.
 // A JSON body may hold U+FFFE or U+FFFF in its strings, which SQS refuses:
@@ -197,7 +226,7 @@ func sqsText(b []byte) ([]byte, error) {
 		return b, nil
 	}
 	if !json.Valid(b) {
-		r := []rune(string(b))[strings.IndexFunc(string(b), bad)]
+		r, _ := utf8.DecodeRuneInString(string(b)[strings.IndexFunc(string(b), bad):])
 		return nil, fmt.Errorf("SQS cannot carry the character %U", r)
 	}
 	// In valid JSON a raw character outside SQS's set can only be U+FFFE or
@@ -213,41 +242,56 @@ func sqsText(b []byte) ([]byte, error) {
 	return []byte(out.String()), nil
 }
 
-func (q *SQS) sendBatch(ctx context.Context, bodies [][]byte) error {
-	pending := map[string]string{}
-	for i, b := range bodies {
-		pending[strconv.Itoa(i)] = string(b)
+// sendBatch sends one batch and returns the indices of the bodies SQS
+// took. It retries entries SQS failed on its side; an entry refused as the
+// sender's fault is not retried.
+func (q *SQS) sendBatch(ctx context.Context, bodies [][]byte) ([]int, error) {
+	pending := map[string]int{}
+	for i := range bodies {
+		pending[strconv.Itoa(i)] = i
 	}
+	var sent []int
 	for attempt := 1; ; attempt++ {
 		entries := make([]types.SendMessageBatchRequestEntry, 0, len(pending))
-		for i := range bodies {
+		for i, b := range bodies {
 			id := strconv.Itoa(i)
-			if body, ok := pending[id]; ok {
-				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(body)})
+			if _, ok := pending[id]; ok {
+				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(b))})
 			}
 		}
 		out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &q.url, Entries: entries})
 		if err != nil {
-			return err
+			return sent, err
 		}
 		for _, s := range out.Successful {
-			delete(pending, aws.ToString(s.Id))
-		}
-		if len(pending) == 0 {
-			return nil
-		}
-		for _, f := range out.Failed {
-			if f.SenderFault {
-				return fmt.Errorf("SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+			if i, ok := pending[aws.ToString(s.Id)]; ok {
+				sent = append(sent, i)
+				delete(pending, aws.ToString(s.Id))
 			}
 		}
+		if len(pending) == 0 {
+			return sent, nil
+		}
+		var refused []string
+		for _, f := range out.Failed {
+			if f.SenderFault {
+				refused = append(refused, fmt.Sprintf("SQS refused a message: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message)))
+				delete(pending, aws.ToString(f.Id))
+			}
+		}
+		if len(pending) == 0 {
+			return sent, &entryErrors{strings.Join(refused, "; ")}
+		}
 		if attempt == 3 {
-			f := out.Failed[0]
-			return fmt.Errorf("%d messages failed 3 times, last: %s: %s", len(pending), aws.ToString(f.Code), aws.ToString(f.Message))
+			last := "no answer for them"
+			if len(out.Failed) > 0 {
+				last = aws.ToString(out.Failed[0].Code) + ": " + aws.ToString(out.Failed[0].Message)
+			}
+			return sent, &entryErrors{fmt.Sprintf("%d messages failed 3 times, last: %s", len(pending), last)}
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return sent, ctx.Err()
 		case <-time.After(time.Duration(attempt*100) * time.Millisecond):
 		}
 	}
@@ -468,8 +512,8 @@ func (q *SQS) redriveByHand(ctx context.Context, max int) (int, error) {
 		for i, m := range out.Messages {
 			bodies[i] = []byte(aws.ToString(m.Body))
 		}
-		if err := q.sendBatch(ctx, bodies); err != nil {
-			return moved, fmt.Errorf("redrive: send to %s: %w", q.url, err)
+		if _, err := q.sendBatch(ctx, bodies); err != nil {
+			return moved, fmt.Errorf("redrive: send to %s (the messages stay in the dead-letter queue; some may now be in both): %w", q.url, err)
 		}
 		entries := make([]types.DeleteMessageBatchRequestEntry, len(out.Messages))
 		for i, m := range out.Messages {

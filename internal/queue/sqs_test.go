@@ -2,8 +2,14 @@ package queue_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/queue/queuetest"
@@ -80,5 +86,37 @@ func TestParseRedrivePolicy(t *testing.T) {
 		if (err == nil) != tt.ok || max != tt.max {
 			t.Errorf("ParseRedrivePolicy(%s) = %d, %v; want %d, ok %v", tt.policy, max, err, tt.max, tt.ok)
 		}
+	}
+}
+
+// TestSQSSendRefusedEntry: SQS refuses one entry of a batch (too big for
+// this queue's MaximumMessageSize) and takes the others: Send says so.
+func TestSQSSendRefusedEntry(t *testing.T) {
+	endpoint := sqsserver.Start(t)
+	client := sqsserver.Client(endpoint)
+	ctx := context.Background()
+	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("small-dlq")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("small"), Attributes: map[string]string{
+		"MaximumMessageSize": "1024",
+		"RedrivePolicy":      `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:small-dlq","maxReceiveCount":5}`,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.NewSQS(ctx, client, aws.ToString(out.QueueUrl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := `{"event_id":"big","text":"` + strings.Repeat("x", 2000) + `"}`
+	err = q.Send(ctx, []byte(`{"event_id":"a"}`), []byte(big), []byte(`{"event_id":"b"}`))
+	var se *queue.SendError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "refused") || fmt.Sprint(se.Sent) != "[0 2]" {
+		t.Fatalf("send with an entry too big: %v, want the refusal, with messages 0 and 2 sent", err)
+	}
+	ms, err := q.Receive(ctx, 10, time.Second)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("received %d, %v; want the 2 entries SQS took", len(ms), err)
 	}
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -99,6 +100,9 @@ func checkVisibility(d time.Duration) error {
 
 func (t *Table) ms() int64 { return t.now().UnixMilli() }
 
+// sendChunk bounds the rows of one INSERT.
+const sendChunk = 200
+
 // Send enqueues bodies on the main queue in one transaction, in order.
 func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
 	if len(bodies) == 0 {
@@ -106,12 +110,23 @@ func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
 	}
 	now := t.ms()
 	err := t.db.InTx(ctx, func(tx *sql.Tx) error {
-		for _, b := range bodies {
-			if b == nil {
-				b = []byte{}
+		// Multi-row inserts, in order: one round trip per sendChunk bodies.
+		for start := 0; start < len(bodies); start += sendChunk {
+			chunk := bodies[start:min(start+sendChunk, len(bodies))]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES `)
+			args := []any{t.name, now}
+			for i, b := range chunk {
+				if b == nil {
+					b = []byte{}
+				}
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "($%d, $1, $%d, $2, $2)", len(args)+1, len(args)+2)
+				args = append(args, bank.NewID(), b)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`,
-				bank.NewID(), t.name, b, now); err != nil {
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return err
 			}
 		}
@@ -152,67 +167,82 @@ func (t *Table) Receive(ctx context.Context, max int, wait time.Duration) ([]Mes
 
 func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
 	now := t.ms()
-	var out []Message
+	var (
+		out  []Message
+		dead int64
+	)
 	err := store.Retry(ctx, store.Retryable, func() error {
-		out = out[:0]
-		// Dead-letter first: what has had its receives leaves the queue
-		// before anything is handed out.
-		res, err := t.db.ExecContext(ctx, `UPDATE queue_messages SET queue = $2, visible_at = $3
-			WHERE seq IN (SELECT seq FROM queue_messages
-				WHERE queue = $1 AND visible_at <= $3
-				AND receive_count >= (SELECT max_receive_count FROM queues WHERE name = $1)
-				ORDER BY visible_at, seq LIMIT 100`+t.lock+`)`, t.name, t.dlq, now)
-		if err != nil {
-			return fmt.Errorf("dead-letter: %w", err)
-		}
-		if n, err := res.RowsAffected(); err == nil && n > 0 {
-			t.metrics.deadLettered(t.name, int(n))
-		}
-		rows, err := t.db.QueryContext(ctx, `UPDATE queue_messages
-			SET receive_count = receive_count + 1,
-				visible_at = CAST($3 AS BIGINT) + (SELECT visibility_timeout_ms FROM queues WHERE name = $1)
-			WHERE seq IN (SELECT seq FROM queue_messages
-				WHERE queue = $1 AND visible_at <= $3
-				AND receive_count < (SELECT max_receive_count FROM queues WHERE name = $1)
-				ORDER BY visible_at, seq LIMIT $2`+t.lock+`)
-			RETURNING seq, id, body, receive_count, sent_at`, t.name, max, now)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var seqs []int64
-		for rows.Next() {
-			var (
-				m    Message
-				seq  int64
-				sent int64
-			)
-			if err := rows.Scan(&seq, &m.ID, &m.Body, &m.ReceiveCount, &sent); err != nil {
+		out, dead = out[:0], 0
+		return t.db.Tx(ctx, func(tx *sql.Tx) error {
+			if t.db.Dialect == store.Postgres {
+				// As for deletes (consumerExec): a receive the database
+				// loses in a crash only makes the message visible again.
+				if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+					return err
+				}
+			}
+			// Dead-letter first: what has had its receives leaves the
+			// queue before anything is handed out.
+			res, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $2, visible_at = $3
+				WHERE seq IN (SELECT seq FROM queue_messages
+					WHERE queue = $1 AND visible_at <= $3
+					AND receive_count >= (SELECT max_receive_count FROM queues WHERE name = $1)
+					ORDER BY visible_at, seq LIMIT 100`+t.lock+`)`, t.name, t.dlq, now)
+			if err != nil {
+				return fmt.Errorf("dead-letter: %w", err)
+			}
+			if dead, err = res.RowsAffected(); err != nil {
 				return err
 			}
-			m.SentAt = time.UnixMilli(sent)
-			m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
-			out = append(out, m)
-			seqs = append(seqs, seq)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// RETURNING follows no order: hand messages out in send order.
-		idx := make([]int, len(out))
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortFunc(idx, func(a, b int) int { return int(seqs[a] - seqs[b]) })
-		sorted := make([]Message, len(out))
-		for i, j := range idx {
-			sorted[i] = out[j]
-		}
-		out = sorted
-		return nil
+			rows, err := tx.QueryContext(ctx, `UPDATE queue_messages
+				SET receive_count = receive_count + 1,
+					visible_at = CAST($3 AS BIGINT) + (SELECT visibility_timeout_ms FROM queues WHERE name = $1)
+				WHERE seq IN (SELECT seq FROM queue_messages
+					WHERE queue = $1 AND visible_at <= $3
+					AND receive_count < (SELECT max_receive_count FROM queues WHERE name = $1)
+					ORDER BY visible_at, seq LIMIT $2`+t.lock+`)
+				RETURNING seq, id, body, receive_count, sent_at`, t.name, max, now)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			var seqs []int64
+			for rows.Next() {
+				var (
+					m    Message
+					seq  int64
+					sent int64
+				)
+				if err := rows.Scan(&seq, &m.ID, &m.Body, &m.ReceiveCount, &sent); err != nil {
+					return err
+				}
+				m.SentAt = time.UnixMilli(sent)
+				m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
+				out = append(out, m)
+				seqs = append(seqs, seq)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			// RETURNING follows no order: hand messages out in send order.
+			idx := make([]int, len(out))
+			for i := range idx {
+				idx[i] = i
+			}
+			slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(seqs[a], seqs[b]) })
+			sorted := make([]Message, len(out))
+			for i, j := range idx {
+				sorted[i] = out[j]
+			}
+			out = sorted
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receive from queue %s: %w", t.name, err)
+	}
+	if dead > 0 {
+		t.metrics.deadLettered(t.name, int(dead))
 	}
 	return out, nil
 }
@@ -236,7 +266,7 @@ func (t *Table) Delete(ctx context.Context, receipt string) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.db.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = $1 AND receive_count = $2 AND queue = $3`, id, count, t.name)
+	res, err := t.consumerExec(ctx, `DELETE FROM queue_messages WHERE id = $1 AND receive_count = $2 AND queue = $3`, id, count, t.name)
 	if err != nil {
 		return fmt.Errorf("delete message %s from queue %s: %w", id, t.name, err)
 	}
@@ -252,12 +282,33 @@ func (t *Table) ChangeVisibility(ctx context.Context, receipt string, d time.Dur
 	if err != nil {
 		return err
 	}
-	res, err := t.db.ExecContext(ctx, `UPDATE queue_messages SET visible_at = $4 WHERE id = $1 AND receive_count = $2 AND queue = $3`,
+	res, err := t.consumerExec(ctx, `UPDATE queue_messages SET visible_at = $4 WHERE id = $1 AND receive_count = $2 AND queue = $3`,
 		id, count, t.name, t.ms()+d.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("change visibility of message %s in queue %s: %w", id, t.name, err)
 	}
 	return oneRow(res, receipt)
+}
+
+// consumerExec runs a consumer's write: a delete or a visibility change.
+// On PostgreSQL its commit does not wait for the WAL to reach the disk: a
+// crash of the database may lose it, which brings the message back, as
+// at-least-once delivery allows, and that wait is most of its cost. Sends
+// stay durable: the relay deletes outbox rows once Send returns.
+func (t *Table) consumerExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.db.Dialect != store.Postgres {
+		return t.db.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	err := t.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 func oneRow(res sql.Result, receipt string) error {

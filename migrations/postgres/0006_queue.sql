@@ -23,7 +23,9 @@ CREATE INDEX queue_messages_visible ON queue_messages (queue, visible_at, seq);
 
 -- The outbox relay reads unsent rows in insert order: seq. It never reads
 -- "seq > the last one sent": a row that took its seq earlier may commit
--- later, and must still be sent.
+-- later, and must still be sent. Rows already there are numbered in the
+-- table's physical order: their insert order, as the outbox was only ever
+-- appended to.
 ALTER TABLE outbox ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;
 CREATE UNIQUE INDEX outbox_seq ON outbox (seq);
 
