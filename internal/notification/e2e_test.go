@@ -115,7 +115,7 @@ func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
 					hooks.secrets[id] = setPrefs(t, s, id, true, false, "", hooks.url(id))
 				}
 				poison := map[string]bool{}
-				main, dlq := newTestQueue(t, db, 2*time.Second, 3)
+				main, dlq := newTestQueue(t, db, 3*time.Second, 3)
 				for i := range events {
 					ev := fmt.Sprintf("ev%04d", i)
 					if i%10 == 7 {
