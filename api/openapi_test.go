@@ -16,6 +16,7 @@ import (
 	"github.com/fintech-banking/bank/api"
 	"github.com/fintech-banking/bank/internal/account"
 	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/transaction"
@@ -293,6 +294,7 @@ func serviceRoutes() map[string]route {
 	auth.Routes(r, log, nil, authn)
 	account.Routes(r, log, nil, authn)
 	transaction.Routes(r, log, nil, authn)
+	notification.Routes(r, log, nil, authn)
 	payment.Routes(r, log, nil, authn)
 	return r
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -27,9 +28,34 @@ func authRoutes() []string {
 	return r
 }
 
+// notificationRoutes lists the routes notification-service registers.
+func notificationRoutes() []string {
+	var r routeRecorder
+	noop := func(h http.Handler) http.Handler { return h }
+	notification.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
+	slices.Sort(r)
+	return r
+}
+
 // servedRoutes is every API route "serve all" serves.
 func servedRoutes() []string {
-	return slices.Sorted(slices.Values(append(append(authRoutes(), ledgerRoutes()...), paymentRoutes()...)))
+	return slices.Sorted(slices.Values(slices.Concat(authRoutes(), ledgerRoutes(), paymentRoutes(), notificationRoutes())))
+}
+
+// notificationRouteCases are notification-service's routes: every caller,
+// staff included, reads and sets only their own, so each actor with a token
+// gets 200 (what they see is checked in internal/notification).
+var notificationRouteCases = map[string]authRouteCase{
+	"GET /api/v1/notifications": {
+		path: func(authFixture) string { return "/api/v1/notifications?limit=5" },
+		want: every(http.StatusOK, nil)},
+	"GET /api/v1/notifications/preferences": {
+		path: func(authFixture) string { return "/api/v1/notifications/preferences" },
+		want: every(http.StatusOK, nil)},
+	"PUT /api/v1/notifications/preferences": {
+		path: func(authFixture) string { return "/api/v1/notifications/preferences" },
+		body: func(authFixture) any { return map[string]any{"email": true, "sms": false} },
+		want: every(http.StatusOK, nil)},
 }
 
 // authFixture is what one call of an auth route needs: a fresh user's
@@ -121,11 +147,12 @@ func TestEveryRouteHasRows(t *testing.T) {
 		_, inAuth := authRouteCases[r]
 		_, inActuator := actuatorRouteCases[r]
 		_, inPayment := paymentRouteCases[r]
-		if !inLedger && !inAuth && !inActuator && !inPayment {
-			t.Errorf("route %q has no row in routeCases, authRouteCases, paymentRouteCases or actuatorRouteCases", r)
+		_, inNotification := notificationRouteCases[r]
+		if !inLedger && !inAuth && !inActuator && !inPayment && !inNotification {
+			t.Errorf("route %q has no row in routeCases, authRouteCases, paymentRouteCases, notificationRouteCases or actuatorRouteCases", r)
 		}
 	}
-	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases), keys(paymentRouteCases)} {
+	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases), keys(paymentRouteCases), keys(notificationRouteCases)} {
 		for r := range rows {
 			if !slices.Contains(served, r) {
 				t.Errorf("a row names %q, which is not a route", r)
@@ -280,6 +307,11 @@ func TestRevokedTokensMatrix(t *testing.T) {
 						if rc.body != nil {
 							body = rc.body(lf)
 						}
+					} else if rc, ok := notificationRouteCases[route]; ok {
+						path, want = rc.path(af), rc.want[nobody]
+						if rc.body != nil {
+							body = rc.body(af)
+						}
 					} else if rc, ok := paymentRouteCases[route]; ok {
 						pf := payFixture{account: acct.ID, payment: "no-payment"}
 						path, want = rc.path(pf), rc.want[nobody]
@@ -311,6 +343,68 @@ func TestRevokedTokensMatrix(t *testing.T) {
 				t.Errorf("GET /accounts as a removed user: %v, want 401", err)
 			}
 		})
+	}
+}
+
+// TestNotificationRoutesMatrix calls every notification-service route as
+// a customer, another customer, an operator, an admin and with no token.
+func TestNotificationRoutesMatrix(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			b := startBank(t, d)
+			ctx := context.Background()
+			a, _ := b.customer("a")
+			bc, _ := b.customer("b")
+			clients := map[actor]*client.Client{custA: a, custB: bc, operator: b.staff["operator"],
+				admin: b.staff["admin"], nobody: b.anon}
+			for _, route := range notificationRoutes() {
+				rc := notificationRouteCases[route]
+				method, _, _ := strings.Cut(route, " ")
+				for _, who := range actors {
+					var body any
+					if rc.body != nil {
+						body = rc.body(authFixture{})
+					}
+					res, err := clients[who].Do(ctx, method, rc.path(authFixture{}), "", body, nil)
+					if res == nil {
+						t.Fatalf("%s as %s: %v", route, who, err)
+					}
+					if res.Status != rc.want[who] {
+						t.Errorf("%s as %s: status %d, want %d (%s)", route, who, res.Status, rc.want[who], res.Body)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestNotificationPreferencesThroughServeAll: a customer sets a webhook
+// through the real program, gets its secret once, and another customer
+// does not see it; bad input is a 400.
+func TestNotificationPreferencesThroughServeAll(t *testing.T) {
+	t.Parallel()
+	b := startBank(t, store.SQLite)
+	ctx := context.Background()
+	a, _ := b.customer("a")
+	bc, _ := b.customer("b")
+	set, err := a.SetNotificationPreferences(ctx, client.NotificationPreferences{Email: true, WebhookURL: "https://hooks.example.test/a"})
+	if err != nil || !strings.HasPrefix(set.WebhookSecret, "whsec_") {
+		t.Fatalf("set: %+v, %v; want a webhook secret", set, err)
+	}
+	got, err := a.NotificationPreferences(ctx)
+	if err != nil || got.WebhookURL != "https://hooks.example.test/a" || got.WebhookSecret != "" {
+		t.Errorf("read back: %+v, %v", got, err)
+	}
+	if other, err := bc.NotificationPreferences(ctx); err != nil || other.WebhookURL != "" || !other.Email {
+		t.Errorf("another customer sees %+v, %v; want their own defaults", other, err)
+	}
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "file:///etc/passwd", "https://u:p@hooks.example.test/"} {
+		if _, err := a.SetNotificationPreferences(ctx, client.NotificationPreferences{Email: true, WebhookURL: u}); status(t, err) != http.StatusBadRequest {
+			t.Errorf("webhook %s: %v, want 400", u, err)
+		}
+	}
+	if list, err := a.Notifications(ctx, 10, ""); err != nil || list.Data == nil {
+		t.Errorf("list: %+v, %v", list, err)
 	}
 }
 

@@ -130,6 +130,11 @@ func TestErrorNamesWhatWasTyped(t *testing.T) {
 		{"bench clients", nil, []string{"bench", "-c", "0"}, "-c (clients) must be", ""},
 		{"rate limit", map[string]string{"BANK_RATE_LIMIT": "fast"}, []string{"serve", "all", "--data-dir", dir}, `BANK_RATE_LIMIT="fast": must be`, "--rate-limit"},
 		{"trusted proxies", nil, []string{"serve", "all", "--data-dir", dir, "--trusted-proxies", "10.0.0.0/33"}, `--trusted-proxies "10.0.0.0/33"`, "BANK_TRUSTED_PROXIES"},
+		{"smtp url", map[string]string{"BANK_SMTP_URL": "http://mail.example.test:25"}, []string{"serve", "notification", "--data-dir", dir}, "BANK_SMTP_URL must be smtp://", "--smtp-url"},
+		// The URL's password is never repeated.
+		{"smtp flag", nil, []string{"serve", "all", "--data-dir", dir, "--smtp-url", "smtp://u:hunter2@mail.example.test"}, "--smtp-url must name a host and a port", "hunter2"},
+		{"sms url", map[string]string{"BANK_SMS_URL": "ftp://sms"}, []string{"serve", "all", "--data-dir", dir}, "BANK_SMS_URL must be an http", ""},
+		{"sender", nil, []string{"serve", "all", "--data-dir", dir, "--smtp-from", "Bank <x@y.z>\r\nBcc: a@b.c"}, "--smtp-from must be one email address", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

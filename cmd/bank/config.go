@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/httpapi"
+	"github.com/fintech-banking/bank/internal/notification"
 )
 
 // Config is the configuration of the serving and database commands. Each field
@@ -59,6 +60,13 @@ type Config struct {
 	ACHCompanyName        string
 	ACHCompanyID          string
 	ACHSettleDelay        time.Duration
+
+	// notification-service
+	SMTPURL              string // notification email: smtp://host:port; empty: log only
+	SMTPFrom             string
+	SMSURL               string // notification SMS provider; empty: log only
+	WebhookAllowPrivate  bool   // let webhooks reach private addresses (tests, laptops)
+	NotificationConsumer bool   // run the notification consumer where notification-service runs
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -93,6 +101,9 @@ func DefaultConfig() Config {
 		ACHOrigin:             "011000015",
 		ACHCompanyName:        "FINTECH BANK",
 		ACHCompanyID:          "1234567890",
+
+		SMTPFrom:             notification.DefaultConfig().From,
+		NotificationConsumer: true,
 	}
 }
 
@@ -208,6 +219,28 @@ func (c *Config) settings() []setting {
 	add("ip-rate-burst", "BANK_IP_RATE_BURST", "requests a client address may make at once above the rate", s, v)
 	s, v = str(&c.TrustedProxies)
 	add("trusted-proxies", "BANK_TRUSTED_PROXIES", "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed", s, v)
+	s, v = str(&c.SMTPURL)
+	add("smtp-url", "BANK_SMTP_URL", "notification email server: smtp://[user:password@]host:port or smtps://… (log only when empty)", s, v)
+	s, v = str(&c.SMTPFrom)
+	add("smtp-from", "BANK_SMTP_FROM", "sender address of notification emails", s, v)
+	s, v = str(&c.SMSURL)
+	add("sms-url", "BANK_SMS_URL", "notification SMS provider endpoint, POSTed {to, text, id} (log only when empty)", s, v)
+	add("webhook-allow-private", "BANK_WEBHOOK_ALLOW_PRIVATE", "let customers' webhooks reach loopback and private addresses (never in production)", func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.WebhookAllowPrivate = b
+		return nil
+	}, func() string { return strconv.FormatBool(c.WebhookAllowPrivate) })
+	add("notification-consumer", "BANK_NOTIFICATION_CONSUMER", "consume the queue where notification-service runs (false: serve its API only, and leave the queue alone)", func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.NotificationConsumer = b
+		return nil
+	}, func() string { return strconv.FormatBool(c.NotificationConsumer) })
 	minor := func(p *int64) (func(string) error, func() string) {
 		return func(s string) error {
 			n, err := strconv.ParseInt(s, 10, 64)
@@ -362,12 +395,26 @@ func (c *Config) Validate() error {
 	if _, err := httpapi.ParseOrigins(c.CORSOrigins); err != nil {
 		return badSetting("BANK_CORS_ORIGINS", "%v", err)
 	}
+	if err := c.notification().Validate(); err != nil {
+		var se *notification.SettingError
+		if errors.As(err, &se) {
+			return badSetting(se.Setting, "%s", se.Problem)
+		}
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return badSetting("BANK_LOG_LEVEL", "must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	return nil
+}
+
+// notification is notification-service's configuration.
+func (c *Config) notification() notification.Config {
+	n := notification.DefaultConfig()
+	n.SMTPURL, n.From, n.SMSURL, n.AllowPrivateWebhooks = c.SMTPURL, c.SMTPFrom, c.SMSURL, c.WebhookAllowPrivate
+	return n
 }
 
 // embedded reports whether the database is the embedded SQLite one.

@@ -44,7 +44,8 @@ func TestQueueRelayAndCommands(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			dbURL := storetest.URL(t, d)
-			b := startBankOn(t, dbURL)
+			// The queue is this test's: no consumer takes its messages.
+			b := startBankWith(t, dbURL, map[string]string{"BANK_NOTIFICATION_CONSUMER": "false"})
 			c, _ := b.customer("queuetest")
 			b.account(c, "EUR", 1000)
 			env := map[string]string{"BANK_DATABASE_URL": dbURL}

@@ -23,6 +23,7 @@ import (
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/ops"
 	"github.com/fintech-banking/bank/internal/payment"
@@ -153,6 +154,19 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 			PollInterval: cfg.PaymentPollInterval}, payment.NewMetrics(reg))
 		payment.Routes(business.Router(mux), log, payments, authn)
 	}
+	var notify *notification.Service
+	if runs || service == "notification" {
+		ncfg := cfg.notification()
+		if db.Dialect == store.SQLite {
+			// One receive loop: SQLite has one writer, which the ledger
+			// needs more; a receive's messages are still handled side by side.
+			ncfg.Workers = 1
+		}
+		if notify, err = notification.New(db, log, time.Now, ncfg, notification.NewMetrics(reg)); err != nil {
+			return err
+		}
+		notification.Routes(mux, log, notify, authn)
+	}
 
 	maintenance := ops.NewMaintenanceWatch(db, log)
 	api := httpapi.Maintenance(func() (bool, string, time.Duration) {
@@ -206,6 +220,10 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		g.Go(func() error { return l.Run(gctx) })
 		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
 		g.Go(func() error { return check.Run(gctx) })
+	}
+	if notify != nil && cfg.NotificationConsumer {
+		health.AddStatusCheck("notificationConsumer", notify.Check)
+		g.Go(func() error { return notify.Run(gctx, q) })
 	}
 	if payments != nil {
 		// The submitter, the settlement poller and the scheduler; every

@@ -33,7 +33,7 @@ func TestSplitServices(t *testing.T) {
 			urls := map[string]string{}
 			// Two replicas of transaction-service, as a Deployment runs them.
 			for name, svc := range map[string]string{"auth": "auth", "account": "account",
-				"transaction": "transaction", "transaction-2": "transaction"} {
+				"transaction": "transaction", "transaction-2": "transaction", "notification": "notification"} {
 				env := map[string]string{"BANK_HTTP_ADDR": "127.0.0.1:0", "BANK_MIGRATE": "false", "BANK_LOG_LEVEL": "info"}
 				for k, v := range b.env {
 					if env[k] == "" {
@@ -60,7 +60,8 @@ func TestSplitServices(t *testing.T) {
 				urls[name] = waitListening(t, done, &log)
 				waitReady(t, urls[name], done, &log)
 			}
-			for svc, path := range map[string]string{"auth": "/api/v1/transfers", "account": "/api/v1/auth/login", "transaction": "/api/v1/accounts"} {
+			for svc, path := range map[string]string{"auth": "/api/v1/transfers", "account": "/api/v1/auth/login", "transaction": "/api/v1/accounts",
+				"notification": "/api/v1/transfers"} {
 				resp, err := http.Post(urls[svc]+path, "application/json", bytes.NewReader([]byte(`{}`)))
 				if err != nil {
 					t.Fatal(err)
@@ -69,6 +70,16 @@ func TestSplitServices(t *testing.T) {
 				if resp.StatusCode != http.StatusNotFound {
 					t.Errorf("%s-service answered POST %s with %d, want 404: not its route", svc, path, resp.StatusCode)
 				}
+			}
+			// notification-service serves its own routes, and only it does.
+			for svc, want := range map[string]int{"notification": http.StatusUnauthorized, "transaction": http.StatusNotFound} {
+				if status, body := get(t, urls[svc]+"/api/v1/notifications"); status != want {
+					t.Errorf("%s-service answered GET /api/v1/notifications with %d, want %d: %s", svc, status, want, body)
+				}
+			}
+			if status, body := get(t, urls["notification"]+"/actuator/prometheus"); status != http.StatusOK ||
+				!strings.Contains(body, "bank_notification_deliveries_total") {
+				t.Errorf("notification-service does not export its delivery series")
 			}
 			out.Reset()
 			var errOut bytes.Buffer

@@ -535,8 +535,9 @@ func (r *rendered) value(e corev1.EnvVar) (string, error) {
 	case e.ValueFrom.SecretKeyRef != nil:
 		ref := e.ValueFrom.SecretKeyRef
 		known := map[string]string{
-			"bank-database/url":          "postgres://bank:pw@fintech-banking-db.example:5432/fintech_banking_db",
-			"fintech-banking-db-app/uri": "postgresql://bank:pw@fintech-banking-db-rw.fintech-banking:5432/fintech_banking_db",
+			"bank-database/url":           "postgres://bank:pw@fintech-banking-db.example:5432/fintech_banking_db",
+			"fintech-banking-db-app/uri":  "postgresql://bank:pw@fintech-banking-db-rw.fintech-banking:5432/fintech_banking_db",
+			"bank-notifications/smtp-url": "smtp://relay:pw@smtp.example:587",
 		}
 		v, ok := known[ref.Name+"/"+ref.Key]
 		if !ok {

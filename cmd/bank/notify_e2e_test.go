@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/notification"
+	"github.com/fintech-banking/bank/internal/notification/notificationtest"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// TestTransfersNotifiedOnceAcrossRestart: 1,000 transfers through the API
+// of "serve all", which is stopped and started again midway (its outbox
+// relay and notification consumer with it), notify both sides of every
+// transfer exactly once: one email per recipient and transaction through a
+// real SMTP exchange, and one notification in each customer's list.
+func TestTransfersNotifiedOnceAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 transfers")
+	}
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			mail := notificationtest.StartSMTP(t)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String() // the same port for both runs: the clients keep their URL
+			ln.Close()
+			dbURL := storetest.URL(t, d)
+			env := map[string]string{
+				"BANK_DATABASE_URL": dbURL, "BANK_HTTP_ADDR": addr, "BANK_DATA_DIR": t.TempDir(),
+				"BANK_JWT_SECRET": randomHex(32), "BANK_LOG_LEVEL": "info", "BANK_RATE_LIMIT": "0",
+				"BANK_SMTP_URL": mail.URL(), "BANK_SHUTDOWN_TIMEOUT": "20s",
+			}
+			getenv := func(k string) string { return env[k] }
+			start := func() (stop func()) {
+				t.Helper()
+				sctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				var out serveLog
+				go func() { done <- run(sctx, []string{"bank", "serve", "all"}, getenv, nil, &out, &out) }()
+				waitListening(t, done, &out)
+				waitReady(t, "http://"+addr, done, &out)
+				return func() {
+					cancel()
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Errorf("serve all: %v", err)
+						}
+					case <-time.After(40 * time.Second):
+						t.Fatal("serve all did not stop within 40s")
+					}
+				}
+			}
+			stop := start()
+			anon := client.New("http://"+addr, &http.Client{Timeout: 30 * time.Second})
+			b := &testBank{t: t, env: env, url: "http://" + addr, anon: anon, staff: map[string]*client.Client{}}
+			var cout bytes.Buffer
+			if err := run(ctx, []string{"bank", "users", "create", "--role", "operator", "--email", "op@bank.test"},
+				func(k string) string {
+					if k == "BANK_USER_PASSWORD" {
+						return "staff password operator"
+					}
+					return env[k]
+				}, strings.NewReader(""), &cout, &cout); err != nil {
+				t.Fatalf("users create: %v\n%s", err, cout.String())
+			}
+			b.staff["operator"] = b.login("op@bank.test", "staff password operator")
+
+			const customers, transfers = 10, 1000
+			clients := make([]*client.Client, customers)
+			emails := make([]string, customers)
+			accounts := make([]string, customers)
+			for i := range customers {
+				emails[i] = b.customerEmail(fmt.Sprintf("c%d", i))
+				clients[i] = b.login(emails[i], fmt.Sprintf("password of c%d", i))
+				accounts[i] = b.account(clients[i], "EUR", 1_000_000).ID
+			}
+
+			// The transfers, from four clients at once; one that fails
+			// while the server restarts is sent again with its key.
+			var (
+				next, posted atomic.Int64
+				wg           sync.WaitGroup
+			)
+			txs := make([]string, transfers)
+			for range 4 {
+				wg.Go(func() {
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= transfers {
+							return
+						}
+						from, to := i%customers, (i+1+i/customers)%customers
+						if from == to {
+							to = (to + 1) % customers
+						}
+						deadline := time.Now().Add(90 * time.Second)
+						for {
+							tx, err := clients[from].Transfer(ctx, fmt.Sprintf("n-%d", i),
+								client.Transfer{FromAccountID: accounts[from], ToAccountID: accounts[to], Amount: 1, Currency: "EUR"})
+							if err == nil {
+								txs[i] = tx.ID
+								posted.Add(1)
+								break
+							}
+							if time.Now().After(deadline) {
+								t.Errorf("transfer %d: %v", i, err)
+								return
+							}
+							time.Sleep(20 * time.Millisecond)
+						}
+					}
+				})
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for posted.Load() < transfers/3 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			stop() // relay and consumer stop with it, mid-way
+			before := len(mail.Sent())
+			stop = start()
+			defer stop()
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+
+			// Every deposit's owner, and both sides of every transfer.
+			want := customers + 2*transfers
+			db, err := store.Open(ctx, dbURL, store.Options{AppName: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			delivered := func() int {
+				var n int
+				if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE event_type = 'transaction.posted' AND status = 'sent'`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			deadline = time.Now().Add(120 * time.Second)
+			for delivered() < want && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := delivered(); n != want {
+				t.Fatalf("%d notifications sent, want %d", n, want)
+			}
+			if before == 0 || before >= want {
+				t.Errorf("%d emails before the restart: the restart did not come mid-way", before)
+			}
+			time.Sleep(200 * time.Millisecond) // anything sent twice would arrive meanwhile
+
+			txInText := regexp.MustCompile(`Transaction (\S+)\.`)
+			perTx := map[string]int{}
+			for _, m := range mail.Sent() {
+				tx := txInText.FindStringSubmatch(m.Data)
+				if tx == nil {
+					t.Fatalf("email without a transaction: %s", m.Data)
+				}
+				perTx[m.To+" "+tx[1]]++
+			}
+			if len(perTx) != want || len(mail.Sent()) != want {
+				t.Errorf("%d emails to %d (recipient, transaction) pairs, want %d of each", len(mail.Sent()), len(perTx), want)
+			}
+			for k, n := range perTx {
+				if n != 1 {
+					t.Errorf("%s: %d emails, want 1", k, n)
+				}
+			}
+			for i, tx := range txs {
+				from, to := i%customers, (i+1+i/customers)%customers
+				if from == to {
+					to = (to + 1) % customers
+				}
+				if perTx[emails[from]+" "+tx] != 1 || perTx[emails[to]+" "+tx] != 1 {
+					t.Errorf("transfer %d (%s) did not reach both sides once", i, tx)
+				}
+			}
+			// Each customer's list holds their own, each once.
+			for i, c := range clients {
+				seen := map[string]bool{}
+				cursor := ""
+				for {
+					page, err := c.Notifications(ctx, 500, cursor)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, n := range page.Data {
+						if seen[n.EventID] {
+							t.Errorf("customer %d sees event %s twice", i, n.EventID)
+						}
+						seen[n.EventID] = true
+					}
+					if cursor = page.NextCursor; cursor == "" {
+						break
+					}
+				}
+				var mine int
+				for k := range perTx {
+					if strings.HasPrefix(k, emails[i]+" ") {
+						mine++
+					}
+				}
+				if len(seen) != mine {
+					t.Errorf("customer %d lists %d notifications, was emailed %d", i, len(seen), mine)
+				}
+			}
+		})
+	}
+}
+
+// TestPoisonedWebhooksRedrivenByTheCommand: through "serve all" and its
+// relay, the transfers whose webhooks fail (amounts ending in 7) are exactly
+// the messages that land in the dead-letter queue; every email went out
+// once meanwhile. After the endpoint is fixed, `bank queue redrive` brings
+// them back and each failed webhook is delivered once; nothing else is
+// sent again.
+func TestPoisonedWebhooksRedrivenByTheCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for messages to dead-letter")
+	}
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			mail := notificationtest.StartSMTP(t)
+			var (
+				mu      sync.Mutex
+				secrets = map[string]string{}
+				got     = map[string]int{} // event_id + " " + customer → valid deliveries
+				broken  = true
+			)
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				who := strings.TrimPrefix(r.URL.Path, "/")
+				body, _ := io.ReadAll(r.Body)
+				ts, _ := strconv.ParseInt(r.Header.Get("X-Bank-Timestamp"), 10, 64)
+				var doc struct {
+					EventID string `json:"event_id"`
+					Data    struct {
+						Amount int64 `json:"amount"`
+					} `json:"data"`
+				}
+				_ = json.Unmarshal(body, &doc)
+				mu.Lock()
+				defer mu.Unlock()
+				if !hmac.Equal([]byte(r.Header.Get("X-Bank-Signature")), []byte(notification.Sign(secrets[who], ts, body))) {
+					t.Errorf("webhook to %s with a bad signature", who)
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				if broken && (doc.Data.Amount%10 == 7 || doc.Data.Amount%10 == -7) {
+					w.WriteHeader(http.StatusBadGateway)
+					return
+				}
+				got[doc.EventID+" "+who]++
+			}))
+			defer hook.Close()
+			dbURL := storetest.URL(t, d)
+			b := startBankWith(t, dbURL, map[string]string{"BANK_SMTP_URL": mail.URL(), "BANK_WEBHOOK_ALLOW_PRIVATE": "true"})
+			cli := map[string]string{"BANK_DATABASE_URL": dbURL}
+			// Short visibility, so five failed receives take seconds.
+			if out, err := runArgs(t, cli, "queue", "set-visibility", "--seconds", "2"); err != nil {
+				t.Fatalf("set-visibility: %v\n%s", err, out)
+			}
+			custs := map[string]*client.Client{}
+			for _, who := range []string{"a", "b"} {
+				c, _ := b.customer(who)
+				custs[who] = c
+				p, err := c.SetNotificationPreferences(ctx, client.NotificationPreferences{Email: true, WebhookURL: hook.URL + "/" + who})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				secrets[who] = p.WebhookSecret
+				mu.Unlock()
+			}
+			from, to := b.account(custs["a"], "EUR", 100_000), b.account(custs["b"], "EUR", 0)
+			const transfers = 50
+			for i := 1; i <= transfers; i++ {
+				if _, err := custs["a"].Transfer(ctx, fmt.Sprintf("p-%d", i),
+					client.Transfer{FromAccountID: from.ID, ToAccountID: to.ID, Amount: int64(i), Currency: "EUR"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitQueue := func(what string, main, dlq int64) {
+				t.Helper()
+				deadline := time.Now().Add(90 * time.Second)
+				for {
+					rows := queueStatsOf(t, cli)
+					if rows[0].Visible+rows[0].InFlight == main && rows[1].Visible+rows[1].InFlight == dlq {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: queue stats %+v", what, rows)
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			const poisoned = transfers / 10 // 7, 17, 27, 37, 47
+			waitQueue("the poisoned messages dead-lettered", 0, poisoned)
+			emails := len(mail.Sent())
+			if want := 1 + 2*transfers; emails != want { // the deposit's, and both sides of each transfer
+				t.Errorf("%d emails before the redrive, want %d", emails, want)
+			}
+
+			mu.Lock()
+			broken = false
+			mu.Unlock()
+			if out, err := runArgs(t, cli, "queue", "redrive"); err != nil || !strings.Contains(out, fmt.Sprintf("moved %d", poisoned)) {
+				t.Fatalf("queue redrive: %v\n%s", err, out)
+			}
+			waitQueue("the redriven messages consumed", 0, 0)
+			time.Sleep(200 * time.Millisecond) // anything sent twice would arrive meanwhile
+			if n := len(mail.Sent()); n != emails {
+				t.Errorf("%d emails after the redrive, want still %d", n, emails)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 1+2*transfers {
+				t.Errorf("%d (event, customer) webhooks, want %d", len(got), 1+2*transfers)
+			}
+			for k, n := range got {
+				if n != 1 {
+					t.Errorf("%s: %d webhooks, want 1", k, n)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,93 @@
+package notification
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// BenchmarkHandle measures one transaction.posted event handled end to end:
+// two recipients, an email each through a loopback SMTP server, the
+// delivery rows claimed and recorded, the message deleted.
+//
+//	BANK_TEST_POSTGRES_URL=… go test -run '^$' -bench Handle ./internal/notification
+func BenchmarkHandle(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d)
+			mail := startSMTPB(b)
+			s, err := New(db, discard(), time.Now, testConfig(mail), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			addUser(b, db, "alice", "alice@example.test", "Alice")
+			addUser(b, db, "bob", "bob@example.test", "Bob")
+			q := newMemQueue(time.Minute, 5)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := q.Send(ctx, transferEvent(fmt.Sprintf("ev%d", i), "alice", "bob", 1)); err != nil {
+					b.Fatal(err)
+				}
+				ms, _ := q.Receive(ctx, 1, time.Second)
+				if got := s.Handle(ctx, q, ms[0]); got != "delivered" {
+					b.Fatalf("outcome %s", got)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConsume measures the consumer's throughput with its default
+// workers and batch (one receive loop on SQLite, as serve runs it): 1,000
+// events of two recipients each on the table queue, emails through a
+// loopback SMTP server, reported as events/s.
+func BenchmarkConsume(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d)
+			mail := startSMTPB(b)
+			cfg := testConfig(mail)
+			cfg.Workers, cfg.Batch = DefaultConfig().Workers, DefaultConfig().Batch
+			if d == store.SQLite {
+				cfg.Workers = 1
+			}
+			s, err := New(db, discard(), time.Now, cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			addUser(b, db, "alice", "alice@example.test", "Alice")
+			addUser(b, db, "bob", "bob@example.test", "Bob")
+			ctx := context.Background()
+			const events = 1000
+			var total time.Duration
+			for n := range b.N {
+				q, _ := newTestQueue(b, db, time.Minute, 5)
+				for i := range events {
+					if err := q.Send(ctx, transferEvent(fmt.Sprintf("r%d-ev%d", n, i), "alice", "bob", 1)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				start := time.Now()
+				rctx, cancel := context.WithCancel(ctx)
+				done := make(chan struct{})
+				go func() { _ = s.Run(rctx, q); close(done) }()
+				for {
+					st, _ := q.Stats(ctx)
+					if st.Main.Visible+st.Main.InFlight == 0 {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				total += time.Since(start)
+				cancel()
+				<-done
+			}
+			b.ReportMetric(float64(events*b.N)/total.Seconds(), "events/s")
+		})
+	}
+}

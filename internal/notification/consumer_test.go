@@ -1,0 +1,452 @@
+package notification
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// TestDeliversOnEveryChannel sends one transfer's event through a real
+// SMTP exchange on loopback, a webhook receiver that checks the signature,
+// and an SMS provider, each recipient by their own preferences.
+func TestDeliversOnEveryChannel(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		mail := startSMTP(t)
+		hooks := startHooks(t)
+		var (
+			smsMu sync.Mutex
+			texts []map[string]string
+		)
+		smsProvider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var m map[string]string
+			b, _ := io.ReadAll(r.Body)
+			if err := json.Unmarshal(b, &m); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			smsMu.Lock()
+			texts = append(texts, m)
+			smsMu.Unlock()
+		}))
+		defer smsProvider.Close()
+		cfg := testConfig(mail.addr)
+		cfg.SMSURL = smsProvider.URL
+		cfg.From = "bank@example.test"
+		reg := prometheus.NewRegistry()
+		s, err := New(db, newTestService(t, db, cfg).log, time.Now, cfg, NewMetrics(reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addUser(t, db, "alice", "alice@example.test", "Alice")
+		addUser(t, db, "bob", "bob@example.test", "Bob")
+		hooks.secrets["alice"] = setPrefs(t, s, "alice", true, true, "+447700900123", hooks.url("alice"))
+
+		q := newMemQueue(time.Minute, 5)
+		if err := q.Send(ctx, transferEvent("ev1", "alice", "bob", 1250)); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Handle(ctx, q, receiveOne(t, q)); got != "delivered" {
+			t.Fatalf("outcome %q, want delivered", got)
+		}
+		if st, _ := q.Stats(ctx); st.Main.Visible+st.Main.InFlight != 0 {
+			t.Errorf("message not deleted: %+v", st)
+		}
+
+		mails := mail.sent()
+		if len(mails) != 2 {
+			t.Fatalf("%d emails, want 2: %+v", len(mails), mails)
+		}
+		subjects := map[string]string{}
+		for _, m := range mails {
+			if m.from != "bank@example.test" {
+				t.Errorf("MAIL FROM %q", m.from)
+			}
+			for _, l := range strings.Split(m.data, "\r\n") {
+				if v, ok := strings.CutPrefix(l, "Subject: "); ok {
+					subjects[m.to] = v
+				}
+			}
+			if !strings.Contains(m.data, "Message-ID: <") || !strings.Contains(m.data, "rent") {
+				t.Errorf("email to %s lacks its Message-ID or the description:\n%s", m.to, m.data)
+			}
+		}
+		want := map[string]string{"alice@example.test": "You paid 12.50 EUR", "bob@example.test": "You received 12.50 EUR"}
+		for to, subj := range want {
+			if subjects[to] != subj {
+				t.Errorf("subject to %s: %q, want %q", to, subjects[to], subj)
+			}
+		}
+
+		if n := hooks.count("ev1", "alice"); n != 1 || hooks.bad != 0 {
+			t.Errorf("alice's webhook: %d valid, %d badly signed; want 1 and 0", n, hooks.bad)
+		}
+		if n := hooks.count("ev1", "bob"); n != 0 {
+			t.Errorf("bob, without a webhook, got %d", n)
+		}
+		data, _ := hooks.bodies[0]["data"].(map[string]any)
+		if data["amount"] != float64(-1250) || strings.Contains(mustJSON(hooks.bodies[0]), "bob") {
+			t.Errorf("alice's webhook data %v: want her own leg (-1250) and nothing of bob", hooks.bodies[0])
+		}
+
+		smsMu.Lock()
+		if len(texts) != 1 || texts[0]["to"] != "+447700900123" || texts[0]["text"] != "You paid 12.50 EUR" {
+			t.Errorf("texts %v, want one to alice", texts)
+		}
+		smsMu.Unlock()
+
+		if n := rows(t, db, `status = 'sent'`); n != 4 {
+			t.Errorf("%d sent rows, want 4 (alice: email, sms, webhook; bob: email)", n)
+		}
+		if v := testutil.ToFloat64(s.metrics.deliveries.WithLabelValues("email", "sent")); v != 2 {
+			t.Errorf("email sent counter %v, want 2", v)
+		}
+		if v := testutil.ToFloat64(s.metrics.processed.WithLabelValues("delivered")); v != 1 {
+			t.Errorf("delivered counter %v, want 1", v)
+		}
+	})
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestRedeliveryDeliversOnce hands the same event to the consumer again:
+// as the same message (its visibility ran out) and as a new message with
+// the same body (a DLQ redrive). Nothing is sent twice.
+func TestRedeliveryDeliversOnce(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		mail := startSMTP(t)
+		hooks := startHooks(t)
+		s := newTestService(t, db, testConfig(mail.addr))
+		addUser(t, db, "alice", "alice@example.test", "Alice")
+		addUser(t, db, "bob", "bob@example.test", "Bob")
+		hooks.secrets["alice"] = setPrefs(t, s, "alice", true, false, "", hooks.url("alice"))
+
+		q := newMemQueue(time.Minute, 5)
+		body := transferEvent("ev1", "alice", "bob", 100)
+		m := receiveAfterSend(t, q, body)
+		s.Handle(ctx, q, m)
+		s.Handle(ctx, q, m) // the same message again, as after a lost delete
+		for range 3 {       // redriven copies: new message ids, same body
+			if got := s.Handle(ctx, q, receiveAfterSend(t, q, body)); got != "delivered" {
+				t.Errorf("redelivery: outcome %q, want delivered (and deleted)", got)
+			}
+		}
+		if n := len(mail.sent()); n != 2 {
+			t.Errorf("%d emails, want 2 (one per recipient)", n)
+		}
+		if n := hooks.count("ev1", "alice"); n != 1 {
+			t.Errorf("%d webhooks, want 1", n)
+		}
+		if n := rows(t, db, `event_id = 'ev1'`); n != 3 {
+			t.Errorf("%d rows for ev1, want 3", n)
+		}
+	})
+}
+
+func receiveAfterSend(t *testing.T, q *memQueue, body []byte) queue.Message {
+	t.Helper()
+	if err := q.Send(context.Background(), body); err != nil {
+		t.Fatal(err)
+	}
+	return receiveOne(t, q)
+}
+
+// TestPartialFailureResendsOnlyWhatFailed: the email goes out, the webhook
+// fails; the message stays. When it comes back and the webhook works, only
+// the webhook is sent.
+func TestPartialFailureResendsOnlyWhatFailed(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		mail := startSMTP(t)
+		hooks := startHooks(t)
+		s := newTestService(t, db, testConfig(mail.addr))
+		addUser(t, db, "alice", "alice@example.test", "Alice")
+		hooks.secrets["alice"] = setPrefs(t, s, "alice", true, false, "", hooks.url("alice"))
+		hooks.setFail(func(string) bool { return true })
+
+		q := newMemQueue(20*time.Millisecond, 5)
+		body, _ := json.Marshal(map[string]any{"event_id": "h1", "type": "hold.created", "occurred_at": time.Now(),
+			"hold_id": "hold1", "account_id": "acc1", "owner_id": "alice", "amount": 500, "currency": "EUR", "status": "pending"})
+		m := receiveAfterSend(t, q, body)
+		if got := s.Handle(ctx, q, m); got != "retry" {
+			t.Fatalf("outcome %q, want retry", got)
+		}
+		if n := len(mail.sent()); n != 1 {
+			t.Fatalf("%d emails, want 1", n)
+		}
+		if n := rows(t, db, `channel = 'webhook' AND status = 'pending' AND attempts = 1 AND last_error <> ''`); n != 1 {
+			t.Errorf("the failed webhook's row is not pending with its error (%d rows)", n)
+		}
+
+		hooks.setFail(func(string) bool { return false })
+		m = receiveOne(t, q) // back after the visibility timeout
+		if m.ReceiveCount != 2 {
+			t.Errorf("receive count %d, want 2", m.ReceiveCount)
+		}
+		if got := s.Handle(ctx, q, m); got != "delivered" {
+			t.Fatalf("outcome %q, want delivered", got)
+		}
+		if n := len(mail.sent()); n != 1 {
+			t.Errorf("%d emails after the retry, want still 1", n)
+		}
+		if n := hooks.count("h1", "alice"); n != 1 {
+			t.Errorf("%d webhooks, want 1", n)
+		}
+		if st, _ := q.Stats(ctx); st.Main.Visible+st.Main.InFlight != 0 {
+			t.Errorf("message not deleted: %+v", st)
+		}
+	})
+}
+
+// TestConcurrentConsumersSendOnce hands copies of one event to many
+// consumers at once (a visibility timeout that ran out mid-delivery): the
+// lease lets one send each delivery.
+func TestConcurrentConsumersSendOnce(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		mail := startSMTP(t)
+		s := newTestService(t, db, testConfig(mail.addr))
+		addUser(t, db, "alice", "alice@example.test", "Alice")
+		addUser(t, db, "bob", "bob@example.test", "Bob")
+		q := newMemQueue(time.Minute, 100)
+		body := transferEvent("ev1", "alice", "bob", 100)
+		var wg sync.WaitGroup
+		for range 10 {
+			m := receiveAfterSend(t, q, body)
+			wg.Go(func() { s.Handle(ctx, q, m) })
+		}
+		wg.Wait()
+		if n := len(mail.sent()); n != 2 {
+			t.Errorf("%d emails, want 2", n)
+		}
+	})
+}
+
+// TestUnknownAndMalformed: an unknown type and a quiet one are
+// acknowledged; bodies that are not events stay for the dead-letter queue,
+// and only they land there.
+func TestUnknownAndMalformed(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		reg := prometheus.NewRegistry()
+		cfg := testConfig("")
+		cfg.Workers = 2
+		s, err := New(db, newTestService(t, db, cfg).log, time.Now, cfg, NewMetrics(reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addUser(t, db, "alice", "alice@example.test", "Alice")
+		q := newMemQueue(2*time.Second, 2) // long enough for a loaded machine: only malformed bodies may come back
+		acknowledged := []string{
+			`{"event_id":"u1","type":"card.issued","occurred_at":"2026-01-01T00:00:00Z"}`,
+			`{"event_id":"u2","type":"hold.voided","owner_id":"alice"}`,
+			string(transferEvent("ok1", "alice", "nobody-such", 5)),
+		}
+		malformed := []string{
+			`not json`,
+			`{}`,
+			`[1,2]`,
+			`{"event_id":"m1"}`,
+			`{"event_id":"","type":"transaction.posted"}`,
+			`{"event_id":"m2","type":"transaction.posted","currency":"EUR","transaction_id":"t"}`,
+			`{"event_id":"m3","type":"payment.failed","amount":5,"currency":"EUR"}`,
+			`{"event_id":"m4","type":"hold.created","owner_id":7}`,
+		}
+		for _, b := range append(append([]string{}, acknowledged...), malformed...) {
+			if err := q.Send(ctx, []byte(b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runFor(t, s, q, func() bool {
+			st, _ := q.Stats(ctx)
+			return st.Main.Visible+st.Main.InFlight == 0
+		})
+		var dead []string
+		for _, m := range *q.dead {
+			dead = append(dead, string(m.body))
+		}
+		if len(dead) != len(malformed) {
+			t.Errorf("dead-letter queue holds %d messages, want the %d malformed: %q", len(dead), len(malformed), dead)
+		}
+		for _, b := range dead {
+			for _, a := range acknowledged {
+				if a == b {
+					t.Errorf("acknowledged message %s dead-lettered", b)
+				}
+			}
+		}
+		if v := testutil.ToFloat64(s.metrics.processed.WithLabelValues("unknown_type")); v != 1 {
+			t.Errorf("unknown_type counter %v, want 1", v)
+		}
+		if v := testutil.ToFloat64(s.metrics.processed.WithLabelValues("malformed")); v != float64(2*len(malformed)) {
+			t.Errorf("malformed counter %v, want %d (each received twice)", v, 2*len(malformed))
+		}
+		if n := rows(t, db, `1 = 1`); n != 1 {
+			t.Errorf("%d notifications, want 1 (alice's, the missing user gets none)", n)
+		}
+	})
+}
+
+// runFor runs s's consumer on q until done reports true, for at most 60 s.
+func runFor(t *testing.T, s *Service, q queue.Queue, done func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	go func() { _ = s.Run(ctx, q); close(finished) }()
+	defer func() { cancel(); <-finished }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatal("consumer did not finish within 60 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCrashedConsumersLeaseIsTakenOver: a consumer that claimed a delivery
+// and died holds it only until its lease ends; then the next one sends it,
+// once.
+func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		mail := startSMTP(t)
+		var offset atomic.Int64
+		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+		cfg := testConfig(mail.addr)
+		s, err := New(db, newTestService(t, db, cfg).log, clock, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addUser(t, db, "alice", "alice@example.test", "Alice")
+		addUser(t, db, "bob", "bob@example.test", "Bob")
+		if _, st, err := s.claim(ctx, delivery{eventID: "ev1", eventType: TypeTransactionPosted, userID: "alice", channel: Email, subject: "x"}); err != nil || st != claimed {
+			t.Fatalf("claim: %v, %v", st, err)
+		}
+		q := newMemQueue(time.Minute, 10)
+		body := transferEvent("ev1", "alice", "bob", 100)
+		if got := s.Handle(ctx, q, receiveAfterSend(t, q, body)); got != "retry" {
+			t.Errorf("while the dead consumer's lease runs: %q, want retry", got)
+		}
+		if got := mail.sent(); len(got) != 1 || got[0].to != "bob@example.test" {
+			t.Errorf("sent %v, want bob's email only", got)
+		}
+		offset.Store(int64(cfg.Lease + time.Second))
+		if got := s.Handle(ctx, q, receiveAfterSend(t, q, body)); got != "delivered" {
+			t.Errorf("after the lease: %q, want delivered", got)
+		}
+		if got := mail.sent(); len(got) != 2 || got[1].to != "alice@example.test" {
+			t.Errorf("sent %v, want bob's then alice's", got)
+		}
+		if n := rows(t, db, `user_id = 'alice' AND status = 'sent' AND attempts = 2`); n != 1 {
+			t.Errorf("alice's row is not sent after 2 attempts")
+		}
+	})
+}
+
+// failingQueue fails its first receives, then hands out its queue's.
+type failingQueue struct {
+	queue.Queue
+	fails atomic.Int32
+}
+
+func (f *failingQueue) Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Message, error) {
+	if f.fails.Add(-1) >= 0 {
+		return nil, errors.New("queue unreachable")
+	}
+	return f.Queue.Receive(ctx, max, wait)
+}
+
+// TestReceiveErrorsDoNotStopTheConsumer: the consumer counts a failed
+// receive, pauses, and goes on.
+func TestReceiveErrorsDoNotStopTheConsumer(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	reg := prometheus.NewRegistry()
+	cfg := testConfig("")
+	cfg.Workers = 1
+	s, err := New(db, newTestService(t, db, cfg).log, time.Now, cfg, NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addUser(t, db, "alice", "alice@example.test", "Alice")
+	mq := newMemQueue(time.Minute, 5)
+	q := &failingQueue{Queue: mq}
+	q.fails.Store(3)
+	if err := mq.Send(context.Background(), transferEvent("ev1", "alice", "alice", 1)); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, s, q, func() bool { m, _ := depth(t, mq); return m == 0 })
+	if v := testutil.ToFloat64(s.metrics.recvErrors); v != 3 {
+		t.Errorf("receive errors %v, want 3", v)
+	}
+}
+
+// TestCopiesInOneReceiveAreAllDeleted: copies of one event received
+// together are handled in turn, so none waits out a visibility timeout.
+func TestCopiesInOneReceiveAreAllDeleted(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	mail := startSMTP(t)
+	cfg := testConfig(mail.addr)
+	cfg.Workers = 1
+	s := newTestService(t, db, cfg)
+	addUser(t, db, "alice", "alice@example.test", "Alice")
+	q := newMemQueue(time.Hour, 5)
+	body := transferEvent("ev1", "alice", "alice", 1)
+	if err := q.Send(context.Background(), body, body, []byte("not json"), body); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, s, q, func() bool { st, _ := q.Stats(context.Background()); return st.Main.Visible+st.Main.InFlight == 1 })
+	if n := len(mail.sent()); n != 1 {
+		t.Errorf("%d emails, want 1", n)
+	}
+}
+
+// TestCheckReportsAStuckConsumer: the health check is DOWN before the
+// consumer runs and when no receive has answered for a while.
+func TestCheckReportsAStuckConsumer(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	cfg := testConfig("")
+	s, err := New(db, discard(), clock, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Check(context.Background()) == nil {
+		t.Error("UP before the consumer runs")
+	}
+	mq := newMemQueue(time.Minute, 5)
+	q := &failingQueue{Queue: mq}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx, q); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond)
+	if err := s.Check(context.Background()); err != nil {
+		t.Errorf("receiving: %v, want UP", err)
+	}
+	q.fails.Store(1 << 30) // the queue stops answering
+	time.Sleep(300 * time.Millisecond)
+	offset.Store(int64(2*cfg.Wait + time.Minute))
+	if s.Check(context.Background()) == nil {
+		t.Error("UP although no receive answered for a minute")
+	}
+}

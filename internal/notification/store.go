@@ -1,0 +1,305 @@
+package notification
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// dbTimeout bounds every statement of the service: database/sql would wait
+// for a connection for as long as its context lasts.
+const dbTimeout = 10 * time.Second
+
+// Contact is how to reach a user.
+type Contact struct {
+	Email string
+	Name  string
+}
+
+// Directory finds the users events name. Lookup reports found false for a
+// user that does not exist (any more).
+type Directory interface {
+	Lookup(ctx context.Context, userID string) (c Contact, found bool, err error)
+}
+
+// UsersTable is the Directory of the platform's users table (auth-service's).
+type UsersTable struct{ DB *store.DB }
+
+// Lookup reads userID's email and name.
+func (u UsersTable) Lookup(ctx context.Context, userID string) (Contact, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	var c Contact
+	err := u.DB.QueryRowContext(ctx, `SELECT email, name FROM users WHERE id = $1`, userID).Scan(&c.Email, &c.Name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Contact{}, false, nil
+	}
+	if err != nil {
+		return Contact{}, false, fmt.Errorf("look up user %s: %w", userID, err)
+	}
+	return c, true, nil
+}
+
+// Preferences are a user's choice of channels. Without a stored choice a
+// user gets email only.
+type Preferences struct {
+	Email      bool      `json:"email"`
+	SMS        bool      `json:"sms"`
+	Phone      string    `json:"phone,omitempty"`
+	WebhookURL string    `json:"webhook_url,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+
+	webhookSecret string
+}
+
+func defaultPreferences() Preferences { return Preferences{Email: true} }
+
+// preferences reads userID's preferences, or the defaults.
+func (s *Service) preferences(ctx context.Context, userID string) (Preferences, error) {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	p := Preferences{}
+	err := s.db.QueryRowContext(ctx, `SELECT email, sms, phone, webhook_url, webhook_secret, updated_at
+		FROM notification_preferences WHERE user_id = $1`, userID).
+		Scan(&p.Email, &p.SMS, &p.Phone, &p.WebhookURL, &p.webhookSecret, &p.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return defaultPreferences(), nil
+	}
+	if err != nil {
+		return Preferences{}, fmt.Errorf("read preferences of %s: %w", userID, err)
+	}
+	p.UpdatedAt = p.UpdatedAt.UTC()
+	return p, nil
+}
+
+// savePreferences stores p for userID. A webhook secret is made when a
+// webhook URL is set and there is none yet, or rotate asks for a new one; it
+// is returned (only then) so the user can be shown it once. Removing the
+// webhook URL removes the secret.
+func (s *Service) savePreferences(ctx context.Context, userID string, p Preferences, rotate bool) (Preferences, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	var secret string
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		secret = ""
+		var old string
+		err := tx.QueryRowContext(ctx, `SELECT webhook_secret FROM notification_preferences WHERE user_id = $1`, userID).Scan(&old)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		p.webhookSecret = old
+		switch {
+		case p.WebhookURL == "":
+			p.webhookSecret = ""
+		case old == "" || rotate:
+			secret = newSecret()
+			p.webhookSecret = secret
+		}
+		p.UpdatedAt = s.now().UTC()
+		_, err = tx.ExecContext(ctx, `INSERT INTO notification_preferences (user_id, email, sms, phone, webhook_url, webhook_secret, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, sms = excluded.sms, phone = excluded.phone,
+				webhook_url = excluded.webhook_url, webhook_secret = excluded.webhook_secret, updated_at = excluded.updated_at`,
+			userID, p.Email, p.SMS, p.Phone, p.WebhookURL, p.webhookSecret, p.UpdatedAt)
+		return err
+	})
+	if err != nil {
+		return Preferences{}, "", fmt.Errorf("save preferences of %s: %w", userID, err)
+	}
+	return p, secret, nil
+}
+
+// newSecret returns a webhook signing secret: 32 random bytes, hex, with a
+// prefix that says what it is when it turns up in a config file.
+func newSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + hex.EncodeToString(b[:])
+}
+
+// Notification is one delivery as its user sees it.
+type Notification struct {
+	ID        string     `json:"id"`
+	Event     string     `json:"event"`
+	EventID   string     `json:"event_id"`
+	Channel   Channel    `json:"channel"`
+	Status    string     `json:"status"`
+	Subject   string     `json:"subject"`
+	Attempts  int        `json:"attempts"`
+	CreatedAt time.Time  `json:"created_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+// delivery is the key of one notification row.
+type delivery struct {
+	eventID, eventType, userID string
+	channel                    Channel
+	subject                    string
+}
+
+// claimResult says what claim found.
+type claimResult int
+
+const (
+	claimed claimResult = iota // the caller delivers, then calls finish
+	done                       // already delivered: nothing to do
+	busy                       // another consumer holds the lease
+)
+
+// claim makes d's row if it is new and takes its lease if it is still
+// pending and nobody holds one. It returns the row's id.
+func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	now := s.now().UTC()
+	var (
+		id     string
+		result claimResult
+	)
+	err := store.Retry(ctx, store.Retryable, func() error {
+		// One statement: a new row is made claimed; an existing one is
+		// claimed only if still pending and nobody's lease runs.
+		err := s.db.QueryRowContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, status, subject,
+				attempts, claimed_until, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, 'pending', $6, 1, $7, $8, $8)
+			ON CONFLICT (event_id, user_id, channel) DO UPDATE SET claimed_until = excluded.claimed_until,
+				attempts = notifications.attempts + 1, updated_at = excluded.updated_at
+			WHERE notifications.status = 'pending' AND (notifications.claimed_until IS NULL OR notifications.claimed_until < excluded.updated_at)
+			RETURNING id`,
+			bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject, now.Add(s.cfg.Lease), now).Scan(&id)
+		if err == nil {
+			result = claimed
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var status string
+		if err := s.db.QueryRowContext(ctx, `SELECT id, status FROM notifications WHERE event_id = $1 AND user_id = $2 AND channel = $3`,
+			d.eventID, d.userID, string(d.channel)).Scan(&id, &status); err != nil {
+			return err
+		}
+		result = busy
+		if status != StatusPending {
+			result = done
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("claim %s delivery of event %s to %s: %w", d.channel, d.eventID, d.userID, err)
+	}
+	return id, result, nil
+}
+
+// finish records the outcome of a claimed delivery and gives up its lease:
+// status sent or logged, or still pending with the error that kept it so.
+func (s *Service) finish(ctx context.Context, id string, deliverErr error, status string) error {
+	// A delivery that went out must be recorded even when the message's
+	// context ran out meanwhile, or it would go out again.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	now := s.now().UTC()
+	return store.Retry(ctx, store.Retryable, func() error {
+		var err error
+		if deliverErr != nil {
+			msg := deliverErr.Error()
+			if len(msg) > 500 {
+				msg = msg[:500]
+			}
+			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET last_error = $2, claimed_until = NULL, updated_at = $3 WHERE id = $1`,
+				id, cleanText(msg), now)
+		} else {
+			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET status = $2, last_error = '', claimed_until = NULL, sent_at = $3, updated_at = $3 WHERE id = $1`,
+				id, status, now)
+		}
+		if err != nil {
+			return fmt.Errorf("record delivery %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// cursor is the position after the last notification of a page.
+type cursor struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var c cursor
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.ID == "" || c.At.IsZero() {
+		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
+	}
+	return &c, nil
+}
+
+// List returns one page of userID's notifications, newest first, and the
+// cursor of the next page ("" on the last). A cursor this API did not make
+// is KindInvalid.
+func (s *Service) List(ctx context.Context, userID string, limit int, after string) ([]Notification, string, error) {
+	c, err := decodeCursor(after)
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	q := `SELECT id, event_type, event_id, channel, status, subject, attempts, created_at, sent_at FROM notifications WHERE user_id = $1`
+	args := []any{userID}
+	if c != nil {
+		args = append(args, c.At.UTC(), c.ID)
+		q += ` AND (created_at < $2 OR (created_at = $2 AND id < $3))`
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list notifications: %w", err)
+	}
+	defer rows.Close()
+	out := []Notification{}
+	for rows.Next() {
+		var (
+			n      Notification
+			sentAt sql.NullTime
+		)
+		if err := rows.Scan(&n.ID, &n.Event, &n.EventID, &n.Channel, &n.Status, &n.Subject, &n.Attempts, &n.CreatedAt, &sentAt); err != nil {
+			return nil, "", fmt.Errorf("list notifications: %w", err)
+		}
+		n.CreatedAt = n.CreatedAt.UTC()
+		if sentAt.Valid {
+			t := sentAt.Time.UTC()
+			n.SentAt = &t
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list notifications: %w", err)
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	return out, cursor{last.CreatedAt, last.ID}.encode(), nil
+}
