@@ -15,6 +15,7 @@
 # binary's own `bank bench` against the second binary's server, for the load
 # generator's CPU. Each run prints one JSON line; the medians come last.
 #
+# WHICH=after measures the second binary alone (to finish a round cut short).
 # Clients, duration and accounts: DURATION (default 10s), ACCOUNTS (default
 # 1000). PGURL is the PostgreSQL to create databases on
 # (default postgres://postgres@127.0.0.1:5432/postgres).
@@ -68,7 +69,7 @@ record() { # record BIN ROW ROUND: one JSON summary on stdin → one line of $ou
 }
 
 for round in $(seq 1 "$rounds"); do
-  for which in before after; do
+  for which in ${WHICH:-before after}; do
     bin=$work/$which/bank
     db=rows_$(date +%s%N)
     psql "$pgurl" -qc "CREATE DATABASE $db"
@@ -92,7 +93,7 @@ for round in $(seq 1 "$rounds"); do
       --server-pid "$pid" -o json 2>/dev/null | record "$which" "sqlite 64" "$round"
     stop
 
-    BANK=$bin "$here/replicas.sh" 3 -c 64 -d "$d" --accounts "$accounts" 2>/dev/null | head -2 |
+    BANK=$bin "$here/replicas.sh" 3 -c 64 -d "$d" --accounts "$accounts" 2>/dev/null | grep '^{' |
       jq -c --arg bin "$which" --argjson r "$round" '{bin: $bin, row: "replicas \(.replicas)", round: $r,
         tps, p50, p99, server_us, pg_us, box_us, errors: ([.errors[]] | add // 0), violations}' | tee -a "$out"
   done
