@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
 )
 
 // The background work of payment-service, safe to run on every replica at
@@ -247,11 +249,19 @@ func (s *Service) ScheduleOnce(ctx context.Context) (int, error) {
 			if err != nil || !ok {
 				return err
 			}
-			return s.execute(ctx, p)
+			err = s.execute(ctx, p)
 		case StatusAccepting:
-			return s.execute(ctx, p)
+			if i < len(ids) {
+				return nil // found scheduled, now another replica's to run
+			}
+			err = s.execute(ctx, p)
+		default:
+			err = s.release(ctx, p)
 		}
-		return s.release(ctx, p)
+		if bank.ErrorCode(err) == "request_in_progress" {
+			return nil // another replica is at it; whatever remains is resumed later
+		}
+		return err
 	})
 	return len(ids), err
 }
