@@ -110,7 +110,7 @@ func (l *Ledger) Account(ctx context.Context, p bank.Principal, id string) (*Acc
 // Accounts lists the customer accounts p may see, newest first: a customer's
 // own; for staff every customer's, or ownerID's when it is not empty.
 func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string, page Page) ([]*Account, string, error) {
-	cur, err := decodeCursor(page.Cursor)
+	cur, err := bank.DecodeCursor(page.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -129,7 +129,7 @@ func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string,
 		args = append(args, ownerID)
 		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
 	}
-	q, args = cur.newestFirst(q, args, "id", page.Limit)
+	q, args = cur.NewestFirst(q, args, "id", page.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list accounts: %w", err)
@@ -146,7 +146,7 @@ func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string,
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	out, next := onePage(out, page.Limit, func(a *Account) cursor { return cursor{a.CreatedAt, a.ID} })
+	out, next := bank.OnePage(out, page.Limit, func(a *Account) bank.Cursor { return bank.Cursor{At: a.CreatedAt, ID: a.ID} })
 	return out, next, nil
 }
 

@@ -55,7 +55,7 @@ func (l *Ledger) History(ctx context.Context, p bank.Principal, accountID string
 	if _, err := l.Account(ctx, p, accountID); err != nil {
 		return nil, "", err
 	}
-	cur, err := decodeCursor(f.Cursor)
+	cur, err := bank.DecodeCursor(f.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -69,15 +69,15 @@ func (l *Ledger) History(ctx context.Context, p bank.Principal, accountID string
 		args = append(args, f.To.UTC())
 		q += fmt.Sprintf(` AND created_at < $%d`, len(args))
 	}
-	q, args = cur.newestFirst(q, args, "transaction_id", f.Limit)
+	q, args = cur.NewestFirst(q, args, "transaction_id", f.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
 	defer rows.Close()
-	var keys []cursor
+	var keys []bank.Cursor
 	for rows.Next() {
-		var k cursor
+		var k bank.Cursor
 		if err := rows.Scan(&k.ID, &k.At); err != nil {
 			return nil, "", err
 		}
@@ -87,7 +87,7 @@ func (l *Ledger) History(ctx context.Context, p bank.Principal, accountID string
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
-	keys, next := onePage(keys, f.Limit, func(k cursor) cursor { return k })
+	keys, next := bank.OnePage(keys, f.Limit, func(k bank.Cursor) bank.Cursor { return k })
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = k.ID

@@ -48,7 +48,7 @@ func (l *Ledger) Holds(ctx context.Context, p bank.Principal, accountID, status 
 	if _, err := l.Account(ctx, p, accountID); err != nil {
 		return nil, "", err
 	}
-	cur, err := decodeCursor(page.Cursor)
+	cur, err := bank.DecodeCursor(page.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -67,7 +67,7 @@ func (l *Ledger) Holds(ctx context.Context, p bank.Principal, accountID, status 
 		args = append(args, status)
 		q += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
-	q, args = cur.newestFirst(q, args, "id", page.Limit)
+	q, args = cur.NewestFirst(q, args, "id", page.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list holds: %w", err)
@@ -85,7 +85,7 @@ func (l *Ledger) Holds(ctx context.Context, p bank.Principal, accountID, status 
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list holds: %w", err)
 	}
-	out, next := onePage(out, page.Limit, func(h *Hold) cursor { return cursor{h.CreatedAt, h.ID} })
+	out, next := bank.OnePage(out, page.Limit, func(h *Hold) bank.Cursor { return bank.Cursor{At: h.CreatedAt, ID: h.ID} })
 	return out, next, nil
 }
 

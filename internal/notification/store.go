@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -228,37 +226,11 @@ func (s *Service) finish(ctx context.Context, id string, deliverErr error, statu
 	})
 }
 
-// cursor is the position after the last notification of a page.
-type cursor struct {
-	At time.Time `json:"t"`
-	ID string    `json:"i"`
-}
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (*cursor, error) {
-	if s == "" {
-		return nil, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	var c cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" || c.At.IsZero() {
-		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
-	}
-	return &c, nil
-}
-
 // List returns one page of userID's notifications, newest first, and the
 // cursor of the next page ("" on the last). A cursor this API did not make
 // is KindInvalid.
 func (s *Service) List(ctx context.Context, userID string, limit int, after string) ([]Notification, string, error) {
-	c, err := decodeCursor(after)
+	c, err := bank.DecodeCursor(after)
 	if err != nil {
 		return nil, "", err
 	}
@@ -266,12 +238,7 @@ func (s *Service) List(ctx context.Context, userID string, limit int, after stri
 	defer cancel()
 	q := `SELECT id, event_type, event_id, channel, status, subject, attempts, created_at, sent_at FROM notifications WHERE user_id = $1`
 	args := []any{userID}
-	if c != nil {
-		args = append(args, c.At.UTC(), c.ID)
-		q += ` AND (created_at < $2 OR (created_at = $2 AND id < $3))`
-	}
-	args = append(args, limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	q, args = c.NewestFirst(q, args, "id", limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list notifications: %w", err)
@@ -296,10 +263,6 @@ func (s *Service) List(ctx context.Context, userID string, limit int, after stri
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list notifications: %w", err)
 	}
-	if len(out) <= limit {
-		return out, "", nil
-	}
-	out = out[:limit]
-	last := out[limit-1]
-	return out, cursor{last.CreatedAt, last.ID}.encode(), nil
+	out, next := bank.OnePage(out, limit, func(n Notification) bank.Cursor { return bank.Cursor{At: n.CreatedAt, ID: n.ID} })
+	return out, next, nil
 }

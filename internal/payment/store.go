@@ -3,11 +3,9 @@ package payment
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/queue"
@@ -116,11 +114,6 @@ type ListFilter struct {
 	Cursor string
 }
 
-type cursor struct {
-	At time.Time `json:"t"`
-	ID string    `json:"i"`
-}
-
 // List returns the payments pr may see, newest first: a customer's own,
 // everyone's for staff. It returns KindInvalid for an unknown status or a
 // cursor it did not make.
@@ -141,20 +134,11 @@ func (s *Service) List(ctx context.Context, pr bank.Principal, f ListFilter) ([]
 		args = append(args, owner)
 		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
 	}
-	if f.Cursor != "" {
-		var c cursor
-		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		if err == nil {
-			err = json.Unmarshal(b, &c)
-		}
-		if err != nil || c.ID == "" || bank.CheckID("cursor", c.ID) != nil {
-			return nil, "", bank.Invalid("cursor", "is not a cursor this API returned")
-		}
-		args = append(args, c.At, c.ID)
-		q += fmt.Sprintf(` AND (created_at < $%d OR created_at = $%d AND id < $%d)`, len(args)-1, len(args)-1, len(args))
+	c, err := bank.DecodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	q, args = c.NewestFirst(q, args, "id", f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list payments: %w", err)
@@ -171,12 +155,7 @@ func (s *Service) List(ctx context.Context, pr bank.Principal, f ListFilter) ([]
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list payments: %w", err)
 	}
-	next := ""
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-		last := out[len(out)-1]
-		next = base64.RawURLEncoding.EncodeToString(mustJSON(cursor{last.CreatedAt, last.ID}))
-	}
+	out, next := bank.OnePage(out, f.Limit, func(p *Payment) bank.Cursor { return bank.Cursor{At: p.CreatedAt, ID: p.ID} })
 	return out, next, nil
 }
 
