@@ -236,7 +236,8 @@ func TestQueueServeOnSQS(t *testing.T) {
 		"AWS_CONFIG_FILE": t.TempDir() + "/none", "AWS_SHARED_CREDENTIALS_FILE": t.TempDir() + "/none"} {
 		t.Setenv(k, v)
 	}
-	b := startBankWith(t, storetest.URL(t, store.SQLite), map[string]string{"BANK_QUEUE_URL": url})
+	// The notification consumer would take the events before the test does.
+	b := startBankWith(t, storetest.URL(t, store.SQLite), map[string]string{"BANK_QUEUE_URL": url, "BANK_NOTIFICATION_CONSUMER": "false"})
 	c, _ := b.customer("sqsuser")
 	a := b.account(c, "EUR", 700)
 	ctx := context.Background()
