@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/queue/sqsserver"
 	"github.com/fintech-banking/bank/internal/store"
@@ -253,7 +254,7 @@ func TestQueueServeOnSQS(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			var h queue.Header
+			var h event.Header
 			if err := json.Unmarshal(m.Body, &h); err != nil || h.EventID == "" || h.Type == "" {
 				t.Fatalf("message %q is not an event: %v", m.Body, err)
 			}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 // lockedForever is locked_until for a lock that lasts until an operator
@@ -66,13 +66,8 @@ func (s *Service) Lock(ctx context.Context, by Principal, id string) (User, erro
 		if err := revokeUserFamilies(ctx, tx, id, now); err != nil {
 			return nil, err
 		}
-		h := queue.NewHeader(EventLocked, now)
-		return nil, queue.Write(ctx, tx, h, id, struct {
-			queue.Header
-			UserID string `json:"user_id"`
-			Email  string `json:"email"`
-			By     string `json:"locked_by"`
-		}{h, id, u.Email, by.UserID})
+		return nil, event.Publish(ctx, tx, &event.Locked{Header: event.NewHeader(event.UserLocked, now),
+			UserID: id, Email: u.Email, LockedBy: by.UserID}, id)
 	})
 }
 

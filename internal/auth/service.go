@@ -17,11 +17,6 @@ import (
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// EventLocked is the outbox event written when an operator locks a user;
-// notification-service tells the user. (Failed logins no longer lock: they
-// are throttled.)
-const EventLocked = "auth.login_failed_locked"
-
 // User is a user as the API shows it.
 type User struct {
 	ID        string    `json:"id"`

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -187,14 +187,8 @@ func (l *Ledger) SetStatus(ctx context.Context, p bank.Principal, id, action str
 		}
 		switch {
 		case changed && action == ActionFreeze:
-			type frozen struct {
-				queue.Header
-				AccountID string `json:"account_id"`
-				OwnerID   string `json:"owner_id"`
-				FrozenBy  string `json:"frozen_by"`
-			}
-			h := queue.NewHeader("account.frozen", l.clock())
-			return queue.Write(ctx, tx, h, a.ID, frozen{h, a.ID, a.OwnerID, p.UserID})
+			return event.Publish(ctx, tx, &event.Frozen{Header: event.NewHeader(event.AccountFrozen, l.clock()),
+				AccountID: a.ID, OwnerID: a.OwnerID, FrozenBy: p.UserID}, a.ID)
 		case changed:
 			return nil
 		case a.Status == StatusClosed && action != ActionClose:

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 // The write path encodes a transaction twice per transfer, as its answer and
@@ -18,8 +20,11 @@ type appender interface {
 
 // encode returns v's JSON: through its own encoder when it has one.
 func encode(v any) []byte {
-	if a, ok := v.(appender); ok {
-		return a.appendJSON(make([]byte, 0, 512))
+	switch v := v.(type) {
+	case appender:
+		return v.appendJSON(make([]byte, 0, 512))
+	case *event.Transaction:
+		return appendTransactionEvent(make([]byte, 0, 512), v)
 	}
 	return mustJSON(v)
 }
@@ -67,11 +72,16 @@ func (t *Transaction) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-func (e transactionEvent) appendJSON(b []byte) []byte {
+// appendTransactionEvent encodes the ledger's most frequent event.
+func appendTransactionEvent(b []byte, e *event.Transaction) []byte {
 	b = append(b, `{"event_id":`...)
 	b = appendString(b, e.EventID)
 	b = append(b, `,"type":`...)
 	b = appendString(b, e.Type)
+	if e.Version != 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, int64(e.Version), 10)
+	}
 	b = append(b, `,"occurred_at":`...)
 	b = appendTime(b, e.OccurredAt)
 	b = append(b, `,"transaction_id":`...)

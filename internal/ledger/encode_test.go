@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 // TestEncodersMatchEncodingJSON holds the write path's own encoders to
@@ -30,13 +30,13 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 	}
 	times := []time.Time{time.Time{}, time.Date(2026, 12, 1, 5, 6, 7, 0, time.UTC),
 		time.Date(2026, 12, 1, 5, 6, 7, 123456789, time.UTC), time.Date(1999, 1, 2, 3, 4, 5, 100, time.FixedZone("x", 3600))}
-	check := func(name string, v appender) {
+	check := func(name string, v any) {
 		t.Helper()
 		want, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := v.appendJSON(nil); !bytes.Equal(got, want) {
+		if got := encode(v); !bytes.Equal(got, want) {
 			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
 		}
 	}
@@ -51,9 +51,9 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 			tx.Postings = []Posting{}
 		}
 		check("transaction", tx)
-		ev := transactionEvent{Header: queue.Header{EventID: s, Type: "transaction.posted", OccurredAt: at},
+		ev := &event.Transaction{Header: event.Header{EventID: s, Type: "transaction.posted", Version: i % 2, OccurredAt: at},
 			TransactionID: s, TransactionType: s, Amount: 7, Currency: "JPY", Description: s,
-			Postings: []leg{{AccountID: s, OwnerID: s, Amount: -7}, {AccountID: "x", Amount: 7}}}
+			Postings: []event.Posting{{AccountID: s, OwnerID: s, Amount: -7}, {AccountID: "x", Amount: 7}}}
 		if i%4 == 0 {
 			ev.Postings = nil
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 // Planning and running one batch: read what the requests need, decide each
@@ -31,7 +32,7 @@ type batch struct {
 	txs       []*Transaction
 	newHolds  []*Hold
 	holdsDone []*Hold // existing holds whose status or captured amount changed
-	events    []event
+	events    []event.Record
 	keys      []storedKey
 	audits    []auditRow
 }

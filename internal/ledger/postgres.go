@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -118,7 +119,7 @@ const writesSQL = `WITH balances AS (
 		INSERT INTO postings (transaction_id, account_id, amount, currency, created_at)
 		SELECT v.*, $1::timestamptz FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) AS v
 	), events AS (
-		INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
+		INSERT INTO ` + event.Columns + `
 		SELECT v.*, $1::timestamptz FROM unnest($17::text[], $18::text[], $19::text[], $20::text[]) AS v
 	)
 	INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, transaction_id, created_at)
@@ -233,7 +234,7 @@ func (s *pgBatch) write(b *batch) error {
 	n = len(b.events)
 	eID, eTyp, eAgg, ePayload := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, e := range b.events {
-		eID[i], eTyp[i], eAgg[i], ePayload[i] = e.id, e.typ, e.aggregate, string(e.payload)
+		eID[i], eTyp[i], eAgg[i], ePayload[i] = e.ID, e.Type, e.Aggregate, string(e.Payload)
 	}
 	n = len(b.keys)
 	kUser, kKey, kHash, kBody, kStatus, kTx := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n), make([]*string, n)

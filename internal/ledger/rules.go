@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 // The money rules: each command is checked against the rows its batch locked
@@ -189,7 +190,7 @@ func (b *batch) record(t *Transaction) {
 		b.dirty[a.ID] = true
 	}
 	b.txs = append(b.txs, t)
-	b.event("transaction.posted", t.ID, t.event(b.accounts))
+	b.event(t.event(event.NewHeader(event.TransactionPosted, b.now), b.accounts), t.ID)
 }
 
 func (b *batch) hold(p bank.Principal, c command) (any, bool, error) {
@@ -211,7 +212,7 @@ func (b *batch) hold(p bank.Principal, c command) (any, bool, error) {
 	b.dirty[a.ID] = true
 	b.holds[h.ID] = h
 	b.newHolds = append(b.newHolds, h)
-	b.event("hold.created", h.ID, h.event(a))
+	b.event(h.event(event.NewHeader(event.HoldCreated, b.now), a), h.ID)
 	return h, true, nil
 }
 
@@ -288,25 +289,25 @@ func (b *batch) release(p bank.Principal, c command) (any, bool, error) {
 		if h == nil || h.Status != HoldPending || h.ExpiresAt == nil || h.ExpiresAt.After(b.now) {
 			return h, false, nil // captured, voided or extended meanwhile
 		}
-		b.releaseHold(h, HoldExpired, "hold.expired")
+		b.releaseHold(h, HoldExpired, event.HoldExpired)
 		return h, false, nil
 	}
 	h, _, err := b.pendingHold(p, c.holdID)
 	if err != nil {
 		return nil, false, err
 	}
-	b.releaseHold(h, HoldVoided, "hold.voided")
+	b.releaseHold(h, HoldVoided, event.HoldVoided)
 	return h, false, nil
 }
 
-func (b *batch) releaseHold(h *Hold, status, event string) {
+func (b *batch) releaseHold(h *Hold, status, typ string) {
 	a := b.accounts[h.AccountID]
 	a.Balance.Pending -= h.remaining()
 	a.setAvailable()
 	b.dirty[a.ID] = true
 	h.Status = status
 	b.changedHold(h)
-	b.event(event, h.ID, h.event(a))
+	b.event(h.event(event.NewHeader(typ, b.now), a), h.ID)
 }
 
 func (b *batch) changedHold(h *Hold) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -120,10 +121,6 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, h := range b.holdsDone {
 		hu.args = append(hu.args, []any{h.ID, h.CapturedAmount, h.Status, h.updatedAt})
 	}
-	er := table{what: "outbox", q: `INSERT INTO outbox (id, type, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`}
-	for _, e := range b.events {
-		er.args = append(er.args, []any{e.id, e.typ, e.aggregate, string(e.payload), b.now})
-	}
 	kr := table{what: "idempotency keys", q: `INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, transaction_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`}
 	for _, k := range b.keys {
@@ -133,7 +130,10 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, a := range b.audits {
 		ar.args = append(ar.args, a.args(b.now))
 	}
-	for _, t := range []table{bal, txr, pr, hr, hu, er, kr, ar} {
+	if err := event.Write(s.ctx, s.tx, b.events...); err != nil {
+		return err
+	}
+	for _, t := range []table{bal, txr, pr, hr, hu, kr, ar} {
 		if len(t.args) == 0 {
 			continue
 		}

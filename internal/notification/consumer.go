@@ -172,7 +172,7 @@ func (s *Service) process(ctx context.Context, m queue.Message) string {
 
 // notify delivers e to recipient on each channel they chose, and reports
 // whether every delivery is done.
-func (s *Service) notify(ctx context.Context, log *slog.Logger, e *event, sp spec, recipient string) bool {
+func (s *Service) notify(ctx context.Context, log *slog.Logger, e *notice, sp spec, recipient string) bool {
 	c, found, err := s.users.Lookup(ctx, recipient)
 	if err != nil {
 		log.Warn("notification: recipient lookup failed", "user_id", recipient, "err", err)
@@ -216,7 +216,7 @@ func (s *Service) notify(ctx context.Context, log *slog.Logger, e *event, sp spe
 
 // deliver sends one delivery unless it was sent already, and reports
 // whether it is done.
-func (s *Service) deliver(ctx context.Context, log *slog.Logger, e *event, sp spec, recipient string, ch Channel, to, secret string, msg message) bool {
+func (s *Service) deliver(ctx context.Context, log *slog.Logger, e *notice, sp spec, recipient string, ch Channel, to, secret string, msg message) bool {
 	start := time.Now()
 	id, state, err := s.claim(ctx, delivery{eventID: e.EventID, eventType: e.Type, userID: recipient, channel: ch, subject: msg.Subject})
 	switch {

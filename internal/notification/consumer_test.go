@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestDeliversOnEveryChannel sends one transfer's event through a real
@@ -340,7 +340,7 @@ func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
 		}
 		addUser(t, db, "alice", "alice@example.test", "Alice")
 		addUser(t, db, "bob", "bob@example.test", "Bob")
-		if _, st, err := s.claim(ctx, delivery{eventID: "ev1", eventType: TypeTransactionPosted, userID: "alice", channel: Email, subject: "x"}); err != nil || st != claimed {
+		if _, st, err := s.claim(ctx, delivery{eventID: "ev1", eventType: event.TransactionPosted, userID: "alice", channel: Email, subject: "x"}); err != nil || st != claimed {
 			t.Fatalf("claim: %v, %v", st, err)
 		}
 		q := newMemQueue(time.Minute, 10)

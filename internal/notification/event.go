@@ -1,82 +1,80 @@
 package notification
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
-)
-
-// The event types the service tells users about, as their producers write
-// them (internal/ledger, internal/auth, payment-service).
-const (
-	TypeTransactionPosted = "transaction.posted"
-	TypeHoldCreated       = "hold.created"
-	TypeAccountFrozen     = "account.frozen"
-	TypeLoginLocked       = "auth.login_failed_locked"
-	TypePaymentSettled    = "payment.settled"
-	TypePaymentFailed     = "payment.failed"
-	TypePaymentReturned   = "payment.returned"
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 // quiet are events the platform writes that no user is told about: they are
 // acknowledged as "ignored", not as unknown. (A payment's submission and
 // the customer's own cancellation need no message; its outcome does.)
-var quiet = []string{"hold.captured", "hold.voided", "hold.expired", "payment.submitted", "payment.cancelled"}
+var quiet = []string{event.HoldCaptured, event.HoldVoided, event.HoldExpired, event.PaymentSubmitted, event.PaymentCancelled}
 
-// event is the body of every message, all types' fields in one: a field a
-// type does not have stays zero. Everything a notification needs is in the
-// body, because a DLQ redrive re-sends only the body.
-type event struct {
-	EventID    string    `json:"event_id"`
-	Type       string    `json:"type"`
-	OccurredAt time.Time `json:"occurred_at"`
+// notice is what the service reads of an event: its header and the fields
+// its templates and webhooks use, taken from internal/event's payloads. A
+// field a type does not have stays zero.
+type notice struct {
+	event.Header
 
 	// transaction.posted
-	TransactionID   string `json:"transaction_id"`
-	TransactionType string `json:"transaction_type"`
-	Description     string `json:"description"`
-	Postings        []struct {
-		AccountID string `json:"account_id"`
-		OwnerID   string `json:"owner_id"`
-		Amount    int64  `json:"amount"`
-	} `json:"postings"`
+	TransactionID   string
+	TransactionType string
+	Description     string
+	Postings        []event.Posting
 
 	// hold.created, account.frozen, payment.*
-	HoldID        string `json:"hold_id"`
-	PaymentID     string `json:"payment_id"`
-	AccountID     string `json:"account_id"`
-	OwnerID       string `json:"owner_id"`
-	Status        string `json:"status"`
-	FailureReason string `json:"failure_reason"`
+	HoldID        string
+	PaymentID     string
+	AccountID     string
+	OwnerID       string
+	Status        string
+	FailureReason string
 
 	// auth.login_failed_locked
-	UserID string `json:"user_id"`
+	UserID string
 
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
+	Amount   int64
+	Currency string
 }
 
 // errMalformed marks a body that is not an event this service can read.
-var errMalformed = errors.New("malformed event")
+var errMalformed = event.ErrMalformed
 
-// decodeEvent reads a message body. It returns errMalformed for a body that
-// is not a JSON object with an event id and a type; the type's own fields
+// decodeEvent reads a message body through internal/event. It returns
+// errMalformed for a body that is not an event of a known version; an event
+// of an unknown type comes back with its header alone. The type's own fields
 // are checked by the type's spec.
-func decodeEvent(body []byte) (*event, error) {
-	var e event
-	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+func decodeEvent(body []byte) (*notice, error) {
+	p, err := event.Decode(body)
+	if errors.Is(err, event.ErrUnknownType) {
+		return &notice{Header: *p.Head()}, nil
 	}
-	if bank.CheckID("event_id", e.EventID) != nil || e.Type == "" || len(e.Type) > 100 || !bank.ValidText(e.Type) {
-		return nil, fmt.Errorf("%w: no event_id or type", errMalformed)
+	if err != nil {
+		return nil, err
 	}
-	return &e, nil
+	n := &notice{Header: *p.Head()}
+	switch p := p.(type) {
+	case *event.Transaction:
+		n.TransactionID, n.TransactionType, n.Description, n.Postings = p.TransactionID, p.TransactionType, p.Description, p.Postings
+		n.Amount, n.Currency = p.Amount, string(p.Currency)
+	case *event.Hold:
+		n.HoldID, n.AccountID, n.OwnerID, n.Status = p.HoldID, p.AccountID, p.OwnerID, p.Status
+		n.Amount, n.Currency = p.Amount, string(p.Currency)
+	case *event.Frozen:
+		n.AccountID, n.OwnerID = p.AccountID, p.OwnerID
+	case *event.Locked:
+		n.UserID = p.UserID
+	case *event.Payment:
+		n.PaymentID, n.OwnerID, n.Status, n.FailureReason = p.PaymentID, p.OwnerID, p.Status, p.FailureReason
+		n.Amount, n.Currency = p.Amount, string(p.Currency)
+	}
+	return n, nil
 }
 
 // spec is what the service does with one event type: whom it tells, what
@@ -84,18 +82,18 @@ func decodeEvent(body []byte) (*event, error) {
 type spec struct {
 	// recipients returns the users to tell, or errMalformed when the body
 	// lacks what the type needs.
-	recipients func(e *event) ([]string, error)
+	recipients func(e *notice) ([]string, error)
 	// data is the part of the event a webhook receives for recipient: only
 	// what concerns them (a transfer's counterparty stays out of it).
-	data func(e *event, recipient string) map[string]any
+	data func(e *notice, recipient string) map[string]any
 }
 
 // specs are the event types with a template. A payment's fields are those
 // payment-service writes: payment_id, owner_id, amount, currency, status,
 // failure_reason.
 func specs() map[string]spec {
-	owner := func(need ...string) func(e *event) ([]string, error) {
-		return func(e *event) ([]string, error) {
+	owner := func(need ...string) func(e *notice) ([]string, error) {
+		return func(e *notice) ([]string, error) {
 			if err := require(e, need...); err != nil {
 				return nil, err
 			}
@@ -104,7 +102,7 @@ func specs() map[string]spec {
 	}
 	payment := spec{
 		recipients: owner("owner_id", "payment_id", "currency"),
-		data: func(e *event, _ string) map[string]any {
+		data: func(e *notice, _ string) map[string]any {
 			d := map[string]any{"payment_id": e.PaymentID, "amount": e.Amount, "currency": e.Currency, "status": e.Status}
 			if e.FailureReason != "" {
 				d["failure_reason"] = e.FailureReason
@@ -113,8 +111,8 @@ func specs() map[string]spec {
 		},
 	}
 	return map[string]spec{
-		TypeTransactionPosted: {
-			recipients: func(e *event) ([]string, error) {
+		event.TransactionPosted: {
+			recipients: func(e *notice) ([]string, error) {
 				if err := require(e, "transaction_id", "currency"); err != nil {
 					return nil, err
 				}
@@ -130,7 +128,7 @@ func specs() map[string]spec {
 				}
 				return out, nil
 			},
-			data: func(e *event, recipient string) map[string]any {
+			data: func(e *notice, recipient string) map[string]any {
 				var accounts []string
 				for _, p := range e.Postings {
 					if p.OwnerID == recipient && !slices.Contains(accounts, p.AccountID) {
@@ -141,33 +139,33 @@ func specs() map[string]spec {
 					"amount": e.net(recipient), "currency": e.Currency, "description": e.Description, "account_ids": accounts}
 			},
 		},
-		TypeHoldCreated: {
+		event.HoldCreated: {
 			recipients: owner("owner_id", "hold_id", "currency"),
-			data: func(e *event, _ string) map[string]any {
+			data: func(e *notice, _ string) map[string]any {
 				return map[string]any{"hold_id": e.HoldID, "account_id": e.AccountID, "amount": e.Amount, "currency": e.Currency}
 			},
 		},
-		TypeAccountFrozen: {
+		event.AccountFrozen: {
 			recipients: owner("owner_id", "account_id"),
-			data:       func(e *event, _ string) map[string]any { return map[string]any{"account_id": e.AccountID} },
+			data:       func(e *notice, _ string) map[string]any { return map[string]any{"account_id": e.AccountID} },
 		},
-		TypeLoginLocked: {
-			recipients: func(e *event) ([]string, error) {
+		event.UserLocked: {
+			recipients: func(e *notice) ([]string, error) {
 				if err := require(e, "user_id"); err != nil {
 					return nil, err
 				}
 				return []string{e.UserID}, nil
 			},
-			data: func(e *event, _ string) map[string]any { return map[string]any{} },
+			data: func(e *notice, _ string) map[string]any { return map[string]any{} },
 		},
-		TypePaymentSettled:  payment,
-		TypePaymentFailed:   payment,
-		TypePaymentReturned: payment,
+		event.PaymentSettled:  payment,
+		event.PaymentFailed:   payment,
+		event.PaymentReturned: payment,
 	}
 }
 
 // require returns errMalformed unless each named field of e is set.
-func require(e *event, fields ...string) error {
+func require(e *notice, fields ...string) error {
 	for _, f := range fields {
 		v := map[string]string{"owner_id": e.OwnerID, "user_id": e.UserID, "hold_id": e.HoldID, "payment_id": e.PaymentID,
 			"account_id": e.AccountID, "transaction_id": e.TransactionID, "currency": e.Currency}[f]
@@ -180,7 +178,7 @@ func require(e *event, fields ...string) error {
 
 // net is the sum of recipient's postings in e: what the transaction did to
 // their money (negative: it left their accounts).
-func (e *event) net(recipient string) int64 {
+func (e *notice) net(recipient string) int64 {
 	var n int64
 	for _, p := range e.Postings {
 		if p.OwnerID == recipient {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 // message is what one recipient is told: a subject (an email's, a webhook's
@@ -29,38 +31,38 @@ type view struct {
 
 // texts are the templates, subject then body, by event type.
 var texts = map[string][2]string{
-	TypeTransactionPosted: {
+	event.TransactionPosted: {
 		`{{if .Own}}Money moved between your accounts{{else if .Credit}}You received {{.Net}}{{else}}You paid {{.Net}}{{end}}`,
 		`Hello {{.Name}},
 
 {{if .Own}}{{.Amount}} moved between your own accounts{{else if .Credit}}{{.Net}} was credited to your account{{else}}{{.Net}} was debited from your account{{end}} ({{.Kind}}{{with .Description}}: {{.}}{{end}}).
 Transaction {{.ID}}.`},
-	TypeHoldCreated: {
+	event.HoldCreated: {
 		`{{.Amount}} reserved on your account`,
 		`Hello {{.Name}},
 
 {{.Amount}} is reserved on your account {{.ID}} and no longer available to spend until it is captured or released.`},
-	TypeAccountFrozen: {
+	event.AccountFrozen: {
 		`Your account has been frozen`,
 		`Hello {{.Name}},
 
 Your account {{.ID}} has been frozen: no money can leave it. Please contact us if you did not expect this.`},
-	TypeLoginLocked: {
+	event.UserLocked: {
 		`Your sign-in has been locked`,
 		`Hello {{.Name}},
 
 Your access has been locked and every session signed out. Please contact us to unlock it.`},
-	TypePaymentSettled: {
+	event.PaymentSettled: {
 		`Your payment of {{.Amount}} was completed`,
 		`Hello {{.Name}},
 
 Your payment {{.ID}} of {{.Amount}} has been settled.`},
-	TypePaymentFailed: {
+	event.PaymentFailed: {
 		`Your payment of {{.Amount}} failed`,
 		`Hello {{.Name}},
 
 Your payment {{.ID}} of {{.Amount}} failed{{with .Reason}} ({{.}}){{end}}. The money was released to your account.`},
-	TypePaymentReturned: {
+	event.PaymentReturned: {
 		`Your payment of {{.Amount}} was returned`,
 		`Hello {{.Name}},
 
@@ -87,20 +89,20 @@ func newTemplates() (*templates, error) {
 }
 
 // render writes e's message to recipient, named name.
-func (t *templates) render(e *event, recipient, name string) (message, error) {
+func (t *templates) render(e *notice, recipient, name string) (message, error) {
 	v := view{Name: name, Type: e.Type, Description: e.Description, Amount: formatMoney(e.Amount, e.Currency),
 		Kind: e.TransactionType, Reason: e.FailureReason}
 	switch e.Type {
-	case TypeTransactionPosted:
+	case event.TransactionPosted:
 		net := e.net(recipient)
 		v.ID, v.Credit, v.Own = e.TransactionID, net > 0, net == 0
 		if net < 0 {
 			net = -net
 		}
 		v.Net = formatMoney(net, e.Currency)
-	case TypeHoldCreated:
+	case event.HoldCreated:
 		v.ID = e.AccountID
-	case TypeAccountFrozen:
+	case event.AccountFrozen:
 		v.ID = e.AccountID
 	default:
 		v.ID = e.PaymentID

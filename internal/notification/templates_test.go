@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/fintech-banking/bank/internal/event"
 )
 
 func TestTemplates(t *testing.T) {
@@ -75,7 +77,7 @@ func TestFormatMoney(t *testing.T) {
 // own leg and accounts, never the other's.
 func TestWebhookDataIsTheRecipients(t *testing.T) {
 	e, _ := decodeEvent(transferEvent("e", "alice", "bob", 300))
-	d, _ := json.Marshal(specs()[TypeTransactionPosted].data(e, "bob"))
+	d, _ := json.Marshal(specs()[event.TransactionPosted].data(e, "bob"))
 	if got := string(d); strings.Contains(got, "alice") || !strings.Contains(got, `"amount":300`) || !strings.Contains(got, "acc-bob") {
 		t.Errorf("bob's data %s", got)
 	}

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -159,27 +160,20 @@ func (s *Service) List(ctx context.Context, pr bank.Principal, f ListFilter) ([]
 	return out, next, nil
 }
 
-// Event is the body of a payment's outbox event: everything a notification
-// needs, since a dead-letter redrive re-sends only the body.
-type Event struct {
-	queue.Header
-	PaymentID     string        `json:"payment_id"`
-	OwnerID       string        `json:"owner_id"`
-	FromAccountID string        `json:"from_account_id"`
-	Amount        int64         `json:"amount"`
-	Currency      bank.Currency `json:"currency"`
-	Status        string        `json:"status"`
-	FailureReason string        `json:"failure_reason,omitempty"`
-	Reference     string        `json:"reference"`
-}
-
 // events names the event each status announces.
 var events = map[string]string{
-	StatusSubmitted: "payment.submitted",
-	StatusSettled:   "payment.settled",
-	StatusFailed:    "payment.failed",
-	StatusReturned:  "payment.returned",
-	StatusCancelled: "payment.cancelled",
+	StatusSubmitted: event.PaymentSubmitted,
+	StatusSettled:   event.PaymentSettled,
+	StatusFailed:    event.PaymentFailed,
+	StatusReturned:  event.PaymentReturned,
+	StatusCancelled: event.PaymentCancelled,
+}
+
+// event is p's event of type typ, as p is after a move to status.
+func (p *Payment) event(typ string, at time.Time, status, failure string) *event.Payment {
+	return &event.Payment{Header: event.NewHeader(typ, at), PaymentID: p.ID, OwnerID: p.OwnerID,
+		FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: status,
+		FailureReason: failure, Reference: p.Reference}
 }
 
 // errLost says a compare-and-set found the payment no longer in the status
@@ -275,10 +269,7 @@ func (s *Service) cas(ctx context.Context, tx *sql.Tx, m *move) (bool, error) {
 		return false, err
 	}
 	if typ, ok := events[next.Status]; ok {
-		h := queue.NewHeader(typ, next.UpdatedAt)
-		if err := queue.Write(ctx, tx, h, p.ID, Event{Header: h, PaymentID: p.ID, OwnerID: p.OwnerID,
-			FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: next.Status,
-			FailureReason: next.FailureReason, Reference: p.Reference}); err != nil {
+		if err := event.Publish(ctx, tx, p.event(typ, next.UpdatedAt, next.Status, next.FailureReason), p.ID); err != nil {
 			return false, err
 		}
 	}
@@ -322,8 +313,6 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 		lease_owner = NULL, lease_until = NULL
 		FROM jsonb_to_recordset($3::jsonb) AS v(id text, expected text, history text, tx text)
 		WHERE p.id = v.id COLLATE "C" AND p.status = v.expected RETURNING p.id`
-	insert := `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
-		SELECT v.id, $1, v.agg, v.payload, $2 FROM jsonb_to_recordset($3::jsonb) AS v(id text, agg text, payload text)`
 	if !s.isPostgres() {
 		update = `UPDATE payments SET status = $1, history = json_extract(v.value, '$.history'),
 			capture_tx_id = COALESCE(json_extract(v.value, '$.tx'), capture_tx_id),
@@ -331,9 +320,6 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 			lease_owner = NULL, lease_until = NULL
 			FROM json_each($3) AS v WHERE payments.id = json_extract(v.value, '$.id')
 			AND payments.status = json_extract(v.value, '$.expected') RETURNING payments.id`
-		insert = `INSERT INTO outbox (id, type, aggregate_id, payload, created_at)
-			SELECT json_extract(value, '$.id'), $1, json_extract(value, '$.agg'), json_extract(value, '$.payload'), $2
-			FROM json_each($3)`
 	}
 	byID := make(map[string]int, len(moves))
 	for i, m := range moves {
@@ -346,12 +332,7 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 		if err != nil {
 			return fmt.Errorf("payments to %s: %w", to, err)
 		}
-		type ev struct {
-			ID      string `json:"id"`
-			Agg     string `json:"agg"`
-			Payload string `json:"payload"`
-		}
-		var evs []ev
+		var evs []event.Record
 		for rs.Next() {
 			var id string
 			if err := rs.Scan(&id); err != nil {
@@ -364,10 +345,12 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 			}
 			ok[i] = true
 			p, next := moves[i].p, &moves[i].next
-			h := queue.NewHeader(events[to], now)
-			evs = append(evs, ev{ID: h.EventID, Agg: p.ID, Payload: string(mustJSON(Event{Header: h, PaymentID: p.ID,
-				OwnerID: p.OwnerID, FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency,
-				Status: to, Reference: p.Reference, FailureReason: next.FailureReason}))})
+			r, err := event.Encode(p.event(events[to], now, to, next.FailureReason), p.ID)
+			if err != nil {
+				rs.Close()
+				return err
+			}
+			evs = append(evs, r)
 		}
 		err = rs.Err()
 		rs.Close()
@@ -375,10 +358,7 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 			return err
 		}
 		// Each event commits with the change it announces.
-		if _, err := tx.ExecContext(ctx, insert, events[to], now, string(mustJSON(evs))); err != nil {
-			return fmt.Errorf("write %s events: %w", events[to], err)
-		}
-		return nil
+		return event.Write(ctx, tx, evs...)
 	})
 	if err != nil {
 		return nil, err

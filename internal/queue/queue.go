@@ -1,3 +1,7 @@
+// Package queue carries events from the services that make them to those
+// that consume them. Events start in the outbox table (internal/event),
+// written in the same database transaction as the change they announce; a
+// relay publishes them after commit.
 package queue
 
 import (

@@ -15,13 +15,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
 
 type relayEvent struct {
-	queue.Header
+	event.Header
 	Aggregate string `json:"aggregate"`
 	N         int    `json:"n"`
 }
@@ -102,9 +103,9 @@ func TestRelay(t *testing.T) {
 							lock.Unlock()
 							return
 						}
-						h := queue.NewHeader("test.event", time.Now())
+						h := event.NewHeader("test.event", time.Now())
 						err := db.InTx(ctx, func(tx *sql.Tx) error {
-							return queue.Write(ctx, tx, h, agg, relayEvent{h, agg, n})
+							return event.Publish(ctx, tx, &relayEvent{h, agg, n}, agg)
 						})
 						if err == nil {
 							next++
@@ -203,8 +204,8 @@ func TestRelayLag(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		at := time.Now().Add(-90 * time.Second)
-		h := queue.NewHeader("test.event", at)
-		if err := db.InTx(ctx, func(tx *sql.Tx) error { return queue.Write(ctx, tx, h, "a", h) }); err != nil {
+		h := event.NewHeader("test.event", at)
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &h, "a") }); err != nil {
 			t.Fatal(err)
 		}
 		lag, err := queue.Lag(ctx, db, time.Now())
@@ -230,12 +231,12 @@ func TestRelayLateCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer early.Rollback()
-	he := queue.NewHeader("test.early", time.Now())
-	if err := queue.Write(ctx, early, he, "a", he); err != nil {
+	he := event.NewHeader("test.early", time.Now())
+	if err := event.Publish(ctx, early, &he, "a"); err != nil {
 		t.Fatal(err)
 	}
-	hl := queue.NewHeader("test.late", time.Now())
-	if err := db.InTx(ctx, func(tx *sql.Tx) error { return queue.Write(ctx, tx, hl, "b", hl) }); err != nil {
+	hl := event.NewHeader("test.late", time.Now())
+	if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &hl, "b") }); err != nil {
 		t.Fatal(err)
 	}
 	rctx, rcancel := context.WithCancel(ctx)
@@ -250,7 +251,7 @@ func TestRelayLateCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			var h queue.Header
+			var h event.Header
 			_ = json.Unmarshal(m.Body, &h)
 			got = append(got, h.Type)
 		}
@@ -305,8 +306,8 @@ func TestRelayRefusedRow(t *testing.T) {
 			if i == 1 {
 				typ = "test.poison"
 			}
-			h := queue.NewHeader(typ, time.Now())
-			if err := db.InTx(ctx, func(tx *sql.Tx) error { return queue.Write(ctx, tx, h, "a", h) }); err != nil {
+			h := event.NewHeader(typ, time.Now())
+			if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &h, "a") }); err != nil {
 				t.Fatal(err)
 			}
 		}
