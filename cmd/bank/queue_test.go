@@ -66,7 +66,7 @@ func TestQueueRelayAndCommands(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if lag, err := queue.Lag(context.Background(), db, time.Now()); err != nil || lag != 0 {
+			if lag, err := queue.Lag(context.Background(), db, time.Now(), false); err != nil || lag != 0 {
 				t.Errorf("outbox lag %s, %v after the relay ran, want 0", lag, err)
 			}
 			_, _, metrics := getAs(t, b.url+"/actuator/prometheus", "")

@@ -95,8 +95,8 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
 	health.AddCheck("db", databaseCheck(db))
-	// The queue: the outbox relay publishes to it, the notification
-	// consumer receives from it. Its depths are read at scrape time through
+	// The queue: events are written into it (the table queue) or forwarded
+	// to it by the relay (SQS), the notification consumer receives from it. Its depths are read at scrape time through
 	// a short cache; it shows in /actuator/health but not in readiness:
 	// the services write their events to the outbox and ride out an outage.
 	q, err := openQueue(ctx, &cfg, db, log, queue.NewMetrics(reg))
@@ -109,7 +109,11 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		_, err := queueStatsCache.Stats(ctx)
 		return err
 	})
-	relay := queue.NewRelay(db, q, log, queue.DefaultRelayConfig(), queue.NewRelayMetrics(reg, db))
+	// Events are written straight into the table queue; with SQS the relay
+	// forwards them.
+	rc := queue.DefaultRelayConfig()
+	rc.Forward = cfg.QueueURL != "db"
+	relay := queue.NewRelay(db, q, log, rc, queue.NewRelayMetrics(reg, db))
 	mux := http.NewServeMux()
 	observe.NewActuator(reg, health).Routes(mux)
 	// Every service checks tokens against their users' current state; a
@@ -201,7 +205,8 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	g.Go(func() error { keys.Watch(gctx, cfg.JWTReloadInterval); return nil })
 	g.Go(func() error { maintenance.Run(gctx, cfg.MaintenancePoll); return nil })
 	// Every serve runs the relay: the lease lets one replica publish at a
-	// time, and the outbox drains while any replica of any service runs.
+	// time, and events (and an earlier release's outbox) drain while any
+	// replica of any service runs.
 	g.Go(func() error { return relay.Run(gctx) })
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}

@@ -67,7 +67,7 @@ func (s *Service) Lock(ctx context.Context, by Principal, id string) (User, erro
 			return nil, err
 		}
 		return nil, event.Publish(ctx, tx, &event.Locked{Header: event.NewHeader(event.UserLocked, now),
-			UserID: id, Email: u.Email, LockedBy: by.UserID}, id)
+			UserID: id, Email: u.Email, LockedBy: by.UserID})
 	})
 }
 

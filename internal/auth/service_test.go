@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/event/eventtest"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -453,11 +454,7 @@ func TestLoginDelays(t *testing.T) {
 
 func countOutbox(t *testing.T, db *store.DB) int {
 	t.Helper()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return len(eventtest.Written(t, db))
 }
 
 // TestLoginUnknownEmail: an unknown email and a wrong password get the same

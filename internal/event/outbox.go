@@ -9,48 +9,60 @@ import (
 	"time"
 )
 
-// Columns are the outbox table and the columns a record fills, for the
-// statements that write records along with other rows in one round trip
-// (the ledger's batch).
-const Columns = "outbox (id, type, aggregate_id, payload, created_at)"
+// Queue is the table queue events are written to: with BANK_QUEUE_URL=db
+// (the embedded default) its consumers receive the very rows committed with
+// each change; with SQS the outbox relay forwards them. The row is the
+// outbox and the message at once: one row per event, its payload stored
+// once.
+const Queue = "notifications"
 
-// Record is one event as the outbox keeps it.
+// Record is one encoded event, ready for the queue.
 type Record struct {
-	ID        string
-	Type      string
-	Aggregate string // what the event is about: an account, a payment…
-	Payload   []byte // the encoded payload
-	At        time.Time
+	ID      string
+	Type    string
+	Payload []byte
+	At      time.Time
 }
 
-// Encode returns p's record; aggregate names what p is about.
-func Encode(p Payload, aggregate string) (Record, error) {
+// Encode returns p's record.
+func Encode(p Payload) (Record, error) {
 	h := p.Head()
 	body, err := json.Marshal(p)
 	if err != nil {
 		return Record{}, fmt.Errorf("encode %s event: %w", h.Type, err)
 	}
-	return Record{ID: h.EventID, Type: h.Type, Aggregate: aggregate, Payload: body, At: h.OccurredAt}, nil
+	return Record{ID: h.EventID, Type: h.Type, Payload: body, At: h.OccurredAt}, nil
 }
+
+// Insert begins the statement that writes records: a row's id, body and
+// sent_at (milliseconds since the epoch) are its own, and NewMessage follows
+// them. The ledger's batch uses it to write its events in the statement that
+// writes its money.
+const Insert = "INSERT INTO queue_messages (id, body, sent_at, queue, visible_at) "
+
+// NewMessage is the queue and visible_at of every new event: visible at
+// once (0 sorts first, so new events are received in seq order), and not
+// yet received.
+const NewMessage = "'" + Queue + "', 0"
 
 // writeChunk bounds the rows of one INSERT.
 const writeChunk = 200
 
-// Write adds recs to the outbox in tx, in order, so that they commit with
-// the change they announce. It works on both databases.
+// Write adds recs to the events' queue in tx, in order, so that they commit
+// with the change they announce. It works on both databases.
 func Write(ctx context.Context, tx *sql.Tx, recs ...Record) error {
 	for start := 0; start < len(recs); start += writeChunk {
 		chunk := recs[start:min(start+writeChunk, len(recs))]
 		var q strings.Builder
-		q.WriteString("INSERT INTO " + Columns + " VALUES ")
-		args := make([]any, 0, 5*len(chunk))
+		q.WriteString(Insert + "VALUES ")
+		args := make([]any, 0, 3*len(chunk))
 		for i, r := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-			args = append(args, r.ID, r.Type, r.Aggregate, string(r.Payload), r.At)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, %s)", n+1, n+2, n+3, NewMessage)
+			args = append(args, r.ID, r.Payload, r.At.UnixMilli())
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("write %d %s events: %w", len(chunk), chunk[0].Type, err)
@@ -59,9 +71,9 @@ func Write(ctx context.Context, tx *sql.Tx, recs ...Record) error {
 	return nil
 }
 
-// Publish encodes p and writes it to the outbox in tx; see Write.
-func Publish(ctx context.Context, tx *sql.Tx, p Payload, aggregate string) error {
-	r, err := Encode(p, aggregate)
+// Publish encodes p and writes it in tx; see Write.
+func Publish(ctx context.Context, tx *sql.Tx, p Payload) error {
+	r, err := Encode(p)
 	if err != nil {
 		return err
 	}

@@ -10,13 +10,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/event/eventtest"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
 
 // TestPublish writes events in a producer's transaction and reads them back
-// as a consumer does: the row names the event, and the payload decodes into
-// the same struct, hostile text included.
+// as a consumer does: each is one new message of the events' queue, named by
+// the event's id, whose body decodes into the same struct, hostile text
+// included.
 func TestPublish(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
@@ -31,7 +33,7 @@ func TestPublish(t *testing.T) {
 		}
 		if err := db.InTx(ctx, func(tx *sql.Tx) error {
 			for _, p := range sent {
-				if err := event.Publish(ctx, tx, p, "agg-"+p.Head().Type); err != nil {
+				if err := event.Publish(ctx, tx, p); err != nil {
 					return err
 				}
 			}
@@ -39,28 +41,33 @@ func TestPublish(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := db.QueryContext(ctx, `SELECT id, type, aggregate_id, payload FROM outbox ORDER BY seq`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var got []event.Payload
-		for rows.Next() {
-			var id, typ, agg, payload string
-			if err := rows.Scan(&id, &typ, &agg, &payload); err != nil {
-				t.Fatal(err)
-			}
-			p, err := event.Decode([]byte(payload))
+		var ids []string
+		if err := func() error {
+			rows, err := db.QueryContext(ctx, `SELECT id, sent_at, visible_at, receive_count FROM queue_messages WHERE queue = $1 ORDER BY seq`, event.Queue)
 			if err != nil {
-				t.Fatalf("decode %s: %v", payload, err)
+				return err
 			}
-			if h := p.Head(); id != h.EventID || typ != h.Type || agg != "agg-"+h.Type || h.Version != event.Version {
-				t.Errorf("outbox row %s %s %s for event %+v", id, typ, agg, h)
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				var sentAt, visibleAt, receives int64
+				if err := rows.Scan(&id, &sentAt, &visibleAt, &receives); err != nil {
+					return err
+				}
+				if sentAt != at.UnixMilli() || visibleAt != 0 || receives != 0 {
+					t.Errorf("message %s: sent_at %d, visible_at %d, %d receives; want %d, 0, 0", id, sentAt, visibleAt, receives, at.UnixMilli())
+				}
+				ids = append(ids, id)
 			}
-			got = append(got, p)
-		}
-		if err := rows.Err(); err != nil {
+			return rows.Err()
+		}(); err != nil {
 			t.Fatal(err)
+		}
+		got := eventtest.Written(t, db)
+		for i, p := range got {
+			if h := p.Head(); i >= len(ids) || ids[i] != h.EventID || h.Version != event.Version {
+				t.Errorf("message %d is event %+v; want its id %v and version %d", i, h, ids, event.Version)
+			}
 		}
 		if diff := cmp.Diff(got, sent); diff != "" {
 			t.Errorf("read back (-got +sent):\n%s", diff)

@@ -188,7 +188,7 @@ func (l *Ledger) SetStatus(ctx context.Context, p bank.Principal, id, action str
 		switch {
 		case changed && action == ActionFreeze:
 			return event.Publish(ctx, tx, &event.Frozen{Header: event.NewHeader(event.AccountFrozen, l.clock()),
-				AccountID: a.ID, OwnerID: a.OwnerID, FrozenBy: p.UserID}, a.ID)
+				AccountID: a.ID, OwnerID: a.OwnerID, FrozenBy: p.UserID})
 		case changed:
 			return nil
 		case a.Status == StatusClosed && action != ActionClose:

@@ -7,10 +7,10 @@ import (
 // The events of money changes, written to the outbox in the batch's own
 // transaction. Their payloads are internal/event's.
 
-// event queues an outbox record for p, about aggregate.
-func (b *batch) event(p event.Payload, aggregate string) {
+// event queues p for writing.
+func (b *batch) event(p event.Payload) {
 	h := p.Head()
-	b.events = append(b.events, event.Record{ID: h.EventID, Type: h.Type, Aggregate: aggregate, Payload: encode(p), At: b.now})
+	b.events = append(b.events, event.Record{ID: h.EventID, Type: h.Type, Payload: encode(p), At: b.now})
 }
 
 // event is t's transaction.posted, with the owner of each account moved.

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/event/eventtest"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -249,9 +251,7 @@ func TestOutboxAndPurge(t *testing.T) {
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM transactions`).Scan(&txs); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE type = 'transaction.posted'`).Scan(&events); err != nil {
-			t.Fatal(err)
-		}
+		events = len(eventtest.Written(t, db, eventtest.OfType(event.TransactionPosted)))
 		if txs != 2 || events != txs {
 			t.Errorf("%d transactions and %d transaction.posted events, want 2 and 2", txs, events)
 		}
@@ -364,9 +364,9 @@ func TestAccountLifecycle(t *testing.T) {
 		if err := withdraw(1); bank.ErrorCode(err) != "account_frozen" {
 			t.Errorf("withdrawal from a frozen account: %v, want account_frozen", err)
 		}
-		var events int
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE type = 'account.frozen' AND aggregate_id = $1`, a).Scan(&events); err != nil || events != 1 {
-			t.Errorf("account.frozen events = %d, %v; want 1", events, err)
+		frozen := eventtest.Written(t, db, func(p event.Payload) bool { f, ok := p.(*event.Frozen); return ok && f.AccountID == a })
+		if len(frozen) != 1 {
+			t.Errorf("account.frozen events = %d; want 1", len(frozen))
 		}
 		if _, err := l.SetStatus(ctx, operator, a, ledger.ActionUnfreeze); err != nil {
 			t.Fatal(err)

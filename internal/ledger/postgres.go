@@ -119,11 +119,10 @@ const writesSQL = `WITH balances AS (
 		INSERT INTO postings (transaction_id, account_id, amount, currency, created_at)
 		SELECT v.*, $1::timestamptz FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) AS v
 	), events AS (
-		INSERT INTO ` + event.Columns + `
-		SELECT v.*, $1::timestamptz FROM unnest($17::text[], $18::text[], $19::text[], $20::text[]) AS v
+		` + event.Insert + `SELECT v.*, $25::bigint, ` + event.NewMessage + ` FROM unnest($17::text[], $18::bytea[]) AS v
 	)
 	INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, transaction_id, created_at)
-	SELECT v.*, $1::timestamptz FROM unnest($21::text[], $22::text[], $23::text[], $24::int[], $25::bytea[], $26::text[]) AS v`
+	SELECT v.*, $1::timestamptz FROM unnest($19::text[], $20::text[], $21::text[], $22::int[], $23::bytea[], $24::text[]) AS v`
 
 func (s *pgBatch) load(b *batch, p *loadPlan) error {
 	var pipe pgx.Batch
@@ -232,9 +231,9 @@ func (s *pgBatch) write(b *batch) error {
 		}
 	}
 	n = len(b.events)
-	eID, eTyp, eAgg, ePayload := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	eID, eBody := make([]string, n), make([][]byte, n)
 	for i, e := range b.events {
-		eID[i], eTyp[i], eAgg[i], ePayload[i] = e.ID, e.Type, e.Aggregate, string(e.Payload)
+		eID[i], eBody[i] = e.ID, e.Payload
 	}
 	n = len(b.keys)
 	kUser, kKey, kHash, kBody, kStatus, kTx := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n), make([]*string, n)
@@ -244,8 +243,8 @@ func (s *pgBatch) write(b *batch) error {
 	pipe.Queue(writesSQL, b.now, ids, posted, pending,
 		id, typ, amt, cur, desc, by, rev, hold,
 		pTx, pAcct, pAmt, pCur,
-		eID, eTyp, eAgg, ePayload,
-		kUser, kKey, kHash, kStatus, kBody, kTx)
+		eID, eBody,
+		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli())
 	for _, h := range b.newHolds {
 		pipe.Queue(`INSERT INTO holds (`+holdColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status, h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt)

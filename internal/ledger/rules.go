@@ -190,7 +190,7 @@ func (b *batch) record(t *Transaction) {
 		b.dirty[a.ID] = true
 	}
 	b.txs = append(b.txs, t)
-	b.event(t.event(event.NewHeader(event.TransactionPosted, b.now), b.accounts), t.ID)
+	b.event(t.event(event.NewHeader(event.TransactionPosted, b.now), b.accounts))
 }
 
 func (b *batch) hold(p bank.Principal, c command) (any, bool, error) {
@@ -212,7 +212,7 @@ func (b *batch) hold(p bank.Principal, c command) (any, bool, error) {
 	b.dirty[a.ID] = true
 	b.holds[h.ID] = h
 	b.newHolds = append(b.newHolds, h)
-	b.event(h.event(event.NewHeader(event.HoldCreated, b.now), a), h.ID)
+	b.event(h.event(event.NewHeader(event.HoldCreated, b.now), a))
 	return h, true, nil
 }
 
@@ -307,7 +307,7 @@ func (b *batch) releaseHold(h *Hold, status, typ string) {
 	b.dirty[a.ID] = true
 	h.Status = status
 	b.changedHold(h)
-	b.event(h.event(event.NewHeader(typ, b.now), a), h.ID)
+	b.event(h.event(event.NewHeader(typ, b.now), a))
 }
 
 func (b *batch) changedHold(h *Hold) {

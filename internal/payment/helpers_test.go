@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/event/eventtest"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -173,24 +175,15 @@ func (e *env) run() {
 	}
 }
 
-// events returns the types of the outbox events about payment id, in order.
+// events returns the types of the events about payment id, in order.
 func (e *env) events(id string) []string {
 	e.t.Helper()
-	rows, err := e.db.QueryContext(context.Background(), `SELECT type FROM outbox WHERE aggregate_id = $1 ORDER BY created_at, type`, id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
+	for _, p := range eventtest.Written(e.t, e.db, func(p event.Payload) bool {
+		pe, ok := p.(*event.Payment)
+		return ok && pe.PaymentID == id
+	}) {
+		out = append(out, p.Head().Type)
 	}
 	return out
 }

@@ -65,7 +65,7 @@ func TestPaymentFails(t *testing.T) {
 		if b, want := e.balance(e.acct), (ledger.Balance{Posted: 100_000, Available: 100_000}); b != want {
 			t.Errorf("after failure: %+v, want %+v", b, want)
 		}
-		if diff := cmp.Diff(e.events(p.ID), []string{"payment.failed", "payment.submitted"}); diff != "" {
+		if diff := cmp.Diff(e.events(p.ID), []string{"payment.submitted", "payment.failed"}); diff != "" {
 			t.Errorf("events (-got +want):\n%s", diff)
 		}
 		e.verify()

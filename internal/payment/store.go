@@ -269,7 +269,7 @@ func (s *Service) cas(ctx context.Context, tx *sql.Tx, m *move) (bool, error) {
 		return false, err
 	}
 	if typ, ok := events[next.Status]; ok {
-		if err := event.Publish(ctx, tx, p.event(typ, next.UpdatedAt, next.Status, next.FailureReason), p.ID); err != nil {
+		if err := event.Publish(ctx, tx, p.event(typ, next.UpdatedAt, next.Status, next.FailureReason)); err != nil {
 			return false, err
 		}
 	}
@@ -345,7 +345,7 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 			}
 			ok[i] = true
 			p, next := moves[i].p, &moves[i].next
-			r, err := event.Encode(p.event(events[to], now, to, next.FailureReason), p.ID)
+			r, err := event.Encode(p.event(events[to], now, to, next.FailureReason))
 			if err != nil {
 				rs.Close()
 				return err

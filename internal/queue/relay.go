@@ -11,23 +11,31 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// Relay publishes the outbox to a queue: every committed row at least once,
-// in the order of its seq, then deletes what it sent.
+// Relay publishes committed events to a queue that is not the platform's
+// table queue: every row at least once, in the order of its seq, then
+// deletes what it sent. Events are written straight into the table queue's
+// main queue (internal/event), so with BANK_QUEUE_URL=db they need no relay:
+// the row committed with a transfer is the message a consumer receives.
+// With SQS the relay forwards those rows. In both cases it also forwards the
+// rows of the outbox table, which releases before events went straight to
+// the queue wrote, so that nothing waiting at an upgrade is lost.
 //
-// Order. Rows are read as "the unsent rows, ORDER BY seq, LIMIT n", never
+// Order. Rows are read as "the unsent rows in seq order, LIMIT n", never
 // as "seq > the last sent": seq is taken at insert, not at commit, so with
 // several committers a row with a lower seq may commit after a higher one
 // was sent; it is then simply the first unsent row of a later batch.
 // Events of one aggregate (an account, a user) keep their order because
 // their writers are serialized by the aggregate's row lock, held from
-// before they insert their outbox rows until they commit: of two events of
+// before they insert their event rows until they commit: of two events of
 // one account, the later one is inserted, and so numbered, only after the
 // earlier one committed. A batch is sent in seq order; what a queue does
 // with that order is its own (the table queue keeps it, an SQS standard
@@ -44,10 +52,10 @@ import (
 // Crashes. A crash between the send and the delete sends those rows again.
 //
 // Refusals. A row the queue refuses for good (a *SendError that leaves it
-// out) stays in the outbox and is tried again with each batch; the rows
-// the queue took are deleted, so it holds back nothing. Its aggregate's
-// later events then go out before it: a refused event is an incident,
-// shown by the lag metric and the log.
+// out) stays and is tried again with each batch; the rows the queue took
+// are deleted, so it holds back nothing. Its aggregate's later events then
+// go out before it: a refused event is an incident, shown by the lag
+// metric and the log.
 type Relay struct {
 	db      *store.DB
 	q       Queue
@@ -57,13 +65,36 @@ type Relay struct {
 	metrics *RelayMetrics
 	nowSQL  string
 	renewed time.Time // when this relay last took or renewed the lease
+	sources []source
 }
+
+// source is a table the relay empties into the queue: how to read its first
+// unsent rows (seq, body) and how to delete those sent.
+type source struct {
+	read, delete string
+}
+
+var (
+	// outboxSource is the outbox table of releases before events went
+	// straight to the table queue.
+	outboxSource = source{read: `SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1`,
+		delete: `DELETE FROM outbox WHERE seq IN `}
+	// eventSource is the events' own queue, forwarded when the platform's
+	// queue is another (SQS). visible_at is 0 until a row is received, so
+	// this reads the index (queue, visible_at, seq) in seq order.
+	eventSource = source{read: `SELECT seq, body FROM queue_messages WHERE queue = '` + event.Queue + `' ORDER BY visible_at, seq LIMIT $1`,
+		delete: `DELETE FROM queue_messages WHERE seq IN `}
+)
 
 // RelayConfig tunes a Relay.
 type RelayConfig struct {
 	Batch int           // rows per send (default 100)
 	Poll  time.Duration // pause when the outbox is empty (default 200 ms)
 	Lease time.Duration // how long a holder keeps the lease unrenewed (default 15 s)
+	// Forward publishes the events' own table queue (event.Queue) too: set
+	// it when the queue is another one (SQS), never when it is that table
+	// queue, which would then send its messages to itself.
+	Forward bool
 }
 
 // DefaultRelayConfig is what serve runs.
@@ -71,7 +102,7 @@ func DefaultRelayConfig() RelayConfig {
 	return RelayConfig{Batch: 100, Poll: 200 * time.Millisecond, Lease: 15 * time.Second}
 }
 
-// NewRelay returns a relay from db's outbox to q. metrics may be nil.
+// NewRelay returns a relay from db's events to q. metrics may be nil.
 func NewRelay(db *store.DB, q Queue, log *slog.Logger, cfg RelayConfig, metrics *RelayMetrics) *Relay {
 	def := DefaultRelayConfig()
 	if cfg.Batch <= 0 {
@@ -86,7 +117,12 @@ func NewRelay(db *store.DB, q Queue, log *slog.Logger, cfg RelayConfig, metrics 
 	host, _ := os.Hostname()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	r := &Relay{db: db, q: q, log: log, holder: host + "/" + hex.EncodeToString(b[:]), cfg: cfg, metrics: metrics}
+	r := &Relay{db: db, q: q, log: log, holder: host + "/" + hex.EncodeToString(b[:]), cfg: cfg, metrics: metrics,
+		sources: []source{outboxSource}}
+	if cfg.Forward {
+		r.sources = append(r.sources, eventSource)
+		metrics.forwarding()
+	}
 	// The lease is measured in the database's clock, so that replicas'
 	// clocks do not matter.
 	if db.Dialect == store.Postgres {
@@ -169,9 +205,20 @@ func (r *Relay) step(ctx context.Context) (int, bool, error) {
 	return n, true, err
 }
 
-// publish sends the first unsent rows, in seq order, then deletes them.
+// publish sends the first unsent rows of the first source that has some, in
+// seq order, then deletes them.
 func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1`, r.cfg.Batch)
+	for _, src := range r.sources {
+		n, err := r.publishFrom(ctx, src, safeUntil)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, nil
+}
+
+func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time) (int, error) {
+	rows, err := r.db.QueryContext(ctx, src.read, r.cfg.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("read the outbox: %w", err)
 	}
@@ -181,15 +228,15 @@ func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
 	)
 	for rows.Next() {
 		var (
-			seq     int64
-			payload string
+			seq  int64
+			body []byte
 		)
-		if err := rows.Scan(&seq, &payload); err != nil {
+		if err := rows.Scan(&seq, &body); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("read the outbox: %w", err)
 		}
 		seqs = append(seqs, seq)
-		bodies = append(bodies, []byte(payload))
+		bodies = append(bodies, body)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -235,24 +282,37 @@ func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
 	}
 	// Deleted, not marked: the outbox stays as small as what is unsent.
 	// If this fails the rows go out again: at least once.
-	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, sent...); err != nil {
+	if _, err := r.db.ExecContext(ctx, src.delete+`(`+strings.Join(marks, ", ")+`)`, sent...); err != nil {
 		return 0, errors.Join(sendErr, fmt.Errorf("delete %d published outbox rows (they will be sent again): %w", len(sent), err))
 	}
 	r.metrics.published(len(sent))
 	return len(sent), sendErr
 }
 
-// Lag is the age of the oldest unsent outbox row, 0 when none is waiting.
-func Lag(ctx context.Context, db *store.DB, now time.Time) (time.Duration, error) {
-	var created time.Time
-	err := db.QueryRowContext(ctx, `SELECT created_at FROM outbox ORDER BY seq LIMIT 1`).Scan(&created)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("read the outbox's oldest row: %w", err)
+// Lag is the age of the oldest event not yet handed to the queue: in the
+// outbox of an earlier release and, when forward is set (the queue is SQS),
+// in the events' own queue; 0 when none is waiting.
+func Lag(ctx context.Context, db *store.DB, now time.Time, forward bool) (time.Duration, error) {
+	var oldest sql.NullInt64
+	q := `SELECT MIN(ms) FROM (SELECT ` + epochMillis(db.Dialect, "MIN(created_at)") + ` AS ms FROM outbox`
+	if forward {
+		q += ` UNION ALL SELECT MIN(sent_at) FROM queue_messages WHERE queue = '` + event.Queue + `'`
 	}
-	return max(now.Sub(created), 0), nil
+	if err := db.QueryRowContext(ctx, q+`) AS w`).Scan(&oldest); err != nil {
+		return 0, fmt.Errorf("read the oldest unpublished event: %w", err)
+	}
+	if !oldest.Valid {
+		return 0, nil
+	}
+	return max(now.Sub(time.UnixMilli(oldest.Int64)), 0), nil
+}
+
+// epochMillis is the SQL of col, a time, in milliseconds since the epoch.
+func epochMillis(d store.Dialect, col string) string {
+	if d == store.Postgres {
+		return `CAST(EXTRACT(EPOCH FROM ` + col + `) * 1000 AS BIGINT)`
+	}
+	return `CAST((julianday(` + col + `) - 2440587.5) * 86400000 AS INTEGER)`
 }
 
 // RelayMetrics are the relay's series: bank_outbox_relay_published_total,
@@ -261,6 +321,7 @@ func Lag(ctx context.Context, db *store.DB, now time.Time) (time.Duration, error
 type RelayMetrics struct {
 	publishedTotal prometheus.Counter
 	active         prometheus.Gauge
+	forward        atomic.Bool // the relay forwards the events' own queue
 }
 
 // NewRelayMetrics registers the relay's series on reg; lag reads the
@@ -276,7 +337,7 @@ func NewRelayMetrics(reg prometheus.Registerer, db *store.DB) *RelayMetrics {
 		Help: "Age of the oldest outbox row not yet published (0 when the outbox is empty)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		d, err := Lag(ctx, db, time.Now())
+		d, err := Lag(ctx, db, time.Now(), m.forward.Load())
 		if err != nil {
 			return math.NaN() // unknown, not "no lag"
 		}
@@ -284,6 +345,12 @@ func NewRelayMetrics(reg prometheus.Registerer, db *store.DB) *RelayMetrics {
 	})
 	reg.MustRegister(m.publishedTotal, m.active, lag)
 	return m
+}
+
+func (m *RelayMetrics) forwarding() {
+	if m != nil {
+		m.forward.Store(true)
+	}
 }
 
 func (m *RelayMetrics) published(n int) {

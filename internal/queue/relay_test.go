@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,7 +62,7 @@ func TestRelay(t *testing.T) {
 			t.Fatal(err)
 		}
 		log := slog.New(slog.DiscardHandler)
-		cfg := queue.RelayConfig{Batch: 50, Poll: 10 * time.Millisecond, Lease: 900 * time.Millisecond}
+		cfg := queue.RelayConfig{Batch: 50, Poll: 10 * time.Millisecond, Lease: 900 * time.Millisecond, Forward: true}
 		var sending atomic.Int32
 		reg := prometheus.NewRegistry()
 		metrics := queue.NewRelayMetrics(reg, db)
@@ -105,7 +106,7 @@ func TestRelay(t *testing.T) {
 						}
 						h := event.NewHeader("test.event", time.Now())
 						err := db.InTx(ctx, func(tx *sql.Tx) error {
-							return event.Publish(ctx, tx, &relayEvent{h, agg, n}, agg)
+							return event.Publish(ctx, tx, &relayEvent{h, agg, n})
 						})
 						if err == nil {
 							next++
@@ -191,7 +192,7 @@ func TestRelay(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if lag, err := queue.Lag(ctx, db, time.Now()); err != nil || lag != 0 {
+		if lag, err := queue.Lag(ctx, db, time.Now(), true); err != nil || lag != 0 {
 			t.Errorf("lag of an empty outbox: %s, %v", lag, err)
 		}
 		cancel()
@@ -205,10 +206,10 @@ func TestRelayLag(t *testing.T) {
 		ctx := context.Background()
 		at := time.Now().Add(-90 * time.Second)
 		h := event.NewHeader("test.event", at)
-		if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &h, "a") }); err != nil {
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &h) }); err != nil {
 			t.Fatal(err)
 		}
-		lag, err := queue.Lag(ctx, db, time.Now())
+		lag, err := queue.Lag(ctx, db, time.Now(), true)
 		if err != nil || lag < 89*time.Second || lag > 100*time.Second {
 			t.Fatalf("lag %s, %v; want about 90s", lag, err)
 		}
@@ -232,16 +233,16 @@ func TestRelayLateCommit(t *testing.T) {
 	}
 	defer early.Rollback()
 	he := event.NewHeader("test.early", time.Now())
-	if err := event.Publish(ctx, early, &he, "a"); err != nil {
+	if err := event.Publish(ctx, early, &he); err != nil {
 		t.Fatal(err)
 	}
 	hl := event.NewHeader("test.late", time.Now())
-	if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &hl, "b") }); err != nil {
+	if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &hl) }); err != nil {
 		t.Fatal(err)
 	}
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()
-	r := queue.NewRelay(db, q, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond}, nil)
+	r := queue.NewRelay(db, q, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(rctx) }()
 	var got []string
@@ -307,12 +308,12 @@ func TestRelayRefusedRow(t *testing.T) {
 				typ = "test.poison"
 			}
 			h := event.NewHeader(typ, time.Now())
-			if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &h, "a") }); err != nil {
+			if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &h) }); err != nil {
 				t.Fatal(err)
 			}
 		}
 		rctx, rcancel := context.WithCancel(ctx)
-		r := queue.NewRelay(db, refusing{q}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond}, nil)
+		r := queue.NewRelay(db, refusing{q}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = r.Run(rctx) }()
 		got := 0
@@ -334,9 +335,113 @@ func TestRelayRefusedRow(t *testing.T) {
 		}
 		rcancel()
 		<-done
-		var typ string
-		if err := db.QueryRowContext(ctx, `SELECT type FROM outbox`).Scan(&typ); err != nil || typ != "test.poison" {
-			t.Fatalf("outbox holds %q, %v; want the refused row alone", typ, err)
+		var body []byte
+		var h event.Header
+		err = db.QueryRowContext(ctx, `SELECT body FROM queue_messages WHERE queue = $1`, event.Queue).Scan(&body)
+		if err != nil || json.Unmarshal(body, &h) != nil || h.Type != "test.poison" {
+			t.Fatalf("the events' queue holds %s, %v; want the refused row alone", body, err)
 		}
 	})
+}
+
+// TestEventsAreTheQueue: on the table queue an event needs no relay: the
+// row committed with the change is the message a consumer receives, once.
+func TestEventsAreTheQueue(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q, err := queue.OpenTable(ctx, db, queue.DefaultTableConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent []string
+		for i := range 3 {
+			h := event.NewHeader(fmt.Sprintf("test.%d", i), time.Now())
+			if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &h) }); err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, h.EventID)
+		}
+		ms, err := q.Receive(ctx, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range ms {
+			var h event.Header
+			if err := json.Unmarshal(m.Body, &h); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, h.EventID)
+		}
+		if !slices.Equal(got, sent) {
+			t.Errorf("received %v, want the events %v in order", got, sent)
+		}
+		var rows int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM queue_messages`).Scan(&rows); err != nil || rows != len(sent) {
+			t.Errorf("%d rows for %d events (%v): want one each", rows, len(sent), err)
+		}
+	})
+}
+
+// TestRelayDrainsAnEarlierOutbox: rows that a release before events went
+// straight to the queue left in the outbox table reach consumers after the
+// upgrade, on the table queue and on any other.
+func TestRelayDrainsAnEarlierOutbox(t *testing.T) {
+	t.Parallel()
+	for _, forward := range []bool{false, true} {
+		t.Run(fmt.Sprint("forward=", forward), func(t *testing.T) {
+			t.Parallel()
+			storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				name := event.Queue
+				if forward {
+					name = "elsewhere"
+				}
+				q, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: name, Poll: 10 * time.Millisecond})
+				if err != nil {
+					t.Fatal(err)
+				}
+				at := time.Now().Add(-time.Minute).UTC()
+				var want []string
+				for i := range 5 {
+					h := event.NewHeader("test.before", at)
+					body, _ := json.Marshal(h)
+					if _, err := db.ExecContext(ctx, `INSERT INTO outbox (id, type, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+						h.EventID, h.Type, fmt.Sprint("agg-", i), string(body), at); err != nil {
+						t.Fatal(err)
+					}
+					want = append(want, h.EventID)
+				}
+				if lag, err := queue.Lag(ctx, db, time.Now(), forward); err != nil || lag < 59*time.Second {
+					t.Errorf("lag with a minute-old outbox row: %s, %v", lag, err)
+				}
+				r := queue.NewRelay(db, q, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: forward}, nil)
+				rctx, rcancel := context.WithCancel(ctx)
+				done := make(chan struct{})
+				go func() { defer close(done); _ = r.Run(rctx) }()
+				var got []string
+				for len(got) < len(want) && ctx.Err() == nil {
+					ms, err := q.Receive(ctx, 10, time.Second)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, m := range ms {
+						var h event.Header
+						_ = json.Unmarshal(m.Body, &h)
+						got = append(got, h.EventID)
+					}
+				}
+				rcancel()
+				<-done
+				if !slices.Equal(got, want) {
+					t.Errorf("received %v, want the outbox's rows %v in order", got, want)
+				}
+				if lag, err := queue.Lag(ctx, db, time.Now(), forward); err != nil || lag != 0 {
+					t.Errorf("lag once drained: %s, %v", lag, err)
+				}
+			})
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -36,7 +37,7 @@ type TableConfig struct {
 
 // DefaultTableConfig is the platform's queue: "notifications", 30 s, 5 receives.
 func DefaultTableConfig() TableConfig {
-	return TableConfig{Name: "notifications", VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5, Poll: 50 * time.Millisecond}
+	return TableConfig{Name: event.Queue, VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5, Poll: 50 * time.Millisecond}
 }
 
 // Table is a Queue kept in the platform's database, with SQS's semantics.
@@ -185,7 +186,7 @@ func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
 			// queue before anything is handed out.
 			res, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $2, visible_at = $3
 				WHERE seq IN (SELECT seq FROM queue_messages
-					WHERE queue = $1 AND visible_at <= $3
+					WHERE queue = $1 AND visible_at <= $3 AND receive_count > 0
 					AND receive_count >= (SELECT max_receive_count FROM queues WHERE name = $1)
 					ORDER BY visible_at, seq LIMIT 100`+t.lock+`)`, t.name, t.dlq, now)
 			if err != nil {

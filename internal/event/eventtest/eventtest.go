@@ -1,0 +1,48 @@
+// Package eventtest reads, in tests, the events a producer wrote.
+package eventtest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// Written returns the events waiting in db's events queue, in the order they
+// were written, decoded; matching, when given, keeps those it accepts.
+func Written(t testing.TB, db *store.DB, matching ...func(event.Payload) bool) []event.Payload {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT body FROM queue_messages WHERE queue = $1 ORDER BY seq`, event.Queue)
+	if err != nil {
+		t.Fatalf("read the events: %v", err)
+	}
+	defer rows.Close()
+	var out []event.Payload
+next:
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			t.Fatalf("read the events: %v", err)
+		}
+		p, err := event.Decode(body)
+		if err != nil {
+			t.Fatalf("decode the event %s: %v", body, err)
+		}
+		for _, m := range matching {
+			if !m(p) {
+				continue next
+			}
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read the events: %v", err)
+	}
+	return out
+}
+
+// OfType accepts events of type typ.
+func OfType(typ string) func(event.Payload) bool {
+	return func(p event.Payload) bool { return p.Head().Type == typ }
+}
