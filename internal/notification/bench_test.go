@@ -44,50 +44,56 @@ func BenchmarkHandle(b *testing.B) {
 
 // BenchmarkConsume measures the consumer's throughput with its default
 // workers and batch (one receive loop on SQLite, as serve runs it): 1,000
-// events of two recipients each on the table queue, emails through a
-// loopback SMTP server, reported as events/s.
+// events of two recipients each on the table queue, reported as events/s;
+// emails log-only, as the platform ships, or through a loopback SMTP server.
+//
+//	BANK_TEST_POSTGRES_URL=… go test -run '^$' -bench Consume ./internal/notification
 func BenchmarkConsume(b *testing.B) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
-		b.Run(string(d), func(b *testing.B) {
-			db := storetest.Open(b, d)
-			mail := startSMTPB(b)
-			cfg := testConfig(mail)
-			cfg.Workers, cfg.Batch = DefaultConfig().Workers, DefaultConfig().Batch
-			if d == store.SQLite {
-				cfg.Workers = 1
-			}
-			s, err := New(db, discard(), time.Now, cfg, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			addUser(b, db, "alice", "alice@example.test", "Alice")
-			addUser(b, db, "bob", "bob@example.test", "Bob")
-			ctx := context.Background()
-			const events = 1000
-			var total time.Duration
-			for n := range b.N {
-				q, _ := newTestQueue(b, db, time.Minute, 5)
-				for i := range events {
-					if err := q.Send(ctx, transferEvent(fmt.Sprintf("r%d-ev%d", n, i), "alice", "bob", 1)); err != nil {
-						b.Fatal(err)
-					}
+		for _, channel := range []string{"log-only", "smtp"} {
+			b.Run(string(d)+"/"+channel, func(b *testing.B) {
+				db := storetest.Open(b, d)
+				cfg := testConfig("")
+				if channel == "smtp" {
+					cfg = testConfig(startSMTPB(b))
 				}
-				start := time.Now()
-				rctx, cancel := context.WithCancel(ctx)
-				done := make(chan struct{})
-				go func() { _ = s.Run(rctx, q); close(done) }()
-				for {
-					st, _ := q.Stats(ctx)
-					if st.Main.Visible+st.Main.InFlight == 0 {
-						break
-					}
-					time.Sleep(10 * time.Millisecond)
+				cfg.Workers, cfg.Batch = DefaultConfig().Workers, DefaultConfig().Batch
+				if d == store.SQLite {
+					cfg.Workers = 1
 				}
-				total += time.Since(start)
-				cancel()
-				<-done
-			}
-			b.ReportMetric(float64(events*b.N)/total.Seconds(), "events/s")
-		})
+				s, err := New(db, discard(), time.Now, cfg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				addUser(b, db, "alice", "alice@example.test", "Alice")
+				addUser(b, db, "bob", "bob@example.test", "Bob")
+				ctx := context.Background()
+				const events = 1000
+				var total time.Duration
+				for n := range b.N {
+					q, _ := newTestQueue(b, db, time.Minute, 5)
+					for i := range events {
+						if err := q.Send(ctx, transferEvent(fmt.Sprintf("r%d-ev%d", n, i), "alice", "bob", 1)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					start := time.Now()
+					rctx, cancel := context.WithCancel(ctx)
+					done := make(chan struct{})
+					go func() { _ = s.Run(rctx, q); close(done) }()
+					for {
+						st, _ := q.Stats(ctx)
+						if st.Main.Visible+st.Main.InFlight == 0 {
+							break
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+					total += time.Since(start)
+					cancel()
+					<-done
+				}
+				b.ReportMetric(float64(events*b.N)/total.Seconds(), "events/s")
+			})
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,25 +58,12 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 		}
 		pause = 100 * time.Millisecond
 		s.lastReceive.Store(s.now().UnixNano())
-		// The messages of one receive are handled side by side: they share
-		// one visibility timeout, which their sum could outlast. Copies of
-		// one event (an at-least-once relay sends some twice) go in turn, so
-		// the second finds the first's deliveries done instead of busy.
-		var wg sync.WaitGroup
-		for _, group := range byEvent(msgs) {
-			// A message begun is finished even when the consumer is told to
-			// stop: a delivery cut off after the receiver took it would be
-			// sent again. MessageTimeout bounds it, under the visibility
-			// timeout.
-			wg.Go(func() {
-				for _, m := range group {
-					hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.MessageTimeout)
-					s.Handle(hctx, q, m)
-					cancel()
-				}
-			})
-		}
-		wg.Wait()
+		// A batch begun is finished even when the consumer is told to stop:
+		// a delivery cut off after the receiver took it would be sent
+		// again. MessageTimeout bounds it, under the visibility timeout.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.MessageTimeout)
+		s.HandleBatch(hctx, q, msgs)
+		cancel()
 	}
 }
 
@@ -120,98 +108,208 @@ func byEvent(msgs []queue.Message) [][]queue.Message {
 // Handle processes one received message and deletes it when it is done
 // with it (see Run). It reports the outcome it counted.
 func (s *Service) Handle(ctx context.Context, q queue.Queue, m queue.Message) string {
-	s.metrics.receivedOne()
-	outcome := s.process(ctx, m)
-	s.metrics.processedOne(outcome)
-	switch outcome {
-	case "delivered", "ignored", "unknown_type":
-		if err := q.Delete(ctx, m.Receipt); err != nil {
-			// The message comes back; its deliveries are recorded, so it
-			// will only be deleted then.
-			s.log.Warn("notification: delete failed", "message_id", m.ID, "err", err)
-		}
-	}
-	return outcome
+	return s.HandleBatch(ctx, q, []queue.Message{m})[0]
 }
 
-func (s *Service) process(ctx context.Context, m queue.Message) string {
+// work is one event of a batch: its messages (copies of one event, as an
+// at-least-once relay sends some twice, are handled once), what it says and
+// to whom, and how it ends.
+type work struct {
+	msgs       []queue.Message
+	e          *notice
+	sp         spec
+	recipients []string
+	outcome    string
+	log        *slog.Logger
+}
+
+// HandleBatch processes one receive's messages together and deletes, in one
+// call, those it is done with (see Run); it reports each message's outcome,
+// in order. Recipients and their preferences are read in one query each,
+// deliveries on log-only channels are recorded in one statement, and
+// deliveries that leave the process go side by side, each claimed and
+// recorded on its own so that none goes out twice.
+func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.Message) []string {
+	var works []*work
+	for _, group := range byEvent(msgs) {
+		for range group {
+			s.metrics.receivedOne()
+		}
+		w := &work{msgs: group}
+		works = append(works, w)
+		s.classify(w)
+	}
+	s.deliverAll(ctx, works)
+
+	var receipts []string
+	outcomes := make(map[string]string, len(msgs))
+	for _, w := range works {
+		if w.outcome == "delivered" {
+			s.metrics.eventAge(s.now().Sub(w.e.OccurredAt))
+		}
+		for _, m := range w.msgs {
+			s.metrics.processedOne(w.outcome)
+			outcomes[m.Receipt] = w.outcome
+			switch w.outcome {
+			case "delivered", "ignored", "unknown_type":
+				receipts = append(receipts, m.Receipt)
+			}
+		}
+	}
+	if len(receipts) > 0 {
+		if err := q.Delete(ctx, receipts...); err != nil {
+			// What was not deleted comes back; its deliveries are
+			// recorded, so it will only be deleted then.
+			s.log.Warn("notification: delete failed", "messages", len(receipts), "err", err)
+		}
+	}
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = outcomes[m.Receipt]
+	}
+	return out
+}
+
+// classify reads w's event and decides what it needs: nothing (malformed,
+// ignored, unknown), or deliveries to its recipients (outcome still empty).
+func (s *Service) classify(w *work) {
+	m := w.msgs[0]
 	e, err := decodeEvent(m.Body)
 	if err != nil {
 		s.log.Error("notification: malformed message left for the dead-letter queue", "message_id", m.ID,
 			"receive_count", m.ReceiveCount, "bytes", len(m.Body), "err", err)
-		return "malformed"
+		w.outcome = "malformed"
+		return
 	}
-	log := s.log.With("event_id", e.EventID, "type", e.Type, "message_id", m.ID, "receive_count", m.ReceiveCount)
+	w.e = e
+	w.log = s.log.With("event_id", e.EventID, "type", e.Type, "message_id", m.ID, "receive_count", m.ReceiveCount)
 	sp, ok := s.specs[e.Type]
 	if !ok {
-		for _, t := range quiet {
-			if t == e.Type {
-				return "ignored"
-			}
+		if slices.Contains(quiet, e.Type) {
+			w.outcome = "ignored"
+			return
 		}
-		log.Warn("notification: unknown event type acknowledged")
-		return "unknown_type"
+		w.log.Warn("notification: unknown event type acknowledged")
+		w.outcome = "unknown_type"
+		return
 	}
-	recipients, err := sp.recipients(e)
-	if err != nil {
-		log.Error("notification: malformed event left for the dead-letter queue", "err", err)
-		return "malformed"
+	w.sp = sp
+	if w.recipients, err = sp.recipients(e); err != nil {
+		w.log.Error("notification: malformed event left for the dead-letter queue", "err", err)
+		w.outcome = "malformed"
 	}
-	complete := true
-	for _, r := range recipients {
-		if !s.notify(ctx, log, e, sp, r) {
-			complete = false
-		}
-	}
-	if !complete {
-		return "retry"
-	}
-	s.metrics.eventAge(s.now().Sub(e.OccurredAt))
-	return "delivered"
 }
 
-// notify delivers e to recipient on each channel they chose, and reports
-// whether every delivery is done.
-func (s *Service) notify(ctx context.Context, log *slog.Logger, e *notice, sp spec, recipient string) bool {
-	c, found, err := s.users.Lookup(ctx, recipient)
-	if err != nil {
-		log.Warn("notification: recipient lookup failed", "user_id", recipient, "err", err)
-		return false
+// outgoing is one delivery that leaves the process.
+type outgoing struct {
+	w         *work
+	recipient string
+	ch        Channel
+	to        string
+	secret    string
+	msg       message
+}
+
+// deliverAll delivers every event of works that needs it and sets its
+// outcome: delivered when every one of its deliveries is done, else retry.
+func (s *Service) deliverAll(ctx context.Context, works []*work) {
+	var ids []string
+	for _, w := range works {
+		if w.outcome == "" {
+			for _, r := range w.recipients {
+				if !slices.Contains(ids, r) {
+					ids = append(ids, r)
+				}
+			}
+		}
 	}
-	if !found {
-		log.Info("notification: recipient does not exist; nothing sent", "user_id", recipient)
-		return true
+	contacts, err := s.users.Lookup(ctx, ids)
+	var prefs map[string]Preferences
+	if err == nil {
+		prefs, err = s.preferencesOf(ctx, ids)
 	}
-	p, err := s.preferences(ctx, recipient)
-	if err != nil {
-		log.Warn("notification: preferences unreadable", "user_id", recipient, "err", err)
-		return false
-	}
-	msg, err := s.tmpl.render(e, recipient, c.Name)
-	if err != nil {
-		// A template that cannot render this event is a bug here, not in
-		// the event: leave the message for the dead-letter queue.
-		log.Error("notification: template failed", "err", err)
-		return false
-	}
-	ok := true
-	for _, ch := range []Channel{Email, SMS, Webhook} {
-		var to string
-		switch {
-		case ch == Email && p.Email:
-			to = c.Email
-		case ch == SMS && p.SMS:
-			to = p.Phone
-		case ch == Webhook && p.WebhookURL != "":
-			to = p.WebhookURL
-		default:
+	failed := map[*work]bool{}
+	var logged []delivery
+	var loggedBy []*work
+	var out []outgoing
+	for _, w := range works {
+		if w.outcome != "" {
 			continue
 		}
-		if !s.deliver(ctx, log, e, sp, recipient, ch, to, p.webhookSecret, msg) {
-			ok = false
+		if err != nil {
+			w.log.Warn("notification: recipients unreadable", "err", err)
+			failed[w] = true
+			continue
+		}
+		for _, r := range w.recipients {
+			c, found := contacts[r]
+			if !found {
+				w.log.Info("notification: recipient does not exist; nothing sent", "user_id", r)
+				continue
+			}
+			p := prefs[r]
+			msg, err := s.tmpl.render(w.e, r, c.Name)
+			if err != nil {
+				// A template that cannot render this event is a bug here,
+				// not in the event: leave the message for the dead-letter
+				// queue.
+				w.log.Error("notification: template failed", "err", err)
+				failed[w] = true
+				continue
+			}
+			for _, ch := range []Channel{Email, SMS, Webhook} {
+				o := outgoing{w: w, recipient: r, ch: ch, secret: p.webhookSecret, msg: msg}
+				switch {
+				case ch == Email && p.Email:
+					o.to = c.Email
+				case ch == SMS && p.SMS:
+					o.to = p.Phone
+				case ch == Webhook && p.WebhookURL != "":
+					o.to = p.WebhookURL
+				default:
+					continue
+				}
+				if (ch == Email && s.mail == nil) || (ch == SMS && s.sms == nil && o.to != "") {
+					w.log.Info("notification: "+string(ch)+" (log-only)", "user_id", r, "subject", msg.Subject)
+					logged = append(logged, delivery{eventID: w.e.EventID, eventType: w.e.Type, userID: r, channel: ch, subject: msg.Subject})
+					loggedBy = append(loggedBy, w)
+					continue
+				}
+				out = append(out, o)
+			}
 		}
 	}
-	return ok
+	if err := s.recordLogged(ctx, logged); err != nil {
+		s.log.Warn("notification: log-only deliveries not recorded", "deliveries", len(logged), "err", err)
+		for _, w := range loggedBy {
+			failed[w] = true
+		}
+	} else {
+		for _, d := range logged {
+			s.metrics.delivered(d.channel, StatusLogged, 0)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, o := range out {
+		wg.Go(func() {
+			if !s.deliver(ctx, o.w.log, o.w.e, o.w.sp, o.recipient, o.ch, o.to, o.secret, o.msg) {
+				mu.Lock()
+				failed[o.w] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, w := range works {
+		switch {
+		case w.outcome != "":
+		case failed[w]:
+			w.outcome = "retry"
+		default:
+			w.outcome = "delivered"
+		}
+	}
 }
 
 // deliver sends one delivery unless it was sent already, and reports

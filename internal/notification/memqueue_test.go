@@ -98,16 +98,21 @@ func (q *memQueue) take(max int) []queue.Message {
 	return out
 }
 
-func (q *memQueue) Delete(_ context.Context, receipt string) error {
+func (q *memQueue) Delete(_ context.Context, receipts ...string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for i, m := range *q.msgs {
-		if m.receipt == receipt {
-			*q.msgs = append((*q.msgs)[:i], (*q.msgs)[i+1:]...)
-			return nil
+	var err error
+next:
+	for _, receipt := range receipts {
+		for i, m := range *q.msgs {
+			if m.receipt == receipt {
+				*q.msgs = append((*q.msgs)[:i], (*q.msgs)[i+1:]...)
+				continue next
+			}
 		}
+		err = queue.ErrUnknownReceipt
 	}
-	return queue.ErrUnknownReceipt
+	return err
 }
 
 func (q *memQueue) ChangeVisibility(_ context.Context, receipt string, d time.Duration) error {

@@ -57,15 +57,18 @@ type Config struct {
 	// in the query); it is never logged.
 	SMSURL string
 
-	// Workers is how many receive loops run; each handles its messages in turn.
+	// Workers is how many receive loops run; each handles one receive's
+	// messages at a time, together.
 	Workers int
-	// Batch is how many messages one receive asks for (SQS allows 1–10).
+	// Batch is how many messages one receive asks for, 1 to 100; SQS hands
+	// out at most 10 at a time.
 	Batch int
 	// Wait is the long poll of one receive (SQS allows up to 20 s).
 	Wait time.Duration
-	// MessageTimeout bounds the handling of one message, every delivery
-	// and retry included; what is not done by then is tried again when the
-	// message comes back. Keep it under the queue's visibility timeout.
+	// MessageTimeout bounds the handling of one receive's messages, every
+	// delivery and retry included; what is not done by then is tried again
+	// when the message comes back. Keep it under the queue's visibility
+	// timeout.
 	MessageTimeout time.Duration
 	// Lease is how long a claimed delivery is left to its consumer before
 	// another may take it over. It must outlast a message's handling (a
@@ -94,7 +97,7 @@ func DefaultConfig() Config {
 	return Config{
 		From:            "notifications@bank.invalid",
 		Workers:         4,
-		Batch:           10,
+		Batch:           100,
 		Wait:            20 * time.Second,
 		MessageTimeout:  20 * time.Second,
 		Lease:           45 * time.Second,
@@ -130,8 +133,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Workers < 1 || c.Workers > 64:
 		return errors.New("workers must be from 1 to 64")
-	case c.Batch < 1 || c.Batch > 10:
-		return errors.New("batch must be from 1 to 10")
+	case c.Batch < 1 || c.Batch > 100:
+		return errors.New("batch must be from 1 to 100")
 	case c.Wait < 0 || c.Wait > 20*time.Second:
 		return errors.New("wait must be from 0 to 20s")
 	case c.SendTimeout <= 0:

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
@@ -23,28 +25,58 @@ type Contact struct {
 	Name  string
 }
 
-// Directory finds the users events name. Lookup reports found false for a
-// user that does not exist (any more).
+// Directory finds the users events name. Users that do not exist (any
+// more) are left out of Lookup's answer.
 type Directory interface {
-	Lookup(ctx context.Context, userID string) (c Contact, found bool, err error)
+	Lookup(ctx context.Context, userIDs []string) (map[string]Contact, error)
 }
 
 // UsersTable is the Directory of the platform's users table (auth-service's).
 type UsersTable struct{ DB *store.DB }
 
-// Lookup reads userID's email and name.
-func (u UsersTable) Lookup(ctx context.Context, userID string) (Contact, bool, error) {
+// Lookup reads the email and name of each of userIDs, in one query.
+func (u UsersTable) Lookup(ctx context.Context, userIDs []string) (map[string]Contact, error) {
+	out := make(map[string]Contact, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	var c Contact
-	err := u.DB.QueryRowContext(ctx, `SELECT email, name FROM users WHERE id = $1`, userID).Scan(&c.Email, &c.Name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Contact{}, false, nil
-	}
+	q, args := inList(`SELECT id, email, name FROM users WHERE id IN `, userIDs)
+	rows, err := u.DB.QueryContext(ctx, q, args...)
 	if err != nil {
-		return Contact{}, false, fmt.Errorf("look up user %s: %w", userID, err)
+		return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)
 	}
-	return c, true, nil
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var c Contact
+		if err := rows.Scan(&id, &c.Email, &c.Name); err != nil {
+			return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)
+		}
+		out[id] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)
+	}
+	return out, nil
+}
+
+// inList appends "($1, $2, …)" of values to query.
+func inList(query string, values []string) (string, []any) {
+	var b strings.Builder
+	b.WriteString(query)
+	b.WriteByte('(')
+	args := make([]any, len(values))
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+		args[i] = v
+	}
+	b.WriteByte(')')
+	return b.String(), args
 }
 
 // Preferences are a user's choice of channels. Without a stored choice a
@@ -60,6 +92,40 @@ type Preferences struct {
 }
 
 func defaultPreferences() Preferences { return Preferences{Email: true} }
+
+// preferencesOf reads the preferences of each of userIDs, the defaults for
+// those who never chose, in one query.
+func (s *Service) preferencesOf(ctx context.Context, userIDs []string) (map[string]Preferences, error) {
+	out := make(map[string]Preferences, len(userIDs))
+	for _, id := range userIDs {
+		out[id] = defaultPreferences()
+	}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	q, args := inList(`SELECT user_id, email, sms, phone, webhook_url, webhook_secret, updated_at
+		FROM notification_preferences WHERE user_id IN `, userIDs)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the preferences of %d users: %w", len(userIDs), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var p Preferences
+		if err := rows.Scan(&id, &p.Email, &p.SMS, &p.Phone, &p.WebhookURL, &p.webhookSecret, &p.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("read the preferences of %d users: %w", len(userIDs), err)
+		}
+		p.UpdatedAt = p.UpdatedAt.UTC()
+		out[id] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the preferences of %d users: %w", len(userIDs), err)
+	}
+	return out, nil
+}
 
 // preferences reads userID's preferences, or the defaults.
 func (s *Service) preferences(ctx context.Context, userID string) (Preferences, error) {
@@ -197,6 +263,42 @@ func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, e
 	}
 	return id, result, nil
 }
+
+// recordLogged records deliveries on log-only channels as logged, in one
+// statement: nothing leaves the process, so they need no claim. A delivery
+// recorded before (a message received again) is left as it is.
+func (s *Service) recordLogged(ctx context.Context, ds []delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	now := s.now().UTC()
+	return store.Retry(ctx, store.Retryable, func() error {
+		for start := 0; start < len(ds); start += loggedChunk {
+			chunk := ds[start:min(start+loggedChunk, len(ds))]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at) VALUES `)
+			args := []any{now}
+			for i, d := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				n := len(args)
+				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, 'logged', 1, $1, $1, $1)", n+1, n+2, n+3, n+4, n+5, n+6)
+				args = append(args, bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject)
+			}
+			q.WriteString(` ON CONFLICT (event_id, user_id, channel) DO NOTHING`)
+			if _, err := s.db.ExecContext(ctx, q.String(), args...); err != nil {
+				return fmt.Errorf("record %d log-only deliveries: %w", len(chunk), err)
+			}
+		}
+		return nil
+	})
+}
+
+// loggedChunk bounds the rows of one insert of logged deliveries.
+const loggedChunk = 200
 
 // finish records the outcome of a claimed delivery and gives up its lease:
 // status sent or logged, or still pending with the error that kept it so.

@@ -105,7 +105,7 @@ func TestConfigValidate(t *testing.T) {
 		"sender":        func(c *Config) { c.From = "x" },
 		"sender header": func(c *Config) { c.From = "a@b.c\r\nBcc: d@e.f" },
 		"workers":       func(c *Config) { c.Workers = 0 },
-		"batch":         func(c *Config) { c.Batch = 11 },
+		"batch":         func(c *Config) { c.Batch = 101 },
 		"wait":          func(c *Config) { c.Wait = time.Minute },
 		"lease":         func(c *Config) { c.Lease = time.Second },
 		"attempts":      func(c *Config) { c.WebhookAttempts = 0 },

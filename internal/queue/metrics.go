@@ -66,10 +66,10 @@ func (c *counted) Receive(ctx context.Context, max int, wait time.Duration) ([]M
 	return ms, err
 }
 
-func (c *counted) Delete(ctx context.Context, receipt string) error {
-	err := c.Queue.Delete(ctx, receipt)
+func (c *counted) Delete(ctx context.Context, receipts ...string) error {
+	err := c.Queue.Delete(ctx, receipts...)
 	if err == nil {
-		c.deleted.Inc()
+		c.deleted.Add(float64(len(receipts)))
 	}
 	return err
 }

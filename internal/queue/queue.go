@@ -22,8 +22,10 @@ type Queue interface {
 	// Receive waits up to wait for up to max messages of the main queue.
 	// It does not set a visibility timeout of its own: the queue's applies.
 	Receive(ctx context.Context, max int, wait time.Duration) ([]Message, error)
-	// Delete removes a received message for good.
-	Delete(ctx context.Context, receipt string) error
+	// Delete removes received messages for good, in as few round trips as
+	// the queue allows. It deletes every receipt it still knows; the error
+	// names those it does not (ErrUnknownReceipt) or could not delete.
+	Delete(ctx context.Context, receipts ...string) error
 	// ChangeVisibility makes a received message visible again after d.
 	ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error
 

@@ -351,12 +351,42 @@ func unknownReceipt(err error, receipt string) error {
 	return err
 }
 
-// Delete deletes a received message. SQS may accept the receipt of an
-// earlier receive of the same message without an error: consumers
-// deduplicate on the event id.
-func (q *SQS) Delete(ctx context.Context, receipt string) error {
-	if _, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &q.url, ReceiptHandle: &receipt}); err != nil {
-		return fmt.Errorf("delete from queue %s: %w", q.Name(), unknownReceipt(err, receipt))
+// Delete deletes received messages, ten per request (SQS's batch). SQS may
+// accept the receipt of an earlier receive of the same message without an
+// error: consumers deduplicate on the event id.
+func (q *SQS) Delete(ctx context.Context, receipts ...string) error {
+	var errs []error
+	for start := 0; start < len(receipts); start += 10 {
+		chunk := receipts[start:min(start+10, len(receipts))]
+		if len(chunk) == 1 {
+			if _, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &q.url, ReceiptHandle: &chunk[0]}); err != nil {
+				errs = append(errs, unknownReceipt(err, chunk[0]))
+			}
+			continue
+		}
+		entries := make([]types.DeleteMessageBatchRequestEntry, len(chunk))
+		for i := range chunk {
+			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: &chunk[i]}
+		}
+		out, err := q.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &q.url, Entries: entries})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range out.Failed {
+			i, _ := strconv.Atoi(aws.ToString(f.Id))
+			err := fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+			if strings.Contains(aws.ToString(f.Code), "ReceiptHandleIsInvalid") || strings.Contains(aws.ToString(f.Code), "MessageNotInflight") {
+				err = fmt.Errorf("%w: %s", ErrUnknownReceipt, err.Error())
+			}
+			if i >= 0 && i < len(chunk) {
+				err = fmt.Errorf("receipt %s: %w", chunk[i], err)
+			}
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("delete from queue %s: %w", q.Name(), err)
 	}
 	return nil
 }

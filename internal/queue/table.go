@@ -260,18 +260,70 @@ func parseReceipt(receipt string) (string, int, error) {
 	return id, count, nil
 }
 
-// Delete removes a received message; ErrUnknownReceipt when the message
-// was received again since, deleted, or dead-lettered.
-func (t *Table) Delete(ctx context.Context, receipt string) error {
-	id, count, err := parseReceipt(receipt)
-	if err != nil {
-		return err
+// Delete removes received messages, a few hundred per statement;
+// ErrUnknownReceipt names those received again since, deleted, or
+// dead-lettered.
+func (t *Table) Delete(ctx context.Context, receipts ...string) error {
+	var unknown []string
+	for start := 0; start < len(receipts); start += sendChunk {
+		chunk := receipts[start:min(start+sendChunk, len(receipts))]
+		var q strings.Builder
+		q.WriteString(`DELETE FROM queue_messages WHERE queue = $1 AND (id, receive_count) IN (VALUES `)
+		args := []any{t.name}
+		for _, r := range chunk {
+			id, count, err := parseReceipt(r)
+			if err != nil {
+				unknown = append(unknown, r)
+				continue
+			}
+			if len(args) > 1 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($%d, CAST($%d AS INTEGER))", len(args)+1, len(args)+2)
+			args = append(args, id, count)
+		}
+		if len(args) == 1 {
+			continue
+		}
+		q.WriteString(`) RETURNING id, receive_count`)
+		deleted, err := t.consumerRows(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("delete %d messages from queue %s: %w", len(chunk), t.name, err)
+		}
+		for _, r := range chunk {
+			if id, count, err := parseReceipt(r); err == nil && !deleted[id+"/"+strconv.Itoa(count)] {
+				unknown = append(unknown, r)
+			}
+		}
 	}
-	res, err := t.consumerExec(ctx, `DELETE FROM queue_messages WHERE id = $1 AND receive_count = $2 AND queue = $3`, id, count, t.name)
-	if err != nil {
-		return fmt.Errorf("delete message %s from queue %s: %w", id, t.name, err)
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w: %s", ErrUnknownReceipt, strings.Join(unknown, ", "))
 	}
-	return oneRow(res, receipt)
+	return nil
+}
+
+// consumerRows runs a consumer's write that returns (id, receive_count)
+// rows, as consumerExec does, and returns them as receipts.
+func (t *Table) consumerRows(ctx context.Context, query string, args ...any) (map[string]bool, error) {
+	var got map[string]bool
+	err := t.consumerTx(ctx, func(tx *sql.Tx) error {
+		got = map[string]bool{}
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var count int
+			if err := rows.Scan(&id, &count); err != nil {
+				return err
+			}
+			got[id+"/"+strconv.Itoa(count)] = true
+		}
+		return rows.Err()
+	})
+	return got, err
 }
 
 // ChangeVisibility makes a received message visible again after d (0 to 12 h).
@@ -297,19 +349,26 @@ func (t *Table) ChangeVisibility(ctx context.Context, receipt string, d time.Dur
 // at-least-once delivery allows, and that wait is most of its cost. Sends
 // stay durable: the relay deletes outbox rows once Send returns.
 func (t *Table) consumerExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if t.db.Dialect != store.Postgres {
-		return t.db.ExecContext(ctx, query, args...)
-	}
 	var res sql.Result
-	err := t.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
-		}
+	err := t.consumerTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		res, err = tx.ExecContext(ctx, query, args...)
 		return err
 	})
 	return res, err
+}
+
+// consumerTx runs fn in a transaction whose commit, on PostgreSQL, does not
+// wait for the WAL (see consumerExec).
+func (t *Table) consumerTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return t.db.Tx(ctx, func(tx *sql.Tx) error {
+		if t.db.Dialect == store.Postgres {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
 }
 
 func oneRow(res sql.Result, receipt string) error {

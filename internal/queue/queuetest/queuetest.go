@@ -161,10 +161,24 @@ func testSendReceiveDelete(t *testing.T, f Factory, _ Gaps) {
 		ids[m.ID] = true
 	}
 	ctx := ctxFor(t, 20*time.Second)
-	for _, m := range got {
+	// Twenty in one call (more than one SQS batch), the rest one by one.
+	var receipts []string
+	for _, m := range got[:20] {
+		receipts = append(receipts, m.Receipt)
+	}
+	if err := q.Delete(ctx, receipts...); err != nil {
+		t.Fatalf("delete 20: %v", err)
+	}
+	for _, m := range got[20:] {
 		if err := q.Delete(ctx, m.Receipt); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
+	}
+	// A made-up receipt among good ones: the good ones go all the same.
+	send(t, q, event(100), event(101))
+	two := receiveN(t, q, 2, 20*time.Second)
+	if err := q.Delete(ctx, two[0].Receipt, "not-a-receipt", two[1].Receipt); !errors.Is(err, queue.ErrUnknownReceipt) {
+		t.Errorf("delete with a made-up receipt among two good ones: %v, want ErrUnknownReceipt", err)
 	}
 	eventually(t, 10*time.Second, func() error {
 		s, err := q.Stats(ctx)
