@@ -67,6 +67,7 @@ type Config struct {
 	SMSURL               string // notification SMS provider; empty: log only
 	WebhookAllowPrivate  bool   // let webhooks reach private addresses (tests, laptops)
 	NotificationConsumer bool   // run the notification consumer where notification-service runs
+	NotificationWorkers  int    // receive loops of the consumer; 0: 1 on SQLite, 2 on PostgreSQL
 }
 
 // DefaultConfig is what a bare machine gets: SQLite under ./data, :8080.
@@ -241,6 +242,14 @@ func (c *Config) settings() []setting {
 		c.NotificationConsumer = b
 		return nil
 	}, func() string { return strconv.FormatBool(c.NotificationConsumer) })
+	add("notification-workers", "BANK_NOTIFICATION_WORKERS", "receive loops of the notification consumer, each handling up to 100 messages at a time (0: 1 on SQLite, 2 on PostgreSQL)", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 64 {
+			return errors.New("must be a number from 0 to 64")
+		}
+		c.NotificationWorkers = n
+		return nil
+	}, func() string { return strconv.Itoa(c.NotificationWorkers) })
 	minor := func(p *int64) (func(string) error, func() string) {
 		return func(s string) error {
 			n, err := strconv.ParseInt(s, 10, 64)

@@ -161,10 +161,17 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	var notify *notification.Service
 	if runs || service == "notification" {
 		ncfg := cfg.notification()
-		if db.Dialect == store.SQLite {
+		switch {
+		case cfg.NotificationWorkers > 0:
+			ncfg.Workers = cfg.NotificationWorkers
+		case db.Dialect == store.SQLite:
 			// One receive loop: SQLite has one writer, which the ledger
-			// needs more; a receive's messages are still handled side by side.
+			// needs more; a receive's messages are still handled together.
 			ncfg.Workers = 1
+		default:
+			// Few loops, each taking what has gathered since its last
+			// receive: fewer, fuller receives cost the database less.
+			ncfg.Workers = 2
 		}
 		if notify, err = notification.New(db, log, time.Now, ncfg, notification.NewMetrics(reg)); err != nil {
 			return err

@@ -41,8 +41,7 @@ func Encode(p Payload) (Record, error) {
 const Insert = "INSERT INTO queue_messages (id, body, sent_at, queue, visible_at) "
 
 // NewMessage is the queue and visible_at of every new event: visible at
-// once (0 sorts first, so new events are received in seq order), and not
-// yet received.
+// once, whatever the clocks of the writer and the consumer.
 const NewMessage = "'" + Queue + "', 0"
 
 // writeChunk bounds the rows of one INSERT.

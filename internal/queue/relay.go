@@ -80,9 +80,8 @@ var (
 	outboxSource = source{read: `SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1`,
 		delete: `DELETE FROM outbox WHERE seq IN `}
 	// eventSource is the events' own queue, forwarded when the platform's
-	// queue is another (SQS). visible_at is 0 until a row is received, so
-	// this reads the index (queue, visible_at, seq) in seq order.
-	eventSource = source{read: `SELECT seq, body FROM queue_messages WHERE queue = '` + event.Queue + `' ORDER BY visible_at, seq LIMIT $1`,
+	// queue is another (SQS).
+	eventSource = source{read: `SELECT seq, body FROM queue_messages WHERE queue = '` + event.Queue + `' ORDER BY seq LIMIT $1`,
 		delete: `DELETE FROM queue_messages WHERE seq IN `}
 )
 

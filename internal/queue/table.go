@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
@@ -51,7 +52,20 @@ type Table struct {
 	now     func() time.Time
 	metrics *Metrics
 	lock    string // the row-locking clause of the dialect
+
+	// A receive reads from floor, the first seq the last receive found
+	// visible, instead of the start of the queue: the index entries of the
+	// messages consumed before stay until the table is vacuumed, and
+	// reading past tens of thousands of them made each receive slower the
+	// faster messages went through. Messages below the floor (back from a
+	// visibility timeout, or committed after a later seq) are found by a
+	// receive from the start at least every rescan.
+	floor    atomic.Int64
+	rescanAt atomic.Int64 // ms: when the next receive reads from the start
 }
+
+// rescan is how often a receive reads the queue from its start.
+const rescan = time.Second
 
 var _ Queue = (*Table)(nil)
 
@@ -166,6 +180,30 @@ func (t *Table) Receive(ctx context.Context, max int, wait time.Duration) ([]Mes
 	}
 }
 
+// seqList is "($n, …)" of seqs, numbered after the leading args, and the
+// leading args followed by seqs.
+func seqList(seqs []any, leading ...any) (string, []any) {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range seqs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(len(leading)+i+1))
+	}
+	b.WriteByte(')')
+	return b.String(), append(leading, seqs...)
+}
+
+// lockOf is the dialect's clause that locks the picked rows of table alias
+// a, skipping those another receive holds.
+func (t *Table) lockOf(a string) string {
+	if t.db.Dialect == store.Postgres {
+		return " FOR UPDATE OF " + a + " SKIP LOCKED"
+	}
+	return ""
+}
+
 func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
 	now := t.ms()
 	var (
@@ -182,27 +220,58 @@ func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
 					return err
 				}
 			}
-			// Dead-letter first: what has had its receives leaves the
-			// queue before anything is handed out.
-			res, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $2, visible_at = $3
-				WHERE seq IN (SELECT seq FROM queue_messages
-					WHERE queue = $1 AND visible_at <= $3 AND receive_count > 0
-					AND receive_count >= (SELECT max_receive_count FROM queues WHERE name = $1)
-					ORDER BY visible_at, seq LIMIT 100`+t.lock+`)`, t.name, t.dlq, now)
-			if err != nil {
-				return fmt.Errorf("dead-letter: %w", err)
+			// The first visible messages in send order, and the queue's
+			// settings. Received rows change no indexed column, so that
+			// on PostgreSQL a receive is a HOT update.
+			from := t.floor.Load()
+			if at := t.rescanAt.Load(); now >= at && t.rescanAt.CompareAndSwap(at, now+rescan.Milliseconds()) {
+				from = 0
 			}
-			if dead, err = res.RowsAffected(); err != nil {
+			picked, err := tx.QueryContext(ctx, `SELECT m.seq, m.receive_count, q.max_receive_count, q.visibility_timeout_ms
+				FROM queue_messages m JOIN queues q ON q.name = m.queue
+				WHERE m.queue = $1 AND m.seq >= $4 AND m.visible_at <= $2 ORDER BY m.seq LIMIT $3`+t.lockOf("m"), t.name, now, max, from)
+			if err != nil {
 				return err
 			}
-			rows, err := tx.QueryContext(ctx, `UPDATE queue_messages
-				SET receive_count = receive_count + 1,
-					visible_at = CAST($3 AS BIGINT) + (SELECT visibility_timeout_ms FROM queues WHERE name = $1)
-				WHERE seq IN (SELECT seq FROM queue_messages
-					WHERE queue = $1 AND visible_at <= $3
-					AND receive_count < (SELECT max_receive_count FROM queues WHERE name = $1)
-					ORDER BY visible_at, seq LIMIT $2`+t.lock+`)
-				RETURNING seq, id, body, receive_count, sent_at`, t.name, max, now)
+			var deadSeqs, liveSeqs []any
+			var visibility int64
+			first := true
+			for picked.Next() {
+				var seq, most int64
+				var count int
+				if err := picked.Scan(&seq, &count, &most, &visibility); err != nil {
+					picked.Close()
+					return err
+				}
+				if first {
+					t.floor.Store(seq)
+					first = false
+				}
+				// What has had its receives goes to the dead-letter queue
+				// instead of out once more.
+				if int64(count) >= most {
+					deadSeqs = append(deadSeqs, seq)
+				} else {
+					liveSeqs = append(liveSeqs, seq)
+				}
+			}
+			picked.Close()
+			if err := picked.Err(); err != nil {
+				return err
+			}
+			if len(deadSeqs) > 0 {
+				in, args := seqList(deadSeqs, t.dlq, now)
+				if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $1, visible_at = $2 WHERE seq IN `+in, args...); err != nil {
+					return fmt.Errorf("dead-letter: %w", err)
+				}
+				dead = int64(len(deadSeqs))
+			}
+			if len(liveSeqs) == 0 {
+				return nil
+			}
+			in, args := seqList(liveSeqs, now+visibility)
+			rows, err := tx.QueryContext(ctx, `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = $1
+				WHERE seq IN `+in+` RETURNING seq, id, body, receive_count, sent_at`, args...)
 			if err != nil {
 				return err
 			}
@@ -335,6 +404,9 @@ func (t *Table) ChangeVisibility(ctx context.Context, receipt string, d time.Dur
 	if err != nil {
 		return err
 	}
+	// The message may lie below the floor: the next receive reads from the
+	// start. (Another process's receives find it within rescan.)
+	t.floor.Store(0)
 	res, err := t.consumerExec(ctx, `UPDATE queue_messages SET visible_at = $4 WHERE id = $1 AND receive_count = $2 AND queue = $3`,
 		id, count, t.name, t.ms()+d.Milliseconds())
 	if err != nil {

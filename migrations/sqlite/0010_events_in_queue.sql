@@ -4,6 +4,7 @@
 -- by the relay, for rows an earlier release wrote; it is dropped by a later
 -- migration, once no replica of such a release can write to it.
 --
--- The dead-letter sweep looks for messages received before: an index of
--- those alone keeps it from reading every waiting message.
-CREATE INDEX queue_messages_received ON queue_messages (queue, visible_at, seq) WHERE receive_count > 0;
+-- Messages are received in send order (seq); a receive reads the queue's
+-- first visible messages, dead-lettering those out of receives on the way.
+DROP INDEX queue_messages_visible;
+CREATE INDEX queue_messages_order ON queue_messages (queue, seq);
