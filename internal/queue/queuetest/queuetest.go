@@ -372,7 +372,7 @@ func testPurge(t *testing.T, f Factory, _ Gaps) {
 	if err := q.Purge(ctx, queue.DLQ); err != nil {
 		t.Fatalf("purge dlq: %v", err)
 	}
-	// SQS allows a purge 60 s to act; the local server takes that long.
+	// SQS allows a purge 60 s to act.
 	eventually(t, 75*time.Second, func() error {
 		s, err := q.Stats(ctx)
 		if err != nil {

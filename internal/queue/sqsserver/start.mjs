@@ -1,6 +1,8 @@
 // Starts local-aws-sqs on 127.0.0.1 for the queue tests: node start.mjs PORT
 // (0 picks a free port). Prints "listening PORT" once it accepts requests.
 //
+// It also makes a purge act at once (see below).
+//
 // local-aws-sqs holds a long poll (WaitTimeSeconds > 0) for its whole wait
 // unless it fills MaxNumberOfMessages, handing a message out again each
 // time its visibility runs out meanwhile. SQS answers as soon as it has a
@@ -62,6 +64,12 @@ const server = createServer(async (req, res) => {
     }
   } else {
     answer = await call(headers, body);
+    // SQS may take up to 60 s to act on a purge, and usually acts at once;
+    // local-aws-sqs always takes the 60 s. Act at once.
+    if (target.endsWith(".PurgeQueue") && answer.status === 200 && parsed?.QueueUrl) {
+      const name = String(parsed.QueueUrl).split("/").pop();
+      service.Queues.find((q) => q.QueueName === name)?.clearRecords();
+    }
   }
   for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
   res.statusCode = answer.status;
