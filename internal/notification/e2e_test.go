@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -20,17 +21,23 @@ import (
 // runbook's redrive loop uses).
 func newTestQueue(t testing.TB, db *store.DB, visibility time.Duration, maxReceive int) (main, dlq queue.Queue) {
 	t.Helper()
+	return newClockedQueue(t, db, visibility, maxReceive, time.Now)
+}
+
+// newClockedQueue is newTestQueue measuring time on now.
+func newClockedQueue(t testing.TB, db *store.DB, visibility time.Duration, maxReceive int, now func() time.Time) (main, dlq queue.Queue) {
+	t.Helper()
 	ctx := context.Background()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	name := "notify-test-" + hex.EncodeToString(b[:])
 	m, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: name, VisibilityTimeout: visibility,
-		MaxReceiveCount: maxReceive, Poll: 5 * time.Millisecond})
+		MaxReceiveCount: maxReceive, Poll: 5 * time.Millisecond, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: name + "-dlq", VisibilityTimeout: visibility,
-		MaxReceiveCount: 1000, Poll: 5 * time.Millisecond})
+		MaxReceiveCount: 1000, Poll: 5 * time.Millisecond, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,27 +58,51 @@ func depth(t *testing.T, q queue.Queue) (main, dead int64) {
 // the transaction, hold or event id their text names.
 var txInText = regexp.MustCompile(`Transaction (\S+)\.`)
 
-// TestPoisonEventsDeadLetterAndRedriveOnce: 1,000 events, of which 100 make
+// drain hands q's messages to s a batch at a time until q holds none, moving
+// clk past the visibility timeout whenever every message left is in flight:
+// those are the ones that failed, back for another receive or, out of
+// receives, off to the dead-letter queue. One batch at a time, so that no
+// healthy message is in flight when time moves.
+func drain(t *testing.T, s *Service, q queue.Queue, clk *clock.Fake, visibility time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	for range 10_000 { // bounds a loop that never drains
+		ms, err := q.Receive(ctx, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) > 0 {
+			s.HandleBatch(ctx, q, ms)
+			continue
+		}
+		if m, _ := depth(t, q); m == 0 {
+			return
+		}
+		clk.Advance(visibility)
+	}
+	t.Fatal("the queue never drained")
+}
+
+// TestPoisonEventsDeadLetterAndRedriveOnce: 200 events, of which 20 make
 // the webhook endpoint fail. Exactly those land in the dead-letter queue;
 // every email went out once. After the endpoint is fixed, a redrive
 // (Queue.Redrive, or the runbook's receive-send-delete loop) delivers each
 // failed webhook once, and nothing else is sent again.
 func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1,000 events")
-	}
+	t.Parallel()
+	const events, poisoned = 200, 20
 	redrives := map[string]func(t *testing.T, main, dlq queue.Queue){
 		"Queue.Redrive": func(t *testing.T, main, _ queue.Queue) {
 			n, err := main.Redrive(context.Background(), 0)
-			if err != nil || n != 100 {
-				t.Fatalf("redrive moved %d, %v; want 100", n, err)
+			if err != nil || n != poisoned {
+				t.Fatalf("redrive moved %d, %v; want %d", n, err, poisoned)
 			}
 		},
 		// runbook 5.4's redrive.py, through the same interface.
 		"runbook loop": func(t *testing.T, main, dlq queue.Queue) {
 			ctx := context.Background()
 			for {
-				ms, err := dlq.Receive(ctx, 10, 100*time.Millisecond)
+				ms, err := dlq.Receive(ctx, 10, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -91,25 +122,24 @@ func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
 	}
 	for name, redrive := range redrives {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 				ctx := context.Background()
 				mail := startSMTP(t)
 				hooks := startHooks(t)
 				cfg := testConfig(mail.addr)
 				cfg.WebhookAttempts = 2
-				// A few messages at a time: on SQLite's one writer, many
-				// more would outlast the short visibility timeout and
-				// dead-letter healthy messages.
-				cfg.Workers, cfg.Batch = 2, 5
 				s := newTestService(t, db, cfg)
-				const users, events = 10, 1000
+				const users = 10
 				for u := range users {
 					id := fmt.Sprintf("u%d", u)
 					addUser(t, db, id, id+"@example.test", "User "+id)
 					hooks.secrets[id] = setPrefs(t, s, id, true, false, "", hooks.url(id))
 				}
 				poison := map[string]bool{}
-				main, dlq := newTestQueue(t, db, 3*time.Second, 3)
+				const visibility = 30 * time.Second
+				clk := clock.NewFake(time.Now())
+				main, dlq := newClockedQueue(t, db, visibility, 3, clk.Now)
 				for i := range events {
 					ev := fmt.Sprintf("ev%04d", i)
 					if i%10 == 7 {
@@ -121,7 +151,7 @@ func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
 				}
 				hooks.setFail(func(ev string) bool { return poison[ev] })
 
-				runFor(t, s, main, func() bool { m, _ := depth(t, main); return m == 0 })
+				drain(t, s, main, clk, visibility)
 				_, dead := depth(t, main)
 				if dead != int64(len(poison)) {
 					t.Errorf("%d dead-lettered, want %d", dead, len(poison))
@@ -158,7 +188,7 @@ func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
 
 				hooks.setFail(func(string) bool { return false })
 				redrive(t, main, dlq)
-				runFor(t, s, main, func() bool { m, _ := depth(t, main); return m == 0 })
+				drain(t, s, main, clk, visibility)
 				if _, dead := depth(t, main); dead != 0 {
 					t.Errorf("%d left in the DLQ after the redrive", dead)
 				}

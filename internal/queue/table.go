@@ -34,6 +34,9 @@ type TableConfig struct {
 	Poll time.Duration
 	// Metrics, when set, counts dead-lettered messages.
 	Metrics *Metrics
+	// Now is the clock that visibility timeouts and send times are measured
+	// in (nil: time.Now); tests move it instead of waiting.
+	Now func() time.Time
 }
 
 // DefaultTableConfig is the platform's queue: "notifications", 30 s, 5 receives.
@@ -91,7 +94,10 @@ func OpenTable(ctx context.Context, db *store.DB, cfg TableConfig) (*Table, erro
 	if cfg.MaxReceiveCount < 1 || cfg.MaxReceiveCount > 1000 {
 		return nil, fmt.Errorf("queue %s: max receive count %d must be from 1 to 1000", cfg.Name, cfg.MaxReceiveCount)
 	}
-	t := &Table{db: db, name: cfg.Name, dlq: cfg.Name + "-dlq", poll: cfg.Poll, now: time.Now, metrics: cfg.Metrics}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t := &Table{db: db, name: cfg.Name, dlq: cfg.Name + "-dlq", poll: cfg.Poll, now: cfg.Now, metrics: cfg.Metrics}
 	if db.Dialect == store.Postgres {
 		t.lock = " FOR UPDATE SKIP LOCKED"
 	}
