@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -81,12 +82,11 @@ func BenchmarkConsume(b *testing.B) {
 					rctx, cancel := context.WithCancel(ctx)
 					done := make(chan struct{})
 					go func() { _ = s.Run(rctx, q); close(done) }()
-					for {
+					if !poll.Wait(time.Minute, func() bool {
 						st, _ := q.Stats(ctx)
-						if st.Main.Visible+st.Main.InFlight == 0 {
-							break
-						}
-						time.Sleep(10 * time.Millisecond)
+						return st.Main.Visible+st.Main.InFlight == 0
+					}) {
+						b.Fatal("the consumer did not drain the queue within a minute")
 					}
 					total += time.Since(start)
 					cancel()

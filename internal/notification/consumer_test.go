@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -25,6 +26,7 @@ import (
 // SMTP exchange on loopback, a webhook receiver that checks the signature,
 // and an SMS provider, each recipient by their own preferences.
 func TestDeliversOnEveryChannel(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mail := startSMTP(t)
@@ -131,6 +133,7 @@ func mustJSON(v any) string {
 // as the same message (its visibility ran out) and as a new message with
 // the same body (a DLQ redrive). Nothing is sent twice.
 func TestRedeliveryDeliversOnce(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mail := startSMTP(t)
@@ -174,6 +177,7 @@ func receiveAfterSend(t *testing.T, q *memQueue, body []byte) queue.Message {
 // fails; the message stays. When it comes back and the webhook works, only
 // the webhook is sent.
 func TestPartialFailureResendsOnlyWhatFailed(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mail := startSMTP(t)
@@ -221,6 +225,7 @@ func TestPartialFailureResendsOnlyWhatFailed(t *testing.T) {
 // consumers at once (a visibility timeout that ran out mid-delivery): the
 // lease lets one send each delivery.
 func TestConcurrentConsumersSendOnce(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mail := startSMTP(t)
@@ -245,6 +250,7 @@ func TestConcurrentConsumersSendOnce(t *testing.T) {
 // acknowledged; bodies that are not events stay for the dead-letter queue,
 // and only they land there.
 func TestUnknownAndMalformed(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
@@ -315,19 +321,14 @@ func runFor(t *testing.T, s *Service, q queue.Queue, done func() bool) {
 	defer func() { cancel(); <-finished }()
 	// The deadline only bounds a hang: under -race on a busy 2-core box a
 	// thousand events on SQLite take well over a minute.
-	deadline := time.Now().Add(5 * time.Minute)
-	for !done() {
-		if time.Now().After(deadline) {
-			t.Fatal("consumer did not finish within 5 minutes")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Minute, "the consumer to finish", done)
 }
 
 // TestCrashedConsumersLeaseIsTakenOver: a consumer that claimed a delivery
 // and died holds it only until its lease ends; then the next one sends it,
 // once.
 func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mail := startSMTP(t)
@@ -380,6 +381,7 @@ func (f *failingQueue) Receive(ctx context.Context, max int, wait time.Duration)
 // TestReceiveErrorsDoNotStopTheConsumer: the consumer counts a failed
 // receive, pauses, and goes on.
 func TestReceiveErrorsDoNotStopTheConsumer(t *testing.T) {
+	t.Parallel()
 	db := storetest.Open(t, store.SQLite)
 	reg := prometheus.NewRegistry()
 	cfg := testConfig("")
@@ -404,6 +406,7 @@ func TestReceiveErrorsDoNotStopTheConsumer(t *testing.T) {
 // TestCopiesInOneReceiveAreAllDeleted: copies of one event received
 // together are handled in turn, so none waits out a visibility timeout.
 func TestCopiesInOneReceiveAreAllDeleted(t *testing.T) {
+	t.Parallel()
 	db := storetest.Open(t, store.SQLite)
 	mail := startSMTP(t)
 	cfg := testConfig(mail.addr)
@@ -424,10 +427,12 @@ func TestCopiesInOneReceiveAreAllDeleted(t *testing.T) {
 // TestCheckReportsAStuckConsumer: the health check is DOWN before the
 // consumer runs and when no receive has answered for a while.
 func TestCheckReportsAStuckConsumer(t *testing.T) {
+	t.Parallel()
 	db := storetest.Open(t, store.SQLite)
 	var offset atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	cfg := testConfig("")
+	cfg.Workers = 1
 	s, err := New(db, discard(), clock, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -441,12 +446,11 @@ func TestCheckReportsAStuckConsumer(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx, q); close(done) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(200 * time.Millisecond)
-	if err := s.Check(context.Background()); err != nil {
-		t.Errorf("receiving: %v, want UP", err)
-	}
-	q.fails.Store(1 << 30) // the queue stops answering
-	time.Sleep(300 * time.Millisecond)
+	poll.Until(t, time.Minute, "the consumer UP once it receives", func() bool { return s.Check(context.Background()) == nil })
+	// The queue stops answering; once a receive has failed, the one loop
+	// is past every receive that answered.
+	q.fails.Store(1 << 30)
+	poll.Until(t, time.Minute, "a failed receive", func() bool { return q.fails.Load() < 1<<30 })
 	offset.Store(int64(2*cfg.Wait + time.Minute))
 	if s.Check(context.Background()) == nil {
 		t.Error("UP although no receive answered for a minute")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -80,6 +81,7 @@ func errorCode(a answer) string {
 }
 
 func TestPreferencesAPI(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newTestService(t, db, testConfig(""))
 		srv := api(t, s)
@@ -134,6 +136,7 @@ func TestPreferencesAPI(t *testing.T) {
 // TestPreferencesRefuseHostileInput: every bad body is a 400 with a code,
 // never a 500, and changes nothing.
 func TestPreferencesRefuseHostileInput(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		cfg := testConfig("")
 		cfg.AllowPrivateWebhooks = false // as in production
@@ -202,9 +205,14 @@ func TestPreferencesRefuseHostileInput(t *testing.T) {
 }
 
 func TestListNotifications(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := newTestService(t, db, testConfig(""))
+		clk := clock.NewFake(time.Now())
+		s, err := New(db, discard(), clk.Now, testConfig(""), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		srv := api(t, s)
 		addUser(t, db, "alice", "alice@example.test", "Alice")
 		addUser(t, db, "bob", "bob@example.test", "Bob")
@@ -214,7 +222,7 @@ func TestListNotifications(t *testing.T) {
 			if got := s.Handle(ctx, q, receiveAfterSend(t, q, body)); got != "delivered" {
 				t.Fatalf("event %d: %s", i, got)
 			}
-			time.Sleep(2 * time.Millisecond) // distinct created_at, to check the order
+			clk.Advance(time.Millisecond) // distinct created_at, to check the order
 		}
 		var seen []string
 		cursor := ""
@@ -254,6 +262,7 @@ func TestListNotifications(t *testing.T) {
 // TestWebhookDialerRefusesPrivateAddresses: the address check holds at
 // dial time, after name resolution, whatever the stored URL says.
 func TestWebhookDialerRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
 	hits := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
 	defer srv.Close()

@@ -9,6 +9,7 @@ import (
 )
 
 func TestTemplates(t *testing.T) {
+	t.Parallel()
 	tmpl, err := newTemplates()
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +60,7 @@ func TestTemplates(t *testing.T) {
 }
 
 func TestFormatMoney(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		amount   int64
 		currency string
@@ -76,6 +78,7 @@ func TestFormatMoney(t *testing.T) {
 // TestWebhookDataIsTheRecipients: a transfer's webhook tells each side its
 // own leg and accounts, never the other's.
 func TestWebhookDataIsTheRecipients(t *testing.T) {
+	t.Parallel()
 	e, _ := decodeEvent(transferEvent("e", "alice", "bob", 300))
 	d, _ := json.Marshal(specs()[event.TransactionPosted].data(e, "bob"))
 	if got := string(d); strings.Contains(got, "alice") || !strings.Contains(got, `"amount":300`) || !strings.Contains(got, "acc-bob") {

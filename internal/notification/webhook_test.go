@@ -15,6 +15,7 @@ import (
 // another 4xx or a redirect is not; every attempt is signed afresh and
 // carries the same delivery id.
 func TestWebhookRetries(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name     string
 		answers  []int
@@ -60,6 +61,7 @@ func TestWebhookRetries(t *testing.T) {
 // TestWebhookBudget: a hanging endpoint costs at most attempts × timeout
 // plus the backoff, and the error does not repeat the URL's query.
 func TestWebhookBudget(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -90,6 +92,7 @@ func TestWebhookBudget(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	ok := DefaultConfig()
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
