@@ -103,7 +103,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if err != nil {
 		return err
 	}
-	queueStatsCache := queue.NewStatsCache(q, 5*time.Second)
+	queueStatsCache := queue.NewStatsCache(q, 5*time.Second, time.Now)
 	reg.MustRegister(observe.NewQueueCollector(queueStats(q.Name, queueStatsCache.Stats), 2*time.Second))
 	health.AddStatusCheck("queue", func(ctx context.Context) error {
 		_, err := queueStatsCache.Stats(ctx)

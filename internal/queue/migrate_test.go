@@ -14,6 +14,7 @@ import (
 // written before migration 0006: they keep their content, get seq numbers
 // in their insert order, and new rows number after them.
 func TestMigrationKeepsTheOutbox(t *testing.T) {
+	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()

@@ -6,6 +6,7 @@ import (
 )
 
 func TestSQSText(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in, want, err string
 	}{

@@ -17,9 +17,10 @@ import (
 )
 
 func TestSQSQueueContract(t *testing.T) {
+	t.Parallel()
 	endpoint := sqsserver.Start(t)
 	client := sqsserver.Client(endpoint)
-	queuetest.Run(t, func(t *testing.T, cfg queuetest.Config) queue.Queue {
+	queuetest.Run(t, func(t *testing.T, cfg queuetest.Config) (queue.Queue, queuetest.Later) {
 		url := sqsserver.NewQueues(t, client, cfg.VisibilityTimeout, cfg.MaxReceiveCount)
 		q, err := queue.NewSQS(context.Background(), client, url)
 		if err != nil {
@@ -28,7 +29,7 @@ func TestSQSQueueContract(t *testing.T) {
 		if q.MaxReceiveCount() != cfg.MaxReceiveCount {
 			t.Fatalf("max receive count %d read from the RedrivePolicy, want %d", q.MaxReceiveCount(), cfg.MaxReceiveCount)
 		}
-		return q
+		return q, queuetest.ServerClock
 	}, queuetest.Gaps{
 		// SQS: "you might receive a success for a DeleteMessage with an old
 		// receipt handle"; local-aws-sqs always accepts it.
@@ -71,6 +72,7 @@ func TestOpenSQSFromEnvironment(t *testing.T) {
 }
 
 func TestParseRedrivePolicy(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		policy string
 		max    int
@@ -92,6 +94,7 @@ func TestParseRedrivePolicy(t *testing.T) {
 // TestSQSSendRefusedEntry: SQS refuses one entry of a batch (too big for
 // this queue's MaximumMessageSize) and takes the others: Send says so.
 func TestSQSSendRefusedEntry(t *testing.T) {
+	t.Parallel()
 	endpoint := sqsserver.Start(t)
 	client := sqsserver.Client(endpoint)
 	ctx := context.Background()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/queue/queuetest"
 	"github.com/fintech-banking/bank/internal/store"
@@ -15,28 +16,31 @@ import (
 
 // tableFactory makes fresh table queues in db: a new queue name per test.
 func tableFactory(db *store.DB) queuetest.Factory {
-	return func(t *testing.T, cfg queuetest.Config) queue.Queue {
+	return func(t *testing.T, cfg queuetest.Config) (queue.Queue, queuetest.Later) {
 		t.Helper()
 		var b [4]byte
 		_, _ = rand.Read(b[:])
+		clk := clock.NewFake(time.Now())
 		q, err := queue.OpenTable(context.Background(), db, queue.TableConfig{
 			Name: "test-" + hex.EncodeToString(b[:]), VisibilityTimeout: cfg.VisibilityTimeout,
-			MaxReceiveCount: cfg.MaxReceiveCount, Poll: 20 * time.Millisecond,
+			MaxReceiveCount: cfg.MaxReceiveCount, Poll: 20 * time.Millisecond, Now: clk.Now,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return q
+		return q, clk.Advance
 	}
 }
 
 func TestTableQueueContract(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		queuetest.Run(t, tableFactory(db), queuetest.Gaps{})
 	})
 }
 
 func TestTableQueueSettingsReachEveryReplica(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "shared", VisibilityTimeout: 30 * time.Second})

@@ -23,8 +23,15 @@ type Config struct {
 }
 
 // Factory returns a fresh, empty queue (and dead-letter queue) with cfg,
-// used by this test alone.
-type Factory func(t *testing.T, cfg Config) queue.Queue
+// used by this test alone, and how to let time pass on its clock.
+type Factory func(t *testing.T, cfg Config) (queue.Queue, Later)
+
+// Later lets d pass on a queue's clock: a fake clock the test owns moves at
+// once; the clock of a server (SQS) is waited for, as nothing else moves it.
+type Later func(d time.Duration)
+
+// ServerClock is the Later of a queue whose clock is a server's.
+func ServerClock(d time.Duration) { time.Sleep(d) }
 
 // Gaps names what an implementation is allowed not to do, each for a reason
 // its test states.
@@ -142,7 +149,7 @@ func eventually(t *testing.T, within time.Duration, check func() error) {
 func event(i int) string { return fmt.Sprintf(`{"event_id":"e-%03d","type":"test.sent"}`, i) }
 
 func testSendReceiveDelete(t *testing.T, f Factory, _ Gaps) {
-	q := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
+	q, _ := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
 	var want []string
 	for i := range 25 { // more than one SQS batch
 		want = append(want, event(i))
@@ -199,11 +206,12 @@ func testSendReceiveDelete(t *testing.T, f Factory, _ Gaps) {
 }
 
 func testVisibilityExpiry(t *testing.T, f Factory, gaps Gaps) {
-	q := f(t, Config{VisibilityTimeout: time.Second, MaxReceiveCount: 5})
+	q, later := f(t, Config{VisibilityTimeout: time.Second, MaxReceiveCount: 5})
 	send(t, q, event(1))
 	first := receiveN(t, q, 1, 10*time.Second)[0]
 	// Hidden for the visibility timeout, then back with count 2.
 	expectNone(t, q, 0)
+	later(time.Second)
 	second := receiveN(t, q, 1, 10*time.Second)[0]
 	if second.ID != first.ID || second.ReceiveCount != 2 || string(second.Body) != event(1) {
 		t.Fatalf("redelivered %+v, want message %s with receive count 2", second, first.ID)
@@ -225,11 +233,12 @@ func testVisibilityExpiry(t *testing.T, f Factory, gaps Gaps) {
 	if err := q.Delete(ctx, second.Receipt); err != nil {
 		t.Fatalf("delete with the current receipt: %v", err)
 	}
-	expectNone(t, q, 2*time.Second)
+	later(2 * time.Second)
+	expectNone(t, q, 0)
 }
 
 func testChangeVisibility(t *testing.T, f Factory, gaps Gaps) {
-	q := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
+	q, later := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
 	send(t, q, event(1))
 	ctx := ctxFor(t, 30*time.Second)
 	m := receiveN(t, q, 1, 10*time.Second)[0]
@@ -247,7 +256,8 @@ func testChangeVisibility(t *testing.T, f Factory, gaps Gaps) {
 	if err := q.ChangeVisibility(ctx, again.Receipt, time.Hour); err != nil {
 		t.Fatalf("change visibility to 1h: %v", err)
 	}
-	expectNone(t, q, 2*time.Second)
+	later(2 * time.Second)
+	expectNone(t, q, 0)
 	if err := q.ChangeVisibility(ctx, again.Receipt, 13*time.Hour); err == nil {
 		t.Error("visibility of 13h accepted; SQS allows 12h at most")
 	}
@@ -257,7 +267,7 @@ func testChangeVisibility(t *testing.T, f Factory, gaps Gaps) {
 }
 
 func testSetVisibilityTimeout(t *testing.T, f Factory, _ Gaps) {
-	q := f(t, Config{VisibilityTimeout: 60 * time.Second, MaxReceiveCount: 5})
+	q, later := f(t, Config{VisibilityTimeout: 60 * time.Second, MaxReceiveCount: 5})
 	ctx := ctxFor(t, 30*time.Second)
 	if err := q.SetVisibilityTimeout(ctx, time.Second); err != nil {
 		t.Fatalf("set visibility timeout: %v", err)
@@ -265,6 +275,7 @@ func testSetVisibilityTimeout(t *testing.T, f Factory, _ Gaps) {
 	send(t, q, event(1))
 	m := receiveN(t, q, 1, 5*time.Second)[0]
 	// Back after about 1 s, not 60: the new timeout applies to this receive.
+	later(time.Second)
 	again := receiveN(t, q, 1, 10*time.Second)[0]
 	if again.ID != m.ID || again.ReceiveCount != 2 {
 		t.Fatalf("received %+v, want message %s again", again, m.ID)
@@ -276,7 +287,7 @@ func testSetVisibilityTimeout(t *testing.T, f Factory, _ Gaps) {
 
 // deadLetter puts n messages in the dead-letter queue of q, whose max
 // receive count is 1, and returns their bodies.
-func deadLetter(t *testing.T, q queue.Queue, n int) []string {
+func deadLetter(t *testing.T, q queue.Queue, later Later, n int) []string {
 	t.Helper()
 	var want []string
 	for i := range n {
@@ -289,7 +300,8 @@ func deadLetter(t *testing.T, q queue.Queue, n int) []string {
 			t.Fatal(err)
 		}
 	}
-	expectNone(t, q, time.Second)
+	later(time.Second)
+	expectNone(t, q, 0)
 	eventually(t, 10*time.Second, func() error {
 		s, err := q.Stats(ctx)
 		if err != nil {
@@ -304,18 +316,22 @@ func deadLetter(t *testing.T, q queue.Queue, n int) []string {
 }
 
 func testDeadLetter(t *testing.T, f Factory, _ Gaps) {
-	q := f(t, Config{VisibilityTimeout: time.Second, MaxReceiveCount: 2})
+	q, later := f(t, Config{VisibilityTimeout: time.Second, MaxReceiveCount: 2})
 	send(t, q, event(1))
 	ctx := ctxFor(t, 30*time.Second)
 	for i := 1; i <= 2; i++ {
 		// Not deleted: back after the visibility timeout.
+		if i > 1 {
+			later(time.Second)
+		}
 		m := receiveN(t, q, 1, 10*time.Second)[0]
 		if m.ReceiveCount != i {
 			t.Fatalf("receive %d: count %d", i, m.ReceiveCount)
 		}
 	}
 	// Received twice, its max: it goes to the DLQ instead of a third consumer.
-	expectNone(t, q, 3*time.Second)
+	later(time.Second)
+	expectNone(t, q, 0)
 	eventually(t, 10*time.Second, func() error {
 		s, err := q.Stats(ctx)
 		if err != nil {
@@ -329,8 +345,8 @@ func testDeadLetter(t *testing.T, f Factory, _ Gaps) {
 }
 
 func testRedrive(t *testing.T, f Factory, _ Gaps) {
-	q := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 1})
-	want := deadLetter(t, q, 3)
+	q, later := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 1})
+	want := deadLetter(t, q, later, 3)
 	ctx := ctxFor(t, 60*time.Second)
 	n, err := q.Redrive(ctx, 2)
 	if err != nil || n != 2 {
@@ -359,8 +375,8 @@ func testRedrive(t *testing.T, f Factory, _ Gaps) {
 }
 
 func testPurge(t *testing.T, f Factory, _ Gaps) {
-	q := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 1})
-	deadLetter(t, q, 2)
+	q, later := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 1})
+	deadLetter(t, q, later, 2)
 	send(t, q, event(7), event(8))
 	ctx := ctxFor(t, 90*time.Second)
 	if err := q.Purge(ctx, queue.Main); err != nil {
@@ -390,9 +406,9 @@ func testPurge(t *testing.T, f Factory, _ Gaps) {
 }
 
 func testStats(t *testing.T, f Factory, gaps Gaps) {
-	q := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
+	q, later := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
 	send(t, q, event(1), event(2), event(3))
-	time.Sleep(1100 * time.Millisecond)
+	later(1100 * time.Millisecond)
 	m := receiveN(t, q, 1, 10*time.Second)[0]
 	ctx := ctxFor(t, 20*time.Second)
 	eventually(t, 10*time.Second, func() error {
@@ -419,7 +435,7 @@ func testStats(t *testing.T, f Factory, gaps Gaps) {
 
 func testCompetingConsumers(t *testing.T, f Factory, _ Gaps) {
 	const consumers, messages = 4, 200
-	q := f(t, Config{VisibilityTimeout: 60 * time.Second, MaxReceiveCount: 5})
+	q, _ := f(t, Config{VisibilityTimeout: 60 * time.Second, MaxReceiveCount: 5})
 	var want []string
 	for i := range messages {
 		want = append(want, event(i))
@@ -477,7 +493,7 @@ func testCompetingConsumers(t *testing.T, f Factory, _ Gaps) {
 }
 
 func testHostileBodies(t *testing.T, f Factory, _ Gaps) {
-	q := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
+	q, _ := f(t, Config{VisibilityTimeout: 30 * time.Second, MaxReceiveCount: 5})
 	hostile := []string{
 		"", `"`, `\`, "\x00", "\x00\x01\x1f\x7f", "\xff\xfe invalid UTF-8 \xc3\x28", "line\nbreak\r\ttab",
 		"\u2028\u2029", "emoji 🏦💶 and 漢字", "<xml attr='1'>&amp;</xml>", `{"nested":"json"}`, "'; DROP TABLE queue_messages; --",
