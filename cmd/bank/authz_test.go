@@ -196,6 +196,7 @@ func TestActuatorRoutesMatrix(t *testing.T) {
 func TestAuthRoutesMatrix(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBank(t, d)
 			ctx := context.Background()
 			emails := map[actor]string{custA: b.customerEmail("a"), custB: b.customerEmail("b"),
@@ -241,6 +242,7 @@ func TestAuthRoutesMatrix(t *testing.T) {
 func TestRevokedTokensMatrix(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBank(t, d)
 			ctx := context.Background()
 			a, _ := b.customer("a")
@@ -351,6 +353,7 @@ func TestRevokedTokensMatrix(t *testing.T) {
 func TestNotificationRoutesMatrix(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBank(t, d)
 			ctx := context.Background()
 			a, _ := b.customer("a")

@@ -37,11 +37,12 @@ func randomHex(n int) string {
 	return hex.EncodeToString(buf)
 }
 
-// startBank runs "bank serve all" on a fresh database of dialect d until the
-// test ends, with an operator and an admin made by "bank users create".
+// startBank runs "bank serve all" on a fresh, migrated database of dialect d
+// until the test ends, with an operator and an admin made by "bank users
+// create".
 func startBank(t *testing.T, d store.Dialect) *testBank {
 	t.Helper()
-	return startBankOn(t, storetest.URL(t, d))
+	return startBankOn(t, storetest.MigratedURL(t, d))
 }
 
 // startBankOn runs "bank serve all" on the database at dbURL; see startBank.

@@ -17,12 +17,13 @@ func TestBench(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBank(t, d)
 			for _, scenario := range []string{"uniform", "hot-source", "batch", "mixed"} {
 				plot := filepath.Join(t.TempDir(), "bench.svg")
 				var out, errOut bytes.Buffer
 				err := run(context.Background(), []string{"bank", "bench", "--url", b.url, "--scenario", scenario,
-					"-c", "4", "-d", "1s", "--warmup", "200ms", "--accounts", "5", "-b", "10", "-o", "json", "--plot", plot},
+					"-c", "4", "-d", "1s", "--warmup", "50ms", "--accounts", "5", "-b", "10", "-o", "json", "--plot", plot},
 					b.getenv, nil, &out, &errOut)
 				if err != nil {
 					t.Fatalf("bench %s: %v\n%s", scenario, err, errOut.String())

@@ -173,6 +173,7 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBank(t, d)
 			ctx := context.Background()
 			a, _ := b.customer("a")

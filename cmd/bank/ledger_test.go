@@ -23,6 +23,7 @@ func TestTransfersConcurrently(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBank(t, d)
 			testTransfersConcurrently(t, b)
 		})
@@ -44,7 +45,7 @@ func testTransfersConcurrently(t *testing.T, b *testBank) {
 		customers   = 4
 		perCustomer = 6
 		workers     = 32
-		requests    = 5000
+		requests    = 1000
 		funds       = 100_000
 	)
 	ctx := context.Background()
@@ -240,6 +241,7 @@ func TestHolds(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBank(t, d)
 			ctx := context.Background()
 			alice, _ := b.customer("alice")

@@ -37,6 +37,7 @@ func TestTransfersNotifiedOnceAcrossRestart(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			mail := notificationtest.StartSMTP(t)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -244,6 +245,7 @@ func TestPoisonedWebhooksRedrivenByTheCommand(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			mail := notificationtest.StartSMTP(t)
 			var (

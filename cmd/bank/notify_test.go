@@ -29,6 +29,7 @@ func TestNotificationsThroughServeAll(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			mail := notificationtest.StartSMTP(t)
 			var (
@@ -158,6 +159,7 @@ func TestPaymentOutcomesNotified(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			mail := notificationtest.StartSMTP(t)
 			b := startBankWith(t, storetest.URL(t, d), map[string]string{"BANK_SMTP_URL": mail.URL(),

@@ -69,6 +69,7 @@ func TestPaymentRoutesMatrix(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBankWith(t, storetest.URL(t, d), slowRail)
 			ctx := context.Background()
 			a, _ := b.customer("a")
@@ -122,6 +123,7 @@ func TestPaymentsEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := startBankWith(t, storetest.URL(t, d), map[string]string{"BANK_PAYMENT_SIM_DELAY": "100ms",
 				"BANK_PAYMENT_SUBMIT_INTERVAL": "100ms", "BANK_PAYMENT_POLL_INTERVAL": "100ms",
 				"BANK_PAYMENT_SIM_FAIL_RATE": "0.1", "BANK_PAYMENT_SIM_RETURN_RATE": "0.1"})
@@ -222,6 +224,7 @@ func TestPaymentReplicas(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			fast := map[string]string{"BANK_PAYMENT_SIM_DELAY": "50ms", "BANK_PAYMENT_SUBMIT_INTERVAL": "50ms",
 				"BANK_PAYMENT_POLL_INTERVAL": "50ms", "BANK_PAYMENT_SIM_FAIL_RATE": "0", "BANK_PAYMENT_SIM_RETURN_RATE": "0"}
 			b := startBankWith(t, storetest.URL(t, d), fast)

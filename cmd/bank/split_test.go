@@ -19,6 +19,7 @@ func TestSplitServices(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
 			b := &testBank{t: t, env: map[string]string{
 				"BANK_DATABASE_URL": storetest.URL(t, d),
 				"BANK_DATA_DIR":     t.TempDir(),
