@@ -16,6 +16,7 @@ import (
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -301,7 +302,7 @@ func TestRevokedTokensMatrix(t *testing.T) {
 				t.Fatalf("lock: %v", err)
 			}
 			deleted, deletedID := b.customer("deleted")
-			b.removeUser(d, deletedID)
+			b.removeUser(d, deletedID, deleted)
 
 			revoked := map[string]*client.Client{
 				"an expired token": b.anon.WithToken(expired), "a demoted operator's token": demoted.Client,
@@ -474,8 +475,10 @@ func (b *testBank) createUser(role, email, password string) {
 }
 
 // removeUser deletes user id, who owns nothing, from the database, as an
-// erasure done outside the API would.
-func (b *testBank) removeUser(d store.Dialect, id string) {
+// erasure done outside the API would, and waits until c, the user's client,
+// is refused: the platform may trust its cached state of the user for up to
+// auth.UserStateTTL.
+func (b *testBank) removeUser(d store.Dialect, id string, c *client.Client) {
 	b.t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, b.env["BANK_DATABASE_URL"], store.Options{AppName: "test"})
@@ -488,6 +491,8 @@ func (b *testBank) removeUser(d store.Dialect, id string) {
 			b.t.Fatalf("remove user (%s): %v", d, err)
 		}
 	}
-	// Other replicas' caches may trust the user for up to this long.
-	time.Sleep(auth.UserStateTTL)
+	poll.Until(b.t, 30*time.Second, "the removed user's token to be refused", func() bool {
+		res, _ := c.Do(ctx, http.MethodGet, "/api/v1/auth/me", "", nil, nil)
+		return res != nil && res.Status == http.StatusUnauthorized
+	})
 }

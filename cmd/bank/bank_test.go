@@ -9,12 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -35,6 +39,42 @@ func randomHex(n int) string {
 	buf := make([]byte, n)
 	_, _ = rand.Read(buf)
 	return hex.EncodeToString(buf)
+}
+
+// built is the bank binary, built once per test run for the tests that run
+// it as a process.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// TestMain removes the built binary once the tests are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// bankBinary returns the path of the bank binary, building it on first use.
+func bankBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "bank-test-bin-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "bank")
+		if out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
 }
 
 // startBank runs "bank serve all" on a fresh, migrated database of dialect d
@@ -106,23 +146,22 @@ func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank 
 
 func waitReady(t *testing.T, url string, done chan error, out fmt.Stringer) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	ready := poll.Wait(30*time.Second, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("serve all stopped: %v\n%s", err, out.String())
 		default:
 		}
 		resp, err := http.Get(url + "/actuator/health/readiness")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if !ready {
+		t.Fatalf("not ready after 30s\n%s", out.String())
 	}
-	t.Fatalf("not ready after 30s\n%s", out.String())
 }
 
 func (b *testBank) login(email, password string) *client.Client {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -132,19 +133,11 @@ func TestJWTRotateUnderTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	kid := keyID(string(key))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, "a token signed with the new key "+kid+" by both processes", func() bool {
 		mu.Lock()
-		both := len(seen[kid]) == 2
-		mu.Unlock()
-		if both {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no token signed with the new key %s by both processes after 30s; seen %v", kid, seen)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(seen[kid]) == 2
+	})
 	close(stop)
 	traffic.Wait()
 	if len(failures) > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/store/storetest"
+
+	"github.com/fintech-banking/bank/internal/poll"
 )
 
 // get requests path with accept and returns the status, Retry-After and body.
@@ -36,17 +39,10 @@ func getAs(t *testing.T, url, accept string) (int, string, string) {
 // waitStatus polls url until it answers want.
 func waitStatus(t *testing.T, url string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, fmt.Sprintf("%s to answer %d", url, want), func() bool {
 		got, _, _ := getAs(t, url, "")
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s answers %d after 30s, want %d", url, got, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return got == want
+	})
 }
 
 // TestMaintenanceAcrossProcesses turns the maintenance mode on and off with

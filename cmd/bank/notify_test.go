@@ -16,6 +16,7 @@ import (
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/notification/notificationtest"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -90,17 +91,10 @@ func TestNotificationsThroughServeAll(t *testing.T) {
 			if err := q.Send(ctx, body, body); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(30 * time.Second)
-			for {
+			poll.Until(t, 30*time.Second, "the queue to be consumed", func() bool {
 				st, err := q.Stats(ctx)
-				if err == nil && st.Main.Visible+st.Main.InFlight == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the queue was not consumed: %+v, %v", st, err)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return err == nil && st.Main.Visible+st.Main.InFlight == 0
+			})
 
 			got := map[string]string{}
 			for _, m := range mail.Sent() {
@@ -171,28 +165,25 @@ func TestPaymentOutcomesNotified(t *testing.T) {
 			if _, err := c.Do(ctx, http.MethodPost, "/api/v1/payments", "pay-1", paymentOrder(acct.ID, 1234), nil); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(30 * time.Second)
-			for {
+			var settled *client.Notification
+			var last []client.Notification
+			if !poll.Wait(time.Minute, func() bool {
 				list, err := c.Notifications(ctx, 50, "")
 				if err != nil {
 					t.Fatal(err)
 				}
-				var settled *client.Notification
+				last = list.Data
 				for i, n := range list.Data {
 					if n.Event == "payment.settled" && n.Status == "sent" {
 						settled = &list.Data[i]
 					}
 				}
-				if settled != nil {
-					if settled.Subject != "Your payment of 12.34 EUR was completed" {
-						t.Errorf("subject %q", settled.Subject)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no payment.settled notification: %+v", list.Data)
-				}
-				time.Sleep(50 * time.Millisecond)
+				return settled != nil
+			}) {
+				t.Fatalf("no payment.settled notification: %+v", last)
+			}
+			if settled.Subject != "Your payment of 12.34 EUR was completed" {
+				t.Errorf("subject %q", settled.Subject)
 			}
 			var found bool
 			for _, m := range mail.Sent() {

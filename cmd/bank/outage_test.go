@@ -10,6 +10,8 @@ import (
 
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/store/storetest"
+
+	"github.com/fintech-banking/bank/internal/poll"
 )
 
 // TestDatabaseOutage cuts "serve all" off its PostgreSQL, as a crash or a
@@ -46,11 +48,10 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	proxy.Down.Store(false)
-	deadline := time.Now().Add(20 * time.Second)
-	for status != http.StatusOK && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
+	poll.Wait(30*time.Second, func() bool {
 		status, body = get(t, b.url+"/actuator/health/readiness")
-	}
+		return status == http.StatusOK
+	})
 	if status != http.StatusOK {
 		t.Fatalf("readiness after the database came back: %d %s", status, body)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
+
+	"github.com/fintech-banking/bank/internal/poll"
 )
 
 // TestMeasurePayments measures payment-service through the API of "serve
@@ -78,14 +80,7 @@ func TestMeasurePayments(t *testing.T) {
 			t.Logf("%s: %d payments accepted in %v: %.0f accepted/s (%d refused)", d, n, acceptFor.Round(time.Millisecond),
 				float64(n)/acceptFor.Seconds(), refused.Load())
 			op := b.staff["operator"]
-			deadline := time.Now().Add(5 * time.Minute)
-			for {
-				var list struct {
-					Data []struct{ ID string }
-				}
-				if _, err := op.Do(ctx, http.MethodGet, "/api/v1/payments?status=settled&limit=1", "", nil, &list); err != nil {
-					t.Fatal(err)
-				}
+			settled := poll.Wait(5*time.Minute, func() bool {
 				pending := 0
 				for _, s := range []string{"pending", "submitted"} {
 					var l struct{ Data []struct{ ID string } }
@@ -94,13 +89,10 @@ func TestMeasurePayments(t *testing.T) {
 					}
 					pending += len(l.Data)
 				}
-				if pending == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("payments still unsettled after 5 minutes")
-				}
-				time.Sleep(50 * time.Millisecond)
+				return pending == 0
+			})
+			if !settled {
+				t.Fatal("payments still unsettled after 5 minutes")
 			}
 			total := time.Since(start)
 			t.Logf("%s: all %d settled %v after the first order: %.0f settled/s", d, n, total.Round(time.Millisecond), float64(n)/total.Seconds())

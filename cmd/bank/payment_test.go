@@ -14,6 +14,8 @@ import (
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/store/storetest"
+
+	"github.com/fintech-banking/bank/internal/poll"
 )
 
 // paymentRoutes lists the routes payment-service registers.
@@ -156,10 +158,9 @@ func TestPaymentsEndToEnd(t *testing.T) {
 			wg.Wait()
 			// Done when every payment has ended and the balance agrees: a
 			// settled payment may still come back (returns follow settlement).
-			deadline := time.Now().Add(20 * time.Second)
 			var counts map[string]int
 			var acc client.Account
-			for {
+			if !poll.Wait(time.Minute, func() bool {
 				var list struct{ Data []payment.Payment }
 				if _, err := a.Do(ctx, http.MethodGet, "/api/v1/payments?limit=500", "", nil, &list); err != nil {
 					t.Fatal(err)
@@ -172,13 +173,9 @@ func TestPaymentsEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 				ended := counts["settled"]+counts["failed"]+counts["returned"] == n
-				if ended && counts["settled"] > 0 && acc.Balance.Posted == 1_000_000-int64(100*counts["settled"]) && acc.Balance.Pending == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("after 20 s: %v, balance %+v; want all %d ended, some settled, and the balance to match", counts, acc.Balance, n)
-				}
-				time.Sleep(100 * time.Millisecond)
+				return ended && counts["settled"] > 0 && acc.Balance.Posted == 1_000_000-int64(100*counts["settled"]) && acc.Balance.Pending == 0
+			}) {
+				t.Fatalf("after a minute: %v, balance %+v; want all %d ended, some settled, and the balance to match", counts, acc.Balance, n)
 			}
 			for name, body := range map[string]string{
 				"NUL":                `{"from_account_id":"` + acct.ID + `","amount":1,"currency":"EUR","beneficiary":{"name":"B\u0000b","iban":"DE89370400440532013000"}}`,
@@ -277,20 +274,13 @@ func TestPaymentReplicas(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			poll.Until(t, time.Minute, fmt.Sprintf("all %d payments settled", n), func() bool {
 				var list struct{ Data []payment.Payment }
 				if _, err := replica.Do(context.Background(), http.MethodGet, "/api/v1/payments?status=settled&limit=500", "", nil, &list); err != nil {
 					t.Fatal(err)
 				}
-				if len(list.Data) == n {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d settled after 20 s", len(list.Data), n)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return len(list.Data) == n
+			})
 			var acc client.Account
 			if _, err := a.Do(context.Background(), http.MethodGet, "/api/v1/accounts/"+acct.ID, "", nil, &acc); err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/queue/sqsserver"
 	"github.com/fintech-banking/bank/internal/store"
@@ -53,10 +54,7 @@ func TestQueueRelayAndCommands(t *testing.T) {
 
 			// The account's events reach the queue; the outbox empties.
 			var rows []queueStatsRow
-			deadline := time.Now().Add(20 * time.Second)
-			for rows = queueStatsOf(t, env); rows[0].Visible == 0 && time.Now().Before(deadline); rows = queueStatsOf(t, env) {
-				time.Sleep(100 * time.Millisecond)
-			}
+			poll.Wait(30*time.Second, func() bool { rows = queueStatsOf(t, env); return rows[0].Visible > 0 })
 			if rows[0].Queue != "notifications" || rows[0].Visible == 0 {
 				t.Fatalf("queue stats: %+v, want the ledger's events in notifications", rows)
 			}
@@ -200,11 +198,8 @@ func TestQueueCommandsOnSQS(t *testing.T) {
 		got += len(ms)
 	}
 	env := map[string]string{"BANK_QUEUE_URL": url}
-	deadline := time.Now().Add(10 * time.Second)
-	rows := queueStatsOf(t, env)
-	for ; rows[1].Visible != 2 && time.Now().Before(deadline); rows = queueStatsOf(t, env) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	var rows []queueStatsRow
+	poll.Wait(30*time.Second, func() bool { rows = queueStatsOf(t, env); return rows[1].Visible == 2 })
 	if !strings.HasPrefix(rows[0].Queue, "test-") || rows[1].Visible != 2 {
 		t.Fatalf("queue stats: %+v, want 2 in the dlq", rows)
 	}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -25,13 +27,7 @@ func readiness(t *testing.T, base string) int {
 // waitReadiness polls readiness until it answers want.
 func waitReadiness(t *testing.T, base string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for readiness(t, base) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("readiness did not turn %d within 30s", want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, 30*time.Second, fmt.Sprintf("readiness %d", want), func() bool { return readiness(t, base) == want })
 }
 
 // TestSurviveTerminatedConnections runs the runbook's pg_terminate_backend

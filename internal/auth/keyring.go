@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/clock"
 )
 
 // MinKeyLength is the shortest jwt-secret key accepted, in bytes: HS256 is as
@@ -57,7 +59,8 @@ type Keyring struct {
 	src KeySource
 	log *slog.Logger
 
-	now func() time.Time
+	now   func() time.Time
+	clock clock.Clock // what Watch waits on
 
 	mu       sync.RWMutex
 	current  signingKey
@@ -81,7 +84,7 @@ func NewKeyring(src KeySource, log *slog.Logger) (*Keyring, error) {
 	case src.SecretFile == "" && src.Secret == "":
 		return nil, errors.New("jwt key: no key file or key value is configured")
 	}
-	k := &Keyring{src: src, log: log, now: time.Now}
+	k := &Keyring{src: src, log: log, now: time.Now, clock: clock.Real()}
 	cur, prev, err := k.read()
 	if err != nil {
 		return nil, err
@@ -160,16 +163,9 @@ func (k *Keyring) Reload() error {
 // jwt-secret reaches a running service without a restart. Reload failures are
 // logged and the keys in use kept.
 func (k *Keyring) Watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := k.Reload(); err != nil {
-				k.log.Warn("jwt key reload; keeping the keys in use", "err", err)
-			}
+	for clock.Sleep(ctx, k.clock, interval) == nil {
+		if err := k.Reload(); err != nil {
+			k.log.Warn("jwt key reload; keeping the keys in use", "err", err)
 		}
 	}
 }

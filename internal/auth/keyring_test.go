@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/poll"
 )
 
 func kidOf(secret string) string {
@@ -237,20 +240,23 @@ func TestWatchReloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk := clock.NewFake(time.Now())
+	k.clock = clk
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		k.Watch(ctx, 5*time.Millisecond)
+		k.Watch(ctx, time.Minute)
 		close(done)
 	}()
 	writeFile(t, dir, "key", testKey2)
-	deadline := time.Now().Add(5 * time.Second)
-	for k.KeyIDs()[0] != kidOf(testKey2) {
-		if time.Now().After(deadline) {
-			t.Fatalf("Watch did not pick up the new key within 5s; KeyIDs() = %v", k.KeyIDs())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
 	}
+	if k.KeyIDs()[0] == kidOf(testKey2) {
+		t.Fatal("Watch reloaded before its interval")
+	}
+	clk.Advance(time.Minute)
+	poll.Until(t, 30*time.Second, "Watch to pick up the new key", func() bool { return k.KeyIDs()[0] == kidOf(testKey2) })
 	cancel()
 	select {
 	case <-done:
