@@ -33,6 +33,7 @@ func (s *staffServer) audit(query string) auditPage {
 // recorded with who, what, whom, when and from where; admins read it, paged
 // and filtered; nobody rewrites it.
 func TestAuditTrail(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newStaffServer(t, db)
 		start := s.clock.Now().UTC().Truncate(time.Microsecond)

@@ -22,6 +22,7 @@ func kidOf(secret string) string {
 }
 
 func TestNewKeyringRefusesBadSources(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := writeFile(t, dir, "good", testKey1)
 	short := writeFile(t, dir, "short", strings.Repeat("k", MinKeyLength-1)+"\n")
@@ -55,6 +56,7 @@ func TestNewKeyringRefusesBadSources(t *testing.T) {
 }
 
 func TestNewKeyringKeyIDs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tests := []struct {
 		name string
@@ -85,6 +87,7 @@ func TestNewKeyringKeyIDs(t *testing.T) {
 }
 
 func TestGenerateSecret(t *testing.T) {
+	t.Parallel()
 	a, b := GenerateSecret(), GenerateSecret()
 	if len(a) != 64 || strings.Trim(a, "0123456789abcdef") != "" {
 		t.Errorf("GenerateSecret() = %q, want 64 hex digits", a)
@@ -116,6 +119,7 @@ func (b *logBuffer) String() string {
 }
 
 func TestReloadPicksUpChangedFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := writeFile(t, dir, "key", testKey1)
 	var logs logBuffer
@@ -176,6 +180,7 @@ func TestReloadPicksUpChangedFile(t *testing.T) {
 }
 
 func TestPreviousKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	clock := newFakeClock()
 	p := Principal{UserID: "u1", Role: RoleOperator}
@@ -233,6 +238,7 @@ func TestPreviousKey(t *testing.T) {
 }
 
 func TestWatchReloads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := writeFile(t, dir, "key", testKey1)
 	var logs logBuffer
@@ -322,6 +328,7 @@ func (r *replica) write(cur, prev string, curAt, prevAt time.Time) {
 // by the rollout in between: every token any of them signs at any moment is
 // accepted by every other.
 func TestRotationWithoutRefusals(t *testing.T) {
+	t.Parallel()
 	k1, k2, k3 := testKey1, testKey2, strings.Repeat("3", 64)
 	start := time.Now().Add(-time.Hour)
 	clock := start

@@ -11,6 +11,7 @@ import (
 // Password Storage Cheat Sheet (argon2id, m=19456 KiB, t=2, p=1) and that a
 // hash made with them is in the PHC format and verifies.
 func TestDefaultConfigMeetsOWASP(t *testing.T) {
+	t.Parallel()
 	c := DefaultConfig()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
@@ -46,6 +47,7 @@ func TestDefaultConfigMeetsOWASP(t *testing.T) {
 }
 
 func TestVerifyPassword(t *testing.T) {
+	t.Parallel()
 	const password = "pässwörd 🔑 with spaces"
 	hash, err := HashPassword(password, cheapParams)
 	if err != nil {
@@ -77,6 +79,7 @@ func TestVerifyPassword(t *testing.T) {
 }
 
 func TestHashPasswordSaltsEachHash(t *testing.T) {
+	t.Parallel()
 	a, err := HashPassword("same password", cheapParams)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +96,7 @@ func TestHashPasswordSaltsEachHash(t *testing.T) {
 // TestVerifyPasswordUsesStoredParams: raising the configured parameters must
 // not lock out users whose hashes were made with the old ones.
 func TestVerifyPasswordUsesStoredParams(t *testing.T) {
+	t.Parallel()
 	old := PasswordParams{Memory: 32, Time: 3, Threads: 2, SaltLength: 20, KeyLength: 24}
 	hash, err := HashPassword("secret password", old)
 	if err != nil {
@@ -108,6 +112,7 @@ func TestVerifyPasswordUsesStoredParams(t *testing.T) {
 }
 
 func TestVerifyPasswordRejectsMalformedHashes(t *testing.T) {
+	t.Parallel()
 	good, err := HashPassword("secret password", cheapParams)
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +160,7 @@ func TestVerifyPasswordRejectsMalformedHashes(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		change func(*Config)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestPasswordProblem(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, password, want string
 	}{
@@ -63,6 +64,7 @@ func lastCommonPassword(t *testing.T) string {
 // TestRegisterRefusesWeakPasswords goes through the API: 400 naming the
 // password, for the passwords the issue found accepted.
 func TestRegisterRefusesWeakPasswords(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		for _, pw := range []string{"        ", strings.Repeat("\x00", 8), "password", "iloveyou1"} {
@@ -77,6 +79,7 @@ func TestRegisterRefusesWeakPasswords(t *testing.T) {
 // TestPasswordNormalized: a password is the same password however its
 // characters are encoded.
 func TestPasswordNormalized(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		// Full-width letters and a precomposed é, logged in with ASCII and a
@@ -101,6 +104,7 @@ func storedHash(t *testing.T, db *store.DB, email string) string {
 // hash at its user's next login; a hash made before passwords were
 // normalised is remade of the normalised password.
 func TestRehashOnLogin(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event/eventtest"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -25,6 +26,7 @@ const (
 )
 
 func TestAuthFlow(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 
@@ -113,6 +115,7 @@ func TestAuthFlow(t *testing.T) {
 }
 
 func TestRegisterDuplicateEmail(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")
@@ -128,6 +131,7 @@ func TestRegisterDuplicateEmail(t *testing.T) {
 }
 
 func TestRegisterValidation(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		long := func(n int) string { return strings.Repeat("é", n) }
@@ -176,6 +180,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestBadJSON(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		tests := []struct {
@@ -238,6 +243,7 @@ func TestBadJSON(t *testing.T) {
 }
 
 func TestRefreshReuseRevokesFamily(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")
@@ -272,6 +278,7 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 }
 
 func TestLogoutRevokesFamily(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")
@@ -297,6 +304,7 @@ func TestLogoutRevokesFamily(t *testing.T) {
 }
 
 func TestRefreshConcurrentReuse(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")
@@ -335,6 +343,7 @@ func TestRefreshConcurrentReuse(t *testing.T) {
 }
 
 func TestRefreshExpires(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")
@@ -353,6 +362,7 @@ func TestRefreshExpires(t *testing.T) {
 // email from the same address, with growing delays, and never lock the
 // account; an unknown email is throttled exactly like a known one.
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")
@@ -399,6 +409,7 @@ func TestLoginThrottle(t *testing.T) {
 // TestLoginThrottleAcrossAddresses: failures for one email spread over many
 // addresses are capped too, for emails with and without accounts alike.
 func TestLoginThrottleAcrossAddresses(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		cfg := testConfig()
 		cfg.FreeAccountFailures = 12
@@ -436,6 +447,7 @@ func TestLoginThrottleAcrossAddresses(t *testing.T) {
 }
 
 func TestLoginDelays(t *testing.T) {
+	t.Parallel()
 	c := DefaultConfig()
 	var got []time.Duration
 	for n := 1; n <= 17; n++ {
@@ -461,6 +473,7 @@ func countOutbox(t *testing.T, db *store.DB) int {
 // answer, and both spend one password hash, so neither the body nor the time
 // tells which emails have accounts.
 func TestLoginUnknownEmail(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		s.mustRegister(email, password, "Ann")
@@ -489,19 +502,23 @@ func TestLoginUnknownEmail(t *testing.T) {
 // TestHashConcurrencyBounded: a burst of logins must not hash all at once,
 // each hash holding 19 MiB.
 func TestHashConcurrencyBounded(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		cfg := testConfig()
 		cfg.MaxConcurrentHashes = 2
 		s := newServer(t, db, cfg)
 		s.mustRegister(email, password, "Ann")
 		var inFlight, most atomic.Int32
+		// Each hash holds its slot until the test lets it go, one at a
+		// time: whoever got past the bound is still in here when it looks.
+		release := make(chan struct{})
 		verify := s.svc.verify
 		s.svc.verify = func(encoded, pw string) (bool, error) {
 			n := inFlight.Add(1)
 			defer inFlight.Add(-1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
-			time.Sleep(20 * time.Millisecond)
+			<-release
 			return verify(encoded, pw)
 		}
 		var wg sync.WaitGroup
@@ -516,7 +533,18 @@ func TestHashConcurrencyBounded(t *testing.T) {
 				_, _ = s.svc.Login(context.Background(), who, password, fmt.Sprintf("192.0.2.%d", i))
 			}()
 		}
-		wg.Wait()
+		// Both slots taken before any is let go: the bound is reached.
+		poll.Until(t, 30*time.Second, "two hashes at once", func() bool { return inFlight.Load() >= 2 })
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+	releasing:
+		for {
+			select {
+			case <-done:
+				break releasing
+			case release <- struct{}{}:
+			}
+		}
 		if got := most.Load(); got != 2 {
 			t.Errorf("at most %d hashes ran at once, want 2", got)
 		}
@@ -537,6 +565,7 @@ func TestHashConcurrencyBounded(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		cfg := testConfig()
 		cfg.LoginRate, cfg.LoginBurst = 0.5, 3
@@ -560,6 +589,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestCreateUser(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		ctx := context.Background()
@@ -597,6 +627,7 @@ func TestCreateUser(t *testing.T) {
 }
 
 func TestMeOfMissingUser(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		tok, err := s.keys.IssueAccessToken(Principal{UserID: "deleted-user", Role: RoleCustomer}, s.clock.Now())
@@ -631,6 +662,7 @@ func BenchmarkLogin(b *testing.B) {
 // TestRegisterRateLimit: registrations are limited per client address, as
 // logins are, and a refusal creates nothing.
 func TestRegisterRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		cfg := testConfig()
 		cfg.RegisterRate, cfg.RegisterBurst = 0.1, 3
@@ -666,6 +698,7 @@ func TestRegisterRateLimit(t *testing.T) {
 // TestHashPool: registrations never take more than half the hash slots, so
 // logins always get one; past the queue's bound the answer is 503 at once.
 func TestHashPool(t *testing.T) {
+	t.Parallel()
 	p := newHashPool(4, 2)
 	ctx := context.Background()
 	release := make(chan struct{})
@@ -713,11 +746,5 @@ func TestHashPool(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, 30*time.Second, "the condition", cond)
 }

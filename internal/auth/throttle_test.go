@@ -15,6 +15,7 @@ import (
 // TestSweepThrottles: a run of failed logins is forgotten a day after its
 // last attempt, and not before.
 func TestSweepThrottles(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newServer(t, db, testConfig())
 		ctx := context.Background()

@@ -134,6 +134,7 @@ func median(v []float64) float64 {
 // TestMannWhitneyP checks the rank test itself: it must see a small shift
 // in large samples, and see none between samples of one distribution.
 func TestMannWhitneyP(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	sample := func(n int, mean float64) []float64 {
 		s := make([]float64, n)

@@ -44,6 +44,7 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jw
 }
 
 func TestVerifyAcceptsIssuedToken(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	k := newTestKeyring(t, testKey1)
 	for _, want := range []Principal{{UserID: "u-1", Role: RoleCustomer}, {UserID: "u-2", Role: RoleOperator}, {UserID: "u-3", Role: RoleAdmin}} {
@@ -77,6 +78,7 @@ func TestVerifyAcceptsIssuedToken(t *testing.T) {
 }
 
 func TestVerifyRejects(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	now := clock.Now()
 	k := newTestKeyring(t, testKey1)
@@ -146,6 +148,7 @@ func TestVerifyRejects(t *testing.T) {
 }
 
 func TestVerifyExpiresAfter15Minutes(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	k := newTestKeyring(t, testKey1)
 	v := NewVerifier(k, clock.Now)
@@ -164,6 +167,7 @@ func TestVerifyExpiresAfter15Minutes(t *testing.T) {
 }
 
 func TestMiddleware(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	k := newTestKeyring(t, testKey1)
 	want := Principal{UserID: "u-9", Role: RoleOperator}

@@ -60,6 +60,7 @@ func (s *staffServer) me(token string) response {
 // TestDemotedOperator: a demoted operator's token stops working at once, and
 // the refreshed one carries the new role, which staff routes refuse.
 func TestDemotedOperator(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newStaffServer(t, db)
 		if res := s.lock(s.operatorTok.AccessToken, s.customer.ID); res.status != http.StatusOK {
@@ -105,6 +106,7 @@ func TestDemotedOperator(t *testing.T) {
 // once; a login with the right password says the account is locked, with a
 // wrong one says what any wrong password says; unlocking lets them log in.
 func TestLockedUser(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newStaffServer(t, db)
 		res := s.lock(s.operatorTok.AccessToken, s.customer.ID)
@@ -150,6 +152,7 @@ func TestLockedUser(t *testing.T) {
 // TestDeletedUser: the tokens of a user removed from the database are
 // refused with 401, not answered with 500 or an empty list.
 func TestDeletedUser(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newStaffServer(t, db)
 		if res := s.me(s.customerTok.AccessToken); res.status != http.StatusOK {
@@ -170,6 +173,7 @@ func TestDeletedUser(t *testing.T) {
 
 // TestLogoutEverywhere: every session of the user ends, access tokens too.
 func TestLogoutEverywhere(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newStaffServer(t, db)
 		other := s.mustLogin(email, password) // a second device
@@ -195,6 +199,7 @@ func TestLogoutEverywhere(t *testing.T) {
 // TestOtherReplicaWithinTTL: a replica that did not make a change applies it
 // within UserStateTTL, and until then keeps answering from its cache.
 func TestOtherReplicaWithinTTL(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		s := newStaffServer(t, db)
 		// The second replica: its own verifier and cache, the same database.
@@ -224,6 +229,7 @@ func TestOtherReplicaWithinTTL(t *testing.T) {
 // TestUserStateUnavailable: when the database cannot be read a token is not
 // trusted blind: 503, not 200 and not 500.
 func TestUserStateUnavailable(t *testing.T) {
+	t.Parallel()
 	db := storetest.Open(t, store.SQLite)
 	s := newServer(t, db, testConfig())
 	s.mustRegister(email, password, "Ann")
