@@ -6,6 +6,7 @@ import (
 )
 
 func TestAmountDecodesOnlyIntegers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    Amount
@@ -34,6 +35,7 @@ func TestAmountDecodesOnlyIntegers(t *testing.T) {
 }
 
 func TestParseMoney(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		amount   Amount
 		currency string
@@ -61,6 +63,7 @@ func TestParseMoney(t *testing.T) {
 }
 
 func TestMoneyString(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		m    Money
 		want string
@@ -78,6 +81,7 @@ func TestMoneyString(t *testing.T) {
 }
 
 func TestNewIDIsUUIDv7(t *testing.T) {
+	t.Parallel()
 	id := NewID()
 	if len(id) != 36 || id[14] != '7' {
 		t.Fatalf("NewID() = %q, want a UUIDv7", id)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseOrigins(t *testing.T) {
+	t.Parallel()
 	got, err := ParseOrigins(" https://app.bank.example, http://localhost:3000 ,")
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,7 @@ func TestParseOrigins(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	allowed := "https://app.bank.example"
 	tests := []struct {

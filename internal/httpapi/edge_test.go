@@ -69,6 +69,7 @@ func wantJSONError(t *testing.T, res *http.Response, status int, code string) {
 }
 
 func TestEdgeAnswersJSON(t *testing.T) {
+	t.Parallel()
 	addr := startEdge(t)
 	big := strings.Repeat("a", MaxHeaderBytes)
 	huge := strings.Repeat("a", ServerMaxHeaderBytes+8192)
@@ -103,6 +104,7 @@ func TestEdgeAnswersJSON(t *testing.T) {
 }
 
 func TestEdgeLetsGoodRequestsThrough(t *testing.T) {
+	t.Parallel()
 	addr := startEdge(t)
 	for _, req := range []string{
 		"POST /api/v1/things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
@@ -119,6 +121,7 @@ func TestEdgeLetsGoodRequestsThrough(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	addr := startEdge(t)
 	tests := []struct {
 		name, req    string
@@ -150,6 +153,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestCleanPath(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[string]bool{
 		"/": true, "/api/v1/things": true, "/api/v1/things/": true, "/a.b/c..d": true,
 		"": false, "//": false, "/a//b": false, "/a/./b": false, "/a/../b": false, "/a/..": false, "/.": false, "a/b": false,

@@ -17,6 +17,7 @@ import (
 )
 
 func TestDecode(t *testing.T) {
+	t.Parallel()
 	type body struct {
 		Amount bank.Amount `json:"amount"`
 		Name   string      `json:"name"`
@@ -75,6 +76,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestErrorJSONMasksInternalErrors(t *testing.T) {
+	t.Parallel()
 	status, body := ErrorJSON(errors.New("pq: password authentication failed for secret"))
 	if status != http.StatusInternalServerError || bytes.Contains(body, []byte("secret")) {
 		t.Errorf("ErrorJSON(internal) = %d %s, want a masked 500", status, body)
@@ -90,6 +92,7 @@ func TestErrorJSONMasksInternalErrors(t *testing.T) {
 }
 
 func TestWrapRecoversPanics(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	h := Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom: secret detail") }), log, nil)
@@ -109,6 +112,7 @@ func TestWrapRecoversPanics(t *testing.T) {
 }
 
 func TestLimiter(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(0, 0)
 	l := NewLimiter(1, 2, func() time.Time { return now })
 	for i, want := range []bool{true, true, false} {
@@ -126,6 +130,7 @@ func TestLimiter(t *testing.T) {
 }
 
 func TestJSONMux(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /things/{id}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(r.PathValue("id")))
@@ -153,6 +158,7 @@ func TestJSONMux(t *testing.T) {
 }
 
 func TestUnreachableDatabaseIs503(t *testing.T) {
+	t.Parallel()
 	err := fmt.Errorf("list accounts: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
 	w := httptest.NewRecorder()
 	Error(w, httptest.NewRequest(http.MethodGet, "/", nil), slog.New(slog.DiscardHandler), err)
@@ -165,6 +171,7 @@ func TestUnreachableDatabaseIs503(t *testing.T) {
 }
 
 func TestFingerprintIsOfTheDecodedRequest(t *testing.T) {
+	t.Parallel()
 	type body struct {
 		A int    `json:"a"`
 		B string `json:"b"`
@@ -199,6 +206,7 @@ func (o *observer) ObserveRequest(_, _ string, status int, exception string, _ t
 // nothing for an answer that is not a server error, the error's code for one
 // that is, "panic" for a panic.
 func TestExceptionLabel(t *testing.T) {
+	t.Parallel()
 	log := slog.New(slog.DiscardHandler)
 	tests := []struct {
 		name string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -195,7 +196,7 @@ func TestContextEnds(t *testing.T) {
 			_, err := l.Transfer(waiting, alice, idem("second"), in)
 			second <- err
 		}()
-		time.Sleep(20 * time.Millisecond) // let it queue; if it has not, it is refused at the door all the same
+		poll.Until(t, 30*time.Second, "the second transfer to queue", func() bool { return l.Waiting() == 1 })
 		cancel()
 		if err := <-second; bank.ErrorCode(err) != "request_cancelled" {
 			t.Errorf("transfer cancelled while waiting: %v, want request_cancelled", err)

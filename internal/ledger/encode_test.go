@@ -14,6 +14,7 @@ import (
 // TestEncodersMatchEncodingJSON holds the write path's own encoders to
 // encoding/json's bytes, for hostile strings and every shape of the values.
 func TestEncodersMatchEncodingJSON(t *testing.T) {
+	t.Parallel()
 	var all strings.Builder
 	for c := range 256 {
 		all.WriteByte(byte(c))

@@ -11,6 +11,7 @@ import (
 // TestCheckBalances breaks the balances behind the write path's back, one
 // way after another, and checks that the cheap check counts each break.
 func TestCheckBalances(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		l := newLedger(t, db)

@@ -10,6 +10,7 @@ import (
 // TestArraysEncodeAsPgx holds the write path's array encoders to the bytes
 // pgx's own encoder writes for the same values.
 func TestArraysEncodeAsPgx(t *testing.T) {
+	t.Parallel()
 	s := func(v string) *string { return &v }
 	cases := []struct {
 		oid   uint32

@@ -13,6 +13,7 @@ import (
 // TestVerifyFindsViolations breaks a sound ledger in one way per case, each
 // on a fresh database, and checks that Verify names that very break.
 func TestVerifyFindsViolations(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		want string // the violation Verify must report

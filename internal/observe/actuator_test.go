@@ -34,6 +34,7 @@ func newService(t *testing.T) http.Handler {
 }
 
 func TestMetricNames(t *testing.T) {
+	t.Parallel()
 	mux := newService(t)
 	rec := get(t, mux, "/actuator/metrics")
 	if rec.Code != http.StatusOK {
@@ -67,6 +68,7 @@ func TestMetricNames(t *testing.T) {
 }
 
 func TestMetric(t *testing.T) {
+	t.Parallel()
 	mux := newService(t)
 	allTags := []observe.AvailableTag{
 		{Tag: "exception", Values: []string{"None"}},
@@ -129,6 +131,7 @@ func TestMetric(t *testing.T) {
 }
 
 func TestMetricErrors(t *testing.T) {
+	t.Parallel()
 	mux := newService(t)
 	tests := []struct {
 		name       string
@@ -158,6 +161,7 @@ func TestMetricErrors(t *testing.T) {
 }
 
 func TestSampleJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		value float64
 		want  string

@@ -22,6 +22,7 @@ func downWith(msg string) observe.Component {
 }
 
 func TestHealthEndpoints(t *testing.T) {
+	t.Parallel()
 	ok := func(context.Context) error { return nil }
 	refused := func(context.Context) error { return errors.New("dial tcp 10.0.0.5:5432: connection refused") }
 	tests := []struct {
@@ -91,6 +92,7 @@ func TestHealthEndpoints(t *testing.T) {
 
 // The exact document of Spring Boot's /actuator/health, which scripts grep.
 func TestHealthDocument(t *testing.T) {
+	t.Parallel()
 	h := observe.NewHealth(0)
 	h.AddCheck("db", func(context.Context) error { return nil })
 	h.SetReady(true)
@@ -115,6 +117,7 @@ func TestHealthDocument(t *testing.T) {
 // without waiting on a slow database, while liveness stays UP so Kubernetes
 // does not kill the pod mid-drain.
 func TestReadinessDownAtOnceOnShutdown(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	h := observe.NewHealth(time.Minute)
 	h.AddCheck("db", func(ctx context.Context) error {
@@ -144,6 +147,7 @@ func TestReadinessDownAtOnceOnShutdown(t *testing.T) {
 
 // A check that ignores its context is cut off at the deadline.
 func TestHealthCheckTimeout(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	h := observe.NewHealth(50 * time.Millisecond)
@@ -167,6 +171,7 @@ func TestHealthCheckTimeout(t *testing.T) {
 }
 
 func TestAddCheckReplaces(t *testing.T) {
+	t.Parallel()
 	h := observe.NewHealth(0)
 	h.AddCheck("db", func(context.Context) error { return errors.New("old") })
 	h.AddCheck("db", func(context.Context) error { return nil })
@@ -179,6 +184,7 @@ func TestAddCheckReplaces(t *testing.T) {
 // Checks run concurrently, so a probe waits for the slowest check, not for
 // the sum of them: here each check answers only once the other has started.
 func TestChecksRunConcurrently(t *testing.T) {
+	t.Parallel()
 	h := observe.NewHealth(5 * time.Second)
 	started := map[string]chan struct{}{"db": make(chan struct{}), "queue": make(chan struct{})}
 	for name, other := range map[string]string{"db": "queue", "queue": "db"} {
@@ -201,6 +207,7 @@ func TestChecksRunConcurrently(t *testing.T) {
 // A status check shows in /actuator/health but leaves readiness alone: the
 // queue being away must not take the API out of its Service.
 func TestStatusCheckLeavesReadiness(t *testing.T) {
+	t.Parallel()
 	h := observe.NewHealth(0)
 	h.AddCheck("db", func(context.Context) error { return nil })
 	h.AddStatusCheck("queue", func(context.Context) error { return errors.New("queue unreachable") })

@@ -13,6 +13,7 @@ import (
 )
 
 func TestNewLoggerLevels(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		level string
 		want  []string // the messages written, of debug, info, warn, error
@@ -54,6 +55,7 @@ func TestNewLoggerLevels(t *testing.T) {
 }
 
 func TestNewLoggerUnknownLevel(t *testing.T) {
+	t.Parallel()
 	_, err := observe.NewLogger(&bytes.Buffer{}, "verbose")
 	if err == nil {
 		t.Fatal("got no error for level verbose")
@@ -64,6 +66,7 @@ func TestNewLoggerUnknownLevel(t *testing.T) {
 }
 
 func TestNewLoggerMasksSecrets(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	log, err := observe.NewLogger(&buf, "info")
 	if err != nil {

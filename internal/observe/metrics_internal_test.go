@@ -9,6 +9,7 @@ import (
 // The _max gauge follows Micrometer's window: a value is visible for at least
 // two thirds of two minutes and at most two minutes.
 func TestWindowMax(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	type event struct {
 		at     time.Duration // since t0
@@ -47,6 +48,7 @@ func TestWindowMax(t *testing.T) {
 }
 
 func TestWindowMaxConcurrent(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	w := newWindowMax(t0)
 	var wg sync.WaitGroup

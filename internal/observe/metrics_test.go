@@ -36,6 +36,7 @@ func family(t *testing.T, reg *prometheus.Registry, name string) *dto.MetricFami
 }
 
 func TestObserveRequestLabels(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		method  string
@@ -107,6 +108,7 @@ func TestObserveRequestLabels(t *testing.T) {
 
 // The runbook's PrometheusRule alerts must find their series in a scrape.
 func TestPrometheusExposition(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	m := observe.NewMetrics(reg)
 	mux := newMux(reg, observe.NewHealth(0))
@@ -175,6 +177,7 @@ func formatLE(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 // httpapi.Wrap hands the ServeMux pattern over; the series must carry the
 // template, not the path.
 func TestWrapRecordsRoutePattern(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	m := observe.NewMetrics(reg)
 	mux := http.NewServeMux()

@@ -16,6 +16,7 @@ import (
 
 // The runbook's 4.1: curl -s localhost:8080/actuator/metrics/hikaricp.connections.active | jq .
 func TestPoolActiveConnections(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
@@ -68,6 +69,7 @@ func TestPoolActiveConnections(t *testing.T) {
 }
 
 func TestPoolSeries(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		reg := prometheus.NewRegistry()
 		if err := observe.RegisterPool(reg, db); err != nil {

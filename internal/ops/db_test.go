@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -57,14 +58,12 @@ func TestPostgresAdmin(t *testing.T) {
 		slept <- err
 	}()
 	var long []ops.Query
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	poll.Wait(30*time.Second, func() bool {
 		if long, err = ops.LongQueries(ctx, admin, time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		if len(long) > 0 {
-			break
-		}
-	}
+		return len(long) > 0
+	})
 	if len(long) != 1 || long[0].Application != "transaction-service" || !strings.Contains(long[0].Query, "pg_sleep") {
 		t.Fatalf("LongQueries = %+v, want the pg_sleep of transaction-service", long)
 	}

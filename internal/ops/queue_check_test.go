@@ -10,6 +10,7 @@ import (
 )
 
 func TestCheckQueue(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		stats queue.Stats

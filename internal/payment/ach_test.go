@@ -23,6 +23,7 @@ import (
 // validates with the right entries and totals; a return file turns the
 // right payments into returned, with the money back.
 func TestACHRail(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})

@@ -7,6 +7,7 @@ import (
 )
 
 func TestBeneficiaryCheck(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		b    Beneficiary

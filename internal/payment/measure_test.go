@@ -20,6 +20,7 @@ import (
 //
 //	BANK_MEASURE=1 BANK_TEST_POSTGRES_URL=… go test ./internal/payment -run MeasureThroughput -v
 func TestMeasureThroughput(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("BANK_MEASURE") == "" {
 		t.Skip("a measurement: set BANK_MEASURE=1 to run it")
 	}

@@ -18,6 +18,7 @@ import (
 )
 
 func TestPaymentSettles(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, SimConfig{Delay: time.Second})
 		p := e.create("k1", e.order(2_500))
@@ -54,6 +55,7 @@ func TestPaymentSettles(t *testing.T) {
 }
 
 func TestPaymentFails(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, SimConfig{FailRate: 1})
 		p := e.create("k1", e.order(2_500))
@@ -73,6 +75,7 @@ func TestPaymentFails(t *testing.T) {
 }
 
 func TestPaymentReturns(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, SimConfig{ReturnRate: 1, Delay: time.Second})
 		p := e.create("k1", e.order(2_500))
@@ -102,6 +105,7 @@ func TestPaymentReturns(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{Delay: time.Hour})
@@ -146,6 +150,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
@@ -230,6 +235,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestIdempotency(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
@@ -263,6 +269,7 @@ func TestIdempotency(t *testing.T) {
 // TestResumeAfterCrash: a request that died between its hold and its answer
 // is finished by the next retry with its key, or by the worker; one hold.
 func TestResumeAfterCrash(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
@@ -302,6 +309,7 @@ func TestResumeAfterCrash(t *testing.T) {
 }
 
 func TestIllegalTransitions(t *testing.T) {
+	t.Parallel()
 	all := []string{StatusScheduled, StatusAccepting, StatusPending, StatusSubmitted, StatusSettled, StatusFailed,
 		StatusReturned, StatusCancelled, StatusRefused}
 	var legal [][2]string

@@ -40,6 +40,7 @@ func (r *countingRail) Submit(ctx context.Context, batch []Instruction) ([]Recei
 // another submitter hands them over again; the rail has each once, and each
 // settles once.
 func TestCrashBetweenRailAndUpdate(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
@@ -97,6 +98,7 @@ func TestCrashBetweenRailAndUpdate(t *testing.T) {
 // TestConcurrentSubmitters: two submitters at once over 1,000 payments hand
 // each to the rail exactly once.
 func TestConcurrentSubmitters(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{Delay: time.Hour})
@@ -157,6 +159,7 @@ func TestConcurrentSubmitters(t *testing.T) {
 }
 
 func TestScheduled(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
@@ -205,6 +208,7 @@ func TestScheduled(t *testing.T) {
 }
 
 func TestRecurring(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
@@ -259,6 +263,7 @@ func TestRecurring(t *testing.T) {
 }
 
 func TestScheduleDates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		every, from string
 		day         int

@@ -13,6 +13,7 @@ import (
 )
 
 func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
@@ -71,6 +72,7 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestInTxRollsBackOnError(t *testing.T) {
+	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		boom := errors.New("boom")
@@ -94,6 +96,7 @@ func TestInTxRollsBackOnError(t *testing.T) {
 }
 
 func TestOpenRejectsUnknownScheme(t *testing.T) {
+	t.Parallel()
 	_, err := store.Open(context.Background(), "mysql://user:secret@host/db", store.Options{})
 	if err == nil {
 		t.Fatal("Open(mysql://…) succeeded, want an error")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -33,6 +34,12 @@ var (
 
 func newServer(t *testing.T, db *store.DB) *server {
 	t.Helper()
+	return newServerAt(t, db, time.Now)
+}
+
+// newServerAt is newServer whose ledger reads the time from now.
+func newServerAt(t *testing.T, db *store.DB, now func() time.Time) *server {
+	t.Helper()
 	ctx := context.Background()
 	for _, u := range []string{"alice", "bob"} {
 		if _, err := db.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, created_at)
@@ -40,7 +47,7 @@ func newServer(t *testing.T, db *store.DB) *server {
 			t.Fatal(err)
 		}
 	}
-	l := ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig())
+	l := ledger.New(db, slog.New(slog.DiscardHandler), now, ledger.DefaultConfig())
 	t.Cleanup(l.Close)
 	mux := http.NewServeMux()
 	authn := func(h http.Handler) http.Handler {
@@ -192,9 +199,10 @@ func TestHolds(t *testing.T) {
 func TestExpiredHoldOneAnswer(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
-		s := newServer(t, db)
+		clk := clock.NewFake(time.Now())
+		s := newServerAt(t, db, clk.Now)
 		acct, dst := s.account(100), s.account(0)
-		expires := time.Now().Add(300 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+		expires := clk.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
 		var ids []string
 		for i := range 2 {
 			w := s.do("alice", "POST", "/api/v1/holds", fmt.Sprint("h", i), fmt.Sprintf(`{"account_id":%q,"amount":10,"currency":"EUR","expires_at":%q}`, acct, expires))
@@ -203,7 +211,7 @@ func TestExpiredHoldOneAnswer(t *testing.T) {
 			}
 			ids = append(ids, idOf(t, w))
 		}
-		time.Sleep(400 * time.Millisecond)
+		clk.Advance(time.Minute + time.Millisecond)
 		capture := func(id, key string) string {
 			w := s.do("alice", "POST", "/api/v1/holds/"+id+"/capture", key, fmt.Sprintf(`{"to_account_id":%q}`, dst))
 			return fmt.Sprintf("%d %s", w.Code, bank.ErrorCode(errorOf(w)))
