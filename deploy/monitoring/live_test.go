@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/fintech-banking/bank/deploy/deploytest"
+	"github.com/fintech-banking/bank/internal/poll"
 )
 
 // TestLive runs the real thing on loopback: `bank serve all` on a PostgreSQL
@@ -131,7 +133,16 @@ func TestLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow := c.parallel(60, func() int { return c.status("GET", "/api/v1/accounts", login.AccessToken) }, func() {
-		time.Sleep(1600 * time.Millisecond)
+		// The lock goes once the reads behind it have been slow for 1.6 s:
+		// the latency the rules look for.
+		poll.Until(t, time.Minute, "reads waiting 1.6 s on the lock", func() bool {
+			var n int
+			if err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+				AND clock_timestamp() - query_start >= interval '1.6 seconds'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		})
 		if err := tx.Commit(ctx); err != nil {
 			t.Error(err)
 		}
@@ -478,20 +489,17 @@ scrape_configs:
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	p := &prometheus{base: "http://" + addr}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if !poll.Wait(time.Minute, func() bool {
 		resp, err := http.Get(p.base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus is not ready:\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("prometheus is not ready:\n%s", out.String())
 	}
+	return p
 }
 
 // freeAddr returns a loopback address nothing listens on: Prometheus cannot
@@ -543,29 +551,55 @@ func (p *prometheus) query(t *testing.T, q string) []float64 {
 // the last answer.
 func (p *prometheus) waitFor(t *testing.T, q string, ok func([]float64) bool) []float64 {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got := p.query(t, q)
-		if ok(got) || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	var got []float64
+	poll.Wait(30*time.Second, func() bool { got = p.query(t, q); return ok(got) })
+	return got
 }
 
 // waitScraped waits until Prometheus has scraped at least n requests and the
 // rules have been evaluated on that scrape.
 func (p *prometheus) waitScraped(t *testing.T, n float64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if got := p.query(t, `sum(http_server_requests_seconds_count)`); len(got) == 1 && got[0] >= n {
-			time.Sleep(2 * time.Second) // two rule evaluations
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	poll.Until(t, time.Minute, fmt.Sprintf("prometheus to scrape %v requests", n), func() bool {
+		got := p.query(t, `sum(http_server_requests_seconds_count)`)
+		return len(got) == 1 && got[0] >= n
+	})
+	// Two rule evaluations after that scrape: a rule may read another's.
+	for range 2 {
+		since := p.lastEvaluation(t)
+		poll.Until(t, time.Minute, "a rule evaluation", func() bool { return p.lastEvaluation(t).After(since) })
 	}
-	t.Fatalf("prometheus has not scraped %v requests in 30s", n)
+}
+
+// lastEvaluation is when every rule group had been evaluated last: the
+// earliest of their last evaluations.
+func (p *prometheus) lastEvaluation(t *testing.T) time.Time {
+	t.Helper()
+	resp, err := http.Get(p.base + "/api/v1/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Groups []struct {
+				LastEvaluation time.Time `json:"lastEvaluation"`
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Data.Groups) == 0 {
+		t.Fatal("prometheus has no rule groups")
+	}
+	earliest := r.Data.Groups[0].LastEvaluation
+	for _, g := range r.Data.Groups[1:] {
+		if g.LastEvaluation.Before(earliest) {
+			earliest = g.LastEvaluation
+		}
+	}
+	return earliest
 }
 
 // client calls the bank's API.
@@ -651,17 +685,19 @@ func (b burst) slowest() time.Duration { return slices.Max(b.durations) }
 func (c *client) parallel(n int, f func() int, during func()) burst {
 	var wg sync.WaitGroup
 	b := burst{statuses: make([]int, n), durations: make([]time.Duration, n)}
+	var started atomic.Int32
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			started.Add(1)
 			start := time.Now()
 			b.statuses[i] = f()
 			b.durations[i] = time.Since(start)
 		}()
 	}
 	if during != nil {
-		time.Sleep(100 * time.Millisecond)
+		poll.Until(c.t, time.Minute, "every call under way", func() bool { return started.Load() == int32(n) })
 		during()
 	}
 	wg.Wait()
