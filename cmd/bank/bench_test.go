@@ -15,6 +15,9 @@ import (
 // it must post transfers, find the ledger intact and write its chart.
 func TestBench(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("load for seconds per scenario")
+	}
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()

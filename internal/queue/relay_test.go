@@ -266,7 +266,10 @@ func TestRelayLateCommit(t *testing.T) {
 
 // refusing is a queue that refuses, for good, every body that mentions
 // "poison" and takes the others, as SQS does with an entry it cannot carry.
-type refusing struct{ queue.Queue }
+type refusing struct {
+	queue.Queue
+	refusals *atomic.Int32 // how many sends refused a body
+}
 
 func (r refusing) Send(ctx context.Context, bodies ...[]byte) error {
 	var ok [][]byte
@@ -283,6 +286,7 @@ func (r refusing) Send(ctx context.Context, bodies ...[]byte) error {
 	if len(sent) == len(bodies) {
 		return nil
 	}
+	r.refusals.Add(1)
 	return &queue.SendError{Sent: sent, Err: errors.New("refused a poison body")}
 }
 
@@ -309,7 +313,8 @@ func TestRelayRefusedRow(t *testing.T) {
 			}
 		}
 		rctx, rcancel := context.WithCancel(ctx)
-		r := queue.NewRelay(db, refusing{q}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
+		var refusals atomic.Int32
+		r := queue.NewRelay(db, refusing{q, &refusals}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = r.Run(rctx) }()
 		got := 0
@@ -325,8 +330,11 @@ func TestRelayRefusedRow(t *testing.T) {
 			}
 			got += len(ms)
 		}
-		// The relay retries the refused row for a while: nothing else comes.
-		if ms, err := q.Receive(ctx, 10, 2500*time.Millisecond); err != nil || len(ms) != 0 {
+		// The relay retries the refused row (after a pause of a second):
+		// once it has, nothing else has come.
+		seen := refusals.Load()
+		poll.Until(t, time.Minute, "the refused row retried", func() bool { return refusals.Load() > seen })
+		if ms, err := q.Receive(ctx, 10, 0); err != nil || len(ms) != 0 {
 			t.Fatalf("after the 4 rows: %d more messages, %v; want none", len(ms), err)
 		}
 		rcancel()
