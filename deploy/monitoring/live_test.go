@@ -137,7 +137,7 @@ func TestLive(t *testing.T) {
 		// the latency the rules look for.
 		poll.Until(t, time.Minute, "reads waiting 1.6 s on the lock", func() bool {
 			var n int
-			if err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			if err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
 				AND clock_timestamp() - query_start >= interval '1.6 seconds'`).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
