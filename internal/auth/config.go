@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/clock"
 )
 
 // Token lifetimes. An access token is short-lived because it cannot be revoked:
@@ -62,6 +64,8 @@ type Config struct {
 	// MaxQueuedHashes requests may wait for a hash slot; one more is answered
 	// 503 busy at once, rather than waiting for a slot it would get too late.
 	MaxQueuedHashes int
+	// Clock is what the throttle sweeper waits on (nil: the real clock).
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the production settings: OWASP's argon2id parameters

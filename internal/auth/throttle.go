@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/fintech-banking/bank/internal/clock"
 )
 
 // throttleKey is the login_throttle key of an email and a client address,
@@ -88,16 +90,13 @@ const throttleRetention = 24 * time.Hour
 
 // Run sweeps expired login throttles every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.sweepThrottles(ctx); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "sweep login throttles", "err", err)
-			}
+	wait := s.cfg.Clock
+	if wait == nil {
+		wait = clock.Real()
+	}
+	for clock.Sleep(ctx, wait, interval) == nil {
+		if err := s.sweepThrottles(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "sweep login throttles", "err", err)
 		}
 	}
 }

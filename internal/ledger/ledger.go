@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -161,6 +162,8 @@ type Config struct {
 	// rebuilds from the transaction. Turn it on once no replica runs a
 	// release older than the one that reads such keys (migration 0009).
 	CompactKeys bool
+	// Clock is what Run waits on between sweeps (nil: the real clock).
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the production settings.
@@ -223,23 +226,23 @@ func (l *Ledger) clock() time.Time { return l.now().UTC().Truncate(time.Microsec
 // Run releases expired holds and purges old idempotency keys every
 // SweepInterval until ctx ends.
 func (l *Ledger) Run(ctx context.Context) error {
-	t := time.NewTicker(l.cfg.SweepInterval)
-	defer t.Stop()
+	wait := l.cfg.Clock
+	if wait == nil {
+		wait = clock.Real()
+	}
 	lastPurge := time.Time{}
 	for {
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, wait, l.cfg.SweepInterval) != nil {
 			return nil
-		case <-t.C:
 		}
 		if _, err := l.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
 			l.log.Warn("expire holds", "err", err)
 		}
-		if time.Since(lastPurge) > time.Hour {
+		if l.now().Sub(lastPurge) > time.Hour {
 			if n, err := l.PurgeIdempotencyKeys(ctx); err != nil {
 				l.log.Warn("purge idempotency keys", "err", err)
 			} else {
-				lastPurge = time.Now()
+				lastPurge = l.now()
 				if n > 0 {
 					l.log.Info("purged idempotency keys", "count", n)
 				}

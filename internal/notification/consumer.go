@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/queue"
 )
 
@@ -48,10 +49,12 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 			}
 			s.metrics.receiveFailed()
 			s.log.Warn("notification: receive failed", "err", err, "retry_in", pause.String())
-			select {
-			case <-ctx.Done():
+			wait := s.cfg.Clock
+			if wait == nil {
+				wait = clock.Real()
+			}
+			if clock.Sleep(ctx, wait, pause) != nil {
 				return
-			case <-time.After(pause):
 			}
 			pause = min(2*pause, 5*time.Second)
 			continue

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -90,6 +91,9 @@ type Config struct {
 	// not become a way into the bank's own network. Tests and a laptop turn
 	// it on.
 	AllowPrivateWebhooks bool
+	// Clock is what the consumer pauses on after a failed receive (nil: the
+	// real clock).
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the production defaults: log-only email and SMS.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -68,11 +69,14 @@ type MaintenanceWatch struct {
 	db    *store.DB
 	log   *slog.Logger
 	state atomic.Pointer[Maintenance]
+	// Clock is what Run waits on between reads (the real clock unless a
+	// test sets another before Run).
+	Clock clock.Clock
 }
 
 // NewMaintenanceWatch returns a watch that starts with maintenance off.
 func NewMaintenanceWatch(db *store.DB, log *slog.Logger) *MaintenanceWatch {
-	w := &MaintenanceWatch{db: db, log: log}
+	w := &MaintenanceWatch{db: db, log: log, Clock: clock.Real()}
 	w.state.Store(&Maintenance{})
 	return w
 }
@@ -84,8 +88,6 @@ func (w *MaintenanceWatch) State() Maintenance { return *w.state.Load() }
 // failed read keeps the last state: a database outage neither starts nor
 // ends a maintenance.
 func (w *MaintenanceWatch) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, interval+time.Second)
 		m, err := ReadMaintenance(rctx, w.db)
@@ -95,10 +97,8 @@ func (w *MaintenanceWatch) Run(ctx context.Context, interval time.Duration) {
 				w.log.Info("maintenance mode changed", "on", m.On, "message", m.Message)
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, w.Clock, interval) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }

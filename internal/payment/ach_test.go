@@ -29,7 +29,7 @@ func TestACHRail(t *testing.T) {
 		e := newEnv(t, db, SimConfig{})
 		dir := t.TempDir()
 		rail, err := NewACHRail(db, ACHConfig{OutDir: filepath.Join(dir, "out"), ReturnDir: filepath.Join(dir, "returns"),
-			Origin: "121000358", CompanyName: "Fintech Bank", CompanyID: "1234567890"}, e.clock.now)
+			Origin: "121000358", CompanyName: "Fintech Bank", CompanyID: "1234567890"}, e.clock.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestACHRail(t *testing.T) {
 			}
 		}
 		// The receiving bank returns the second entry (R01) and the third (R03).
-		rb := returnFile(t, e.clock.now(), map[string]string{traces[1]: "R01", traces[2]: "R03"}, f.Batches[0].GetEntries())
+		rb := returnFile(t, e.clock.Now(), map[string]string{traces[1]: "R01", traces[2]: "R03"}, f.Batches[0].GetEntries())
 		if err := os.WriteFile(filepath.Join(dir, "returns", "ret1.ach"), rb, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestACHRail(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "returns", "processed", "ret1.ach")); err != nil {
 			t.Errorf("the return file was not moved to processed/: %v", err)
 		}
-		e.clock.add(time.Minute)
+		e.clock.Advance(time.Minute)
 		e.run()
 		if p, q := e.get(ids[1]), e.get(ids[2]); p.Status != StatusReturned || q.Status != StatusReturned {
 			t.Errorf("again: %s, %s", p.Status, q.Status)

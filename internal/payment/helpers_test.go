@@ -5,30 +5,22 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/event/eventtest"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// clock is a test clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+// newClock returns a test clock that moves only when told, on a Wednesday:
+// weekends are a test's own choice.
+func newClock() *clock.Fake {
+	return clock.NewFake(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
 }
-
-func newClock() *clock {
-	// A Wednesday: weekends are a test's own choice.
-	return &clock{t: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 var operator = bank.Principal{UserID: "op", Role: bank.RoleOperator}
 
@@ -38,7 +30,7 @@ type env struct {
 	t     testing.TB
 	db    *store.DB
 	l     *ledger.Ledger
-	clock *clock
+	clock *clock.Fake
 	rail  *SimRail
 	svc   *Service
 	alice bank.Principal
@@ -50,7 +42,7 @@ func newEnv(t testing.TB, db *store.DB, sim SimConfig) *env {
 	e := &env{t: t, db: db, clock: newClock()}
 	e.l = ledger.New(db, slog.New(slog.DiscardHandler), time.Now, ledger.DefaultConfig())
 	t.Cleanup(e.l.Close)
-	e.rail = NewSimRail(db, sim, e.clock.now)
+	e.rail = NewSimRail(db, sim, e.clock.Now)
 	e.svc = e.service(e.rail)
 	e.alice = e.customer("alice")
 	e.acct = e.account(e.alice, "EUR", 100_000)
@@ -61,7 +53,7 @@ func (e *env) service(r Rail) *Service {
 	cfg := DefaultConfig()
 	cfg.Lease = 10 * time.Second
 	cfg.ResumeAfter = 5 * time.Second
-	return New(e.db, e.l, r, slog.New(slog.NewTextHandler(io.Discard, nil)), e.clock.now, cfg, nil)
+	return New(e.db, e.l, r, slog.New(slog.NewTextHandler(io.Discard, nil)), e.clock.Now, cfg, nil)
 }
 
 func (e *env) customer(name string) bank.Principal {

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -133,6 +134,15 @@ type Config struct {
 	ResumeAfter time.Duration
 	// Workers is how many outcomes are applied at once.
 	Workers int
+	// Clock is what the worker's loops wait on (nil: the real clock).
+	Clock clock.Clock
+}
+
+func (c Config) clock() clock.Clock {
+	if c.Clock == nil {
+		return clock.Real()
+	}
+	return c.Clock
 }
 
 // DefaultConfig returns the production settings.

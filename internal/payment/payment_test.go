@@ -32,7 +32,7 @@ func TestPaymentSettles(t *testing.T) {
 		if got := e.get(p.ID).Status; got != StatusSubmitted {
 			t.Fatalf("before the rail's delay: %s, want submitted", got)
 		}
-		e.clock.add(2 * time.Second)
+		e.clock.Advance(2 * time.Second)
 		e.run()
 		got := e.get(p.ID)
 		if diff := cmp.Diff(statuses(got), []string{"pending", "submitted", "settled"}); diff != "" {
@@ -80,12 +80,12 @@ func TestPaymentReturns(t *testing.T) {
 		e := newEnv(t, db, SimConfig{ReturnRate: 1, Delay: time.Second})
 		p := e.create("k1", e.order(2_500))
 		e.run()
-		e.clock.add(time.Second)
+		e.clock.Advance(time.Second)
 		e.run()
 		if got := e.get(p.ID).Status; got != StatusSettled {
 			t.Fatalf("after one delay: %s, want settled", got)
 		}
-		e.clock.add(time.Second)
+		e.clock.Advance(time.Second)
 		e.run()
 		got := e.get(p.ID)
 		if diff := cmp.Diff(statuses(got), []string{"pending", "submitted", "settled", "returned"}); diff != "" {
@@ -224,7 +224,7 @@ func TestRefusals(t *testing.T) {
 		if _, err := e.svc.Create(ctx, e.alice, ledger.Idempotency{Key: "bad", Hash: "h"}, bad); bank.ErrorKind(err) != bank.KindInvalid {
 			t.Errorf("amount 0: %v, want invalid", err)
 		}
-		past := e.clock.now().Add(-time.Hour)
+		past := e.clock.Now().Add(-time.Hour)
 		bad = e.order(10)
 		bad.ScheduledFor = &past
 		if _, err := e.svc.Create(ctx, e.alice, ledger.Idempotency{Key: "past", Hash: "h"}, bad); bank.ErrorKind(err) != bank.KindInvalid {
@@ -276,10 +276,10 @@ func TestResumeAfterCrash(t *testing.T) {
 		// What a crash leaves: the request and its payment accepted, the
 		// hold placed, nothing marked.
 		pay := &Payment{ID: bank.NewID(), OwnerID: e.alice.UserID, FromAccountID: e.acct, Amount: 700, Currency: "EUR",
-			Beneficiary: iban, Status: StatusAccepting, Rail: "sim", History: []Change{}, CreatedAt: e.clock.now(), UpdatedAt: e.clock.now()}
+			Beneficiary: iban, Status: StatusAccepting, Rail: "sim", History: []Change{}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
 		if err := db.InTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO payment_requests (owner_id, idem_key, request_hash, payment_id, status, created_at)
-				VALUES ($1, 'crashed', 'h', $2, 0, $3)`, e.alice.UserID, pay.ID, e.clock.now()); err != nil {
+				VALUES ($1, 'crashed', 'h', $2, 0, $3)`, e.alice.UserID, pay.ID, e.clock.Now()); err != nil {
 				return err
 			}
 			return insert(ctx, tx, pay)
@@ -290,7 +290,7 @@ func TestResumeAfterCrash(t *testing.T) {
 			Money: bank.Money{Amount: 700, Currency: "EUR"}, Description: "payment " + pay.ID}); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.add(time.Minute)
+		e.clock.Advance(time.Minute)
 		if _, err := e.svc.ScheduleOnce(ctx); err != nil {
 			t.Fatal(err)
 		}

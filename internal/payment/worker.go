@@ -21,8 +21,6 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loop := func(name string, every time.Duration, step func(context.Context) (int, error)) {
 		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
 		for {
 			// Drain: a full batch means more is waiting.
 			for {
@@ -37,7 +35,7 @@ func (s *Service) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-s.cfg.clock().After(every):
 			}
 		}
 	}

@@ -69,7 +69,7 @@ func TestCrashBetweenRailAndUpdate(t *testing.T) {
 		if got := e.get(ids[0]).Status; got != StatusPending {
 			t.Fatalf("after a poll: %s, want still pending", got)
 		}
-		e.clock.add(11 * time.Second)
+		e.clock.Advance(11 * time.Second)
 		e.svc = restarted
 		e.run()
 		for _, id := range ids {
@@ -163,7 +163,7 @@ func TestScheduled(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
-		when := e.clock.now().Add(time.Hour)
+		when := e.clock.Now().Add(time.Hour)
 		in := e.order(3_000)
 		in.ScheduledFor = &when
 		p := e.create("s1", in)
@@ -181,7 +181,7 @@ func TestScheduled(t *testing.T) {
 		if got := e.get(p.ID).Status; got != StatusScheduled {
 			t.Fatalf("before its time: %s", got)
 		}
-		e.clock.add(time.Hour)
+		e.clock.Advance(time.Hour)
 		e.run()
 		if diff := cmp.Diff(statuses(e.get(p.ID)), []string{"scheduled", "pending", "submitted", "settled"}); diff != "" {
 			t.Errorf("history (-got +want):\n%s", diff)
@@ -191,10 +191,10 @@ func TestScheduled(t *testing.T) {
 		}
 		// One that cannot be paid when it comes due fails, nothing held.
 		big := e.order(99_000)
-		when = e.clock.now().Add(time.Minute)
+		when = e.clock.Now().Add(time.Minute)
 		big.ScheduledFor = &when
 		q := e.create("s3", big)
-		e.clock.add(time.Minute)
+		e.clock.Advance(time.Minute)
 		e.run()
 		got := e.get(q.ID)
 		if got.Status != StatusFailed || got.FailureReason != "insufficient_funds" {
@@ -235,7 +235,7 @@ func TestRecurring(t *testing.T) {
 			}
 			wg.Wait()
 			e.run()
-			e.clock.add(24 * time.Hour)
+			e.clock.Advance(24 * time.Hour)
 		}
 		rows, err := db.QueryContext(ctx, `SELECT occurrence, scheduled_for, status FROM payments WHERE schedule_id = $1 ORDER BY occurrence`, first.ScheduleID)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -94,6 +95,8 @@ type RelayConfig struct {
 	// it when the queue is another one (SQS), never when it is that table
 	// queue, which would then send its messages to itself.
 	Forward bool
+	// Clock is what the relay pauses on (nil: the real clock).
+	Clock clock.Clock
 }
 
 // DefaultRelayConfig is what serve runs.
@@ -112,6 +115,9 @@ func NewRelay(db *store.DB, q Queue, log *slog.Logger, cfg RelayConfig, metrics 
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = def.Lease
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
 	}
 	host, _ := os.Hostname()
 	var b [4]byte
@@ -162,10 +168,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			pause = r.cfg.Poll
 		}
 		if pause > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(pause):
-			}
+			_ = clock.Sleep(ctx, r.cfg.Clock, pause)
 		}
 	}
 	if wasLeader {
