@@ -243,8 +243,8 @@ func (s *Service) ScheduleOnce(ctx context.Context) (int, error) {
 		}
 		switch p.Status {
 		case StatusScheduled:
-			ok, err := s.transition(ctx, p, StatusAccepting, "", nil, nil)
-			if err != nil || !ok {
+			var ok bool
+			if ok, err = s.transition(ctx, p, StatusAccepting, "", nil, nil); err != nil || !ok {
 				return err
 			}
 			err = s.execute(ctx, p)

@@ -290,3 +290,25 @@ func TestScheduleDates(t *testing.T) {
 		}
 	}
 }
+
+// TestDueScheduledPaymentErrorReported: when running a due scheduled payment
+// fails (here its daily total cannot be written), the scheduler says so
+// instead of counting the payment as run.
+func TestDueScheduledPaymentErrorReported(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, SimConfig{})
+		when := e.clock.Now().Add(time.Hour)
+		in := e.order(3_000)
+		in.ScheduledFor = &when
+		p := e.create("s1", in)
+		if _, err := db.ExecContext(ctx, `DROP TABLE payment_daily_totals`); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Hour)
+		if _, err := e.svc.ScheduleOnce(ctx); err == nil {
+			t.Errorf("ScheduleOnce ran %s with its daily total unwritable and reported no error", p.ID)
+		}
+	})
+}
