@@ -246,7 +246,7 @@ func TestDBCommands(t *testing.T) {
 				if !found {
 					t.Errorf("db connections shows no connection of the running bank: %+v", gs)
 				}
-				out, err = runArgs(t, b.env, "db", "slow-queries")
+				_, err = runArgs(t, b.env, "db", "slow-queries")
 				if err != nil && !strings.Contains(err.Error(), "CREATE EXTENSION pg_stat_statements") {
 					t.Errorf("db slow-queries without the extension: %v, want how to enable it", err)
 				}

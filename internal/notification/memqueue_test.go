@@ -13,8 +13,7 @@ import (
 // this package: a received message is invisible for the visibility timeout
 // and comes back unless deleted; a message received maxReceive times moves
 // to the dead-letter queue on its next receive; Redrive sends DLQ messages
-// back with new ids. dlq() gives the dead-letter queue as a queue of its own,
-// as SQS does, for the runbook's receive-send-delete redrive loop.
+// back with new ids.
 type memQueue struct {
 	mu         *sync.Mutex
 	visibility time.Duration
@@ -36,11 +35,6 @@ type memMsg struct {
 func newMemQueue(visibility time.Duration, maxReceive int) *memQueue {
 	return &memQueue{mu: &sync.Mutex{}, visibility: visibility, maxReceive: maxReceive,
 		msgs: &[]*memMsg{}, dead: &[]*memMsg{}, seq: new(int), sends: new(int)}
-}
-
-// dlq returns the dead-letter queue, which has none of its own.
-func (q *memQueue) dlq() *memQueue {
-	return &memQueue{mu: q.mu, visibility: q.visibility, maxReceive: 0, msgs: q.dead, seq: q.seq, sends: q.sends}
 }
 
 func (q *memQueue) Send(_ context.Context, bodies ...[]byte) error {

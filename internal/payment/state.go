@@ -16,12 +16,11 @@ import (
 // submitted or ended) or payment_in_progress (being checked or handed to
 // the rail right now: try again in a moment).
 func (s *Service) Cancel(ctx context.Context, pr bank.Principal, id string) (*Payment, error) {
-	p, err := s.Get(ctx, pr, id)
-	if err != nil {
+	if _, err := s.Get(ctx, pr, id); err != nil { // pr may see it
 		return nil, err
 	}
 	for range 5 {
-		p, err = s.load(ctx, id)
+		p, err := s.load(ctx, id)
 		if err != nil {
 			return nil, err
 		}

@@ -312,6 +312,7 @@ func (q *SQS) Receive(ctx context.Context, max int, wait time.Duration) ([]Messa
 		WaitTimeSeconds:             secs,
 		MessageSystemAttributeNames: names,
 		// Servers that predate MessageSystemAttributeNames read this one.
+		//lint:ignore SA1019 kept for those servers, beside its replacement
 		AttributeNames: []types.QueueAttributeName{"ApproximateReceiveCount", "SentTimestamp"},
 	})
 	if err != nil {
