@@ -92,6 +92,10 @@ type pgCluster struct {
 var (
 	renderOnce  sync.Map // overlay → func() (*rendered, error)
 	decoderOnce = sync.OnceValue(newDecoder)
+	// kustomizing is held by a kustomize run: kyaml fills its OpenAPI
+	// schema, a package variable, on first use without a lock, so two
+	// overlays rendered at once race (kubernetes-sigs/kustomize#5805).
+	kustomizing sync.Mutex
 )
 
 func newDecoder() *kjson.Serializer {
@@ -122,7 +126,9 @@ func render(t *testing.T, overlay string) *rendered {
 
 func doRender(overlay string) (*rendered, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	kustomizing.Lock()
 	m, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("overlays", overlay))
+	kustomizing.Unlock()
 	if err != nil {
 		return nil, err
 	}
