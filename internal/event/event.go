@@ -9,12 +9,14 @@
 package event
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The event types, as their producers write them.
@@ -157,26 +159,64 @@ var (
 	ErrUnknownType = errors.New("unknown event type")
 )
 
-// Decode reads a message body into its type's payload. An event of a type
-// not in the catalogue returns its header alone, with ErrUnknownType.
+// Decode reads a message body into its type's payload, in one parse: the
+// type is read first (a scan of the top-level names, which stops at
+// "type"), then the body into that type's struct. Decoding is strict, as
+// for requests: duplicate names and invalid UTF-8 make a body malformed,
+// and names match exactly. An event of a type not in the catalogue returns
+// its header alone, with ErrUnknownType.
 func Decode(body []byte) (Payload, error) {
-	var h Header
-	if err := json.Unmarshal(body, &h); err != nil {
+	typ, err := typeOf(body)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	newPayload, ok := catalogue[typ]
+	if !ok {
+		newPayload = func() Payload { return new(Header) }
+	}
+	p := newPayload()
+	if err := jsonv2.Unmarshal(body, p); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
+	}
+	h := p.Head()
 	if bank.CheckID("event_id", h.EventID) != nil || h.Type == "" || len(h.Type) > 100 || !bank.ValidText(h.Type) {
 		return nil, fmt.Errorf("%w: no event_id or type", ErrMalformed)
 	}
 	if h.Version > Version {
 		return nil, fmt.Errorf("%w: %s version %d is newer than this release's %d", ErrMalformed, h.Type, h.Version, Version)
 	}
-	newPayload, ok := catalogue[h.Type]
 	if !ok {
-		return &h, fmt.Errorf("%w: %s", ErrUnknownType, h.Type)
-	}
-	p := newPayload()
-	if err := json.Unmarshal(body, p); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, h.Type, err)
+		return h, fmt.Errorf("%w: %s", ErrUnknownType, h.Type)
 	}
 	return p, nil
+}
+
+// typeOf returns the value of body's top-level "type" member, or "" when it
+// has none or it is not a string (Decode then finds the body malformed).
+// Producers write the header first, so the scan stops after a few tokens.
+func typeOf(body []byte) (string, error) {
+	d := jsontext.NewDecoder(bytes.NewReader(body))
+	if tok, err := d.ReadToken(); err != nil {
+		return "", err
+	} else if tok.Kind() != '{' {
+		return "", fmt.Errorf("an event is a JSON object, not %s", tok.Kind())
+	}
+	for d.PeekKind() == '"' {
+		name, err := d.ReadToken()
+		if err != nil {
+			return "", err
+		}
+		if name.String() != "type" {
+			if err := d.SkipValue(); err != nil {
+				return "", err
+			}
+			continue
+		}
+		v, err := d.ReadToken()
+		if err != nil || v.Kind() != '"' {
+			return "", err
+		}
+		return v.String(), nil
+	}
+	return "", nil
 }

@@ -86,7 +86,13 @@ func TestDecode(t *testing.T) {
 		{"control character in type", `{"event_id":"e1","type":"a\u0000b"}`, event.ErrMalformed},
 		{"newer version", `{"event_id":"e1","type":"hold.created","version":2}`, event.ErrMalformed},
 		{"wrong field type", `{"event_id":"e1","type":"hold.created","amount":"12"}`, event.ErrMalformed},
+		{"duplicate name", `{"event_id":"e1","type":"hold.created","amount":12,"amount":13}`, event.ErrMalformed},
+		{"duplicate type", `{"event_id":"e1","type":"hold.created","type":"thing.happened"}`, event.ErrMalformed},
+		{"invalid UTF-8", "{\"event_id\":\"e1\",\"type\":\"hold.created\",\"status\":\"\xff\"}", event.ErrMalformed},
+		{"type not a string", `{"event_id":"e1","type":7}`, event.ErrMalformed},
+		{"not an object", `["transaction.posted"]`, event.ErrMalformed},
 		{"unknown type", `{"event_id":"e1","type":"thing.happened"}`, event.ErrUnknownType},
+		{"type after the payload", `{"amount":12,"event_id":"e1","type":"hold.created"}`, nil},
 		{"before versions", `{"event_id":"e1","type":"hold.created","amount":12}`, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -85,29 +85,6 @@ func (s *Service) Check(context.Context) error {
 	return nil
 }
 
-// byEvent groups msgs by their event id, in order; a body without one is a
-// group of its own.
-func byEvent(msgs []queue.Message) [][]queue.Message {
-	var groups [][]queue.Message
-	index := map[string]int{}
-	for _, m := range msgs {
-		var h struct {
-			EventID string `json:"event_id"`
-		}
-		if json.Unmarshal(m.Body, &h) != nil || h.EventID == "" {
-			groups = append(groups, []queue.Message{m})
-			continue
-		}
-		if i, ok := index[h.EventID]; ok {
-			groups[i] = append(groups[i], m)
-			continue
-		}
-		index[h.EventID] = len(groups)
-		groups = append(groups, []queue.Message{m})
-	}
-	return groups
-}
-
 // Handle processes one received message and deletes it when it is done
 // with it (see Run). It reports the outcome it counted.
 func (s *Service) Handle(ctx context.Context, q queue.Queue, m queue.Message) string {
@@ -133,14 +110,22 @@ type work struct {
 // deliveries that leave the process go side by side, each claimed and
 // recorded on its own so that none goes out twice.
 func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.Message) []string {
+	// Copies of one event (an at-least-once relay sends some twice) are
+	// one work, classified by its first copy.
 	var works []*work
-	for _, group := range byEvent(msgs) {
-		for range group {
-			s.metrics.receivedOne()
-		}
-		w := &work{msgs: group}
-		works = append(works, w)
+	byEvent := map[string]*work{}
+	for _, m := range msgs {
+		s.metrics.receivedOne()
+		w := &work{msgs: []queue.Message{m}}
 		s.classify(w)
+		if w.e != nil {
+			if first, ok := byEvent[w.e.EventID]; ok {
+				first.msgs = append(first.msgs, m)
+				continue
+			}
+			byEvent[w.e.EventID] = w
+		}
+		works = append(works, w)
 	}
 	s.deliverAll(ctx, works)
 
