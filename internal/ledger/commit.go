@@ -52,15 +52,58 @@ type Idempotency struct {
 	Hash string
 }
 
-// Result is the answer to a money-moving request: the JSON of the
-// transaction, hold or batch results it made, as stored under its
-// Idempotency-Key and replayed byte for byte.
+// Result is the ledger's answer to a money-moving request: the transaction
+// or hold it made or changed, or a batch's answers item by item. JSON
+// encodes it as the API writes it.
 type Result struct {
-	Body     []byte
-	Created  bool // a transaction or hold was made; false: an existing hold changed
-	Replayed bool // the answer of an earlier request with the same key
+	Transaction *Transaction // made: a deposit, withdrawal, transfer, capture or reversal
+	Hold        *Hold        // made, voided or expired
+	Items       []BatchItem  // a batch transfer's answers, in its request's order
+	Created     bool         // a transaction or hold was made; false: an existing hold changed
+	Replayed    bool         // the answer of an earlier request with the same key
 
-	tx *Transaction // the transaction Body encodes, when it encodes exactly one
+	// body is the answer already encoded: as kept under its key (a replay
+	// writes what the first answer wrote, byte for byte, whichever release
+	// wrote it) or as just stored there.
+	body []byte
+}
+
+// BatchItem is one item's answer in a batch: its transaction (a batch
+// transfer) or hold (the expiry of holds), or the refusal of that item alone.
+type BatchItem struct {
+	Transaction *Transaction
+	Hold        *Hold
+	Err         error
+}
+
+// JSON returns the answer as the API writes it.
+func (r Result) JSON() []byte {
+	switch {
+	case r.body != nil:
+		return r.body
+	case r.Items != nil:
+		b := append(make([]byte, 0, 512*len(r.Items)), `{"data":[`...)
+		for i, it := range r.Items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			switch {
+			case it.Err != nil:
+				_, doc := bank.BodyOf(it.Err)
+				b = append(b, mustJSON(doc)...)
+			case it.Hold != nil:
+				b = append(b, mustJSON(it.Hold)...)
+			default:
+				b = it.Transaction.appendJSON(b)
+			}
+		}
+		return append(b, "]}"...)
+	case r.Transaction != nil:
+		return r.Transaction.appendJSON(make([]byte, 0, 512))
+	case r.Hold != nil:
+		return mustJSON(r.Hold)
+	}
+	return nil
 }
 
 // request is one money-moving request waiting for the write path. A

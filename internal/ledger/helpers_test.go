@@ -18,8 +18,18 @@ func idem(key string) ledger.Idempotency { return ledger.Idempotency{Key: key, H
 func txID(t testing.TB, res ledger.Result) string {
 	t.Helper()
 	var v struct{ ID string }
-	if err := json.Unmarshal(res.Body, &v); err != nil || v.ID == "" {
-		t.Fatalf("answer %s holds no id: %v", res.Body, err)
+	if err := json.Unmarshal(res.JSON(), &v); err != nil || v.ID == "" {
+		t.Fatalf("answer %s holds no id: %v", res.JSON(), err)
+	}
+	typed := ""
+	switch {
+	case res.Transaction != nil:
+		typed = res.Transaction.ID
+	case res.Hold != nil:
+		typed = res.Hold.ID
+	}
+	if typed != v.ID {
+		t.Fatalf("answer %s: its typed value has id %q", res.JSON(), typed)
 	}
 	return v.ID
 }

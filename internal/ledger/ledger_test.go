@@ -103,8 +103,8 @@ func TestBatcherAnswersEachRequest(t *testing.T) {
 						errs <- fmt.Sprintf("%s: %v, want %s", kind.name, err, kind.wantCode)
 					case kind.wantCode == "":
 						var tx ledger.Transaction
-						if json.Unmarshal(resp.Body, &tx) != nil || tx.Amount != 7 || tx.Postings[0].AccountID != rich {
-							errs <- fmt.Sprintf("%s: answered with another request's transaction %s", kind.name, resp.Body)
+						if json.Unmarshal(resp.JSON(), &tx) != nil || tx.Amount != 7 || tx.Postings[0].AccountID != rich {
+							errs <- fmt.Sprintf("%s: answered with another request's transaction %s", kind.name, resp.JSON())
 						}
 					}
 				}()
@@ -134,7 +134,7 @@ func TestBatcherAnswersEachRequest(t *testing.T) {
 				Error *struct{ Code string }
 			}
 		}
-		if err := json.Unmarshal(resp.Body, &out); err != nil {
+		if err := json.Unmarshal(resp.JSON(), &out); err != nil {
 			t.Fatal(err)
 		}
 		wantCodes := []string{"", "insufficient_funds", "", "currency_mismatch", "invalid_request", "invalid_request", "invalid_request"}
@@ -501,11 +501,11 @@ func TestConcurrentDuplicates(t *testing.T) {
 				if first != nil {
 					t.Errorf("two first answers for one key")
 				}
-				first = resps[i].Body
+				first = resps[i].JSON()
 			}
 		}
 		for i := range n {
-			if errs[i] == nil && resps[i].Replayed && string(resps[i].Body) != string(first) {
+			if errs[i] == nil && resps[i].Replayed && string(resps[i].JSON()) != string(first) {
 				t.Errorf("replay %d differs from the first answer", i)
 			}
 		}

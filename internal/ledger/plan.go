@@ -69,17 +69,19 @@ const (
 // true, a new transaction whose answer its rebuild reproduces byte for byte
 // is kept by its id.
 func keep(r *request, res Result, err error, compact bool) (storedKey, bool) {
-	k := storedKey{user: r.p.UserID, key: r.idem.Key, hash: r.idem.Hash, status: keptChanged, body: res.Body}
+	k := storedKey{user: r.p.UserID, key: r.idem.Key, hash: r.idem.Hash, status: keptChanged}
 	switch {
 	case r.idem.Key == "":
 		return k, false
 	case err == nil:
 		if res.Created {
 			k.status = keptCreated
-			if compact && rebuildable(res.tx) {
-				k.txID, k.body = res.tx.ID, []byte{}
+			if compact && res.Items == nil && rebuildable(res.Transaction) {
+				k.txID, k.body = res.Transaction.ID, []byte{}
+				return k, true
 			}
 		}
+		k.body = res.JSON()
 		return k, true
 	case bank.ErrorKind(err) == bank.KindRejected:
 		_, doc := bank.BodyOf(err)
@@ -101,15 +103,16 @@ func rebuildable(t *Transaction) bool {
 	})
 }
 
-// replay returns the kept answer as the request's own; kept holds the
-// transactions of compact keys.
-func (s storedKey) replay(kept map[string]*Transaction) reply {
+// replay returns the kept answer as r's own; kept holds the transactions of
+// compact keys. An answer kept as JSON is written again as it was, and read
+// into the typed answer for the ledger's Go callers.
+func (s storedKey) replay(r *request, kept map[string]*Transaction) reply {
 	if s.txID != "" && len(s.body) == 0 {
 		t := kept[s.txID]
 		if t == nil {
 			return reply{err: fmt.Errorf("idempotency key %q: its transaction %s is missing", s.key, s.txID)}
 		}
-		return reply{res: Result{Body: encode(t), Created: true, Replayed: true, tx: t}}
+		return reply{res: Result{Transaction: t, Created: true, Replayed: true}}
 	}
 	if s.status == keptRefused {
 		var doc bank.ErrorBody
@@ -119,7 +122,58 @@ func (s storedKey) replay(kept map[string]*Transaction) reply {
 		return reply{res: Result{Replayed: true}, err: &bank.Error{Kind: bank.KindRejected,
 			Code: doc.Error.Code, Message: doc.Error.Message, Details: doc.Error.Details}}
 	}
-	return reply{res: Result{Body: s.body, Created: s.status == keptCreated, Replayed: true}}
+	res := Result{Created: s.status == keptCreated, Replayed: true, body: s.body}
+	if err := res.read(r); err != nil {
+		return reply{err: fmt.Errorf("idempotency key %q: its answer: %w", s.key, err)}
+	}
+	return reply{res: res}
+}
+
+// read fills res's typed answer from its kept JSON, by what r asked for.
+func (res *Result) read(r *request) error {
+	switch {
+	case r.batch:
+		var doc struct {
+			Data []json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(res.body, &doc); err != nil {
+			return err
+		}
+		if len(doc.Data) != len(r.cmds) {
+			return fmt.Errorf("%d answers for %d items", len(doc.Data), len(r.cmds))
+		}
+		res.Items = make([]BatchItem, len(doc.Data))
+		for i, raw := range doc.Data {
+			var refusal bank.ErrorBody
+			if err := json.Unmarshal(raw, &refusal); err != nil {
+				return err
+			}
+			if e := refusal.Error; e.Code != "" {
+				res.Items[i].Err = &bank.Error{Kind: bank.KindRejected, Code: e.Code, Message: e.Message, Details: e.Details}
+				continue
+			}
+			t, h, err := readAnswer(r.cmds[i], raw)
+			if err != nil {
+				return err
+			}
+			res.Items[i].Transaction, res.Items[i].Hold = t, h
+		}
+		return nil
+	}
+	var err error
+	res.Transaction, res.Hold, err = readAnswer(r.cmds[0], res.body)
+	return err
+}
+
+// readAnswer reads the JSON answer of c: a hold for the commands that make
+// or change one, a transaction for the others.
+func readAnswer(c command, raw []byte) (*Transaction, *Hold, error) {
+	if c.op == opHold || c.op == opVoid || c.op == opExpire {
+		h := new(Hold)
+		return nil, h, json.Unmarshal(raw, h)
+	}
+	t := new(Transaction)
+	return t, nil, json.Unmarshal(raw, t)
 }
 
 // loadPlan is what a batch must read before it can decide anything.
@@ -190,7 +244,7 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 				replies[i].err = bank.Errorf(bank.KindRejected, "idempotency_key_reused",
 					"this Idempotency-Key was used with a different request")
 			} else {
-				replies[i] = s.replay(kept)
+				replies[i] = s.replay(r, kept)
 			}
 			continue
 		}
@@ -217,10 +271,13 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 			b.l.beforeApply(r.idem.Key)
 		}
 		res, err := b.apply(r)
-		replies[i] = reply{res: res, err: err}
 		if k, ok := keep(r, res, err, b.l.cfg.CompactKeys); ok {
 			b.keys = append(b.keys, k)
+			if err == nil && len(k.body) > 0 {
+				res.body = k.body // encoded once, for the key and the answer
+			}
 		}
+		replies[i] = reply{res: res, err: err}
 	}
 	if err := st.write(b); err != nil {
 		return nil, err
@@ -293,25 +350,28 @@ func (b *batch) apply(r *request) (Result, error) {
 			return Result{}, err
 		}
 		b.auditCommand(r, r.cmds[0], v)
-		t, _ := v.(*Transaction)
-		return Result{Body: encode(v), Created: created, tx: t}, nil
+		res := Result{Created: created}
+		switch v := v.(type) {
+		case *Transaction:
+			res.Transaction = v
+		case *Hold:
+			res.Hold = v
+		}
+		return res, nil
 	}
-	body := append(make([]byte, 0, 512*len(r.cmds)), `{"data":[`...)
+	items := make([]BatchItem, len(r.cmds))
 	for i, c := range r.cmds {
 		v, _, err := b.exec(r.p, c)
-		if err != nil {
-			_, v = bank.BodyOf(err)
-		}
-		if i > 0 {
-			body = append(body, ',')
-		}
-		if a, ok := v.(appender); ok {
-			body = a.appendJSON(body)
-		} else {
-			body = append(body, mustJSON(v)...)
+		switch v := v.(type) {
+		case *Transaction:
+			items[i].Transaction = v
+		case *Hold:
+			items[i].Hold = v
+		default:
+			items[i].Err = err
 		}
 	}
-	return Result{Body: append(body, "]}"...), Created: true}, nil
+	return Result{Items: items, Created: true}, nil
 }
 
 // mustJSON encodes v, one of the ledger's own types, which always encode.

@@ -3,7 +3,6 @@ package payment
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -273,11 +272,11 @@ func (s *Service) execute(ctx context.Context, p *Payment) error {
 	default:
 		return err
 	}
-	var h ledger.Hold
-	if err := json.Unmarshal(res.Body, &h); err != nil || h.ID == "" {
-		return fmt.Errorf("payment %s: read its hold: %v", p.ID, err)
+	if res.Hold == nil {
+		return fmt.Errorf("payment %s: the ledger answered its hold with no hold", p.ID)
 	}
-	ok, err := s.transition(ctx, p, StatusPending, "", func(next *Payment) { next.HoldID = h.ID },
+	holdID := res.Hold.ID
+	ok, err := s.transition(ctx, p, StatusPending, "", func(next *Payment) { next.HoldID = holdID },
 		func(tx *sql.Tx, next *Payment) error { return answer(ctx, tx, next, nil) })
 	if err != nil || ok {
 		return err

@@ -3,11 +3,9 @@ package payment
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/ledger"
 )
 
 // Cancel cancels a scheduled or pending payment p may see and releases its
@@ -131,11 +129,10 @@ func (s *Service) capture(ctx context.Context, p *Payment) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("payment %s: capture its hold: %w", p.ID, err)
 	}
-	var t ledger.Transaction
-	if err := json.Unmarshal(res.Body, &t); err != nil || t.ID == "" {
-		return "", fmt.Errorf("payment %s: read its capture: %v", p.ID, err)
+	if res.Transaction == nil {
+		return "", fmt.Errorf("payment %s: the ledger answered its capture with no transaction", p.ID)
 	}
-	return t.ID, nil
+	return res.Transaction.ID, nil
 }
 
 // giveBack credits a settled payment back from the settlement account, as
@@ -145,11 +142,11 @@ func (s *Service) giveBack(ctx context.Context, p *Payment, reason string) (bool
 	if err != nil {
 		return false, fmt.Errorf("payment %s: credit its return: %w", p.ID, err)
 	}
-	var t ledger.Transaction
-	if err := json.Unmarshal(res.Body, &t); err != nil || t.ID == "" {
-		return false, fmt.Errorf("payment %s: read its return: %v", p.ID, err)
+	if res.Transaction == nil {
+		return false, fmt.Errorf("payment %s: the ledger answered its return with no transaction", p.ID)
 	}
-	return s.transition(ctx, p, StatusReturned, reason, func(next *Payment) { next.ReturnID = t.ID }, nil)
+	returnID := res.Transaction.ID
+	return s.transition(ctx, p, StatusReturned, reason, func(next *Payment) { next.ReturnID = returnID }, nil)
 }
 
 // apply makes a rail's outcome true of its payment. It reports whether the

@@ -50,7 +50,7 @@ func moneyHandler[In any](log *slog.Logger, emptyOK bool,
 		if res.Created {
 			status = http.StatusCreated
 		}
-		httpapi.WriteJSON(w, status, res.Body)
+		httpapi.WriteJSON(w, status, res.JSON())
 	})
 }
 
