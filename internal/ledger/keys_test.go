@@ -69,5 +69,27 @@ func TestKeysOfAnEarlierRelease(t *testing.T) {
 		if n := posted(t, l, alice, b); n != 0 {
 			t.Errorf("b holds %d after replays only, want 0", n)
 		}
+
+		// This release keeps an outcome, and the status beside it for a
+		// replica of the previous release during a rollout.
+		if _, err := l.Transfer(ctx, alice, idem("new-refused"), ledger.TransferInput{From: a, To: b, Money: eur(1_000)}); bank.ErrorKind(err) != bank.KindRejected {
+			t.Fatalf("overdraft: %v, want a refusal", err)
+		}
+		if _, err := l.Transfer(ctx, alice, idem("new-transfer"), transfer); err != nil {
+			t.Fatal(err)
+		}
+		for key, want := range map[string]struct {
+			outcome string
+			status  int
+		}{"new-refused": {"refused", 422}, "new-transfer": {"created", 201}} {
+			var got struct {
+				outcome string
+				status  int
+			}
+			if err := db.QueryRowContext(ctx, `SELECT outcome, status FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+				alice.UserID, key).Scan(&got.outcome, &got.status); err != nil || got != want {
+				t.Errorf("key %s kept %+v, %v; want %+v", key, got, err, want)
+			}
+		}
 	})
 }

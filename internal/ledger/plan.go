@@ -3,6 +3,7 @@ package ledger
 import (
 	"cmp"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -48,19 +49,47 @@ func newBatch(l *Ledger) *batch {
 // is the answer (txID) and an empty body.
 type storedKey struct {
 	user, key, hash string
-	status          int
+	outcome         outcome
 	body            []byte
 	txID            string
 }
 
-// How an answer is kept in idempotency_keys.status. The numbers are the HTTP
-// statuses the previous release stored there, so either release replays the
-// other's keys during a rollout or a rollback.
+// outcome is how a request with a key was decided, as kept with its answer.
+type outcome string
+
 const (
-	keptCreated = 201 // a transaction or hold was made; body is its JSON
-	keptChanged = 200 // an existing hold changed; body is its JSON
-	keptRefused = 422 // a money rule refused the request; body is its error document
+	outcomeCreated outcome = "created" // a transaction or hold was made; body is its JSON
+	outcomeChanged outcome = "changed" // an existing hold changed; body is its JSON
+	outcomeRefused outcome = "refused" // a money rule refused the request; body is its error document
 )
+
+// legacyStatus is what the previous release kept instead of an outcome, the
+// HTTP status of the answer. It is still written beside the outcome for
+// that release's replicas during a rollout (migration 0011), and is how
+// their rows are read.
+func (o outcome) legacyStatus() int32 {
+	switch o {
+	case outcomeCreated:
+		return 201
+	case outcomeRefused:
+		return 422
+	}
+	return 200
+}
+
+// outcomeOf reads a row's outcome: its own, or for a row of the previous
+// release its status.
+func outcomeOf(kept sql.NullString, status int) outcome {
+	switch {
+	case kept.Valid:
+		return outcome(kept.String)
+	case status == 201:
+		return outcomeCreated
+	case status == 422:
+		return outcomeRefused
+	}
+	return outcomeChanged
+}
 
 // keep returns what to store for r's answer, and false for an answer that is
 // not kept: only a decided request is, a success or a refusal by a money
@@ -69,13 +98,13 @@ const (
 // true, a new transaction whose answer its rebuild reproduces byte for byte
 // is kept by its id.
 func keep(r *request, res Result, err error, compact bool) (storedKey, bool) {
-	k := storedKey{user: r.p.UserID, key: r.idem.Key, hash: r.idem.Hash, status: keptChanged}
+	k := storedKey{user: r.p.UserID, key: r.idem.Key, hash: r.idem.Hash, outcome: outcomeChanged}
 	switch {
 	case r.idem.Key == "":
 		return k, false
 	case err == nil:
 		if res.Created {
-			k.status = keptCreated
+			k.outcome = outcomeCreated
 			if compact && res.Items == nil && rebuildable(res.Transaction) {
 				k.txID, k.body = res.Transaction.ID, []byte{}
 				return k, true
@@ -85,7 +114,7 @@ func keep(r *request, res Result, err error, compact bool) (storedKey, bool) {
 		return k, true
 	case bank.ErrorKind(err) == bank.KindRejected:
 		_, doc := bank.BodyOf(err)
-		k.status, k.body = keptRefused, mustJSON(doc)
+		k.outcome, k.body = outcomeRefused, mustJSON(doc)
 		return k, true
 	}
 	return k, false
@@ -114,7 +143,7 @@ func (s storedKey) replay(r *request, kept map[string]*Transaction) reply {
 		}
 		return reply{res: Result{Transaction: t, Created: true, Replayed: true}}
 	}
-	if s.status == keptRefused {
+	if s.outcome == outcomeRefused {
 		var doc bank.ErrorBody
 		if err := json.Unmarshal(s.body, &doc); err != nil {
 			return reply{err: err}
@@ -122,7 +151,7 @@ func (s storedKey) replay(r *request, kept map[string]*Transaction) reply {
 		return reply{res: Result{Replayed: true}, err: &bank.Error{Kind: bank.KindRejected,
 			Code: doc.Error.Code, Message: doc.Error.Message, Details: doc.Error.Details}}
 	}
-	res := Result{Created: s.status == keptCreated, Replayed: true, body: s.body}
+	res := Result{Created: s.outcome == outcomeCreated, Replayed: true, body: s.body}
 	if err := res.read(r); err != nil {
 		return reply{err: fmt.Errorf("idempotency key %q: its answer: %w", s.key, err)}
 	}

@@ -96,7 +96,7 @@ const (
 	// may be planned as a scan of the table; OFFSET 0 keeps the subquery a
 	// parameterized index lookup.
 	pgStoredSQL = `SELECT i.* FROM unnest($1::text[], $2::text[]) AS v(u, k),
-		LATERAL (SELECT user_id, key, request_hash, status, response, transaction_id FROM idempotency_keys
+		LATERAL (SELECT user_id, key, request_hash, status, outcome, response, transaction_id FROM idempotency_keys
 			WHERE user_id = v.u AND key = v.k OFFSET 0) AS i`
 	lockHoldsSQL    = holdsSQL + `id = ANY($1) ORDER BY id FOR UPDATE`
 	lockAccountsSQL = accountsSQL + `id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
@@ -121,8 +121,8 @@ const writesSQL = `WITH balances AS (
 	), events AS (
 		` + event.Insert + `SELECT v.*, $25::bigint, ` + event.NewMessage + ` FROM unnest($17::text[], $18::bytea[]) AS v
 	)
-	INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, transaction_id, created_at)
-	SELECT v.*, $1::timestamptz FROM unnest($19::text[], $20::text[], $21::text[], $22::int[], $23::bytea[], $24::text[]) AS v`
+	INSERT INTO idempotency_keys (user_id, key, request_hash, status, outcome, response, transaction_id, created_at)
+	SELECT v.*, $1::timestamptz FROM unnest($19::text[], $20::text[], $21::text[], $22::int[], $26::text[], $23::bytea[], $24::text[]) AS v`
 
 func (s *pgBatch) load(b *batch, p *loadPlan) error {
 	var pipe pgx.Batch
@@ -237,14 +237,16 @@ func (s *pgBatch) write(b *batch) error {
 	}
 	n = len(b.keys)
 	kUser, kKey, kHash, kBody, kStatus, kTx := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n), make([]*string, n)
+	kOutcome := make([]string, n)
 	for i, k := range b.keys {
-		kUser[i], kKey[i], kHash[i], kStatus[i], kBody[i], kTx[i] = k.user, k.key, k.hash, int32(k.status), k.body, nullable(k.txID)
+		kUser[i], kKey[i], kHash[i], kBody[i], kTx[i] = k.user, k.key, k.hash, k.body, nullable(k.txID)
+		kOutcome[i], kStatus[i] = string(k.outcome), k.outcome.legacyStatus()
 	}
 	pipe.Queue(writesSQL, b.now, ids, posted, pending,
 		id, typ, amt, cur, desc, by, rev, hold,
 		pTx, pAcct, pAmt, pCur,
 		eID, eBody,
-		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli())
+		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome)
 	for _, h := range b.newHolds {
 		pipe.Queue(`INSERT INTO holds (`+holdColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status, h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt)

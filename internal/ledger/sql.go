@@ -185,11 +185,14 @@ func scanStored(b *batch, p *loadPlan, rs rows) error {
 	}
 	for rs.Next() {
 		var s storedKey
-		var txID sql.NullString
-		if err := rs.Scan(&s.user, &s.key, &s.hash, &s.status, &s.body, &txID); err != nil {
+		var (
+			status    int
+			txID, out sql.NullString
+		)
+		if err := rs.Scan(&s.user, &s.key, &s.hash, &status, &out, &s.body, &txID); err != nil {
 			return err
 		}
-		s.txID = txID.String
+		s.outcome, s.txID = outcomeOf(out, status), txID.String
 		if k := (idemKey{s.user, s.key}); asked[k] {
 			b.stored[k] = s
 		}
@@ -210,7 +213,7 @@ func scanReversed(b *batch, rs rows) error {
 
 // The write path's reads, completed per dialect.
 const (
-	storedSQL   = `SELECT user_id, key, request_hash, status, response, transaction_id FROM idempotency_keys WHERE `
+	storedSQL   = `SELECT user_id, key, request_hash, status, outcome, response, transaction_id FROM idempotency_keys WHERE `
 	accountsSQL = `SELECT ` + accountColumns + ` FROM accounts WHERE `
 	holdsSQL    = `SELECT ` + holdColumns + ` FROM holds WHERE `
 )

@@ -121,10 +121,10 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, h := range b.holdsDone {
 		hu.args = append(hu.args, []any{h.ID, h.CapturedAmount, h.Status, h.updatedAt})
 	}
-	kr := table{what: "idempotency keys", q: `INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, transaction_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`}
+	kr := table{what: "idempotency keys", q: `INSERT INTO idempotency_keys (user_id, key, request_hash, status, outcome, response, transaction_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`}
 	for _, k := range b.keys {
-		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.status, k.body, nullable(k.txID), b.now})
+		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.outcome.legacyStatus(), string(k.outcome), k.body, nullable(k.txID), b.now})
 	}
 	ar := table{what: "audit records", q: insertAuditSQL}
 	for _, a := range b.audits {
