@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,13 @@ func TestMaintenanceAcrossProcesses(t *testing.T) {
 					}
 				}
 			}
+			// What the alerts read: the mode, and the 503s apart from
+			// server errors (exception "maintenance").
+			_, _, metrics := getAs(t, a+"/actuator/prometheus", "")
+			if !strings.Contains(metrics, "\nbank_maintenance_mode 1\n") ||
+				!regexp.MustCompile(`http_server_requests_seconds_count\{[^}]*exception="maintenance"[^}]*status="503"`).MatchString(metrics) {
+				t.Errorf("metrics in maintenance: no bank_maintenance_mode 1 or no 503 with exception maintenance:\n%s", metrics)
+			}
 			out, err := runArgs(t, env, "maintenance", "status", "-o", "json")
 			if err != nil || !strings.Contains(out, `"on": true`) || !strings.Contains(out, `"retry_after_seconds": 90`) {
 				t.Errorf("maintenance status: %v\n%s", err, out)
@@ -105,6 +113,9 @@ func TestMaintenanceAcrossProcesses(t *testing.T) {
 			}
 			for _, u := range []string{a, b} {
 				waitStatus(t, u+api, http.StatusUnauthorized)
+			}
+			if _, _, metrics := getAs(t, a+"/actuator/prometheus", ""); !strings.Contains(metrics, "\nbank_maintenance_mode 0\n") {
+				t.Errorf("metrics after maintenance: no bank_maintenance_mode 0")
 			}
 		})
 	}

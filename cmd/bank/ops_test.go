@@ -89,7 +89,7 @@ func TestDiagnose(t *testing.T) {
 			b := startBank(t, d)
 			svc := "--url=bank=" + b.url
 			r, code := diagnoseJSON(t, b.env, svc)
-			want := map[string]string{"bank liveness": "OK", "bank readiness": "OK", "database": "OK", "ledger invariant": "OK", "queue": "OK"}
+			want := map[string]string{"bank liveness": "OK", "bank readiness": "OK", "database": "OK", "ledger invariant": "OK", "queue": "OK", "maintenance": "OK"}
 			if d == store.Postgres {
 				want["database connections"] = "OK"
 				want["database long queries"] = "OK"
@@ -105,6 +105,17 @@ func TestDiagnose(t *testing.T) {
 				t.Errorf("expiring certificate: exit %d, %+v; want 1 and WARN", code, r)
 			}
 
+			// Maintenance on: a warning (every request is a planned 503).
+			if _, err := runArgs(t, b.env, "maintenance", "on"); err != nil {
+				t.Fatal(err)
+			}
+			if r, code := diagnoseJSON(t, b.env, svc); code != 1 || r.levels()["maintenance"] != "WARN" {
+				t.Errorf("maintenance on: exit %d, %+v; want 1 and maintenance WARN", code, r)
+			}
+			if _, err := runArgs(t, b.env, "maintenance", "off"); err != nil {
+				t.Fatal(err)
+			}
+
 			// A service that does not answer: critical.
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -118,7 +129,7 @@ func TestDiagnose(t *testing.T) {
 
 			// No database to look at: unknown.
 			noDB := map[string]string{"BANK_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "missing.db")}
-			if r, code := diagnoseJSON(t, noDB, svc); code != 3 || r.levels()["database"] != "UNKNOWN" || r.levels()["queue"] != "UNKNOWN" {
+			if r, code := diagnoseJSON(t, noDB, svc); code != 3 || r.levels()["database"] != "UNKNOWN" || r.levels()["queue"] != "UNKNOWN" || r.levels()["maintenance"] != "UNKNOWN" {
 				t.Errorf("no database: exit %d, %+v; want 3 and database UNKNOWN", code, r)
 			}
 

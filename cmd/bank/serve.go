@@ -180,6 +180,15 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 
 	maintenance := ops.NewMaintenanceWatch(db, log)
+	// MaintenanceMode (deploy/monitoring) fires on it and holds the
+	// error-rate alerts while planned 503s are answered.
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bank_maintenance_mode",
+		Help: "1 while the platform is in maintenance (every API request answered 503), else 0"}, func() float64 {
+		if maintenance.State().On {
+			return 1
+		}
+		return 0
+	}))
 	api := httpapi.Maintenance(func() (bool, string, time.Duration) {
 		m := maintenance.State()
 		return m.On, m.Message, m.RetryAfter

@@ -79,6 +79,7 @@ func Diagnose(ctx context.Context, d Diagnosis) Report {
 	add(func() []Check { return checkDatabase(ctx, d) })
 	add(func() []Check { return []Check{checkLedger(ctx, d)} })
 	add(func() []Check { return []Check{checkQueue(ctx, d)} })
+	add(func() []Check { return []Check{checkMaintenance(ctx, d)} })
 	for _, c := range d.Certs {
 		add(func() []Check { return []Check{CertExpiry(ctx, c, d.Now())} })
 	}
@@ -178,6 +179,27 @@ func checkDatabase(ctx context.Context, d Diagnosis) []Check {
 			Detail: fmt.Sprintf("%.1fs behind", r.LagSeconds)})
 	}
 	return out
+}
+
+// checkMaintenance reports the maintenance mode: on is a warning, as every
+// request but the health checks is answered 503 while it lasts.
+func checkMaintenance(ctx context.Context, d Diagnosis) Check {
+	c := Check{Name: "maintenance"}
+	if d.DB == nil {
+		c.Level, c.Detail = Unknown, d.DBMissing
+		return c
+	}
+	m, err := ReadMaintenance(ctx, d.DB)
+	switch {
+	case err != nil:
+		c.Level, c.Detail = Unknown, err.Error()
+	case m.On:
+		c.Level = Warn
+		c.Detail = fmt.Sprintf("on since %s: every API request is answered 503 (bank maintenance off ends it)", m.Since.UTC().Format(time.RFC3339))
+	default:
+		c.Level, c.Detail = OK, "off"
+	}
+	return c
 }
 
 // Queue thresholds, those of the alerts in deploy/monitoring (runbook 5.2).
