@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -115,9 +116,12 @@ func backupCmd(ctx context.Context, sub string, args []string, getenv func(strin
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("backup "+sub, flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	// A backup holds the whole database, password hashes included: by
+	// default it goes under the data folder, which .gitignore covers, not
+	// into the working directory.
 	defDir := getenv("BANK_BACKUP_DIR")
 	if defDir == "" {
-		defDir = "./backups"
+		defDir = filepath.Join(cmp.Or(getenv("BANK_DATA_DIR"), cfg.DataDir), "backups")
 	}
 	dir := fs.String("dir", defDir, "folder of the backups ($BANK_BACKUP_DIR)")
 	output := outputFlag(fs)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -175,5 +176,33 @@ func TestProgressBar(t *testing.T) {
 		if got := progressBar(tt.done, tt.total); got != tt.want {
 			t.Errorf("progressBar(%d, %d) = %q, want %q", tt.done, tt.total, got, tt.want)
 		}
+	}
+}
+
+// TestBackupDirDefault: with no BANK_BACKUP_DIR, a backup (the whole
+// database, password hashes included) goes under the data folder, which
+// .gitignore covers, and never into the working directory.
+func TestBackupDirDefault(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	env := map[string]string{"BANK_DATABASE_URL": storetest.URL(t, store.SQLite), "BANK_DATA_DIR": data}
+	if out, err := runArgs(t, env, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	out, err := runArgs(t, env, "backup", "create", "-o", "json")
+	if err != nil {
+		t.Fatalf("backup create: %v\n%s", err, out)
+	}
+	var m ops.Manifest
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "backups", m.Name)); err != nil {
+		t.Errorf("backup %s not under the data folder: %v", m.Name, err)
+	}
+	check := exec.Command("git", "check-ignore", "-q", "--no-index", "data/backups/"+m.Name+"/manifest.json")
+	check.Dir = "../.." // the repository's root, where the README runs serve all
+	if ignored, err := check.CombinedOutput(); err != nil {
+		t.Errorf("git check-ignore data/backups/…: %v %s; the default folder must be ignored", err, ignored)
 	}
 }
