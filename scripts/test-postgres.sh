@@ -34,10 +34,12 @@ if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
   reload=1
 fi
 
-# Each test creates its own databases, in parallel: room for them.
+# Each test creates its own databases, in parallel: room for them; and
+# pg_stat_statements, which the runbook's slow-query steps (4.3) read.
 tuning=$conf/conf.d/bank-tests.conf
-if [ ! -f "$tuning" ]; then
-  printf 'max_connections = 400\n' >"$tuning"
+want=$(printf "max_connections = 400\nshared_preload_libraries = 'pg_stat_statements'\n")
+if [ "$(cat "$tuning" 2>/dev/null)" != "$want" ]; then
+  printf '%s\n' "$want" >"$tuning"
   restart=1
 fi
 

@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +149,52 @@ func TestMaintain(t *testing.T) {
 			t.Errorf("HasSchema of a migrated database = %v, %v", ok, err)
 		}
 	})
+}
+
+// TestRunbookSlowQueries runs runbook 4.3's query as printed and as
+// docs/operations.md corrects it, on a PostgreSQL that preloads
+// pg_stat_statements (scripts/test-postgres.sh sets it up so): the printed
+// one names columns PostgreSQL 13 renamed, the corrected one answers.
+func TestRunbookSlowQueries(t *testing.T) {
+	t.Parallel()
+	const (
+		printed   = `SELECT query, calls, mean_time, total_time FROM pg_stat_statements ORDER BY mean_time DESC LIMIT 10;`
+		corrected = `SELECT query, calls, mean_exec_time, total_exec_time FROM pg_stat_statements ORDER BY mean_exec_time DESC LIMIT 10;`
+	)
+	docs, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(docs), corrected) {
+		t.Errorf("docs/operations.md does not give the corrected query %q", corrected)
+	}
+	db := openAs(t, storetest.URL(t, store.Postgres), "bank-cli")
+	ctx := context.Background()
+	var preload string
+	if err := db.QueryRowContext(ctx, `SHOW shared_preload_libraries`).Scan(&preload); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(preload, "pg_stat_statements") {
+		if os.Getenv("BANK_REQUIRE_TOOLS") != "" {
+			t.Fatalf("the test PostgreSQL does not preload pg_stat_statements (%q): run scripts/test-postgres.sh", preload)
+		}
+		t.Skipf("the test PostgreSQL does not preload pg_stat_statements (%q): run scripts/test-postgres.sh", preload)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, printed); err == nil || !strings.Contains(err.Error(), `column "mean_time" does not exist`) {
+		t.Errorf("the runbook's query as printed: %v; want the renamed column refused", err)
+	}
+	rows, err := db.QueryContext(ctx, corrected)
+	if err != nil {
+		t.Fatalf("the corrected query: %v", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Errorf("the corrected query found no statement, not even its own earlier ones: %v", rows.Err())
+	}
+	if qs, err := ops.SlowQueries(ctx, db, 10); err != nil || len(qs) == 0 {
+		t.Errorf("SlowQueries with the extension = %d rows, %v; want rows", len(qs), err)
+	}
 }
