@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,7 +33,7 @@ func TestDiagnoseScript(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cmd := exec.Command("../../scripts/diagnose.sh", tt.args...)
-		cmd.Env = append(os.Environ(), "BANK_BIN="+bin, "BANK_DATABASE_URL="+b.env["BANK_DATABASE_URL"])
+		cmd.Env = append(os.Environ(), "BANK_BIN="+bin, "BANK_DATABASE_URL="+b.env["BANK_DATABASE_URL"], "DIAGNOSE_IN_CLUSTER=0")
 		out, err := cmd.CombinedOutput()
 		code := 0
 		var x *exec.ExitError
@@ -42,6 +44,75 @@ func TestDiagnoseScript(t *testing.T) {
 		}
 		if code != tt.exit || !strings.Contains(string(out), tt.want) {
 			t.Errorf("%s: exit %d, want %d and %q in:\n%s", tt.name, code, tt.exit, tt.want, out)
+		}
+	}
+}
+
+// TestDiagnoseScriptInCluster runs ./scripts/diagnose.sh as the on-call
+// engineer does from a laptop, with a kubectl that stands in for a cluster
+// (none runs here): kubectl exec runs diagnose "in the pod", its exit status
+// passes through, and a cluster kubectl cannot reach is UNKNOWN (3), not a
+// warning (kubectl's own 1).
+func TestDiagnoseScriptInCluster(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := bankBinary(t)
+	b := startBank(t, store.SQLite)
+	dir := t.TempDir()
+	kubectl := `#!/bin/sh
+echo "$@" >>"$KUBECTL_LOG"
+case $1 in
+get) if [ -n "$KUBECTL_FAIL" ]; then echo 'error: You must be logged in to the server (Unauthorized)' >&2; exit 1; fi ;;
+exec) while [ "$1" != "--" ]; do shift; done; shift 2; exec "$POD_BANK" "$@" ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(dir, "kubectl"), []byte(kubectl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		exit int
+		want string
+	}{
+		{"in a pod", []string{"DIAGNOSE_IN_CLUSTER=1"}, []string{"--url", "bank=" + b.url}, 0, "overall           OK"},
+		{"in a pod, a service down", []string{"DIAGNOSE_IN_CLUSTER=1"}, []string{"--url", "bank=" + b.url, "--url", "payment=http://127.0.0.1:1"}, 2, "payment liveness"},
+		{"no cluster", []string{"DIAGNOSE_IN_CLUSTER=1", "KUBECTL_FAIL=1"}, nil, 3, "cannot reach deployment auth-service in namespace fintech-banking: error: You must be logged in"},
+	}
+	if resp, err := http.Get("http://localhost:8080/actuator/health/liveness"); err == nil {
+		resp.Body.Close() // something serves on 8080 here: the script would rightly check it
+	} else {
+		tests = append(tests, struct {
+			name string
+			env  []string
+			args []string
+			exit int
+			want string
+		}{"from a laptop, nothing on 8080", nil, nil, 2, "liveness"})
+	}
+	for _, tt := range tests {
+		log := filepath.Join(t.TempDir(), "kubectl.log")
+		cmd := exec.Command("../../scripts/diagnose.sh", tt.args...)
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "KUBECTL_LOG="+log, "POD_BANK="+bin,
+			"BANK_DATABASE_URL="+b.env["BANK_DATABASE_URL"], "KUBERNETES_SERVICE_HOST=", "BANK_DIAGNOSE_URLS=")
+		cmd.Env = append(cmd.Env, tt.env...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var x *exec.ExitError
+		if errors.As(err, &x) {
+			code = x.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		calls, _ := os.ReadFile(log)
+		if code != tt.exit || !strings.Contains(string(out), tt.want) {
+			t.Errorf("%s: exit %d, want %d and %q in:\n%s\nkubectl calls:\n%s", tt.name, code, tt.exit, tt.want, out, calls)
+		}
+		if tt.exit != 3 && !strings.Contains(string(calls), "exec -n fintech-banking deploy/auth-service -- bank diagnose") {
+			t.Errorf("%s: diagnose did not run in the pod; kubectl calls:\n%s", tt.name, calls)
 		}
 	}
 }
