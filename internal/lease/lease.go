@@ -74,15 +74,19 @@ func (l *Leases) now() string {
 // length or the offset's form.
 func (l *Leases) until() string {
 	if l.db.Dialect == store.SQLite && !l.c.Millis {
-		return `julianday(` + l.c.Until + `)`
+		return `julianday(` + l.col(l.c.Until) + `)`
 	}
-	return l.c.Until
+	return l.col(l.c.Until)
 }
+
+// col is column named with its table, as an upsert's conditions need (the
+// row proposed for insertion has the same columns).
+func (l *Leases) col(column string) string { return l.c.Table + `.` + column }
 
 // Free is the SQL condition of a row whose lease nobody holds: never taken,
 // released or expired.
 func (l *Leases) Free() string {
-	return `(` + l.c.Until + ` IS NULL OR ` + l.until() + ` < ` + l.now() + `)`
+	return `(` + l.col(l.c.Until) + ` IS NULL OR ` + l.until() + ` < ` + l.now() + `)`
 }
 
 // Owned is the SQL condition of a row whose lease owner (a placeholder such
@@ -90,7 +94,7 @@ func (l *Leases) Free() string {
 // expired, as long as nobody took it meanwhile: the work is still only
 // owner's.
 func (l *Leases) Owned(owner string) string {
-	return l.c.Owner + ` = ` + owner
+	return l.col(l.c.Owner) + ` = ` + owner
 }
 
 // Ends is the SQL of when a lease taken now for ms milliseconds (a
