@@ -326,22 +326,18 @@ func runFor(t *testing.T, s *Service, q queue.Queue, done func() bool) {
 
 // TestCrashedConsumersLeaseIsTakenOver: a consumer that claimed a delivery
 // and died holds it only until its lease ends; then the next one sends it,
-// once.
+// once. The lease ends by writing its end into the past.
 func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mail := startSMTP(t)
-		var offset atomic.Int64
-		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 		cfg := testConfig(mail.addr)
-		s, err := New(db, newTestService(t, db, cfg).log, clock, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		dead, s := newTestService(t, db, cfg), newTestService(t, db, cfg)
 		addUser(t, db, "alice", "alice@example.test", "Alice")
 		addUser(t, db, "bob", "bob@example.test", "Bob")
-		if _, st, err := s.claim(ctx, delivery{eventID: "ev1", eventType: event.TransactionPosted, userID: "alice", channel: Email, subject: "x"}); err != nil || st != claimed {
+		id, st, err := dead.claim(ctx, delivery{eventID: "ev1", eventType: event.TransactionPosted, userID: "alice", channel: Email, subject: "x"})
+		if err != nil || st != claimed {
 			t.Fatalf("claim: %v, %v", st, err)
 		}
 		q := newMemQueue(time.Minute, 10)
@@ -352,7 +348,9 @@ func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
 		if got := mail.sent(); len(got) != 1 || got[0].to != "bob@example.test" {
 			t.Errorf("sent %v, want bob's email only", got)
 		}
-		offset.Store(int64(cfg.Lease + time.Second))
+		if err := dead.claims.Expire(ctx, id); err != nil {
+			t.Fatal(err)
+		}
 		if got := s.Handle(ctx, q, receiveAfterSend(t, q, body)); got != "delivered" {
 			t.Errorf("after the lease: %q, want delivered", got)
 		}
@@ -362,6 +360,42 @@ func TestCrashedConsumersLeaseIsTakenOver(t *testing.T) {
 		if n := rows(t, db, `user_id = 'alice' AND status = 'sent' AND attempts = 2`); n != 1 {
 			t.Errorf("alice's row is not sent after 2 attempts")
 		}
+	})
+}
+
+// TestStaleConsumerKeepsOffAnothersClaim: a consumer whose claim ran out
+// and was taken by another, failing its delivery, leaves the other's claim
+// in place, so that a third consumer cannot take the delivery while the
+// second is sending it.
+func TestStaleConsumerKeepsOffAnothersClaim(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		cfg := testConfig(startSMTP(t).addr)
+		a, b, c := newTestService(t, db, cfg), newTestService(t, db, cfg), newTestService(t, db, cfg)
+		d := delivery{eventID: "ev1", eventType: event.TransactionPosted, userID: "alice", channel: Email, subject: "x"}
+		claim := func(name string, s *Service, want claimResult) string {
+			t.Helper()
+			id, st, err := s.claim(ctx, d)
+			if err != nil || st != want {
+				t.Fatalf("%s claims: %v, %v; want %v", name, st, err, want)
+			}
+			return id
+		}
+		id := claim("a", a, claimed)
+		claim("b while a's claim runs", b, busy)
+		if err := a.claims.Expire(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		claim("b after a's claim ran out", b, claimed)
+		if err := a.finish(ctx, id, errors.New("smtp: timeout"), StatusSent); err != nil {
+			t.Fatal(err)
+		}
+		claim("c while b's claim runs", c, busy)
+		if err := b.finish(ctx, id, errors.New("smtp: timeout"), StatusSent); err != nil {
+			t.Fatal(err)
+		}
+		claim("c after b gave its claim up", c, claimed)
 	})
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -178,6 +179,8 @@ type Service struct {
 	mail     *mailer // nil: log-only
 	sms      *texter // nil: log-only
 	webhooks *webhookClient
+	claims   *lease.Leases // of the notifications' rows
+	instance string        // this consumer's name in claims
 
 	// lastReceive is when a receive last answered (Unix nanoseconds), 0
 	// before the consumer runs: Check reads it.
@@ -195,7 +198,8 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config, metri
 		return nil, err
 	}
 	s := &Service{db: db, log: log, now: now, cfg: cfg, metrics: metrics, users: UsersTable{DB: db},
-		tmpl: tmpl, specs: specs(), webhooks: newWebhookClient(cfg)}
+		tmpl: tmpl, specs: specs(), webhooks: newWebhookClient(cfg),
+		claims: lease.New(db, claimColumns), instance: lease.Instance()}
 	if cfg.SMTPURL != "" {
 		s.mail, _ = newMailer(cfg) // validated above
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -219,8 +220,11 @@ const (
 	busy                       // another consumer holds the lease
 )
 
-// claim makes d's row if it is new and takes its lease if it is still
-// pending and nobody holds one. It returns the row's id.
+// claimColumns are the claims of the notifications' rows.
+var claimColumns = lease.Columns{Table: "notifications", Key: "id", Owner: "claimed_by", Until: "claimed_until"}
+
+// claim makes d's row if it is new and takes its claim if it is still
+// pending and nobody's claim runs. It returns the row's id.
 func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
@@ -231,15 +235,16 @@ func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, e
 	)
 	err := store.Retry(ctx, store.Retryable, func() error {
 		// One statement: a new row is made claimed; an existing one is
-		// claimed only if still pending and nobody's lease runs.
+		// claimed only if still pending and nobody's claim runs.
 		err := s.db.QueryRowContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, status, subject,
-				attempts, claimed_until, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, 'pending', $6, 1, $7, $8, $8)
-			ON CONFLICT (event_id, user_id, channel) DO UPDATE SET claimed_until = excluded.claimed_until,
-				attempts = notifications.attempts + 1, updated_at = excluded.updated_at
-			WHERE notifications.status = 'pending' AND (notifications.claimed_until IS NULL OR notifications.claimed_until < excluded.updated_at)
+				attempts, claimed_by, claimed_until, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, 'pending', $6, 1, $7, `+s.claims.Ends("$8")+`, $9, $9)
+			ON CONFLICT (event_id, user_id, channel) DO UPDATE SET claimed_by = excluded.claimed_by,
+				claimed_until = excluded.claimed_until, attempts = notifications.attempts + 1, updated_at = excluded.updated_at
+			WHERE notifications.status = 'pending' AND `+s.claims.Free()+`
 			RETURNING id`,
-			bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject, now.Add(s.cfg.Lease), now).Scan(&id)
+			bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject,
+			s.instance, s.cfg.Lease.Milliseconds(), now).Scan(&id)
 		if err == nil {
 			result = claimed
 			return nil
@@ -300,7 +305,7 @@ func (s *Service) recordLogged(ctx context.Context, ds []delivery) error {
 // loggedChunk bounds the rows of one insert of logged deliveries.
 const loggedChunk = 200
 
-// finish records the outcome of a claimed delivery and gives up its lease:
+// finish records the outcome of a claimed delivery and gives up its claim:
 // status sent or logged, or still pending with the error that kept it so.
 func (s *Service) finish(ctx context.Context, id string, deliverErr error, status string) error {
 	// A delivery that went out must be recorded even when the message's
@@ -315,9 +320,13 @@ func (s *Service) finish(ctx context.Context, id string, deliverErr error, statu
 			if len(msg) > 500 {
 				msg = msg[:500]
 			}
-			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET last_error = $2, claimed_until = NULL, updated_at = $3 WHERE id = $1`,
-				id, cleanText(msg), now)
+			// Only while the claim is still this consumer's: one that ran
+			// out was taken by another, whose attempt it must not end.
+			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET last_error = $2, claimed_until = NULL, updated_at = $3
+				WHERE id = $1 AND `+s.claims.Owned("$4"), id, cleanText(msg), now, s.instance)
 		} else {
+			// Whoever holds the claim now: it went out, and is recorded so
+			// that nobody sends it again.
 			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET status = $2, last_error = '', claimed_until = NULL, sent_at = $3, updated_at = $3 WHERE id = $1`,
 				id, status, now)
 		}

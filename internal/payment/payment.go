@@ -24,13 +24,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -96,6 +95,9 @@ type Payment struct {
 	limitDay    string // the day whose daily total counts this payment, once reserved
 	releaseDue  bool   // its hold is still to be voided
 	submittedAt *time.Time
+	// claimedBy is this process's name when it claimed the payment: its
+	// moves then happen only while the lease is still this process's.
+	claimedBy string
 
 	// The answer this process just stored for the request that made it.
 	answerStatus int
@@ -125,9 +127,10 @@ type Config struct {
 	PollInterval   time.Duration
 	// BatchSize caps the payments one submission hands the rail.
 	BatchSize int
-	// Lease is how long a submitter owns the payments it claimed; another
-	// replica takes them over after it (a crash between the rail and the
-	// status update). The rail call must end well within it.
+	// Lease is how long a submitter owns the payments it claimed, in the
+	// database's clock; another replica takes them over after it (a crash
+	// between the rail and the status update). The rail call must end well
+	// within it.
 	Lease time.Duration
 	// ResumeAfter is when a payment left half-accepted, or a hold left
 	// unreleased, by a crash is taken up again by the worker.
@@ -162,7 +165,8 @@ type Service struct {
 	now      func() time.Time
 	cfg      Config
 	metrics  *Metrics
-	instance string // this replica's name in leases
+	leases   *lease.Leases // of the payments' rows
+	instance string        // this replica's name in leases
 
 	// afterSubmit, when set by a test, runs after the rail accepted a batch
 	// and before its payments are marked submitted; an error stops there,
@@ -198,10 +202,13 @@ func New(db *store.DB, l *ledger.Ledger, rail Rail, log *slog.Logger, now func()
 	if cfg.Workers <= 0 {
 		cfg.Workers = def.Workers
 	}
-	host, _ := os.Hostname()
 	return &Service{db: db, l: l, rail: rail, log: log, now: now, cfg: cfg, metrics: metrics,
-		instance: host + "-" + strconv.Itoa(os.Getpid()) + "-" + bank.NewID()[:8]}
+		leases: lease.New(db, leaseColumns), instance: lease.Instance()}
 }
+
+// leaseColumns are the leases of the payments' rows: a submitter's on the
+// pending payments it hands to the rail, a scheduler's on what it resumes.
+var leaseColumns = lease.Columns{Table: "payments", Key: "id", Owner: "lease_owner", Until: "lease_until"}
 
 // clock is the current time as the database stores it: UTC, microseconds.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

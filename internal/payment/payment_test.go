@@ -266,6 +266,30 @@ func TestIdempotency(t *testing.T) {
 	})
 }
 
+// crashedAccepting makes what a request that crashed leaves: the request
+// with key and its payment of amount accepted, the hold placed, nothing
+// marked.
+func (e *env) crashedAccepting(key string, amount int64) *Payment {
+	e.t.Helper()
+	ctx := context.Background()
+	pay := &Payment{ID: bank.NewID(), OwnerID: e.alice.UserID, FromAccountID: e.acct, Amount: amount, Currency: "EUR",
+		Beneficiary: iban, Status: StatusAccepting, Rail: "sim", History: []Change{}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+	if err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO payment_requests (owner_id, idem_key, request_hash, payment_id, status, created_at)
+			VALUES ($1, $2, 'h', $3, 0, $4)`, e.alice.UserID, key, pay.ID, e.clock.Now()); err != nil {
+			return err
+		}
+		return insert(ctx, tx, pay)
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.l.CreateHold(ctx, system, stepKey(pay.ID, "hold"), ledger.HoldInput{AccountID: e.acct,
+		Money: bank.Money{Amount: amount, Currency: "EUR"}, Description: "payment " + pay.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	return pay
+}
+
 // TestResumeAfterCrash: a request that died between its hold and its answer
 // is finished by the next retry with its key, or by the worker; one hold.
 func TestResumeAfterCrash(t *testing.T) {
@@ -273,23 +297,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
-		// What a crash leaves: the request and its payment accepted, the
-		// hold placed, nothing marked.
-		pay := &Payment{ID: bank.NewID(), OwnerID: e.alice.UserID, FromAccountID: e.acct, Amount: 700, Currency: "EUR",
-			Beneficiary: iban, Status: StatusAccepting, Rail: "sim", History: []Change{}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
-		if err := db.InTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO payment_requests (owner_id, idem_key, request_hash, payment_id, status, created_at)
-				VALUES ($1, 'crashed', 'h', $2, 0, $3)`, e.alice.UserID, pay.ID, e.clock.Now()); err != nil {
-				return err
-			}
-			return insert(ctx, tx, pay)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.l.CreateHold(ctx, system, stepKey(pay.ID, "hold"), ledger.HoldInput{AccountID: e.acct,
-			Money: bank.Money{Amount: 700, Currency: "EUR"}, Description: "payment " + pay.ID}); err != nil {
-			t.Fatal(err)
-		}
+		pay := e.crashedAccepting("crashed", 700)
 		e.clock.Advance(time.Minute)
 		if _, err := e.svc.ScheduleOnce(ctx); err != nil {
 			t.Fatal(err)

@@ -60,12 +60,10 @@ func (s *Service) Cancel(ctx context.Context, pr bank.Principal, id string) (*Pa
 // cancelIfFree cancels p unless a submitter holds its lease: the condition is
 // checked in the same transaction as the change.
 func (s *Service) cancelIfFree(ctx context.Context, p *Payment, day string) (bool, error) {
-	now := s.clock()
 	return s.transition(ctx, p, StatusCancelled, "", func(next *Payment) { next.limitDay = "" },
 		func(tx *sql.Tx, next *Payment) error {
 			var leased bool
-			if err := tx.QueryRowContext(ctx, `SELECT lease_until IS NOT NULL AND lease_until > $2 FROM payments WHERE id = $1`,
-				p.ID, now).Scan(&leased); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT NOT `+s.leases.Free()+` FROM payments WHERE id = $1`, p.ID).Scan(&leased); err != nil {
 				return err
 			}
 			if leased {
@@ -78,8 +76,7 @@ func (s *Service) cancelIfFree(ctx context.Context, p *Payment, day string) (boo
 // leased reports whether a submitter holds payment id now.
 func (s *Service) leased(ctx context.Context, id string) (bool, error) {
 	var leased bool
-	err := s.db.QueryRowContext(ctx, `SELECT lease_until IS NOT NULL AND lease_until > $2 FROM payments WHERE id = $1`,
-		id, s.clock()).Scan(&leased)
+	err := s.db.QueryRowContext(ctx, `SELECT NOT `+s.leases.Free()+` FROM payments WHERE id = $1`, id).Scan(&leased)
 	return leased, err
 }
 

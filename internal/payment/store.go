@@ -241,6 +241,7 @@ func (s *Service) prepare(p *Payment, to, reason string, change func(next *Payme
 	if (to == StatusFailed || to == StatusCancelled) && next.HoldID != "" {
 		next.releaseDue = true
 	}
+	next.claimedBy = "" // a move ends the lease
 	if change != nil {
 		change(&next)
 	}
@@ -258,10 +259,10 @@ func (s *Service) cas(ctx context.Context, tx *sql.Tx, m *move) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, failure_reason = $3, history = $4,
 		hold_id = $5, capture_tx_id = $6, return_tx_id = $7, limit_day = $8, release_due = $9,
 		submitted_at = $10, updated_at = $11, lease_owner = NULL, lease_until = NULL
-		WHERE id = $1 AND status = $12`,
+		WHERE id = $1 AND status = $12 AND ($13 = '' OR `+s.leases.Owned("$13")+`)`,
 		p.ID, next.Status, null(next.FailureReason), string(mustJSON(next.History)), null(next.HoldID),
 		null(next.TransactionID), null(next.ReturnID), null(next.limitDay), next.releaseDue,
-		submitted, next.UpdatedAt, p.Status)
+		submitted, next.UpdatedAt, p.Status, p.claimedBy)
 	if err != nil {
 		return false, fmt.Errorf("payment %s to %s: %w", p.ID, next.Status, err)
 	}
@@ -290,7 +291,7 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 	if len(moves) == 0 {
 		return nil, nil
 	}
-	to, now := moves[0].next.Status, moves[0].next.UpdatedAt
+	to, now, owner := moves[0].next.Status, moves[0].next.UpdatedAt, moves[0].p.claimedBy
 	type row struct {
 		ID       string `json:"id"`
 		Expected string `json:"expected"`
@@ -302,24 +303,29 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 		if m.next.Status != to || (to != StatusSubmitted && to != StatusSettled) {
 			return nil, fmt.Errorf("transitionAll: moves to %s and %s", to, m.next.Status)
 		}
+		if m.p.claimedBy != owner {
+			return nil, fmt.Errorf("transitionAll: moves of payments claimed by %q and %q", owner, m.p.claimedBy)
+		}
 		m.next.UpdatedAt = now
 		if to == StatusSubmitted {
 			m.next.submittedAt = &now
 		}
 		rows[i] = row{ID: m.p.ID, Expected: m.p.Status, History: string(mustJSON(m.next.History)), Tx: m.next.TransactionID}
 	}
-	update := `UPDATE payments p SET status = $1, history = v.history, capture_tx_id = COALESCE(v.tx, p.capture_tx_id),
-		updated_at = $2, submitted_at = CASE WHEN $1 = 'submitted' THEN $2 ELSE p.submitted_at END,
+	update := `UPDATE payments SET status = $1, history = v.history, capture_tx_id = COALESCE(v.tx, payments.capture_tx_id),
+		updated_at = $2, submitted_at = CASE WHEN $1 = 'submitted' THEN $2 ELSE payments.submitted_at END,
 		lease_owner = NULL, lease_until = NULL
 		FROM jsonb_to_recordset($3::jsonb) AS v(id text, expected text, history text, tx text)
-		WHERE p.id = v.id COLLATE "C" AND p.status = v.expected RETURNING p.id`
+		WHERE payments.id = v.id COLLATE "C" AND payments.status = v.expected
+		AND ($4 = '' OR ` + s.leases.Owned("$4") + `) RETURNING payments.id`
 	if !s.isPostgres() {
 		update = `UPDATE payments SET status = $1, history = json_extract(v.value, '$.history'),
 			capture_tx_id = COALESCE(json_extract(v.value, '$.tx'), capture_tx_id),
 			updated_at = $2, submitted_at = CASE WHEN $1 = 'submitted' THEN $2 ELSE submitted_at END,
 			lease_owner = NULL, lease_until = NULL
 			FROM json_each($3) AS v WHERE payments.id = json_extract(v.value, '$.id')
-			AND payments.status = json_extract(v.value, '$.expected') RETURNING payments.id`
+			AND payments.status = json_extract(v.value, '$.expected')
+			AND ($4 = '' OR ` + s.leases.Owned("$4") + `) RETURNING payments.id`
 	}
 	byID := make(map[string]int, len(moves))
 	for i, m := range moves {
@@ -328,7 +334,7 @@ func (s *Service) transitionAll(ctx context.Context, moves []*move) ([]bool, err
 	var ok []bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		ok = make([]bool, len(moves))
-		rs, err := tx.QueryContext(ctx, update, to, now, string(mustJSON(rows)))
+		rs, err := tx.QueryContext(ctx, update, to, now, string(mustJSON(rows)), owner)
 		if err != nil {
 			return fmt.Errorf("payments to %s: %w", to, err)
 		}

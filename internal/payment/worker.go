@@ -49,15 +49,14 @@ func (s *Service) Run(ctx context.Context) error {
 
 // claim leases up to BatchSize pending payments to this replica.
 func (s *Service) claim(ctx context.Context) ([]*Payment, error) {
-	now := s.clock()
 	lock := ""
 	if s.isPostgres() {
 		lock = ` FOR UPDATE SKIP LOCKED`
 	}
-	free := `status = 'pending' AND (lease_until IS NULL OR lease_until < $3)`
-	rows, err := s.db.QueryContext(ctx, `UPDATE payments SET lease_owner = $1, lease_until = $2
-		WHERE id IN (SELECT id FROM payments WHERE `+free+` ORDER BY created_at LIMIT $4`+lock+`)
-		AND `+free+` RETURNING `+columns, s.instance, now.Add(s.cfg.Lease), now, s.cfg.BatchSize)
+	free := `status = 'pending' AND ` + s.leases.Free()
+	rows, err := s.db.QueryContext(ctx, `UPDATE payments SET lease_owner = $1, lease_until = `+s.leases.Ends("$2")+`
+		WHERE id IN (SELECT id FROM payments WHERE `+free+` ORDER BY created_at LIMIT $3`+lock+`)
+		AND `+free+` RETURNING `+columns, s.instance, s.cfg.Lease.Milliseconds(), s.cfg.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("claim pending payments: %w", err)
 	}
@@ -68,6 +67,7 @@ func (s *Service) claim(ctx context.Context) ([]*Payment, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.claimedBy = s.instance
 		out = append(out, p)
 	}
 	return out, rows.Err()
@@ -237,9 +237,20 @@ func (s *Service) ScheduleOnce(ctx context.Context) (int, error) {
 		default:
 			id = held[i-len(ids)-len(stuck)]
 		}
+		resume := i >= len(ids)
+		if resume {
+			// What a crash left is resumed by one scheduler at a time.
+			if ok, err := s.leases.Acquire(ctx, id, s.instance, s.cfg.ResumeAfter); err != nil || !ok {
+				return err
+			}
+			defer func() { _, _ = s.leases.Release(context.WithoutCancel(ctx), id, s.instance) }()
+		}
 		p, err := s.load(ctx, id)
 		if err != nil || p == nil {
 			return err
+		}
+		if resume {
+			p.claimedBy = s.instance
 		}
 		switch p.Status {
 		case StatusScheduled:

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -69,7 +70,11 @@ func TestCrashBetweenRailAndUpdate(t *testing.T) {
 		if got := e.get(ids[0]).Status; got != StatusPending {
 			t.Fatalf("after a poll: %s, want still pending", got)
 		}
-		e.clock.Advance(11 * time.Second)
+		for _, id := range ids {
+			if err := e.svc.leases.Expire(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
 		e.svc = restarted
 		e.run()
 		for _, id := range ids {
@@ -92,6 +97,81 @@ func TestCrashBetweenRailAndUpdate(t *testing.T) {
 			t.Errorf("balance %+v, want 300 paid once", b)
 		}
 		e.verify()
+	})
+}
+
+// TestStaleSubmitter: a submitter whose lease ran out while the rail took
+// its batch, and was taken by another submitter meanwhile, marks nothing:
+// the payment stays pending under the other's lease, whose submission
+// decides it.
+func TestStaleSubmitter(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, SimConfig{})
+		id := e.create("k", e.order(100)).ID
+		stale, other := e.svc, e.service(e.rail)
+		stale.afterSubmit = func() error {
+			if err := stale.leases.Expire(ctx, id); err != nil {
+				return err
+			}
+			if got, err := other.claim(ctx); err != nil || len(got) != 1 {
+				return fmt.Errorf("the other submitter claimed %d, %v; want the payment", len(got), err)
+			}
+			return nil
+		}
+		if _, err := stale.SubmitOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.get(id).Status; got != StatusPending {
+			t.Errorf("after the stale submitter: %s, want pending", got)
+		}
+		var owner sql.NullString
+		if err := db.QueryRowContext(ctx, `SELECT lease_owner FROM payments WHERE id = $1`, id).Scan(&owner); err != nil {
+			t.Fatal(err)
+		}
+		if owner.String != other.instance {
+			t.Errorf("lease owner %q, want the other submitter %q", owner.String, other.instance)
+		}
+	})
+}
+
+// TestOneSchedulerResumes: a payment a crash left half accepted is resumed
+// by one scheduler at a time; the others leave it while its lease runs.
+func TestOneSchedulerResumes(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, SimConfig{})
+		pay := e.crashedAccepting("crashed", 700)
+		e.clock.Advance(time.Minute)
+		other := e.service(e.rail)
+		if ok, err := other.leases.Acquire(ctx, pay.ID, other.instance, time.Hour); err != nil || !ok {
+			t.Fatalf("the other scheduler takes the lease: %v, %v", ok, err)
+		}
+		status := func() string {
+			t.Helper()
+			p, err := e.svc.load(ctx, pay.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Status
+		}
+		if _, err := e.svc.ScheduleOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := status(); got != StatusAccepting {
+			t.Errorf("while the other scheduler resumes it: %s, want accepting", got)
+		}
+		if ok, err := other.leases.Release(ctx, pay.ID, other.instance); err != nil || !ok {
+			t.Fatalf("the other scheduler gives the lease up: %v, %v", ok, err)
+		}
+		if _, err := e.svc.ScheduleOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := status(); got != StatusPending {
+			t.Errorf("after the other scheduler gave it up: %s, want pending", got)
+		}
 	})
 }
 

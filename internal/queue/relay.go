@@ -2,14 +2,11 @@ package queue
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -61,10 +59,10 @@ type Relay struct {
 	db      *store.DB
 	q       Queue
 	log     *slog.Logger
+	lease   *lease.Leases
 	holder  string
 	cfg     RelayConfig
 	metrics *RelayMetrics
-	nowSQL  string
 	renewed time.Time // when this relay last took or renewed the lease
 	sources []source
 }
@@ -86,6 +84,10 @@ var (
 		delete: `DELETE FROM queue_messages WHERE seq IN `}
 )
 
+// relayLease is the one row of relay_lease, name 'outbox', whose holder
+// publishes.
+var relayLease = lease.Columns{Table: "relay_lease", Key: "name", Owner: "holder", Until: "expires_at", Millis: true}
+
 // RelayConfig tunes a Relay.
 type RelayConfig struct {
 	Batch int           // rows per send (default 100)
@@ -95,7 +97,8 @@ type RelayConfig struct {
 	// it when the queue is another one (SQS), never when it is that table
 	// queue, which would then send its messages to itself.
 	Forward bool
-	// Clock is what the relay pauses on (nil: the real clock).
+	// Clock is what the relay pauses on and times its lease by (nil: the
+	// real clock).
 	Clock clock.Clock
 }
 
@@ -119,21 +122,11 @@ func NewRelay(db *store.DB, q Queue, log *slog.Logger, cfg RelayConfig, metrics 
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	r := &Relay{db: db, q: q, log: log, holder: host + "/" + hex.EncodeToString(b[:]), cfg: cfg, metrics: metrics,
+	r := &Relay{db: db, q: q, log: log, lease: lease.New(db, relayLease), holder: lease.Instance(), cfg: cfg, metrics: metrics,
 		sources: []source{outboxSource}}
 	if cfg.Forward {
 		r.sources = append(r.sources, eventSource)
 		metrics.forwarding()
-	}
-	// The lease is measured in the database's clock, so that replicas'
-	// clocks do not matter.
-	if db.Dialect == store.Postgres {
-		r.nowSQL = `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`
-	} else {
-		r.nowSQL = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`
 	}
 	return r
 }
@@ -175,7 +168,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		// Let another replica take over at once instead of after the lease.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_, _ = r.db.ExecContext(ctx, `UPDATE relay_lease SET expires_at = 0 WHERE name = 'outbox' AND holder = $1`, r.holder)
+		_, _ = r.lease.Release(ctx, "outbox", r.holder)
 		r.metrics.setLeader(false)
 	}
 	return nil
@@ -186,15 +179,17 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) step(ctx context.Context) (int, bool, error) {
 	// Renewed once a third of the lease has gone, not before every batch:
 	// an idle relay polling the outbox writes nothing.
-	if r.renewed.IsZero() || time.Since(r.renewed) > r.cfg.Lease/3 {
-		start := time.Now()
-		res, err := r.db.ExecContext(ctx, `UPDATE relay_lease SET holder = $1, expires_at = `+r.nowSQL+` + $2
-			WHERE name = 'outbox' AND (holder = $1 OR expires_at < `+r.nowSQL+`)`, r.holder, r.cfg.Lease.Milliseconds())
-		if err != nil {
-			r.renewed = time.Time{}
-			return 0, false, fmt.Errorf("take the relay lease: %w", err)
+	if r.renewed.IsZero() || clock.Since(r.cfg.Clock, r.renewed) > r.cfg.Lease/3 {
+		start := r.cfg.Clock.Now()
+		// A relay that held the lease only renews it: if another took it
+		// meanwhile (this one stalled past its end), this one has lost it
+		// and waits for a free lease like any other.
+		take := r.lease.Acquire
+		if !r.renewed.IsZero() {
+			take = r.lease.Renew
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		ok, err := take(ctx, "outbox", r.holder, r.cfg.Lease)
+		if err != nil || !ok {
 			r.renewed = time.Time{}
 			return 0, false, err
 		}
@@ -247,13 +242,13 @@ func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time
 	if len(seqs) == 0 {
 		return 0, nil
 	}
-	if time.Now().After(safeUntil) {
+	if r.cfg.Clock.Now().After(safeUntil) {
 		return 0, nil // renew the lease first
 	}
 	// A send that stalls past the lease would overlap the next holder's
 	// sends: it is cut off before the lease can end (renewed was taken
 	// before the database started counting).
-	sctx, cancel := context.WithDeadline(ctx, r.renewed.Add(r.cfg.Lease))
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.Lease-clock.Since(r.cfg.Clock, r.renewed))
 	sendErr := r.q.Send(sctx, bodies...)
 	cancel()
 	sent := seqs

@@ -16,7 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
@@ -191,6 +193,70 @@ func TestRelay(t *testing.T) {
 		cancel()
 		relays.Wait()
 		t.Logf("%d events, %d sent twice", len(seen), repeats)
+	})
+}
+
+// TestRelayStaleHolder: a relay that stalls past its lease, which another
+// takes meanwhile, cannot renew it when it wakes and publishes nothing; the
+// new holder publishes. The lease is made to expire by writing its end into
+// the past, in the database's clock; the stall is the relays' fake clock.
+func TestRelayStaleHolder(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "stale"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk := clock.NewFake(time.Now())
+		cfg := queue.RelayConfig{Lease: time.Hour, Forward: true, Clock: clk}
+		log := slog.New(slog.DiscardHandler)
+		a := queue.NewRelay(db, q, log, cfg, nil)
+		b := queue.NewRelay(db, q, log, cfg, nil)
+		publish := func(n int) {
+			t.Helper()
+			h := event.NewHeader("test.event", time.Now())
+			if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Publish(ctx, tx, &relayEvent{h, "acc", n}) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step := func(name string, r *queue.Relay, wantSent int, wantLeader bool) {
+			t.Helper()
+			n, leader, err := r.Step(ctx)
+			if err != nil || n != wantSent || leader != wantLeader {
+				t.Fatalf("%s: sent %d, holder %v, %v; want %d, %v", name, n, leader, err, wantSent, wantLeader)
+			}
+		}
+		publish(1)
+		step("a takes the lease", a, 1, true)
+		step("b while a holds the lease", b, 0, false)
+
+		// a stalls past its lease; b takes it over.
+		if err := lease.New(db, lease.Columns{Table: "relay_lease", Key: "name", Owner: "holder", Until: "expires_at", Millis: true}).
+			Expire(ctx, "outbox"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Hour / 2)
+		step("b after a's lease ended", b, 0, true)
+		publish(2)
+		step("a wakes", a, 0, false)
+		step("b", b, 1, true)
+
+		ms, err := q.Receive(ctx, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, m := range ms {
+			var e relayEvent
+			if err := json.Unmarshal(m.Body, &e); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, e.N)
+		}
+		if !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("received %v, want [1 2], each once", got)
+		}
 	})
 }
 
