@@ -243,7 +243,7 @@ func verifyBackup(ctx context.Context, folder, dbURL string, progress ops.Progre
 	default:
 		checks = append(checks, ops.Check{Name: "ledger invariant", Level: ops.OK, Detail: fmt.Sprintf("%d transactions, every balance matches its postings", rep.Transactions)})
 	}
-	v, rows, totals, err := ops.Contents(ctx, db)
+	v, rows, totals, err := ops.Contents(ctx, db, db.Dialect)
 	c := ops.Check{Name: "contents", Level: ops.OK, Detail: "schema version, row counts and ledger totals match the manifest"}
 	if err != nil {
 		c.Level, c.Detail = ops.Crit, err.Error()

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
-	"github.com/fintech-banking/bank/internal/httpapi"
 )
 
 // The actions of the audit trail that auth-service writes.
@@ -33,23 +32,6 @@ type AuditEntry struct {
 	ClientIP   string            `json:"client_ip"`
 	RequestID  string            `json:"request_id"`
 	Details    map[string]string `json:"details,omitempty"`
-}
-
-// audit writes an audit record of action by actorID on targetID through q,
-// the transaction of the change it records. Where the request came from is
-// taken from ctx.
-func audit(ctx context.Context, q querier, now time.Time, actorID, action, targetID string, details map[string]string) error {
-	d, err := json.Marshal(details)
-	if err != nil {
-		return fmt.Errorf("audit details: %w", err)
-	}
-	_, err = q.ExecContext(ctx, `INSERT INTO audit_log (id, occurred_at, actor_id, action, target_id, client_ip, request_id, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		bank.NewID(), now, actorID, action, targetID, httpapi.ClientAddr(ctx), httpapi.RequestID(ctx), string(d))
-	if err != nil {
-		return fmt.Errorf("write audit record %s: %w", action, err)
-	}
-	return nil
 }
 
 // AuditFilter selects audit records: by actor, by action, and in time (From

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -164,6 +166,38 @@ func TestAuditTrail(t *testing.T) {
 		}
 		if n := len(s.audit("").Data); n != len(all.Data) {
 			t.Errorf("%d records after the attempts to rewrite, want %d", n, len(all.Data))
+		}
+	})
+}
+
+// TestAuditHostileOrigin locks a user from an origin holding NUL, invalid
+// UTF-8 and a newline: the lock commits on both databases and its record
+// holds the same safe request id on both.
+func TestAuditHostileOrigin(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := bank.WithOrigin(context.Background(), bank.Origin{RequestID: "req\x00\xff\n", ClientIP: "192.0.2.7"})
+		s, err := NewService(db, newTestKeyring(t, testKey1), testConfig(), time.Now, discardLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := s.CreateUser(ctx, "op@example.com", "Op", password, RoleOperator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cust, err := s.CreateUser(ctx, "cu@example.com", "Cu", password, RoleCustomer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Lock(ctx, Principal{UserID: op.ID, Role: RoleOperator}, cust.ID); err != nil {
+			t.Fatal(err)
+		}
+		var request string
+		if err := db.QueryRowContext(ctx, `SELECT request_id FROM audit_log WHERE action = $1`, AuditLocked).Scan(&request); err != nil {
+			t.Fatal(err)
+		}
+		if request != "req\uFFFD\uFFFD\uFFFD" {
+			t.Errorf("lock's record has request id %q, want %q", request, "req\uFFFD\uFFFD\uFFFD")
 		}
 	})
 }

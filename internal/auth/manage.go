@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
 )
@@ -128,7 +129,7 @@ func (s *Service) change(ctx context.Context, actorID, id, action string, fn fun
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, actorID, action, id, details)
+		return audit.Write(ctx, tx, now, audit.New(actorID, action, id, bank.OriginOf(ctx), details))
 	})
 	if err != nil {
 		if bank.ErrorKind(err) != bank.KindInternal {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/store"
@@ -381,8 +382,8 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 			}
 			// The presenter may be the thief: the user is the target, no
 			// actor is known.
-			return audit(ctx, tx, now, "", AuditFamilyRevoked, row.userID,
-				map[string]string{"family_id": row.familyID, "reason": "spent refresh token presented again"})
+			return audit.Write(ctx, tx, now, audit.New("", AuditFamilyRevoked, row.userID, bank.OriginOf(ctx),
+				map[string]string{"family_id": row.familyID, "reason": "spent refresh token presented again"}))
 		}
 		if !row.expiresAt.After(now) {
 			return errBadRefresh("the refresh token expired") // and the rollback unspends it

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -126,5 +127,5 @@ func (c *UserStates) reportMissing(ctx context.Context, id string) error {
 	if _, done := c.reported.LoadOrStore(id, true); done {
 		return nil
 	}
-	return audit(ctx, c.db, c.now().UTC().Truncate(time.Microsecond), id, AuditTokenOfMissingUser, id, nil)
+	return audit.Write(ctx, c.db, c.now().UTC().Truncate(time.Microsecond), audit.New(id, AuditTokenOfMissingUser, id, bank.OriginOf(ctx), nil))
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
@@ -180,8 +181,8 @@ func (l *Ledger) SetStatus(ctx context.Context, p bank.Principal, id, action str
 	}
 	return l.updateAccount(ctx, id, q, nil, func(tx *sql.Tx, a *Account, changed bool) error {
 		if changed {
-			audit := map[string]string{ActionFreeze: AuditFrozen, ActionUnfreeze: AuditUnfrozen, ActionClose: AuditClosed}[action]
-			if err := l.writeAudit(ctx, tx, newAuditRow(p, bank.OriginOf(ctx), audit, id, map[string]string{"owner_id": a.OwnerID})); err != nil {
+			act := map[string]string{ActionFreeze: AuditFrozen, ActionUnfreeze: AuditUnfrozen, ActionClose: AuditClosed}[action]
+			if err := audit.Write(ctx, tx, l.clock(), audit.New(p.UserID, act, id, bank.OriginOf(ctx), map[string]string{"owner_id": a.OwnerID})); err != nil {
 				return err
 			}
 		}
@@ -217,7 +218,7 @@ func (l *Ledger) SetOverdraftLimit(ctx context.Context, p bank.Principal, id str
 		func(tx *sql.Tx, a *Account, changed bool) error {
 			switch {
 			case changed:
-				return l.writeAudit(ctx, tx, newAuditRow(p, bank.OriginOf(ctx), AuditOverdraftLimit, id,
+				return audit.Write(ctx, tx, l.clock(), audit.New(p.UserID, AuditOverdraftLimit, id, bank.OriginOf(ctx),
 					map[string]string{"overdraft_limit": strconv.FormatInt(limit, 10)}))
 			case a.Status == StatusClosed:
 				return bank.Errorf(bank.KindRejected, "account_closed", "account %s is closed", id)

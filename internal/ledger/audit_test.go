@@ -106,3 +106,24 @@ func auditRows(t *testing.T, db *store.DB) []auditRow {
 	}
 	return out
 }
+
+// TestAuditHostileOrigin posts a staff deposit from an origin holding NUL,
+// invalid UTF-8 and a newline: the deposit commits on both databases, through
+// the batch's own write of its audit records, and the record holds the same
+// safe strings on both.
+func TestAuditHostileOrigin(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		l := newLedger(t, db)
+		a := open(t, l, customer(t, db, "alice"), "EUR", 0)
+		ctx := bank.WithOrigin(context.Background(), bank.Origin{RequestID: "req\x00\xff\n", ClientIP: "192.0.2.7"})
+		before := len(auditRows(t, db))
+		if _, err := l.Deposit(ctx, operator, idem("d"), a, eur(500), ""); err != nil {
+			t.Fatal(err)
+		}
+		rows := auditRows(t, db)[before:]
+		if len(rows) != 1 || rows[0].request != "req\uFFFD\uFFFD\uFFFD" {
+			t.Errorf("audit records %+v, want one with request id %q", rows, "req\uFFFD\uFFFD\uFFFD")
+		}
+	})
+}

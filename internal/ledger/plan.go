@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
 )
@@ -35,7 +36,7 @@ type batch struct {
 	holdsDone []*Hold // existing holds whose status or captured amount changed
 	events    []event.Record
 	keys      []storedKey
-	audits    []auditRow
+	audits    []audit.Record
 }
 
 func newBatch(l *Ledger) *batch {

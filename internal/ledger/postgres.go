@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -256,7 +257,7 @@ func (s *pgBatch) write(b *batch) error {
 			h.ID, h.CapturedAmount, h.Status, h.updatedAt)
 	}
 	for _, a := range b.audits {
-		pipe.Queue(insertAuditSQL, a.args(b.now)...)
+		pipe.Queue(audit.InsertSQL, a.Args(b.now)...)
 	}
 	pipe.Queue("COMMIT")
 	br := s.conn.SendBatch(s.ctx, &pipe)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -126,9 +127,9 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, k := range b.keys {
 		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.outcome.legacyStatus(), string(k.outcome), k.body, nullable(k.txID), b.now})
 	}
-	ar := table{what: "audit records", q: insertAuditSQL}
+	ar := table{what: "audit records", q: audit.InsertSQL}
 	for _, a := range b.audits {
-		ar.args = append(ar.args, a.args(b.now))
+		ar.args = append(ar.args, a.Args(b.now))
 	}
 	if err := event.Write(s.ctx, s.tx, b.events...); err != nil {
 		return err

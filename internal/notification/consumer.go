@@ -211,7 +211,9 @@ func (s *Service) deliverAll(ctx context.Context, works []*work) {
 			}
 		}
 	}
-	contacts, err := s.users.Lookup(ctx, ids)
+	lookupCtx, cancel := context.WithTimeout(ctx, dbTimeout)
+	contacts, err := s.users.Lookup(lookupCtx, ids)
+	cancel()
 	var prefs map[string]Preferences
 	if err == nil {
 		prefs, err = s.preferencesOf(ctx, ids)

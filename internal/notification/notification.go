@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/store"
@@ -197,7 +198,7 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config, metri
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, log: log, now: now, cfg: cfg, metrics: metrics, users: UsersTable{DB: db},
+	s := &Service{db: db, log: log, now: now, cfg: cfg, metrics: metrics, users: auth.Directory{DB: db},
 		tmpl: tmpl, specs: specs(), webhooks: newWebhookClient(cfg),
 		claims: lease.New(db, claimColumns), instance: lease.Instance()}
 	if cfg.SMTPURL != "" {

@@ -7,10 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/store"
@@ -20,64 +20,10 @@ import (
 // for a connection for as long as its context lasts.
 const dbTimeout = 10 * time.Second
 
-// Contact is how to reach a user.
-type Contact struct {
-	Email string
-	Name  string
-}
-
-// Directory finds the users events name. Users that do not exist (any
-// more) are left out of Lookup's answer.
+// Directory finds the users events name (auth.Directory). Users that do
+// not exist (any more) are left out of Lookup's answer.
 type Directory interface {
-	Lookup(ctx context.Context, userIDs []string) (map[string]Contact, error)
-}
-
-// UsersTable is the Directory of the platform's users table (auth-service's).
-type UsersTable struct{ DB *store.DB }
-
-// Lookup reads the email and name of each of userIDs, in one query.
-func (u UsersTable) Lookup(ctx context.Context, userIDs []string) (map[string]Contact, error) {
-	out := make(map[string]Contact, len(userIDs))
-	if len(userIDs) == 0 {
-		return out, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
-	defer cancel()
-	q, args := inList(`SELECT id, email, name FROM users WHERE id IN `, userIDs)
-	rows, err := u.DB.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var c Contact
-		if err := rows.Scan(&id, &c.Email, &c.Name); err != nil {
-			return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)
-		}
-		out[id] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)
-	}
-	return out, nil
-}
-
-// inList appends "($1, $2, …)" of values to query.
-func inList(query string, values []string) (string, []any) {
-	var b strings.Builder
-	b.WriteString(query)
-	b.WriteByte('(')
-	args := make([]any, len(values))
-	for i, v := range values {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(i+1))
-		args[i] = v
-	}
-	b.WriteByte(')')
-	return b.String(), args
+	Lookup(ctx context.Context, userIDs []string) (map[string]auth.Contact, error)
 }
 
 // Preferences are a user's choice of channels. Without a stored choice a
@@ -106,7 +52,7 @@ func (s *Service) preferencesOf(ctx context.Context, userIDs []string) (map[stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	q, args := inList(`SELECT user_id, email, sms, phone, webhook_url, webhook_secret, updated_at
+	q, args := store.InList(`SELECT user_id, email, sms, phone, webhook_url, webhook_secret, updated_at
 		FROM notification_preferences WHERE user_id IN `, userIDs)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

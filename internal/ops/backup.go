@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,10 +25,9 @@ import (
 // ManifestFile is the name of a backup's manifest in its folder.
 const ManifestFile = "manifest.json"
 
-// BackupTables are the tables whose rows a manifest counts.
-var BackupTables = []string{"users", "refresh_tokens", "accounts", "transactions", "postings", "holds", "idempotency_keys", "outbox"}
-
-// Manifest describes a backup: what it holds and how to check it.
+// Manifest describes a backup: what it holds and how to check it. Rows
+// counts the rows of each table of the database; manifests written before
+// every table was counted hold eight.
 type Manifest struct {
 	Name          string           `json:"name"`
 	CreatedAt     time.Time        `json:"created_at"`
@@ -62,17 +62,21 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// Contents reads what a manifest records of a database: its schema version,
-// row counts and ledger totals. Run it in one transaction for figures of one
-// moment.
-func Contents(ctx context.Context, q queryer) (version int, rows map[string]int64, totals []CurrencyTotal, err error) {
+// Contents reads what a manifest records of a database of dialect d: its
+// schema version, the row count of each of its tables and the ledger's
+// totals. Run it in one transaction for figures of one moment.
+func Contents(ctx context.Context, q queryer, d store.Dialect) (version int, rows map[string]int64, totals []CurrencyTotal, err error) {
 	if err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
 		return 0, nil, nil, fmt.Errorf("read the schema version: %w", err)
 	}
+	tables, err := Tables(ctx, q, d)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	rows = map[string]int64{}
-	for _, t := range BackupTables {
+	for _, t := range tables {
 		var n int64
-		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+quoteIdent(t)).Scan(&n); err != nil {
 			return 0, nil, nil, fmt.Errorf("count %s: %w", t, err)
 		}
 		rows[t] = n
@@ -97,6 +101,42 @@ func Contents(ctx context.Context, q queryer) (version int, rows map[string]int6
 		totals = append(totals, c)
 	}
 	return version, rows, totals, r.Err()
+}
+
+// Tables lists the tables of a database of dialect d, from its own
+// catalogue, so that a table a migration adds is counted without a list to
+// keep: on PostgreSQL the ordinary and partitioned tables of the schema in
+// use (a partition's rows are its parent's), on SQLite every table but
+// SQLite's own (sqlite_sequence, sqlite_stat1, …).
+func Tables(ctx context.Context, q queryer, d store.Dialect) ([]string, error) {
+	query := `SELECT c.relname FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+		ORDER BY c.relname`
+	if d == store.SQLite {
+		query = `SELECT name FROM sqlite_master
+			WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+			ORDER BY name`
+	}
+	r, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("list the tables: %w", err)
+	}
+	defer r.Close()
+	var tables []string
+	for r.Next() {
+		var t string
+		if err := r.Scan(&t); err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	return tables, r.Err()
+}
+
+// quoteIdent quotes a name from the catalogue for SQL, whatever it holds.
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
 // Progress is told how a long operation goes: each step as it starts and,
@@ -198,7 +238,7 @@ func dumpPostgres(ctx context.Context, db *store.DB, dbURL, folder string, m *Ma
 		return "", fmt.Errorf("export a snapshot: %w", err)
 	}
 	progress.Step("counting rows and ledger totals")
-	if m.SchemaVersion, m.Rows, m.Ledger, err = Contents(ctx, tx); err != nil {
+	if m.SchemaVersion, m.Rows, m.Ledger, err = Contents(ctx, tx, store.Postgres); err != nil {
 		return "", err
 	}
 	const file = "database.pgdump"
@@ -238,7 +278,7 @@ func copySQLite(ctx context.Context, db *store.DB, folder string, m *Manifest, p
 	}
 	defer cp.Close()
 	progress.Step("counting rows and ledger totals")
-	m.SchemaVersion, m.Rows, m.Ledger, err = Contents(ctx, cp)
+	m.SchemaVersion, m.Rows, m.Ledger, err = Contents(ctx, cp, cp.Dialect)
 	if err != nil {
 		return "", err
 	}
@@ -535,15 +575,20 @@ func redactURL(raw string) string {
 }
 
 // CompareContents lists how the figures of a restored database differ from
-// a manifest's; none when they agree.
+// a manifest's; none when they agree. Every table the manifest counts is
+// compared: all of them, or the eight an older release counted.
 func CompareContents(m Manifest, version int, rows map[string]int64, totals []CurrencyTotal) []string {
 	var diffs []string
 	if version != m.SchemaVersion {
 		diffs = append(diffs, fmt.Sprintf("schema version %d, the manifest says %d", version, m.SchemaVersion))
 	}
-	for _, t := range BackupTables {
-		if rows[t] != m.Rows[t] {
-			diffs = append(diffs, fmt.Sprintf("%s has %d rows, the manifest says %d", t, rows[t], m.Rows[t]))
+	for _, t := range slices.Sorted(maps.Keys(m.Rows)) {
+		got, ok := rows[t]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s is missing, the manifest says %d rows", t, m.Rows[t]))
+		case got != m.Rows[t]:
+			diffs = append(diffs, fmt.Sprintf("%s has %d rows, the manifest says %d", t, got, m.Rows[t]))
 		}
 	}
 	if !slices.Equal(totals, m.Ledger) {

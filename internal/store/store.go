@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,6 +162,24 @@ func poolName(app string) string {
 		return "bank-pool"
 	}
 	return app + "-pool"
+}
+
+// InList appends "($1, $2, …)" of values to query and returns the
+// statement with its arguments.
+func InList(query string, values []string) (string, []any) {
+	var b strings.Builder
+	b.WriteString(query)
+	b.WriteByte('(')
+	args := make([]any, len(values))
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+		args[i] = v
+	}
+	b.WriteByte(')')
+	return b.String(), args
 }
 
 // Close closes the database and, on PostgreSQL, its pool.
