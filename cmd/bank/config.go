@@ -326,7 +326,7 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 		byEnv[s.env] = s.flag
 		if v := getenv(s.env); v != "" {
 			if err := s.set(v); err != nil {
-				return usagef("%s=%q: %v", s.env, v, err)
+				return fmt.Errorf("%s=%q: %v", s.env, v, err)
 			}
 		}
 		s := s
@@ -345,17 +345,15 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	if _, ok := byEnv["BANK_DATA_DIR"]; ok && !given["database-url"] && getenv("BANK_DATABASE_URL") == "" {
 		c.DatabaseURL = "sqlite://" + strings.TrimSuffix(c.DataDir, "/") + "/bank.db"
 	}
-	// A setting that cannot work is a mistake in how the command was run:
-	// exit 2, as for a bad flag.
+	// A flag whose value cannot work is a mistake on the command line:
+	// exit 2, as for an unknown flag. A bad environment is a failure to
+	// start (1), as a missing database is.
 	err := c.Validate()
 	var se *settingError
-	switch {
-	case errors.As(err, &se) && given[byEnv[se.env]]:
+	if errors.As(err, &se) && given[byEnv[se.env]] {
 		return usagef("--%s %s", byEnv[se.env], se.problem)
-	case err != nil:
-		return usagef("%s", err)
 	}
-	return nil
+	return err
 }
 
 // settingError is a setting that cannot work: Error names its environment
