@@ -33,6 +33,7 @@ var overlays = []string{"local", "aws"}
 
 // rendered is an overlay's output, each object decoded into its type.
 type rendered struct {
+	overlay         string
 	deployments     map[string]*appsv1.Deployment
 	services        map[string]*corev1.Service
 	hpas            map[string]*autoscalingv2.HorizontalPodAutoscaler
@@ -133,6 +134,7 @@ func doRender(overlay string) (*rendered, error) {
 		return nil, err
 	}
 	r := &rendered{
+		overlay:     overlay,
 		deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{},
 		hpas: map[string]*autoscalingv2.HorizontalPodAutoscaler{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
 		jobs: map[string]*batchv1.Job{}, configMaps: map[string]*corev1.ConfigMap{},

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/fintech-banking/bank/deploy/deploytest"
 	"github.com/fintech-banking/bank/internal/observe"
 )
 
@@ -332,14 +333,14 @@ func TestDashboardAndRuleMetricsExist(t *testing.T) {
 	t.Parallel()
 	bin := buildBank(t)
 	dir := t.TempDir()
-	srv := startBank(t, bin, []string{
+	srv := deploytest.Start(t, bin, []string{
 		"PATH=" + os.Getenv("PATH"),
 		"BANK_DATABASE_URL=sqlite://" + filepath.Join(dir, "bank.db"),
 		"BANK_DATA_DIR=" + dir,
 		"BANK_HTTP_ADDR=127.0.0.1:0",
-	})
+	}, "serve", "all")
 	// A transfer the ledger refuses still goes through a batch.
-	c := &client{t: t, base: "http://" + srv.addr}
+	c := &client{t: t, base: "http://" + srv.Addr}
 	c.do("POST", "/api/v1/auth/register", "", map[string]any{"email": "bo@example.com", "password": "a long password", "name": "Bo"}, 201, nil)
 	var login struct {
 		AccessToken string `json:"access_token"`
@@ -351,7 +352,7 @@ func TestDashboardAndRuleMetricsExist(t *testing.T) {
 	c.doKey("POST", "/api/v1/transfers", login.AccessToken, "k1",
 		map[string]any{"from_account_id": a1.ID, "to_account_id": a2.ID, "amount": 5, "currency": "EUR"}, 422)
 
-	resp, err := http.Get("http://" + srv.addr + "/actuator/prometheus")
+	resp, err := http.Get("http://" + srv.Addr + "/actuator/prometheus")
 	if err != nil {
 		t.Fatal(err)
 	}

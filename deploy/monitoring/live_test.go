@@ -1,7 +1,6 @@
 package monitoring
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -19,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,10 +69,10 @@ func TestLive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bank users create: %v\n%s", err, out)
 	}
-	srv := startBank(t, bin, env)
-	prom := startPrometheus(t, promBin, srv.addr)
+	srv := deploytest.Start(t, bin, env, "serve", "all")
+	prom := startPrometheus(t, promBin, srv.Addr)
 
-	c := &client{t: t, base: "http://" + srv.addr}
+	c := &client{t: t, base: "http://" + srv.Addr}
 	customerPassword := "customer " + randomHex(8)
 	secrets = append(secrets, customerPassword)
 	c.do("POST", "/api/v1/auth/register", "", map[string]any{"email": "ann@example.com", "password": customerPassword, "name": "Ann"}, 201, nil)
@@ -103,7 +101,7 @@ func TestLive(t *testing.T) {
 			map[string]any{"from_account_id": a2.ID, "to_account_id": a1.ID, "amount": 1_000_000_000, "currency": "EUR"}, 422)
 	}
 	c.do("GET", "/api/v1/no-such-path", login.AccessToken, nil, 404, nil)
-	prom.waitScraped(t, srv.requests(t))
+	prom.waitScraped(t, requests(t, srv.Addr))
 
 	t.Run("healthy", func(t *testing.T) {
 		if got := prom.query(t, runbookErrorRate); len(got) != 0 {
@@ -140,7 +138,7 @@ func TestLive(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	prom.waitScraped(t, srv.requests(t))
+	prom.waitScraped(t, requests(t, srv.Addr))
 	t.Run("slow", func(t *testing.T) {
 		if n := count(slow.statuses, 200); n != 60 {
 			t.Errorf("%d of 60 slow reads answered 200", n)
@@ -173,7 +171,7 @@ func TestLive(t *testing.T) {
 	var failed burst
 	for i := range 4 {
 		if i > 0 {
-			prom.waitScraped(t, srv.requests(t))
+			prom.waitScraped(t, requests(t, srv.Addr))
 		}
 		b := c.parallel(10, func() int { return c.status("GET", "/api/v1/accounts", login.AccessToken) }, nil)
 		failed.statuses = append(failed.statuses, b.statuses...)
@@ -181,7 +179,7 @@ func TestLive(t *testing.T) {
 	if _, err := super.Exec(ctx, `ALTER ROLE `+db.role+` LOGIN`); err != nil {
 		t.Fatal(err)
 	}
-	prom.waitScraped(t, srv.requests(t))
+	prom.waitScraped(t, requests(t, srv.Addr))
 	t.Run("failing", func(t *testing.T) {
 		var fives int
 		for _, s := range failed.statuses {
@@ -211,7 +209,7 @@ func TestLive(t *testing.T) {
 	t.Run("runbook 4.1", func(t *testing.T) {
 		tool(t, "curl", "curl")
 		tool(t, "jq", "jq")
-		out, err := exec.Command("sh", "-c", "curl -s "+srv.addr+"/actuator/metrics/hikaricp.connections.active | jq .").CombinedOutput()
+		out, err := exec.Command("sh", "-c", "curl -s "+srv.Addr+"/actuator/metrics/hikaricp.connections.active | jq .").CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl | jq: %v\n%s", err, out)
 		}
@@ -236,9 +234,9 @@ func TestLive(t *testing.T) {
 		}
 	})
 
-	srv.stop(t)
+	srv.Stop(t)
 	t.Run("logs", func(t *testing.T) {
-		checkLogs(t, srv.logs(), secrets)
+		checkLogs(t, srv.Logs(), secrets)
 	})
 }
 
@@ -347,72 +345,10 @@ func runWith(bin string, env []string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// server is a running `bank serve all`.
-type server struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan struct{}
-	mu   sync.Mutex
-	out  bytes.Buffer
-}
-
-func startBank(t *testing.T, bin string, env []string) *server {
+// requests is the bank's own count of the requests the server at addr served.
+func requests(t *testing.T, addr string) float64 {
 	t.Helper()
-	s := &server{cmd: exec.Command(bin, "serve", "all"), done: make(chan struct{})}
-	s.cmd.Env = env
-	pr, pw := io.Pipe()
-	s.cmd.Stdout, s.cmd.Stderr = pw, pw
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.out.Write(sc.Bytes())
-			s.out.WriteByte('\n')
-			s.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "serving" {
-				addr <- rec.Addr
-			}
-		}
-	}()
-	go func() { s.cmd.Wait(); pw.Close() }()
-	t.Cleanup(func() { s.cmd.Process.Kill(); <-s.done })
-	select {
-	case s.addr = <-addr:
-	case <-s.done:
-		t.Fatalf("bank serve all stopped:\n%s", s.logs())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("bank serve all did not start:\n%s", s.logs())
-	}
-	return s
-}
-
-func (s *server) logs() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.out.Bytes())
-}
-
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		t.Error("bank serve all did not stop on SIGTERM")
-	}
-}
-
-// requests is the bank's own count of the requests it served.
-func (s *server) requests(t *testing.T) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + s.addr + "/actuator/metrics/http.server.requests")
+	resp, err := http.Get("http://" + addr + "/actuator/metrics/http.server.requests")
 	if err != nil {
 		t.Fatal(err)
 	}

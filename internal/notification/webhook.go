@@ -66,7 +66,7 @@ func checkWebhookURL(raw string, allowPrivate bool) error {
 			return errors.New("has an invalid port")
 		}
 	}
-	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !allowPrivate && !publicAddr(ip) {
+	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !allowPrivate && !PublicAddr(ip) {
 		return errors.New("must not point at a private, loopback or link-local address")
 	}
 	if !allowPrivate && strings.EqualFold(u.Hostname(), "localhost") {
@@ -78,8 +78,10 @@ func checkWebhookURL(raw string, allowPrivate bool) error {
 // cgnat is RFC 6598's shared address space, private in all but name.
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
-// publicAddr reports whether ip is a public unicast address.
-func publicAddr(ip netip.Addr) bool {
+// PublicAddr reports whether ip is a public unicast address: the only kind
+// a webhook may reach. The egress NetworkPolicy of deploy/k8s is checked
+// against it.
+func PublicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() &&
 		!ip.IsLinkLocalUnicast() && !ip.IsMulticast() && !ip.IsUnspecified() && !cgnat.Contains(ip)
@@ -100,7 +102,7 @@ func newWebhookClient(cfg Config) *webhookClient {
 		// Checked on the address actually dialled, after resolution.
 		d.Control = func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !publicAddr(ap.Addr()) {
+			if err != nil || !PublicAddr(ap.Addr()) {
 				return fmt.Errorf("webhook address %s is not public", address)
 			}
 			return nil
