@@ -84,3 +84,105 @@ func (s *Service) SetLimits(ctx context.Context, p bank.Principal, accountID str
 	}
 	return &Limits{AccountID: accountID, PerPayment: perPayment, Daily: daily, UpdatedAt: &now}, nil
 }
+
+func limitExceeded(format string, args ...any) error {
+	return bank.Errorf(bank.KindRejected, "limit_exceeded", format, args...)
+}
+
+// errOverLimit rolls back a reservation that would pass the daily limit.
+var errOverLimit = errors.New("over the daily limit")
+
+// reserveIn counts a new payment, not yet written, against its account's
+// daily limit in tx; it returns the refusal when the limit would be passed.
+func (s *Service) reserveIn(ctx context.Context, tx *sql.Tx, p *Payment, now time.Time) (error, error) {
+	_, daily, err := s.limits(ctx, tx, p.FromAccountID)
+	if err != nil {
+		return nil, err
+	}
+	day := now.Format(time.DateOnly)
+	ok, err := addToDay(ctx, tx, p, day, daily)
+	if err != nil || !ok {
+		return limitExceeded("account %s may pay at most %d %s a day", p.FromAccountID, daily, p.Currency), err
+	}
+	p.limitDay = day
+	return nil, nil
+}
+
+// addToDay adds p's amount to its account's total of day unless that would
+// pass daily. A conditional upsert: concurrent payments of one account
+// serialise on its row, and none passes the limit.
+func addToDay(ctx context.Context, tx *sql.Tx, p *Payment, day string, daily int64) (bool, error) {
+	if p.Amount > daily {
+		return false, nil
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO payment_daily_totals (account_id, day, amount) VALUES ($1, $2, $3)
+		ON CONFLICT (account_id, day) DO UPDATE SET amount = payment_daily_totals.amount + excluded.amount
+		WHERE payment_daily_totals.amount + excluded.amount <= $4`, p.FromAccountID, day, p.Amount, daily)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// reserve counts p against its account's daily limit for today (UTC), once:
+// the payment row remembers the day. It returns the refusal when the limit
+// would be passed, and reloads p when another run reserved first.
+func (s *Service) reserve(ctx context.Context, p *Payment) (error, error) {
+	now := s.clock()
+	day := now.Format(time.DateOnly)
+	var daily int64
+	lost := false
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		lost = false
+		_, d, err := s.limits(ctx, tx, p.FromAccountID)
+		if err != nil {
+			return err
+		}
+		daily = d
+		res, err := tx.ExecContext(ctx, `UPDATE payments SET limit_day = $2 WHERE id = $1 AND limit_day IS NULL AND status = 'accepting'`, p.ID, day)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			lost = true
+			return nil
+		}
+		if ok, err := addToDay(ctx, tx, p, day, daily); err != nil {
+			return err
+		} else if !ok {
+			return errOverLimit
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errOverLimit):
+		return limitExceeded("account %s may pay at most %d %s a day", p.FromAccountID, daily, p.Currency), nil
+	case err != nil:
+		return nil, err
+	case lost:
+		fresh, err := s.load(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if fresh == nil {
+			return nil, fmt.Errorf("payment %s is gone", p.ID)
+		}
+		*p = *fresh
+		return nil, nil
+	}
+	p.limitDay = day
+	return nil, nil
+}
+
+// unreserve gives back what payment p counted against its day's limit.
+func unreserve(ctx context.Context, tx *sql.Tx, p *Payment, day string) error {
+	if day == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE payment_daily_totals SET amount = amount - $3 WHERE account_id = $1 AND day = $2 AND amount >= $3`,
+		p.FromAccountID, day, p.Amount)
+	return err
+}

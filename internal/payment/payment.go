@@ -24,7 +24,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
@@ -33,35 +32,6 @@ import (
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 )
-
-// Payment statuses. StatusAccepting and StatusRefused are internal: a
-// payment being checked and held, and one refused before anything was held.
-const (
-	StatusAccepting = "accepting"
-	StatusRefused   = "refused"
-	StatusScheduled = "scheduled"
-	StatusPending   = "pending"
-	StatusSubmitted = "submitted"
-	StatusSettled   = "settled"
-	StatusFailed    = "failed"
-	StatusReturned  = "returned"
-	StatusCancelled = "cancelled"
-)
-
-// transitions lists the legal moves from each status.
-var transitions = map[string][]string{
-	StatusScheduled: {StatusAccepting, StatusCancelled},
-	StatusAccepting: {StatusPending, StatusRefused, StatusFailed},
-	StatusPending:   {StatusSubmitted, StatusFailed, StatusCancelled},
-	StatusSubmitted: {StatusSettled, StatusFailed},
-	StatusSettled:   {StatusReturned},
-}
-
-// Legal reports whether a payment may move from status from to status to.
-func Legal(from, to string) bool { return slices.Contains(transitions[from], to) }
-
-// internal reports whether a status is never shown in a payment's history.
-func internal(status string) bool { return status == StatusAccepting || status == StatusRefused }
 
 // Change is one entry of a payment's history.
 type Change struct {

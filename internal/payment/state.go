@@ -4,9 +4,156 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/ledger"
 )
+
+// A payment's life: the statuses, the moves between them, what each move
+// does to the payment, and the steps that make them. Every move is a
+// compare-and-set on the status (store.go), so replicas and retries racing
+// on one payment make each move once.
+
+// Payment statuses. StatusAccepting and StatusRefused are internal: a
+// payment being checked and held, and one refused before anything was held.
+const (
+	StatusAccepting = "accepting"
+	StatusRefused   = "refused"
+	StatusScheduled = "scheduled"
+	StatusPending   = "pending"
+	StatusSubmitted = "submitted"
+	StatusSettled   = "settled"
+	StatusFailed    = "failed"
+	StatusReturned  = "returned"
+	StatusCancelled = "cancelled"
+)
+
+// transitions lists the legal moves from each status.
+var transitions = map[string][]string{
+	StatusScheduled: {StatusAccepting, StatusCancelled},
+	StatusAccepting: {StatusPending, StatusRefused, StatusFailed},
+	StatusPending:   {StatusSubmitted, StatusFailed, StatusCancelled},
+	StatusSubmitted: {StatusSettled, StatusFailed},
+	StatusSettled:   {StatusReturned},
+}
+
+// Legal reports whether a payment may move from status from to status to.
+func Legal(from, to string) bool { return slices.Contains(transitions[from], to) }
+
+// internal reports whether a status is never shown in a payment's history.
+func internal(status string) bool { return status == StatusAccepting || status == StatusRefused }
+
+// events names the event each status announces.
+var events = map[string]string{
+	StatusSubmitted: event.PaymentSubmitted,
+	StatusSettled:   event.PaymentSettled,
+	StatusFailed:    event.PaymentFailed,
+	StatusReturned:  event.PaymentReturned,
+	StatusCancelled: event.PaymentCancelled,
+}
+
+// event is p's event of type typ, as p is after a move to status.
+func (p *Payment) event(typ string, at time.Time, status, failure string) *event.Payment {
+	return &event.Payment{Header: event.NewHeader(typ, at), PaymentID: p.ID, OwnerID: p.OwnerID,
+		FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: status,
+		FailureReason: failure, Reference: p.Reference}
+}
+
+// move is one prepared transition: the payment as it is, and as it will be.
+type move struct {
+	p    *Payment
+	next Payment
+}
+
+// prepare computes the state p moves to; it refuses an illegal move.
+func (s *Service) prepare(p *Payment, to, reason string, change func(next *Payment)) (*move, error) {
+	if !Legal(p.Status, to) {
+		return nil, bank.Errorf(bank.KindConflict, "illegal_transition", "payment %s cannot go from %s to %s", p.ID, p.Status, to)
+	}
+	now := s.clock()
+	next := *p
+	next.Status, next.UpdatedAt = to, now
+	if !internal(to) {
+		next.History = append(append([]Change(nil), p.History...), Change{Status: to, At: now, Reason: reason})
+	}
+	if to == StatusFailed || to == StatusReturned || to == StatusRefused {
+		next.FailureReason = reason
+	}
+	if to == StatusSubmitted {
+		next.submittedAt = &now
+	}
+	// A hold is released after the commit; until then the flag says it is due.
+	if (to == StatusFailed || to == StatusCancelled) && next.HoldID != "" {
+		next.releaseDue = true
+	}
+	next.claimedBy = "" // a move ends the lease
+	if change != nil {
+		change(&next)
+	}
+	return &move{p: p, next: next}, nil
+}
+
+// execute checks an accepting payment against its account's daily limit,
+// holds its money and makes it pending; or refuses it (a payment ordered
+// now) or fails it (a scheduled one that came due), nothing held. It is
+// idempotent: a crash at any point is resumed by running it again.
+func (s *Service) execute(ctx context.Context, p *Payment) error {
+	if p.limitDay == "" {
+		refusal, err := s.reserve(ctx, p)
+		if err != nil {
+			return err
+		}
+		if refusal != nil {
+			return s.refuse(ctx, p, refusal)
+		}
+		if p.Status != StatusAccepting {
+			return nil // decided meanwhile by another
+		}
+	}
+	res, err := s.l.CreateHold(ctx, system, stepKey(p.ID, "hold"), ledger.HoldInput{AccountID: p.FromAccountID,
+		Money: bank.Money{Amount: p.Amount, Currency: p.Currency}, Description: "payment " + p.ID})
+	switch k := bank.ErrorKind(err); {
+	case err == nil:
+	case k == bank.KindRejected || k == bank.KindNotFound:
+		return s.refuse(ctx, p, err)
+	default:
+		return err
+	}
+	if res.Hold == nil {
+		return fmt.Errorf("payment %s: the ledger answered its hold with no hold", p.ID)
+	}
+	holdID := res.Hold.ID
+	ok, err := s.transition(ctx, p, StatusPending, "", func(next *Payment) { next.HoldID = holdID },
+		func(tx *sql.Tx, next *Payment) error { return answer(ctx, tx, next, nil) })
+	if err != nil || ok {
+		return err
+	}
+	// Someone else moved the payment: from accepting only another run of
+	// this same step can, which made it pending with the same hold.
+	return nil
+}
+
+// refuse ends an accepting payment that a rule refused, releasing its daily
+// reservation: a payment ordered now is refused (its request answers with
+// the refusal); a scheduled one fails with the refusal's code as its reason.
+func (s *Service) refuse(ctx context.Context, p *Payment, refusal error) error {
+	to := StatusRefused
+	if p.ScheduledFor != nil {
+		to = StatusFailed
+	}
+	day := p.limitDay
+	_, err := s.transition(ctx, p, to, bank.ErrorCode(refusal), func(next *Payment) { next.limitDay = "" },
+		func(tx *sql.Tx, next *Payment) error {
+			if err := unreserve(ctx, tx, p, day); err != nil {
+				return err
+			}
+			return answer(ctx, tx, next, refusal)
+		})
+	return err
+}
 
 // Cancel cancels a scheduled or pending payment p may see and releases its
 // hold. Cancelling a cancelled payment answers it again. It returns

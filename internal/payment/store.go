@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
@@ -160,22 +159,6 @@ func (s *Service) List(ctx context.Context, pr bank.Principal, f ListFilter) ([]
 	return out, next, nil
 }
 
-// events names the event each status announces.
-var events = map[string]string{
-	StatusSubmitted: event.PaymentSubmitted,
-	StatusSettled:   event.PaymentSettled,
-	StatusFailed:    event.PaymentFailed,
-	StatusReturned:  event.PaymentReturned,
-	StatusCancelled: event.PaymentCancelled,
-}
-
-// event is p's event of type typ, as p is after a move to status.
-func (p *Payment) event(typ string, at time.Time, status, failure string) *event.Payment {
-	return &event.Payment{Header: event.NewHeader(typ, at), PaymentID: p.ID, OwnerID: p.OwnerID,
-		FromAccountID: p.FromAccountID, Amount: p.Amount, Currency: p.Currency, Status: status,
-		FailureReason: failure, Reference: p.Reference}
-}
-
 // errLost says a compare-and-set found the payment no longer in the status
 // it expected: another replica or request moved it first.
 var errLost = errors.New("payment changed meanwhile")
@@ -212,40 +195,6 @@ func (s *Service) transition(ctx context.Context, p *Payment, to, reason string,
 	}
 	s.done(m)
 	return true, nil
-}
-
-// move is one prepared transition: the payment as it is, and as it will be.
-type move struct {
-	p    *Payment
-	next Payment
-}
-
-// prepare computes the state p moves to; it refuses an illegal move.
-func (s *Service) prepare(p *Payment, to, reason string, change func(next *Payment)) (*move, error) {
-	if !Legal(p.Status, to) {
-		return nil, bank.Errorf(bank.KindConflict, "illegal_transition", "payment %s cannot go from %s to %s", p.ID, p.Status, to)
-	}
-	now := s.clock()
-	next := *p
-	next.Status, next.UpdatedAt = to, now
-	if !internal(to) {
-		next.History = append(append([]Change(nil), p.History...), Change{Status: to, At: now, Reason: reason})
-	}
-	if to == StatusFailed || to == StatusReturned || to == StatusRefused {
-		next.FailureReason = reason
-	}
-	if to == StatusSubmitted {
-		next.submittedAt = &now
-	}
-	// A hold is released after the commit; until then the flag says it is due.
-	if (to == StatusFailed || to == StatusCancelled) && next.HoldID != "" {
-		next.releaseDue = true
-	}
-	next.claimedBy = "" // a move ends the lease
-	if change != nil {
-		change(&next)
-	}
-	return &move{p: p, next: next}, nil
 }
 
 // cas writes a prepared move in tx if the payment is still in the status it
