@@ -43,6 +43,7 @@ export class Edge extends Construct {
   readonly maintenanceDomain: apigw.DomainName;
   readonly distribution: cloudfront.Distribution;
   readonly maintenanceBucket: s3.Bucket;
+  readonly originAccessControl: cloudfront.S3OriginAccessControl;
 
   constructor(scope: Construct, id: string, props: EdgeProps) {
     super(scope, id);
@@ -92,6 +93,9 @@ export class Edge extends Construct {
       sources: [s3deploy.Source.asset(path.join(__dirname, '..', '..', 'cutover', 'site'))],
       destinationBucket: this.maintenanceBucket,
     });
+    this.originAccessControl = new cloudfront.S3OriginAccessControl(this, 'MaintenancePageAccess', {
+      description: 'CloudFront reads the maintenance page',
+    });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `${names.restApi}: api and maintenance page`,
       domainNames: [this.apiHost],
@@ -110,7 +114,7 @@ export class Edge extends Construct {
       additionalBehaviors: {
         '/maintenance.html': {
           origin: origins.S3BucketOrigin.withOriginAccessControl(this.maintenanceBucket,
-            { originId: names.maintenanceOriginId }),
+            { originId: names.maintenanceOriginId, originAccessControl: this.originAccessControl }),
           viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
           cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
         },

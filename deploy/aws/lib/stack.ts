@@ -67,6 +67,8 @@ export class BankingStack extends Stack {
       RestApiId: this.edge.api.restApiId,
       DistributionId: this.edge.distribution.distributionId,
       DistributionDomainName: this.edge.distribution.distributionDomainName,
+      MaintenanceBucketRegionalDomainName: this.edge.maintenanceBucket.bucketRegionalDomainName,
+      OriginAccessControlId: this.edge.originAccessControl.originAccessControlId,
       MaintenanceRegionalDomainName: this.edge.maintenanceDomain.domainNameAliasDomainName,
       CertificateArn: this.edge.certificate.certificateArn,
       SearchEndpoint: this.search.domain.domainEndpoint,
