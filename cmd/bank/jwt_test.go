@@ -124,7 +124,7 @@ func TestJWTRotateUnderTraffic(t *testing.T) {
 			}
 		})
 	}
-	out, err := runArgs(t, env, "jwt", "rotate", "--settle", "500ms")
+	out, err := runArgs(t, env, "jwt", "rotate", "--settle", "30s", "--url", urlA, "--url", urlB)
 	if err != nil {
 		t.Fatalf("jwt rotate: %v\n%s", err, out)
 	}
@@ -156,4 +156,73 @@ func TestJWTRotateUnderTraffic(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests during the rotation, %d failed", requests, len(failures))
+}
+
+// TestJWTRotateChecksTheServices: a rotation must not log anyone out. Against
+// a serve all that reads no previous-key file, "bank jwt rotate --url" finds
+// that it never accepts the staged key, withdraws it and changes nothing;
+// without --url it refuses to guess. Against serve all with its defaults,
+// the default files of both match and the rotation goes through.
+func TestJWTRotateChecksTheServices(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "jwt-secret")
+	oldKey := randomHex(32)
+	if err := os.WriteFile(keyFile, []byte(oldKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"BANK_DATABASE_URL":        storetest.URL(t, store.SQLite),
+		"BANK_HTTP_ADDR":           "127.0.0.1:0",
+		"BANK_DATA_DIR":            dir,
+		"BANK_JWT_SECRET_FILE":     keyFile, // and no previous-key file
+		"BANK_JWT_RELOAD_INTERVAL": "50ms",
+		"BANK_LOG_LEVEL":           "info",
+	}
+	if out, err := runArgs(t, env, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	url, _ := startServe(t, "all", env)
+	prevFile := filepath.Join(dir, "elsewhere-previous")
+	_, err := runArgs(t, env, "jwt", "rotate", "--previous-secret-file", prevFile)
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--url") {
+		t.Errorf("rotate without --url: %v (exit %d), want a usage error asking for --url", err, exitCode(err))
+	}
+	out, err := runArgs(t, env, "jwt", "rotate", "--previous-secret-file", prevFile, "--settle", "1s", "--url", url)
+	if err == nil || !strings.Contains(err.Error(), "nothing was rotated") || !strings.Contains(err.Error(), url) {
+		t.Fatalf("rotate against a service that reads no previous key: %v\n%s; want it refused", err, out)
+	}
+	if key, _ := os.ReadFile(keyFile); strings.TrimSpace(string(key)) != oldKey {
+		t.Error("the current key changed though the rotation was refused")
+	}
+	if _, err := os.Stat(prevFile); !os.IsNotExist(err) {
+		t.Errorf("the staged key was left in %s: %v", prevFile, err)
+	}
+
+	// serve all with its defaults: a generated key, and the previous-key
+	// file that rotate writes by default.
+	home := t.TempDir()
+	env = map[string]string{"BANK_DATA_DIR": home, "BANK_HTTP_ADDR": "127.0.0.1:0", "BANK_JWT_RELOAD_INTERVAL": "50ms",
+		"BANK_JWT_SIGNING_DELAY": "100ms", "BANK_LOG_LEVEL": "info"}
+	url, _ = startServe(t, "all", env)
+	c := client.New(url, &http.Client{Timeout: 30 * time.Second})
+	ctx := context.Background()
+	if _, err := c.Register(ctx, "dora@example.test", "a long password", "Dora"); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.Login(ctx, "dora@example.test", "a long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runArgs(t, env, "jwt", "rotate", "--settle", "30s", "--url", url); err != nil {
+		t.Fatalf("rotate with the defaults: %v\n%s", err, out)
+	}
+	key, _ := os.ReadFile(filepath.Join(home, "jwt-secret"))
+	poll.Until(t, 30*time.Second, "serve all to sign with the new key", func() bool {
+		fresh, err := c.Login(ctx, "dora@example.test", "a long password")
+		return err == nil && kidOf(fresh.AccessToken) == keyID(string(key))
+	})
+	if _, err := c.WithToken(tok.AccessToken).Me(ctx); err != nil {
+		t.Errorf("a token of the old key after the rotation: %v; want it still accepted", err)
+	}
 }

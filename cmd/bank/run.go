@@ -86,7 +86,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		})
 	case "jwt":
 		return group("jwt", rest, stdout, func(_ string, args []string) error {
-			return jwtRotate(args, getenv, stdout)
+			return jwtRotate(ctx, args, getenv, stdout)
 		})
 	case "version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)

@@ -89,6 +89,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	defer db.Close()
 
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(jwtKeys{keys})
 	metrics := observe.NewMetrics(reg)
 	business := observe.NewBusiness(reg)
 	observe.RegisterPool(reg, db)
@@ -322,6 +323,10 @@ func keyring(cfg *Config, log *slog.Logger) (*auth.Keyring, error) {
 			return nil, fmt.Errorf("create %s: %w", path, err)
 		}
 		src.SecretFile = path
+		if src.PreviousSecretFile == "" {
+			// Where "bank jwt rotate" puts the old key by default.
+			src.PreviousSecretFile, src.PreviousMayBeMissing = filepath.Join(cfg.DataDir, "jwt-secret-previous"), true
+		}
 	}
 	keys, err := auth.NewKeyring(src, log)
 	switch {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -35,6 +36,10 @@ type KeySource struct {
 	// tokens it signed are still accepted until they expire, so a rotation
 	// logs nobody out.
 	PreviousSecretFile string
+	// PreviousMayBeMissing reads a missing PreviousSecretFile as no previous
+	// key, for a default file that appears only with the first rotation; a
+	// file named by the operator must exist.
+	PreviousMayBeMissing bool
 	// SigningDelay, when set, is how long a key must have been in place
 	// before it signs: until then the previous key, which every replica
 	// accepts, goes on signing (see signer).
@@ -48,8 +53,15 @@ type signingKey struct {
 }
 
 func newSigningKey(secret []byte) signingKey {
-	sum := sha256.Sum256(secret)
-	return signingKey{id: hex.EncodeToString(sum[:])[:16], secret: secret}
+	return signingKey{id: KeyID(string(secret)), secret: secret}
+}
+
+// KeyID is a key's id: the first 16 hex digits of its SHA-256, safe to show,
+// and what tokens carry in their "kid" header. Surrounding white space is not
+// part of a key.
+func KeyID(key string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
+	return hex.EncodeToString(sum[:])[:16]
 }
 
 // Keyring holds the keys that sign and verify access tokens: the current key,
@@ -110,10 +122,13 @@ func (k *Keyring) read() (cur, prev signingKey, err error) {
 	cur = newSigningKey(secret)
 	if k.src.PreviousSecretFile != "" {
 		secret, err := readKeyFile(k.src.PreviousSecretFile)
-		if err != nil {
+		switch {
+		case err != nil && k.src.PreviousMayBeMissing && errors.Is(err, fs.ErrNotExist):
+		case err != nil:
 			return cur, prev, fmt.Errorf("previous %w", err)
+		default:
+			prev = newSigningKey(secret)
 		}
-		prev = newSigningKey(secret)
 	}
 	return cur, prev, nil
 }
