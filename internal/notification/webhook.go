@@ -66,25 +66,65 @@ func checkWebhookURL(raw string, allowPrivate bool) error {
 			return errors.New("has an invalid port")
 		}
 	}
-	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !allowPrivate && !PublicAddr(ip) {
-		return errors.New("must not point at a private, loopback or link-local address")
+	if allowPrivate {
+		return nil
 	}
-	if !allowPrivate && strings.EqualFold(u.Hostname(), "localhost") {
-		return errors.New("must not point at a private, loopback or link-local address")
+	// The address rule is checked again on the address dialled; here it
+	// refuses what is plainly not public when the URL is saved, in every
+	// spelling a resolver accepts: a trailing dot, IPv4 in hex, octal or
+	// fewer parts ("0x7f000001", "0177.0.0.1", "127.1", "2130706433"), and
+	// the names RFC 6761 keeps for loopback.
+	host := strings.ToLower(strings.TrimSuffix(strings.Trim(u.Hostname(), "[]"), "."))
+	private := errors.New("must not point at a private, loopback or link-local address")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if !PublicAddr(ip) {
+			return private
+		}
+		return nil
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return private
+	}
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last != "" && strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x") {
+		return errors.New("must name its host by a DNS name or an IP address in canonical form")
 	}
 	return nil
 }
 
-// cgnat is RFC 6598's shared address space, private in all but name.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// notPublic are ranges that Go's address classes call global unicast but a
+// webhook must not reach: those that are not routed on the internet, and
+// IPv6 forms that carry an IPv4 address a gateway would reach for us
+// (NAT64 to 127.0.0.1 or the metadata service, 6to4, Teredo).
+var notPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (CGNAT), private in all but name
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64, well-known prefix
+	netip.MustParsePrefix("64:ff9b:1::/48"), // NAT64, local use
+	netip.MustParsePrefix("2001::/32"),      // Teredo
+	netip.MustParsePrefix("2002::/16"),      // 6to4
+}
+
+// globalUnicast6 is the only IPv6 space handed out for the internet: any
+// other address ("::a.b.c.d" included) is not public.
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
 
 // PublicAddr reports whether ip is a public unicast address: the only kind
 // a webhook may reach. The egress NetworkPolicy of deploy/k8s is checked
 // against it.
 func PublicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() &&
-		!ip.IsLinkLocalUnicast() && !ip.IsMulticast() && !ip.IsUnspecified() && !cgnat.Contains(ip)
+	if !ip.IsValid() || ip.Zone() != "" || ip.Is6() && !globalUnicast6.Contains(ip) {
+		return false
+	}
+	for _, p := range notPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() &&
+		!ip.IsLinkLocalUnicast() && !ip.IsMulticast() && !ip.IsUnspecified()
 }
 
 // webhookClient posts webhooks with retries.
