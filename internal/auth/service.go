@@ -200,7 +200,18 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	}
 	now := s.clock()
 	throttles := s.loginThrottles(email, clientIP)
-	wait, err := s.reserveLogin(ctx, throttles, now)
+	known, err := s.knownAddress(ctx, email, clientIP, now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	// From a known address a login is counted, and its success ends the
+	// run, under its own address only: the email's count from elsewhere
+	// goes on slowing an attacker there.
+	counted := throttles
+	if known {
+		counted = throttles[:1]
+	}
+	wait, err := s.reserveLogin(ctx, counted, now)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -229,7 +240,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if !found || !ok {
 		return Tokens{}, errInvalidCredentials
 	}
-	return s.startSession(ctx, u, password, rehash, throttles, now)
+	return s.startSession(ctx, u, password, rehash, counted, knownKey(email, clientIP), now)
 }
 
 // checkPassword reports whether password matches hash, and whether hash
@@ -279,7 +290,7 @@ func errLocked() error {
 // gave the right password. It ends the runs of failed logins under throttles
 // and, if rehash is set, stores a hash of password made with the current
 // parameters.
-func (s *Service) startSession(ctx context.Context, u userRow, password string, rehash bool, throttles []throttle, now time.Time) (Tokens, error) {
+func (s *Service) startSession(ctx context.Context, u userRow, password string, rehash bool, throttles []throttle, known string, now time.Time) (Tokens, error) {
 	var newHash string
 	if rehash {
 		err := s.hashes.do(ctx, false, func() (err error) {
@@ -307,6 +318,10 @@ func (s *Service) startSession(ctx context.Context, u userRow, password string, 
 			if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = $1`, t.key); err != nil {
 				return fmt.Errorf("reset login throttle: %w", err)
 			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_known_addresses (key, expires_at) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at`, known, now.Add(knownAddressFor)); err != nil {
+			return fmt.Errorf("remember the login address: %w", err)
 		}
 		if newHash != "" {
 			// Only if the password was not changed meanwhile.

@@ -446,6 +446,65 @@ func TestLoginThrottleAcrossAddresses(t *testing.T) {
 	})
 }
 
+// TestNoRemoteLockout: failures for an email from many addresses slow every
+// new address, but not the addresses its owner has logged in from (an IPv6
+// one by its /64): nobody can keep a user out from afar. The owner's own
+// failures from a known address are still slowed.
+func TestNoRemoteLockout(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		cfg := testConfig()
+		cfg.FreeAccountFailures = 12
+		s := newServer(t, db, cfg)
+		s.mustRegister(email, password, "Ann")
+		ctx := context.Background()
+		const home, phone = "203.0.113.9", "2001:db8:7::1"
+		for _, ip := range []string{home, phone} {
+			if _, err := s.svc.Login(ctx, email, password, ip); err != nil {
+				t.Fatalf("first login from %s: %v", ip, err)
+			}
+		}
+		// An attacker fails for Ann from 40 addresses, and keeps at it
+		// whenever the delay ends.
+		for i := range 40 {
+			_, err := s.svc.Login(ctx, email, "wrong password", fmt.Sprintf("192.0.2.%d", i))
+			if c := bank.ErrorCode(err); c != "invalid_credentials" && c != "rate_limited" {
+				t.Fatalf("attacker's attempt %d: %v", i, err)
+			}
+			s.clock.Advance(time.Second)
+		}
+		if _, err := s.svc.Login(ctx, email, "wrong password", "198.51.100.1"); bank.ErrorCode(err) != "rate_limited" {
+			t.Fatalf("a new address after 40 failures: %v, want rate_limited", err)
+		}
+		for _, ip := range []string{home, phone, "2001:db8:7::abcd"} {
+			if _, err := s.svc.Login(ctx, email, password, ip); err != nil {
+				t.Errorf("Ann from %s, where she logged in before, during the attack: %v; want in", ip, err)
+			}
+		}
+		if _, err := s.svc.Login(ctx, email, password, "198.51.100.2"); bank.ErrorCode(err) != "rate_limited" {
+			t.Errorf("Ann from a new address during the attack: %v, want rate_limited (the cap still holds there)", err)
+		}
+		// Her own failures from home are still slowed.
+		for i := range cfg.FreeLoginFailures + 1 {
+			if _, err := s.svc.Login(ctx, email, "wrong password", home); bank.ErrorCode(err) != "invalid_credentials" {
+				t.Fatalf("failure %d from home: %v", i+1, err)
+			}
+		}
+		if _, err := s.svc.Login(ctx, email, password, home); bank.ErrorCode(err) != "rate_limited" {
+			t.Errorf("home after %d failures of its own: %v, want rate_limited", cfg.FreeLoginFailures+1, err)
+		}
+		// Known addresses are forgotten after 90 days.
+		s.clock.Advance(knownAddressFor + time.Hour)
+		if err := s.svc.sweepThrottles(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM login_known_addresses`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%d known addresses after 90 days, %v; want them swept", n, err)
+		}
+	})
+}
+
 func TestLoginDelays(t *testing.T) {
 	t.Parallel()
 	c := DefaultConfig()

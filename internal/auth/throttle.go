@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/clock"
@@ -33,6 +34,34 @@ func (s *Service) loginThrottles(email, clientIP string) []throttle {
 		{throttleKey(email, clientIP), s.cfg.FreeLoginFailures},
 		{throttleKey(email, ""), s.cfg.FreeAccountFailures},
 	}
+}
+
+// knownAddressFor is how long an address stays known after a login from it.
+const knownAddressFor = 90 * 24 * time.Hour
+
+// knownKey is the login_known_addresses key of email and clientIP. An IPv6
+// address counts by its /64, which one host's addresses share.
+func knownKey(email, clientIP string) string {
+	if ip, err := netip.ParseAddr(clientIP); err == nil && ip.Unmap().Is6() {
+		p, _ := ip.Prefix(64)
+		clientIP = p.String()
+	}
+	sum := sha256.Sum256([]byte("known\x00" + email + "\x00" + clientIP))
+	return hex.EncodeToString(sum[:])
+}
+
+// knownAddress reports whether email logged in from clientIP before (and
+// lately): such a login is counted under its own address only, so failures
+// for the email from elsewhere cannot keep its owner out. It runs the same
+// query whether or not the email has an account.
+func (s *Service) knownAddress(ctx context.Context, email, clientIP string, now time.Time) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM login_known_addresses WHERE key = $1 AND expires_at > $2`,
+		knownKey(email, clientIP), now).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read known login addresses: %w", err)
+	}
+	return n > 0, nil
 }
 
 // reserveLogin counts a login attempt under each of throttles and returns
@@ -102,9 +131,12 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 }
 
 func (s *Service) sweepThrottles(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM login_throttle WHERE updated_at < $1`, s.clock().Add(-throttleRetention))
-	if err != nil {
+	now := s.clock()
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_throttle WHERE updated_at < $1`, now.Add(-throttleRetention)); err != nil {
 		return fmt.Errorf("delete old login throttles: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_known_addresses WHERE expires_at <= $1`, now); err != nil {
+		return fmt.Errorf("delete expired known login addresses: %w", err)
 	}
 	return nil
 }
