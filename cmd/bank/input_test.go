@@ -65,6 +65,12 @@ var badFields = map[string]map[string]func(f fixture) any{
 		"invalid UTF-8 in description": func(f fixture) any {
 			return []byte(`{"from_account_id":"` + f.account + `","to_account_id":"` + f.other + `","amount":1,"currency":"EUR","description":"\xff"}`)
 		},
+		"right-to-left override in description": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 1, "currency": "EUR", "description": "refund \u202e0001 RUE"}
+		},
+		"zero-width space in description": func(f fixture) any {
+			return map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 1, "currency": "EUR", "description": "rent\u200bmarch"}
+		},
 		"duplicate amount": func(f fixture) any {
 			return json.RawMessage(`{"from_account_id":"` + f.account + `","to_account_id":"` + f.other + `","amount":1,"currency":"EUR","amount":5000}`)
 		},

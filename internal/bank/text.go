@@ -7,7 +7,9 @@ import (
 )
 
 // ValidText reports whether s is text every layer can store and show: valid
-// UTF-8 without control characters (NUL, the C0 and C1 ranges, DEL).
+// UTF-8 without control characters (NUL, the C0 and C1 ranges, DEL) and
+// without invisible formatting (see invisible), which would let a name or
+// description shown to another customer read other than it is.
 // PostgreSQL refuses NUL and invalid UTF-8 in a text column, so a string that
 // reached it unchecked would fail the statement, and with it every request
 // sharing its transaction; SQLite would store it as it came.
@@ -22,7 +24,7 @@ func ValidText(s string) bool {
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || unicode.IsControl(r) {
+		if r == utf8.RuneError && n == 1 || unicode.IsControl(r) || invisible(r) {
 			return false
 		}
 		i += n
@@ -30,11 +32,21 @@ func ValidText(s string) bool {
 	return true
 }
 
+// invisible reports whether r is a formatting character (Unicode's Cf) that
+// changes how text around it reads while showing nothing itself: the bidi
+// overrides, embeddings, isolates and marks ("Trojan Source", an amount or
+// an account number shown reversed), zero-width spaces, the byte order mark,
+// soft hyphens, tags. The zero-width joiner and non-joiner stay: scripts such
+// as Persian and Devanagari, and emoji sequences, need them.
+func invisible(r rune) bool {
+	return r != '\u200c' && r != '\u200d' && unicode.Is(unicode.Cf, r)
+}
+
 // CheckText returns a KindInvalid error naming field unless s is valid text
 // (see ValidText) of at most max characters; max 0 means no limit.
 func CheckText(field, s string, max int) error {
 	if !ValidText(s) {
-		return Invalid(field, "must be valid UTF-8 text without control characters")
+		return Invalid(field, "must be valid UTF-8 text without control or invisible formatting characters")
 	}
 	if max > 0 && len(s) > max && utf8.RuneCountInString(s) > max {
 		return Invalid(field, "must be at most "+strconv.Itoa(max)+" characters")
