@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
 )
 
@@ -49,6 +51,10 @@ func (s *Service) perPaymentLimit(ctx context.Context, q querier, p *Payment) (e
 	return nil, nil
 }
 
+// AuditLimitsSet is the audit trail's action for staff setting an
+// account's payment limits.
+const AuditLimitsSet = "payment.limits_set"
+
 // SetLimits sets the payment limits of a customer account. Staff only. It
 // returns KindForbidden, KindNotFound and KindInvalid (a limit outside 1 …
 // bank.MaxAmount, or a daily limit below the per-payment one).
@@ -77,7 +83,11 @@ func (s *Service) SetLimits(ctx context.Context, p bank.Principal, accountID str
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET per_payment = excluded.per_payment,
 			daily = excluded.daily, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
 			accountID, perPayment, daily, p.UserID, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Write(ctx, tx, now, audit.New(p.UserID, AuditLimitsSet, accountID, bank.OriginOf(ctx), map[string]string{
+			"owner_id": acct.OwnerID, "per_payment": strconv.FormatInt(perPayment, 10), "daily": strconv.FormatInt(daily, 10)}))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set payment limits: %w", err)

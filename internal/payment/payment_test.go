@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +163,12 @@ func TestRefusals(t *testing.T) {
 		}
 		if _, err := e.svc.SetLimits(ctx, e.alice, e.acct, 1, 1); bank.ErrorKind(err) != bank.KindForbidden {
 			t.Errorf("a customer sets limits: %v, want forbidden", err)
+		}
+		var actor, details string
+		if err := db.QueryRowContext(ctx, `SELECT actor_id, details FROM audit_log WHERE action = $1 AND target_id = $2`,
+			AuditLimitsSet, e.acct).Scan(&actor, &details); err != nil || actor != operator.UserID ||
+			!strings.Contains(details, `"daily":"60000"`) || !strings.Contains(details, `"per_payment":"50000"`) {
+			t.Errorf("audit of the staff's limits: actor %q details %s, %v; want the operator and both limits", actor, details, err)
 		}
 		e.create("first", e.order(40_000)) // 40,000 of today's 60,000
 		tests := []struct {
