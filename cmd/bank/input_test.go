@@ -163,9 +163,10 @@ func init() {
 
 // badQueries are bad query strings of the list routes.
 var badQueries = map[string][]string{
-	"GET /api/v1/accounts":                   {"limit=0", "limit=501", "limit=abc", "cursor=zzz"},
-	"GET /api/v1/accounts/{id}/transactions": {"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y", "cursor=%00", "from=%FF"},
-	"GET /api/v1/accounts/{id}/holds":        {"status=bogus", "limit=0", "status=%00pending", "cursor=%01"},
+	"GET /api/v1/accounts":                   {"limit=0", "limit=501", "limit=abc", "cursor=zzz", "limit=", "limit=5&limit=6"},
+	"GET /api/v1/accounts/{id}/transactions": {"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y", "cursor=%00", "from=%FF", "from=", "to="},
+	"GET /api/v1/accounts/{id}/holds":        {"status=bogus", "limit=0", "status=%00pending", "cursor=%01", "status=", "status=active&status=voided"},
+	"GET /api/v1/payments":                   {"status=", "limit=", "status=bogus"},
 	"GET /api/v1/transactions/{id}":          {"x=%00"},
 	"GET /api/v1/holds/{id}":                 {"%FF=1"},
 }

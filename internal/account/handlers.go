@@ -40,7 +40,12 @@ func handleList(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		as, next, err := l.Accounts(r.Context(), p, r.URL.Query().Get("owner_id"), ledger.Page{Limit: limit, Cursor: cursor})
+		owner, err := httpapi.Query(r, "owner_id")
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		as, next, err := l.Accounts(r.Context(), p, owner, ledger.Page{Limit: limit, Cursor: cursor})
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return

@@ -294,17 +294,45 @@ func Fingerprint(r *http.Request, in any) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Query returns the query parameter name, "" when it is absent or empty.
+// Given more than once it is refused: taking one of two values would be a
+// guess.
+func Query(r *http.Request, name string) (string, error) {
+	vs := r.URL.Query()[name]
+	if len(vs) > 1 {
+		return "", bank.Invalid(name, "must be given once")
+	}
+	if len(vs) == 0 {
+		return "", nil
+	}
+	return vs[0], nil
+}
+
+// TypedQuery is Query for a parameter whose schema is a number, a time or an
+// enum, which the empty string is not: given empty, it is refused.
+func TypedQuery(r *http.Request, name string) (string, error) {
+	if vs, ok := r.URL.Query()[name]; ok && len(vs) == 1 && vs[0] == "" {
+		return "", bank.Invalid(name, "must not be empty; leave it out instead")
+	}
+	return Query(r, name)
+}
+
 // Pagination reads ?limit= (default 50, 1–500) and ?cursor=.
 func Pagination(r *http.Request) (limit int, cursor string, err error) {
 	limit = 50
-	if s := r.URL.Query().Get("limit"); s != "" {
+	s, err := TypedQuery(r, "limit")
+	if err != nil {
+		return 0, "", err
+	}
+	if s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
 			return 0, "", bank.Invalid("limit", "must be an integer from 1 to 500")
 		}
 		limit = n
 	}
-	return limit, r.URL.Query().Get("cursor"), nil
+	cursor, err = Query(r, "cursor")
+	return limit, cursor, err
 }
 
 // List is the API's list document.

@@ -66,7 +66,12 @@ func handleList(log *slog.Logger, s *Service) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		ps, next, err := s.List(r.Context(), p, ListFilter{Status: r.URL.Query().Get("status"), Limit: limit, Cursor: cursor})
+		status, err := httpapi.TypedQuery(r, "status")
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		ps, next, err := s.List(r.Context(), p, ListFilter{Status: status, Limit: limit, Cursor: cursor})
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return

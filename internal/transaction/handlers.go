@@ -186,7 +186,12 @@ func handleHistory(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			name string
 			dst  **time.Time
 		}{{"from", &f.From}, {"to", &f.To}} {
-			if s := r.URL.Query().Get(b.name); s != "" {
+			s, err := httpapi.TypedQuery(r, b.name)
+			if err != nil {
+				httpapi.Error(w, r, log, err)
+				return
+			}
+			if s != "" {
 				t, err := time.Parse(time.RFC3339, s)
 				if err != nil {
 					httpapi.Error(w, r, log, bank.Invalid(b.name, "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"))
@@ -224,7 +229,12 @@ func handleListHolds(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		hs, next, err := l.Holds(r.Context(), p, r.PathValue("id"), r.URL.Query().Get("status"), ledger.Page{Limit: limit, Cursor: cursor})
+		status, err := httpapi.TypedQuery(r, "status")
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		hs, next, err := l.Holds(r.Context(), p, r.PathValue("id"), status, ledger.Page{Limit: limit, Cursor: cursor})
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return
