@@ -11,6 +11,7 @@ import (
 
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/account"
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
 
@@ -22,8 +23,9 @@ func (r *routeRecorder) Handle(pattern string, _ http.Handler) { *r = append(*r,
 func ledgerRoutes() []string {
 	var r routeRecorder
 	noop := func(h http.Handler) http.Handler { return h }
-	account.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
-	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
+	account.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
+	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
+	approval.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
 	slices.Sort(r)
 	return r
 }
