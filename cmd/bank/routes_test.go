@@ -146,6 +146,17 @@ var routeCases = map[string]routeCase{
 	"POST /api/v1/transactions/{id}/reverse": {
 		path: func(f fixture) string { return "/api/v1/transactions/" + f.tx + "/reverse" },
 		want: staffOnly(http.StatusCreated)},
+	// No rule holds any action in this bank: an approval's id that does not
+	// exist is 404 to staff (testApprovals decides real ones).
+	"GET /api/v1/approvals": {
+		path: func(fixture) string { return "/api/v1/approvals?status=pending" },
+		want: staffOnly(http.StatusOK)},
+	"POST /api/v1/approvals/{id}/approve": {
+		path: func(fixture) string { return "/api/v1/approvals/no-such-approval/approve" },
+		want: staffOnly(http.StatusNotFound)},
+	"POST /api/v1/approvals/{id}/reject": {
+		path: func(fixture) string { return "/api/v1/approvals/no-such-approval/reject" },
+		want: staffOnly(http.StatusNotFound)},
 }
 
 // TestRouteTableIsComplete fails when a route is added without a row in
