@@ -13,7 +13,8 @@ import (
 
 // quiet are events the platform writes that no user is told about: they are
 // acknowledged as "ignored", not as unknown. (A payment's submission and
-// the customer's own cancellation need no message; its outcome does.)
+// the customer's own cancellation need no message; its outcome does.
+// Approvals concern staff alone.)
 var quiet = []string{event.HoldCaptured, event.HoldVoided, event.HoldExpired, event.PaymentSubmitted, event.PaymentCancelled,
 	event.ApprovalRequested, event.ApprovalDecided}
 
