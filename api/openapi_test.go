@@ -15,6 +15,7 @@ import (
 
 	"github.com/fintech-banking/bank/api"
 	"github.com/fintech-banking/bank/internal/account"
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
@@ -292,8 +293,9 @@ func serviceRoutes() map[string]route {
 	log := slog.New(slog.DiscardHandler)
 	authn := func(h http.Handler) http.Handler { return authenticated{h} }
 	auth.Routes(r, log, nil, authn)
-	account.Routes(r, log, nil, authn)
-	transaction.Routes(r, log, nil, authn)
+	account.Routes(r, log, nil, nil, authn)
+	transaction.Routes(r, log, nil, nil, authn)
+	approval.Routes(r, log, nil, authn)
 	notification.Routes(r, log, nil, authn)
 	payment.Routes(r, log, nil, authn)
 	return r

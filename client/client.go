@@ -215,10 +215,16 @@ type Transfer struct {
 	Description   string `json:"description,omitempty"`
 }
 
-// Deposit credits cash to an account (operators).
+// Deposit credits cash to an account (operators). A deposit held for
+// approval returns a *Pending error.
 func (c *Client) Deposit(ctx context.Context, key, accountID string, amount int64, currency string) (*Transaction, error) {
 	var t Transaction
-	_, err := c.Do(ctx, http.MethodPost, "/api/v1/deposits", key, map[string]any{"account_id": accountID, "amount": amount, "currency": currency}, &t)
+	res, err := c.Do(ctx, http.MethodPost, "/api/v1/deposits", key, map[string]any{"account_id": accountID, "amount": amount, "currency": currency}, nil)
+	if err == nil {
+		if err = pending(res); err == nil {
+			err = json.Unmarshal(res.Body, &t)
+		}
+	}
 	return &t, err
 }
 

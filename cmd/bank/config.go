@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/notification"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	IPRateLimit            float64 // requests a second per client address; 0: no limit
 	IPRateBurst            int
 	TrustedProxies         string
+	ApprovalRules          string        // staff actions that need a second staff user (approval.ParseRules)
+	ApprovalTTL            time.Duration // how long an approval waits before it expires
 
 	// payment-service
 	PaymentRail           string // "sim" or "ach"
@@ -87,6 +90,7 @@ func DefaultConfig() Config {
 		RateLimit:         100,
 		RateBurst:         200,
 		IPRateBurst:       400,
+		ApprovalTTL:       24 * time.Hour,
 
 		PaymentRail:           "sim",
 		PaymentLimit:          1_000_000_00,
@@ -169,6 +173,10 @@ func (c *Config) settings() []setting {
 			return nil
 		}, func() string { return strconv.FormatBool(*p) }
 	}
+	s, v = str(&c.ApprovalRules)
+	add("approval-rules", "BANK_APPROVAL_RULES", "staff actions held for a second staff user's approval, such as deposit>1000000,withdrawal>1000000,reversal,overdraft_limit,unfreeze (none when empty)", s, v)
+	s, v = dur(&c.ApprovalTTL)
+	add("approval-ttl", "BANK_APPROVAL_TTL", "how long an approval waits before it expires", s, v)
 	s, v = boolean(&c.Migrate)
 	add("migrate", "BANK_MIGRATE", "apply migrations at start-up (false where a Job runs them)", s, v)
 	s, v = boolean(&c.CompactIdempotencyKeys)
@@ -400,6 +408,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			return badSetting("BANK_DEBUG_ADDR", "must be HOST:PORT or :PORT, not %q", c.DebugAddr)
 		}
+	}
+	if _, err := approval.ParseRules(c.ApprovalRules); err != nil {
+		return badSetting("BANK_APPROVAL_RULES", "%v", err)
+	}
+	if c.ApprovalTTL <= 0 {
+		return badSetting("BANK_APPROVAL_TTL", "must be a positive duration such as 24h")
 	}
 	if _, err := httpapi.ParseProxies(c.TrustedProxies); err != nil {
 		return badSetting("BANK_TRUSTED_PROXIES", "%v", err)

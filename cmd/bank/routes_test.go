@@ -11,6 +11,7 @@ import (
 
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/account"
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
 
@@ -22,8 +23,9 @@ func (r *routeRecorder) Handle(pattern string, _ http.Handler) { *r = append(*r,
 func ledgerRoutes() []string {
 	var r routeRecorder
 	noop := func(h http.Handler) http.Handler { return h }
-	account.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
-	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
+	account.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
+	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
+	approval.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
 	slices.Sort(r)
 	return r
 }
@@ -144,6 +146,17 @@ var routeCases = map[string]routeCase{
 	"POST /api/v1/transactions/{id}/reverse": {
 		path: func(f fixture) string { return "/api/v1/transactions/" + f.tx + "/reverse" },
 		want: staffOnly(http.StatusCreated)},
+	// No rule holds any action in this bank: an approval's id that does not
+	// exist is 404 to staff (testApprovals decides real ones).
+	"GET /api/v1/approvals": {
+		path: func(fixture) string { return "/api/v1/approvals?status=pending" },
+		want: staffOnly(http.StatusOK)},
+	"POST /api/v1/approvals/{id}/approve": {
+		path: func(fixture) string { return "/api/v1/approvals/no-such-approval/approve" },
+		want: staffOnly(http.StatusNotFound)},
+	"POST /api/v1/approvals/{id}/reject": {
+		path: func(fixture) string { return "/api/v1/approvals/no-such-approval/reject" },
+		want: staffOnly(http.StatusNotFound)},
 }
 
 // TestRouteTableIsComplete fails when a route is added without a row in

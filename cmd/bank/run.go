@@ -56,6 +56,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return users(ctx, args, getenv, stdin, stdout, stderr)
 		})
+	case "approvals":
+		return group("approvals", rest, stdout, func(sub string, args []string) error {
+			return approvalsCmd(ctx, sub, args, getenv, stdout)
+		})
 	case "bench":
 		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "ledger":

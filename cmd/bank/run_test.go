@@ -40,6 +40,8 @@ func TestStartupErrors(t *testing.T) {
 		{"postgres without a key", []string{"bank", "serve", "all"}, map[string]string{"BANK_DATABASE_URL": "postgres://127.0.0.1:1/x"}, "BANK_JWT_SECRET_FILE", false},
 		{"database down", []string{"bank", "serve", "all"}, map[string]string{"BANK_DATABASE_URL": "postgres://127.0.0.1:1/x", "BANK_JWT_SECRET": strings.Repeat("k", 40)}, "connect to postgres", false},
 		{"port taken", []string{"bank", "serve", "all", "--http-addr", busy.Addr().String()}, nil, "listen on", false},
+		{"bad approval rule", []string{"bank", "serve", "all"}, map[string]string{"BANK_APPROVAL_RULES": "deposit>1000000,transfer"}, `BANK_APPROVAL_RULES rule "transfer": unknown action`, false},
+		{"bad approval rule flag", []string{"bank", "serve", "all", "--approval-rules", "reversal>5"}, nil, `--approval-rules rule "reversal>5"`, true},
 		{"users create without role", []string{"bank", "users", "create", "--email", "a@b.c"}, nil, "--role", true},
 	}
 	for _, tt := range tests {

@@ -20,7 +20,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fintech-banking/bank/internal/account"
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/notification"
@@ -142,11 +144,17 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		lc.CompactKeys = cfg.CompactIdempotencyKeys
 		l = ledger.New(db, log, time.Now, lc)
 	}
+	var gate *approval.Service
+	if runs || service == "account" || service == "transaction" {
+		rules, _ := approval.ParseRules(cfg.ApprovalRules) // validated with the config
+		gate = approval.New(db, l, log, clock.Real(), approval.Config{Rules: rules, TTL: cfg.ApprovalTTL})
+	}
 	if runs || service == "account" {
-		account.Routes(mux, log, l, authn)
+		account.Routes(mux, log, l, gate, authn)
 	}
 	if runs || service == "transaction" {
-		transaction.Routes(business.Router(mux), log, l, authn)
+		transaction.Routes(business.Router(mux), log, l, gate, authn)
+		approval.Routes(business.Router(mux), log, gate, authn)
 	}
 	var payments *payment.Service
 	if runs || service == "payment" {
@@ -240,6 +248,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	if l != nil && (runs || service == "transaction") {
 		g.Go(func() error { return l.Run(gctx) })
+		g.Go(func() error { return gate.Run(gctx) })
 		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
 		g.Go(func() error { return check.Run(gctx) })
 	}

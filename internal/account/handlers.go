@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
@@ -66,7 +67,10 @@ func handleGet(log *slog.Logger, l *ledger.Ledger) http.Handler {
 	})
 }
 
-func handleSetStatus(log *slog.Logger, l *ledger.Ledger, action string) http.Handler {
+// handleSetStatus freezes, unfreezes or closes an account, through gate:
+// an action held for approval answers 202 {approval}. An Idempotency-Key,
+// optional here, lets a retry find the approval it made.
+func handleSetStatus(log *slog.Logger, gate *approval.Service, action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
 		// No body is needed; one that is sent must be an empty JSON object.
@@ -78,16 +82,11 @@ func handleSetStatus(log *slog.Logger, l *ledger.Ledger, action string) http.Han
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		a, err := l.SetStatus(r.Context(), p, r.PathValue("id"), action)
-		if err != nil {
-			httpapi.Error(w, r, log, err)
-			return
-		}
-		httpapi.Encode(w, http.StatusOK, a)
+		gated(w, r, log, gate, p, approval.Request{Action: action, AccountID: r.PathValue("id")})
 	})
 }
 
-func handleOverdraftLimit(log *slog.Logger, l *ledger.Ledger) http.Handler {
+func handleOverdraftLimit(log *slog.Logger, gate *approval.Service) http.Handler {
 	type request struct {
 		Amount *bank.Amount `json:"amount"`
 	}
@@ -102,11 +101,28 @@ func handleOverdraftLimit(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			httpapi.Error(w, r, log, bank.Invalid("amount", "is required"))
 			return
 		}
-		a, err := l.SetOverdraftLimit(r.Context(), p, r.PathValue("id"), int64(*in.Amount))
-		if err != nil {
+		amount := int64(*in.Amount)
+		gated(w, r, log, gate, p, approval.Request{Action: approval.ActionOverdraftLimit, AccountID: r.PathValue("id"), Amount: &amount})
+	})
+}
+
+// gated runs an account action through gate and writes its answer: the
+// account, or 202 {approval} when it waits for a second staff user.
+func gated(w http.ResponseWriter, r *http.Request, log *slog.Logger, gate *approval.Service, p bank.Principal, req approval.Request) {
+	var key string
+	if r.Header.Get("Idempotency-Key") != "" {
+		var err error
+		if key, err = httpapi.IdempotencyKey(r); err != nil {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		httpapi.Encode(w, http.StatusOK, a)
-	})
+	}
+	o, err := gate.Do(r.Context(), p, ledger.Idempotency{Key: key}, req)
+	if err != nil {
+		httpapi.Error(w, r, log, err)
+		return
+	}
+	if !approval.Written(w, o) {
+		httpapi.Encode(w, http.StatusOK, o.Account)
+	}
 }

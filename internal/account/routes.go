@@ -6,20 +6,22 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
 )
 
 // Routes registers every endpoint of account-service on mux; authn
-// authenticates each of them.
-func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(http.Handler) http.Handler) {
+// authenticates each of them. The staff actions go through gate, which may
+// hold them for approval.
+func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, gate *approval.Service, authn func(http.Handler) http.Handler) {
 	mux.Handle("POST /api/v1/accounts", authn(handleOpen(log, l)))
 	mux.Handle("GET /api/v1/accounts", authn(handleList(log, l)))
 	mux.Handle("GET /api/v1/accounts/{id}", authn(handleGet(log, l)))
 	staff := auth.Only(log, auth.RoleOperator)
-	mux.Handle("POST /api/v1/accounts/{id}/freeze", authn(staff(handleSetStatus(log, l, ledger.ActionFreeze))))
-	mux.Handle("POST /api/v1/accounts/{id}/unfreeze", authn(staff(handleSetStatus(log, l, ledger.ActionUnfreeze))))
-	mux.Handle("POST /api/v1/accounts/{id}/close", authn(staff(handleSetStatus(log, l, ledger.ActionClose))))
-	mux.Handle("PUT /api/v1/accounts/{id}/overdraft-limit", authn(staff(handleOverdraftLimit(log, l))))
+	mux.Handle("POST /api/v1/accounts/{id}/freeze", authn(staff(handleSetStatus(log, gate, approval.ActionFreeze))))
+	mux.Handle("POST /api/v1/accounts/{id}/unfreeze", authn(staff(handleSetStatus(log, gate, approval.ActionUnfreeze))))
+	mux.Handle("POST /api/v1/accounts/{id}/close", authn(staff(handleSetStatus(log, gate, approval.ActionClose))))
+	mux.Handle("PUT /api/v1/accounts/{id}/overdraft-limit", authn(staff(handleOverdraftLimit(log, gate))))
 }

@@ -41,6 +41,11 @@ const (
 	PaymentFailed    = "payment.failed"
 	PaymentReturned  = "payment.returned"
 	PaymentCancelled = "payment.cancelled"
+	// ApprovalRequested: a staff action awaits another staff user's
+	// approval; ApprovalDecided: it was approved, rejected or expired
+	// (internal/approval). Payload Approval.
+	ApprovalRequested = "approval.requested"
+	ApprovalDecided   = "approval.decided"
 )
 
 // Version is the payload version this release writes. Adding a field keeps
@@ -62,6 +67,8 @@ var catalogue = map[string]func() Payload{
 	PaymentFailed:     func() Payload { return new(Payment) },
 	PaymentReturned:   func() Payload { return new(Payment) },
 	PaymentCancelled:  func() Payload { return new(Payment) },
+	ApprovalRequested: func() Payload { return new(Approval) },
+	ApprovalDecided:   func() Payload { return new(Approval) },
 }
 
 // Header opens every payload. Consumers deduplicate on EventID: a message
@@ -147,6 +154,16 @@ type Payment struct {
 	Status        string        `json:"status"`
 	FailureReason string        `json:"failure_reason,omitempty"`
 	Reference     string        `json:"reference"`
+}
+
+// Approval is the payload of approval.requested and approval.decided.
+type Approval struct {
+	Header
+	ApprovalID  string `json:"approval_id"`
+	Action      string `json:"action"`
+	Status      string `json:"status"`
+	RequestedBy string `json:"requested_by"`
+	DecidedBy   string `json:"decided_by,omitempty"`
 }
 
 var (

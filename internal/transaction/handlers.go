@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/httpapi"
@@ -19,6 +20,16 @@ import (
 // ledger checks the input itself; the handler only turns JSON into its types.
 func moneyHandler[In any](log *slog.Logger, emptyOK bool,
 	call func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *In) (ledger.Result, error)) http.Handler {
+	return gatedHandler(log, emptyOK, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *In) (approval.Outcome, error) {
+		res, err := call(r, p, idem, in)
+		return approval.Outcome{Result: res}, err
+	})
+}
+
+// gatedHandler is moneyHandler for a staff action that may wait for a
+// second staff user's approval: then it answers 202 {approval}.
+func gatedHandler[In any](log *slog.Logger, emptyOK bool,
+	call func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *In) (approval.Outcome, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
 		key, err := httpapi.IdempotencyKey(r)
@@ -38,7 +49,11 @@ func moneyHandler[In any](log *slog.Logger, emptyOK bool,
 				return
 			}
 		}
-		res, err := call(r, p, ledger.Idempotency{Key: key, Hash: httpapi.Fingerprint(r, in)}, in)
+		o, err := call(r, p, ledger.Idempotency{Key: key, Hash: httpapi.Fingerprint(r, in)}, in)
+		if err == nil && approval.Written(w, o) {
+			return
+		}
+		res := o.Result
 		if res.Replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
@@ -65,15 +80,22 @@ func (m *moneyRequest) money() bank.Money {
 	return bank.Money{Amount: int64(m.Amount), Currency: bank.Currency(m.Currency)}
 }
 
-func handleDeposit(log *slog.Logger, l *ledger.Ledger) http.Handler {
-	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *moneyRequest) (ledger.Result, error) {
-		return l.Deposit(r.Context(), p, idem, in.AccountID, in.money(), in.Description)
+// request is the staff action of the request, as the approval gate takes it.
+func (m *moneyRequest) request(action string) approval.Request {
+	amount := int64(m.Amount)
+	return approval.Request{Action: action, AccountID: m.AccountID, Amount: &amount,
+		Currency: m.Currency, Description: m.Description}
+}
+
+func handleDeposit(log *slog.Logger, gate *approval.Service) http.Handler {
+	return gatedHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *moneyRequest) (approval.Outcome, error) {
+		return gate.Do(r.Context(), p, idem, in.request(approval.ActionDeposit))
 	})
 }
 
-func handleWithdrawal(log *slog.Logger, l *ledger.Ledger) http.Handler {
-	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *moneyRequest) (ledger.Result, error) {
-		return l.Withdraw(r.Context(), p, idem, in.AccountID, in.money(), in.Description)
+func handleWithdrawal(log *slog.Logger, gate *approval.Service) http.Handler {
+	return gatedHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *moneyRequest) (approval.Outcome, error) {
+		return gate.Do(r.Context(), p, idem, in.request(approval.ActionWithdrawal))
 	})
 }
 
@@ -152,12 +174,13 @@ func handleVoidHold(log *slog.Logger, l *ledger.Ledger) http.Handler {
 	})
 }
 
-func handleReverse(log *slog.Logger, l *ledger.Ledger) http.Handler {
+func handleReverse(log *slog.Logger, gate *approval.Service) http.Handler {
 	type request struct {
 		Description string `json:"description"`
 	}
-	return moneyHandler(log, true, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *request) (ledger.Result, error) {
-		return l.Reverse(r.Context(), p, idem, r.PathValue("id"), in.Description)
+	return gatedHandler(log, true, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *request) (approval.Outcome, error) {
+		return gate.Do(r.Context(), p, idem, approval.Request{Action: approval.ActionReversal,
+			TransactionID: r.PathValue("id"), Description: in.Description})
 	})
 }
 

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -48,7 +50,7 @@ func BenchmarkTransferHandler(b *testing.B) {
 			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), alice)))
 		})
 	}
-	Routes(mux, slog.New(slog.DiscardHandler), l, authn)
+	Routes(mux, slog.New(slog.DiscardHandler), l, approval.New(db, l, slog.New(slog.DiscardHandler), clock.Real(), approval.Config{}), authn)
 	body := []byte(fmt.Sprintf(`{"from_account_id":%q,"to_account_id":%q,"amount":1,"currency":"EUR"}`, ids[0], ids[1]))
 	b.ReportAllocs()
 	b.ResetTimer()

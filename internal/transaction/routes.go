@@ -6,17 +6,19 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/httpapi"
 	"github.com/fintech-banking/bank/internal/ledger"
 )
 
 // Routes registers every endpoint of transaction-service on mux; authn
-// authenticates each of them.
-func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(http.Handler) http.Handler) {
+// authenticates each of them. Deposits, withdrawals and reversals go
+// through gate, which may hold a staff user's for approval.
+func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, gate *approval.Service, authn func(http.Handler) http.Handler) {
 	staff := auth.Only(log, auth.RoleOperator)
-	mux.Handle("POST /api/v1/deposits", authn(staff(handleDeposit(log, l))))
-	mux.Handle("POST /api/v1/withdrawals", authn(handleWithdrawal(log, l)))
+	mux.Handle("POST /api/v1/deposits", authn(staff(handleDeposit(log, gate))))
+	mux.Handle("POST /api/v1/withdrawals", authn(handleWithdrawal(log, gate)))
 	mux.Handle("POST /api/v1/transfers", authn(handleTransfer(log, l)))
 	mux.Handle("POST /api/v1/transfers/batch", authn(handleTransferBatch(log, l)))
 	mux.Handle("GET /api/v1/transactions/{id}", authn(handleGetTransaction(log, l)))
@@ -26,5 +28,5 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(h
 	mux.Handle("POST /api/v1/holds/{id}/void", authn(handleVoidHold(log, l)))
 	mux.Handle("GET /api/v1/holds/{id}", authn(handleGetHold(log, l)))
 	mux.Handle("GET /api/v1/accounts/{id}/holds", authn(handleListHolds(log, l)))
-	mux.Handle("POST /api/v1/transactions/{id}/reverse", authn(staff(handleReverse(log, l))))
+	mux.Handle("POST /api/v1/transactions/{id}/reverse", authn(staff(handleReverse(log, gate))))
 }
