@@ -88,7 +88,7 @@ func TestUsageMistakes(t *testing.T) {
 		{[]string{"certs", "check"}, "at least one HOST:PORT or FILE"},
 		{[]string{"diagnose", "--url", "localhost:8080"}, `--url "localhost:8080" must be NAME=http://HOST:PORT`},
 		{[]string{"users", "unlock"}, "--email is required"},
-		{[]string{"jwt", "rotate"}, "--secret-file is required"},
+		{[]string{"jwt", "rotate"}, "give --url for each running service"},
 		{[]string{"ledger", "verify", "-o", "yaml"}, "-o must be table or json"},
 	}
 	for _, tt := range tests {
