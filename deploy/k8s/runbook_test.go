@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/fintech-banking/bank/docs"
@@ -204,4 +206,81 @@ func runbookHPA(t *testing.T) *autoscalingv2.HorizontalPodAutoscaler {
 	}
 	t.Fatal("the runbook applies no HPA (2.2)")
 	return nil
+}
+
+// TestRunbookSecret runs runbook 6.2's kubectl create, as printed and as
+// docs/operations.md corrects it, with kubectl's client-side dry run (no
+// cluster needed): the printed one names no namespace, the corrected one
+// writes the Secret and key that every pod mounts.
+func TestRunbookSecret(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		if os.Getenv("BANK_REQUIRE_TOOLS") != "" {
+			t.Fatal("kubectl is required (BANK_REQUIRE_TOOLS is set)")
+		}
+		t.Skip("kubectl not found")
+	}
+	var printed string
+	for _, s := range docs.Runbook() {
+		if s.ID == "6.2" {
+			printed = s.Steps[0].Command
+		}
+	}
+	ops, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixed string
+	for _, m := range inlineCode.FindAllString(string(ops), -1) {
+		if strings.HasPrefix(m, "`kubectl create secret generic jwt-secret -n "+namespace) {
+			fixed = strings.ReplaceAll(strings.Trim(m, "`"), `\|`, "|")
+		}
+	}
+	if printed == "" || fixed == "" {
+		t.Fatalf("runbook 6.2's command %q, its correction in docs/operations.md %q: want both", printed, fixed)
+	}
+
+	r := render(t, "local")
+	for _, tt := range []struct {
+		name, cmd, namespace string
+	}{
+		{"printed", printed, ""},
+		{"corrected", fixed, namespace},
+	} {
+		// What would go to kubectl apply: the command up to the pipe, with a key.
+		create, _, _ := strings.Cut(tt.cmd, "| kubectl apply")
+		create = strings.ReplaceAll(create, "<new-secret-key>", "new-key")
+		cmd := exec.Command("bash", "-c", create)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+t.TempDir()+"/none")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %s: %v", tt.name, create, err)
+		}
+		var s corev1.Secret
+		if err := yaml.UnmarshalStrict(out, &s); err != nil {
+			t.Fatalf("%s: %v\n%s", tt.name, err, out)
+		}
+		if s.Namespace != tt.namespace {
+			t.Errorf("%s: Secret in namespace %q, want %q", tt.name, s.Namespace, tt.namespace)
+		}
+		if string(s.Data["key"]) != "new-key" || len(s.Data) != 1 {
+			t.Errorf("%s: data %q, want the key under \"key\"", tt.name, s.Data)
+		}
+		for name, d := range r.deployments {
+			if !mountsSecret(d.Spec.Template.Spec, s.Name, "key") {
+				t.Errorf("%s: %s mounts no Secret %s with key \"key\"", tt.name, name, s.Name)
+			}
+		}
+	}
+}
+
+// mountsSecret reports whether a pod mounts key of the Secret name.
+func mountsSecret(spec corev1.PodSpec, name, key string) bool {
+	for _, v := range spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == name &&
+			slices.ContainsFunc(v.Secret.Items, func(k corev1.KeyToPath) bool { return k.Key == key }) {
+			return true
+		}
+	}
+	return false
 }
