@@ -2,13 +2,18 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -162,5 +167,86 @@ func TestReadmeQuickStart(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the quick start's output lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestReadmeServicesApart runs the README's "services apart" block as
+// printed, in a folder of its own: the built binary for "go build", free
+// ports for :8081…:8085. All five services come up on one database and key,
+// and bank diagnose finds every one of them healthy.
+func TestReadmeServicesApart(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary and starts five services")
+	}
+	for _, tool := range []string{"bash", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("BANK_REQUIRE_TOOLS") != "" {
+				t.Fatalf("%s is required (BANK_REQUIRE_TOOLS is set)", tool)
+			}
+			t.Skipf("%s not found", tool)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(readme), "### The services apart")
+	_, rest, _ = strings.Cut(rest, "```sh\n")
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok || !strings.Contains(block, "go build -o bank ./cmd/bank") {
+		t.Fatalf("no services-apart block that builds the binary in the README:\n%s", block)
+	}
+	bin := bankBinary(t)
+	replace := []string{"go build -o bank ./cmd/bank", `cp "$BANK_BIN" bank`}
+	urls := map[string]string{}
+	for i, svc := range []string{"auth", "account", "transaction", "payment", "notification"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		printed := fmt.Sprintf(":%d", 8081+i)
+		if !strings.Contains(block, "--http-addr "+printed) {
+			t.Fatalf("the block starts no %s on %s", svc, printed)
+		}
+		replace = append(replace, "--http-addr "+printed, "--http-addr "+addr)
+		urls[svc] = "http://" + addr
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.NewReplacer(replace...).Replace(block))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BANK_BIN="+bin, "BANK_LOG_LEVEL=warn")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the services run on after the block: stop them all
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) })
+	// A file, not a pipe: the services keep their output open, and a pipe
+	// would keep Wait waiting for them.
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "block.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(logFile.Name())
+		t.Fatalf("the block failed: %v\n%s", err, out)
+	}
+	args := []string{"diagnose"}
+	for svc, u := range urls {
+		poll.Until(t, time.Minute, svc+" ready", func() bool {
+			resp, err := http.Get(u + "/actuator/health/readiness")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+		args = append(args, "--url", svc+"="+u)
+	}
+	diagnose := exec.Command(bin, args...)
+	diagnose.Env = append(os.Environ(), "BANK_DATABASE_URL=sqlite://"+filepath.Join(dir, "data/apart/bank.db"))
+	if out, err := diagnose.CombinedOutput(); err != nil {
+		t.Errorf("bank diagnose of the five services: %v\n%s", err, out)
 	}
 }
