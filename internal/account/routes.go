@@ -22,4 +22,5 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(h
 	mux.Handle("POST /api/v1/accounts/{id}/unfreeze", authn(staff(handleSetStatus(log, l, ledger.ActionUnfreeze))))
 	mux.Handle("POST /api/v1/accounts/{id}/close", authn(staff(handleSetStatus(log, l, ledger.ActionClose))))
 	mux.Handle("PUT /api/v1/accounts/{id}/overdraft-limit", authn(staff(handleOverdraftLimit(log, l))))
+	mux.Handle("PATCH /api/v1/accounts/{id}/metadata", authn(staff(handleSetMetadata(log, l))))
 }

@@ -27,4 +27,5 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, authn func(h
 	mux.Handle("GET /api/v1/holds/{id}", authn(handleGetHold(log, l)))
 	mux.Handle("GET /api/v1/accounts/{id}/holds", authn(handleListHolds(log, l)))
 	mux.Handle("POST /api/v1/transactions/{id}/reverse", authn(staff(handleReverse(log, l))))
+	mux.Handle("PATCH /api/v1/transactions/{id}/metadata", authn(staff(handleSetMetadata(log, l))))
 }
