@@ -1,28 +1,57 @@
 package api_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/fintech-banking/bank/api"
-	"github.com/fintech-banking/bank/internal/auth"
-	"github.com/fintech-banking/bank/internal/ledger"
-	"github.com/fintech-banking/bank/internal/payment"
 )
 
 // TestAuditActionsDocumented: every action a service writes to the audit
-// trail is in AuditEntry's enum, and the enum names no action nobody
-// writes, so a client that validates answers against the document accepts
-// every entry of GET /api/v1/audit.
+// trail (a constant named Audit… in internal/) is in AuditEntry's enum, and
+// the enum names no action nobody writes, so a client that validates answers
+// against the document accepts every entry of GET /api/v1/audit.
 func TestAuditActionsDocumented(t *testing.T) {
-	written := []string{
-		auth.AuditRoleChanged, auth.AuditLocked, auth.AuditUnlocked, auth.AuditLoggedOutEverywhere,
-		auth.AuditFamilyRevoked, auth.AuditTokenOfMissingUser,
-		ledger.AuditDeposit, ledger.AuditWithdrawalOnBehalf, ledger.AuditReversal, ledger.AuditFrozen,
-		ledger.AuditUnfrozen, ledger.AuditClosed, ledger.AuditOverdraftLimit,
-		payment.AuditLimitsSet,
+	var written []string
+	err := filepath.WalkDir("../internal", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			g, ok := decl.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				v := spec.(*ast.ValueSpec)
+				for i, name := range v.Names {
+					if !strings.HasPrefix(name.Name, "Audit") || i >= len(v.Values) {
+						continue
+					}
+					if lit, ok := v.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						s, _ := strconv.Unquote(lit.Value)
+						written = append(written, s)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	var doc struct {
 		Components struct {
@@ -39,7 +68,7 @@ func TestAuditActionsDocumented(t *testing.T) {
 	documented := doc.Components.Schemas["AuditEntry"].Properties["action"].Enum
 	slices.Sort(written)
 	slices.Sort(documented)
-	if !slices.Equal(written, documented) {
+	if len(written) < 20 || !slices.Equal(written, documented) {
 		t.Errorf("AuditEntry.action enum\n %v\nwant the actions the services write\n %v", documented, written)
 	}
 }

@@ -170,6 +170,7 @@ type Account struct {
 	OverdraftLimit int64     `json:"overdraft_limit"`
 	Balance        Balance   `json:"balance"`
 	CreatedAt      time.Time `json:"created_at"`
+	Metadata       Metadata  `json:"metadata,omitempty"`
 }
 
 // OpenAccount opens an account of the authenticated user.
@@ -204,15 +205,17 @@ type Transaction struct {
 	HoldID      string    `json:"hold_id"`
 	CreatedAt   time.Time `json:"created_at"`
 	Postings    []Posting `json:"postings"`
+	Metadata    Metadata  `json:"metadata,omitempty"`
 }
 
 // Transfer is the body of a transfer.
 type Transfer struct {
-	FromAccountID string `json:"from_account_id"`
-	ToAccountID   string `json:"to_account_id"`
-	Amount        int64  `json:"amount"`
-	Currency      string `json:"currency"`
-	Description   string `json:"description,omitempty"`
+	FromAccountID string   `json:"from_account_id"`
+	ToAccountID   string   `json:"to_account_id"`
+	Amount        int64    `json:"amount"`
+	Currency      string   `json:"currency"`
+	Description   string   `json:"description,omitempty"`
+	Metadata      Metadata `json:"metadata,omitempty"`
 }
 
 // Deposit credits cash to an account (operators). A deposit held for
@@ -260,6 +263,7 @@ type Hold struct {
 	Status         string     `json:"status"`
 	ExpiresAt      *time.Time `json:"expires_at"`
 	CreatedAt      time.Time  `json:"created_at"`
+	Metadata       Metadata   `json:"metadata,omitempty"`
 }
 
 // List is a page of a list.
@@ -301,6 +305,74 @@ func (c *Client) Holds(ctx context.Context, accountID, status, cursor string) (*
 		path += "?" + q.Encode()
 	}
 	var out List[Hold]
+	_, err := c.Do(ctx, http.MethodGet, path, "", nil, &out)
+	return &out, err
+}
+
+// Metadata is a client's own strings on an account, transaction, hold or
+// payment: up to 50 keys of 1–40 characters of a-z 0-9 _ . -, values of up
+// to 500 characters.
+type Metadata map[string]string
+
+// MetadataChange is the body of the PATCH …/metadata endpoints: keys to set
+// and keys to remove.
+type MetadataChange struct {
+	Set   Metadata `json:"set,omitempty"`
+	Unset []string `json:"unset,omitempty"`
+}
+
+// SetAccountMetadata amends an account's metadata (staff) and returns the account.
+func (c *Client) SetAccountMetadata(ctx context.Context, id string, ch MetadataChange) (*Account, error) {
+	var a Account
+	_, err := c.Do(ctx, http.MethodPatch, "/api/v1/accounts/"+url.PathEscape(id)+"/metadata", "", ch, &a)
+	return &a, err
+}
+
+// SetTransactionMetadata amends a transaction's metadata (staff) and returns
+// the transaction.
+func (c *Client) SetTransactionMetadata(ctx context.Context, id string, ch MetadataChange) (*Transaction, error) {
+	var t Transaction
+	_, err := c.Do(ctx, http.MethodPatch, "/api/v1/transactions/"+url.PathEscape(id)+"/metadata", "", ch, &t)
+	return &t, err
+}
+
+// metadataQuery adds the filters ?metadata[k]=v of m to q.
+func metadataQuery(q url.Values, m Metadata) {
+	for k, v := range m {
+		q.Set("metadata["+k+"]", v)
+	}
+}
+
+// Accounts returns one page of the accounts the user may see, newest first:
+// those carrying every pair of metadata, and after cursor unless it is "".
+func (c *Client) Accounts(ctx context.Context, metadata Metadata, cursor string) (*List[Account], error) {
+	q := url.Values{}
+	metadataQuery(q, metadata)
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	path := "/api/v1/accounts"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out List[Account]
+	_, err := c.Do(ctx, http.MethodGet, path, "", nil, &out)
+	return &out, err
+}
+
+// History returns one page of an account's transactions, newest first:
+// those carrying every pair of metadata, and after cursor unless it is "".
+func (c *Client) History(ctx context.Context, accountID string, metadata Metadata, cursor string) (*List[Transaction], error) {
+	q := url.Values{}
+	metadataQuery(q, metadata)
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	path := "/api/v1/accounts/" + url.PathEscape(accountID) + "/transactions"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out List[Transaction]
 	_, err := c.Do(ctx, http.MethodGet, path, "", nil, &out)
 	return &out, err
 }

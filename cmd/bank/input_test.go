@@ -159,17 +159,81 @@ func init() {
 			badFields[r][k] = v
 		}
 	}
+	// Every body that carries metadata refuses each bad metadata object.
+	bodies := map[string]func(f fixture, md string) string{
+		"POST /api/v1/accounts": func(_ fixture, md string) string {
+			return `{"currency":"EUR","type":"checking","metadata":` + md + `}`
+		},
+		"POST /api/v1/transfers": func(f fixture, md string) string {
+			return `{"from_account_id":"` + f.account + `","to_account_id":"` + f.other + `","amount":1,"currency":"EUR","metadata":` + md + `}`
+		},
+		"PATCH /api/v1/accounts/{id}/metadata":     func(_ fixture, md string) string { return `{"set":` + md + `}` },
+		"PATCH /api/v1/transactions/{id}/metadata": func(_ fixture, md string) string { return `{"set":` + md + `}` },
+	}
+	for _, r := range []string{"POST /api/v1/deposits", "POST /api/v1/withdrawals", "POST /api/v1/holds"} {
+		bodies[r] = func(f fixture, md string) string {
+			return `{"account_id":"` + f.account + `","amount":1,"currency":"EUR","metadata":` + md + `}`
+		}
+	}
+	for r, body := range bodies {
+		if badFields[r] == nil {
+			badFields[r] = map[string]func(f fixture) any{}
+		}
+		for what, md := range badMetadata {
+			badFields[r]["metadata: "+what] = func(f fixture) any { return []byte(body(f, md)) }
+		}
+	}
+	for _, r := range []string{"PATCH /api/v1/accounts/{id}/metadata", "PATCH /api/v1/transactions/{id}/metadata"} {
+		badFields[r]["unset a malformed key"] = func(fixture) any { return map[string]any{"unset": []string{"Tier"}} }
+		badFields[r]["set and unset one key"] = func(fixture) any {
+			return map[string]any{"set": map[string]string{"a": "1"}, "unset": []string{"a"}}
+		}
+		badFields[r]["unset not a list"] = func(fixture) any { return map[string]any{"unset": "a"} }
+		badFields[r]["empty body"] = nil
+	}
 }
+
+// badMetadata are metadata objects, as JSON, that break the rules: the
+// limits of API.md, the string rules, and the decoder's (duplicate keys).
+var badMetadata = func() map[string]string {
+	many := make([]string, 51)
+	for i := range many {
+		many[i] = `"k` + strings.Repeat("x", i) + `":"v"`
+	}
+	return map[string]string{
+		"51 keys":               "{" + strings.Join(many, ",") + "}",
+		"41-char key":           `{"` + strings.Repeat("k", 41) + `":"v"}`,
+		"empty key":             `{"":"v"}`,
+		"501-char value":        `{"k":"` + strings.Repeat("v", 501) + `"}`,
+		"upper-case key":        `{"Tier":"gold"}`,
+		"case-folded duplicate": `{"tier":"a","Tier":"b"}`,
+		"duplicate key":         `{"tier":"a","tier":"b"}`,
+		"NUL in value":          `{"k":"a\u0000b"}`,
+		"NUL in key":            `{"k\u0000":"v"}`,
+		"control in value":      `{"k":"bell\u0007"}`,
+		"C1 control in value":   `{"k":"a\u0085b"}`,
+		"raw control in value":  "{\"k\":\"a\x01b\"}",
+		"invalid UTF-8 value":   "{\"k\":\"\xff\"}",
+		"invalid UTF-8 key":     "{\"\xfe\":\"v\"}",
+		"number value":          `{"k":5}`,
+		"not an object":         `["k"]`,
+	}
+}()
 
 // badQueries are bad query strings of the list routes.
 var badQueries = map[string][]string{
-	"GET /api/v1/accounts":                   {"limit=0", "limit=501", "limit=abc", "cursor=zzz", "limit=", "limit=5&limit=6"},
-	"GET /api/v1/accounts/{id}/transactions": {"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y", "cursor=%00", "from=%FF", "from=", "to="},
+	"GET /api/v1/accounts":                   append([]string{"limit=0", "limit=501", "limit=abc", "cursor=zzz", "limit=", "limit=5&limit=6"}, badMetadataQueries...),
+	"GET /api/v1/accounts/{id}/transactions": append([]string{"limit=-1", "from=yesterday", "to=2026-13-01", "cursor=bm90IGEgY3Vyc29y", "cursor=%00", "from=%FF", "from=", "to="}, badMetadataQueries...),
 	"GET /api/v1/accounts/{id}/holds":        {"status=bogus", "limit=0", "status=%00pending", "cursor=%01", "status=", "status=active&status=voided"},
 	"GET /api/v1/payments":                   {"status=", "limit=", "status=bogus"},
 	"GET /api/v1/transactions/{id}":          {"x=%00"},
 	"GET /api/v1/holds/{id}":                 {"%FF=1"},
 }
+
+// badMetadataQueries are metadata filters no metadata can match.
+var badMetadataQueries = []string{"metadata[Tier]=gold", "metadata[k]=%00", "metadata[k]=%FF", "metadata[k]=a%0Ab",
+	"metadata[k]=a&metadata[k]=b", "metadata[" + strings.Repeat("k", 41) + "]=v", "metadata[k]=" + strings.Repeat("v", 501),
+	"metadata[k=v", "metadata[]=v", "metadata[a%20b]=v"}
 
 // badPaths are paths whose parameters hold what no id may.
 var badPaths = []string{"/api/v1/accounts/%00", "/api/v1/transactions/ab%00cd", "/api/v1/holds/%FF", "/api/v1/accounts/%1B/holds"}
@@ -198,7 +262,8 @@ func TestBadInput(t *testing.T) {
 			f := fixture{account: acct.ID, other: other.ID, empty: other.ID, hold: h.ID, tx: tx.ID}
 			before := b.report()
 			as := func(route string) *client.Client {
-				if strings.Contains(route, "deposits") || strings.Contains(route, "reverse") || strings.Contains(route, "approvals") || strings.Contains(route, "/accounts/{id}/") && !strings.Contains(route, "transactions") {
+				if strings.Contains(route, "deposits") || strings.Contains(route, "reverse") || strings.Contains(route, "approvals") ||
+					strings.Contains(route, "metadata") || strings.Contains(route, "/accounts/{id}/") && !strings.Contains(route, "transactions") {
 					return b.staff["operator"]
 				}
 				return a
@@ -242,7 +307,7 @@ func TestBadInput(t *testing.T) {
 					res, err := c.Do(ctx, method, rc.path(f), "field-"+what+route, in, nil)
 					check(route, what, res, err)
 				}
-				if strings.HasPrefix(route, "POST /api/v1/accounts") || strings.HasPrefix(route, "PUT") ||
+				if strings.HasPrefix(route, "POST /api/v1/accounts") || strings.HasPrefix(route, "PUT") || strings.HasPrefix(route, "PATCH") ||
 					strings.HasPrefix(route, "POST /api/v1/approvals") {
 					continue // not money-moving (an approval's action runs under its own key): no Idempotency-Key
 				}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ func testTransfersConcurrently(t *testing.T, b *testBank) {
 				first, seen := firstOK[s.key]
 				switch {
 				case res.Status == http.StatusCreated && seen:
-					if okBody[s.key] != s.body {
+					if !reflect.DeepEqual(okBody[s.key], s.body) {
 						failures = append(failures, fmt.Sprintf("key %s: another body got 201", s.key))
 					} else if string(res.Body) != string(first) || !res.Replayed() {
 						failures = append(failures, fmt.Sprintf("key %s: replay differs: %s vs %s", s.key, res.Body, first))
@@ -145,14 +146,14 @@ func testTransfersConcurrently(t *testing.T, b *testBank) {
 					}
 					firstOK[s.key], okBody[s.key], created[tx.ID] = res.Body, s.body, tx
 				case res.Status == http.StatusUnprocessableEntity && code(err) == "idempotency_key_reused":
-					if !seen || okBody[s.key] == s.body {
+					if !seen || reflect.DeepEqual(okBody[s.key], s.body) {
 						failures = append(failures, fmt.Sprintf("key %s: idempotency_key_reused without a stored different request", s.key))
 					}
 				case res.Status == http.StatusConflict && code(err) == "request_in_progress" && repeat:
 					// Another worker is repeating the same key at this moment.
 				case res.Status == http.StatusUnprocessableEntity && code(err) == "insufficient_funds" && seen:
 					// A refusal by a money rule is kept and replayed like a success.
-					if okBody[s.key] != s.body {
+					if !reflect.DeepEqual(okBody[s.key], s.body) {
 						failures = append(failures, fmt.Sprintf("key %s: another body was refused", s.key))
 					} else if string(res.Body) != string(first) || !res.Replayed() {
 						failures = append(failures, fmt.Sprintf("key %s: replayed refusal differs: %s vs %s", s.key, res.Body, first))

@@ -98,6 +98,14 @@ var routeCases = map[string]routeCase{
 		path: func(f fixture) string { return "/api/v1/accounts/" + f.account + "/overdraft-limit" },
 		body: func(fixture) any { return map[string]any{"amount": 500} },
 		want: staffOnly(http.StatusOK)},
+	"PATCH /api/v1/accounts/{id}/metadata": {
+		path: func(f fixture) string { return "/api/v1/accounts/" + f.account + "/metadata" },
+		body: func(fixture) any { return map[string]any{"set": map[string]string{"ref": "x"}} },
+		want: staffOnly(http.StatusOK)},
+	"PATCH /api/v1/transactions/{id}/metadata": {
+		path: func(f fixture) string { return "/api/v1/transactions/" + f.tx + "/metadata" },
+		body: func(fixture) any { return map[string]any{"unset": []string{"ref"}} },
+		want: staffOnly(http.StatusOK)},
 	"POST /api/v1/deposits": {
 		path: func(fixture) string { return "/api/v1/deposits" },
 		body: func(f fixture) any { return money(f) },

@@ -13,9 +13,10 @@ import (
 
 func handleOpen(log *slog.Logger, l *ledger.Ledger) http.Handler {
 	type request struct {
-		Currency string `json:"currency"`
-		Type     string `json:"type"`
-		Name     string `json:"name"`
+		Currency string        `json:"currency"`
+		Type     string        `json:"type"`
+		Name     string        `json:"name"`
+		Metadata bank.Metadata `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
@@ -24,7 +25,7 @@ func handleOpen(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		a, err := l.OpenAccount(r.Context(), p, ledger.OpenAccountInput{Currency: bank.Currency(in.Currency), Type: in.Type, Name: in.Name})
+		a, err := l.OpenAccount(r.Context(), p, ledger.OpenAccountInput{Currency: bank.Currency(in.Currency), Type: in.Type, Name: in.Name, Metadata: in.Metadata})
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return
@@ -46,7 +47,13 @@ func handleList(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		as, next, err := l.Accounts(r.Context(), p, owner, ledger.Page{Limit: limit, Cursor: cursor})
+		md, err := httpapi.MetadataFilter(r)
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		as, next, err := l.Accounts(r.Context(), p, ledger.AccountFilter{OwnerID: owner,
+			Metadata: md, Page: ledger.Page{Limit: limit, Cursor: cursor}})
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return
@@ -125,4 +132,21 @@ func gated(w http.ResponseWriter, r *http.Request, log *slog.Logger, gate *appro
 	if !approval.Written(w, o) {
 		httpapi.Encode(w, http.StatusOK, o.Account)
 	}
+}
+
+func handleSetMetadata(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		var in ledger.MetadataChange
+		if err := httpapi.Decode(w, r, &in); err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		a, err := l.SetAccountMetadata(r.Context(), p, r.PathValue("id"), in)
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, a)
+	})
 }

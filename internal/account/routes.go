@@ -24,4 +24,5 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, gate *approv
 	mux.Handle("POST /api/v1/accounts/{id}/unfreeze", authn(staff(handleSetStatus(log, gate, approval.ActionUnfreeze))))
 	mux.Handle("POST /api/v1/accounts/{id}/close", authn(staff(handleSetStatus(log, gate, approval.ActionClose))))
 	mux.Handle("PUT /api/v1/accounts/{id}/overdraft-limit", authn(staff(handleOverdraftLimit(log, gate))))
+	mux.Handle("PATCH /api/v1/accounts/{id}/metadata", authn(staff(handleSetMetadata(log, l))))
 }

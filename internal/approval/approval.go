@@ -51,6 +51,8 @@ type Request struct {
 	Amount        *int64 `json:"amount,omitempty"`
 	Currency      string `json:"currency,omitempty"`
 	Description   string `json:"description,omitempty"`
+	// Metadata goes with a deposit or withdrawal onto its transaction.
+	Metadata bank.Metadata `json:"metadata,omitempty"`
 }
 
 // money is the request's amount and currency.
@@ -62,10 +64,15 @@ func (r Request) money() bank.Money {
 	return bank.Money{Amount: n, Currency: bank.Currency(r.Currency)}
 }
 
+// cash is the request as the ledger's deposit and withdrawal take it.
+func (r Request) cash() ledger.CashInput {
+	return ledger.CashInput{AccountID: r.AccountID, Money: r.money(), Description: r.Description, Metadata: r.Metadata}
+}
+
 // hash fingerprints the action and its input: a retry under the same key
 // must carry the same request.
 func (r Request) hash() string {
-	b, _ := json.Marshal(r) // a struct of strings and integers always marshals
+	b, _ := json.Marshal(r) // strings, integers and a map of strings always marshal, the map in key order
 	h := sha256.Sum256(append([]byte(r.Action+"\n"), b...))
 	return hex.EncodeToString(h[:])
 }
@@ -167,6 +174,10 @@ func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Mic
 // (ledger), and for an approval KindInvalid (input), KindNotFound (the
 // account or transaction), KindRejected (idempotency_key_reused).
 func (s *Service) Do(ctx context.Context, p bank.Principal, idem ledger.Idempotency, req Request) (Outcome, error) {
+	// Checked before an approval keeps it, not only when the action runs.
+	if err := bank.CheckMetadata("metadata", req.Metadata); err != nil {
+		return Outcome{}, err
+	}
 	if p.Staff() && s.cfg.Rules.Applies(req) {
 		return s.request(ctx, p, idem.Key, req)
 	}
@@ -181,9 +192,9 @@ func (s *Service) run(ctx context.Context, p bank.Principal, idem ledger.Idempot
 	)
 	switch req.Action {
 	case ActionDeposit:
-		o.Result, err = s.l.Deposit(ctx, p, idem, req.AccountID, req.money(), req.Description)
+		o.Result, err = s.l.Deposit(ctx, p, idem, req.cash())
 	case ActionWithdrawal:
-		o.Result, err = s.l.Withdraw(ctx, p, idem, req.AccountID, req.money(), req.Description)
+		o.Result, err = s.l.Withdraw(ctx, p, idem, req.cash())
 	case ActionReversal:
 		o.Result, err = s.l.Reverse(ctx, p, idem, req.TransactionID, req.Description)
 	case ActionOverdraftLimit:

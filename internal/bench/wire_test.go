@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,7 @@ func TestWire(t *testing.T) {
 		dec.DisallowUnknownFields()
 		if r.URL.Path != "/base/api/v1/transfers" || r.Header.Get("Authorization") != "Bearer tok" ||
 			r.Header.Get("Idempotency-Key") != "key-"+string(rune('0'+n)) || dec.Decode(&tr) != nil ||
-			tr != (client.Transfer{FromAccountID: `a"1`, ToAccountID: "b", Amount: 42, Currency: "EUR"}) {
+			!reflect.DeepEqual(tr, client.Transfer{FromAccountID: `a"1`, ToAccountID: "b", Amount: 42, Currency: "EUR"}) {
 			t.Errorf("call %d: unexpected request %s %s %v", n, r.Method, r.URL.Path, r.Header)
 		}
 		switch n {

@@ -31,6 +31,11 @@ const (
 	HoldExpired  = "hold.expired"
 	// AccountFrozen: staff froze an account (internal/ledger). Payload Frozen.
 	AccountFrozen = "account.frozen"
+	// AccountMetadataChanged, TransactionMetadataChanged: staff amended an
+	// account's or a transaction's metadata (internal/ledger). Payload
+	// MetadataChanged.
+	AccountMetadataChanged     = "account.metadata_changed"
+	TransactionMetadataChanged = "transaction.metadata_changed"
 	// UserLocked: staff locked a user's access (internal/auth). Payload Locked.
 	UserLocked = "auth.login_failed_locked"
 	// PaymentSubmitted, PaymentSettled, PaymentFailed, PaymentReturned,
@@ -55,20 +60,22 @@ const Version = 1
 
 // catalogue makes the payload of each type, for Decode.
 var catalogue = map[string]func() Payload{
-	TransactionPosted: func() Payload { return new(Transaction) },
-	HoldCreated:       func() Payload { return new(Hold) },
-	HoldCaptured:      func() Payload { return new(Hold) },
-	HoldVoided:        func() Payload { return new(Hold) },
-	HoldExpired:       func() Payload { return new(Hold) },
-	AccountFrozen:     func() Payload { return new(Frozen) },
-	UserLocked:        func() Payload { return new(Locked) },
-	PaymentSubmitted:  func() Payload { return new(Payment) },
-	PaymentSettled:    func() Payload { return new(Payment) },
-	PaymentFailed:     func() Payload { return new(Payment) },
-	PaymentReturned:   func() Payload { return new(Payment) },
-	PaymentCancelled:  func() Payload { return new(Payment) },
-	ApprovalRequested: func() Payload { return new(Approval) },
-	ApprovalDecided:   func() Payload { return new(Approval) },
+	TransactionPosted:          func() Payload { return new(Transaction) },
+	HoldCreated:                func() Payload { return new(Hold) },
+	HoldCaptured:               func() Payload { return new(Hold) },
+	HoldVoided:                 func() Payload { return new(Hold) },
+	HoldExpired:                func() Payload { return new(Hold) },
+	AccountFrozen:              func() Payload { return new(Frozen) },
+	AccountMetadataChanged:     func() Payload { return new(MetadataChanged) },
+	TransactionMetadataChanged: func() Payload { return new(MetadataChanged) },
+	UserLocked:                 func() Payload { return new(Locked) },
+	PaymentSubmitted:           func() Payload { return new(Payment) },
+	PaymentSettled:             func() Payload { return new(Payment) },
+	PaymentFailed:              func() Payload { return new(Payment) },
+	PaymentReturned:            func() Payload { return new(Payment) },
+	PaymentCancelled:           func() Payload { return new(Payment) },
+	ApprovalRequested:          func() Payload { return new(Approval) },
+	ApprovalDecided:            func() Payload { return new(Approval) },
 }
 
 // Header opens every payload. Consumers deduplicate on EventID: a message
@@ -105,6 +112,7 @@ type Transaction struct {
 	Currency        bank.Currency `json:"currency"`
 	Description     string        `json:"description"`
 	Postings        []Posting     `json:"postings"`
+	Metadata        bank.Metadata `json:"metadata,omitempty"`
 }
 
 // Posting is one leg of a transaction, with its account's owner (none for
@@ -133,6 +141,18 @@ type Frozen struct {
 	AccountID string `json:"account_id"`
 	OwnerID   string `json:"owner_id"`
 	FrozenBy  string `json:"frozen_by"`
+}
+
+// MetadataChanged is the payload of account.metadata_changed and
+// transaction.metadata_changed: the object's metadata as it is now, and the
+// change that made it so.
+type MetadataChanged struct {
+	Header
+	ObjectID  string        `json:"object_id"` // the account's or the transaction's id
+	Metadata  bank.Metadata `json:"metadata"`
+	Set       bank.Metadata `json:"set,omitempty"`
+	Unset     []string      `json:"unset,omitempty"`
+	ChangedBy string        `json:"changed_by"`
 }
 
 // Locked is the payload of auth.login_failed_locked.

@@ -340,3 +340,34 @@ type List[T any] struct {
 	Data       []T    `json:"data"`
 	NextCursor string `json:"next_cursor,omitempty"`
 }
+
+// MetadataFilter reads the metadata filters of r's query, ?metadata[k]=v,
+// as the pairs a listed object must all carry. A malformed key, a value
+// that is not metadata, or the same key twice is KindInvalid.
+func MetadataFilter(r *http.Request) (bank.Metadata, error) {
+	var f bank.Metadata
+	for name, vs := range r.URL.Query() {
+		k, ok := strings.CutPrefix(name, "metadata[")
+		if !ok {
+			continue
+		}
+		k, ok = strings.CutSuffix(k, "]")
+		if !ok || !bank.ValidMetadataKey(k) {
+			return nil, bank.Invalid("metadata", "filters are metadata[key]=value, keys 1 to 40 characters of a-z 0-9 _ . -")
+		}
+		if len(vs) > 1 {
+			return nil, bank.Invalid("metadata["+k+"]", "is given more than once")
+		}
+		if err := bank.CheckMetadataValue("metadata", k, vs[0]); err != nil {
+			return nil, err
+		}
+		if f == nil {
+			f = bank.Metadata{}
+		}
+		f[k] = vs[0]
+	}
+	if err := bank.CheckMetadata("metadata", f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}

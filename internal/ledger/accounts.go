@@ -21,6 +21,7 @@ type OpenAccountInput struct {
 	Currency bank.Currency
 	Type     string // TypeChecking or TypeSavings
 	Name     string
+	Metadata bank.Metadata
 }
 
 // OpenAccount opens an account owned by p. The currency's system accounts are
@@ -37,9 +38,15 @@ func (l *Ledger) OpenAccount(ctx context.Context, p bank.Principal, in OpenAccou
 	if err := bank.CheckText("name", in.Name, 100); err != nil {
 		return nil, err
 	}
+	if err := bank.CheckMetadata("metadata", in.Metadata); err != nil {
+		return nil, err
+	}
 	now := l.clock()
 	a := &Account{ID: bank.NewID(), OwnerID: p.UserID, Name: in.Name, Type: in.Type,
-		Currency: in.Currency, Status: StatusActive, CreatedAt: now}
+		Currency: in.Currency, Status: StatusActive, CreatedAt: now, Metadata: in.Metadata}
+	if len(a.Metadata) == 0 {
+		a.Metadata = nil // none: shown as none, stored as NULL
+	}
 	if a.Name == "" {
 		a.Name = strings.ToUpper(in.Type[:1]) + in.Type[1:] + " " + string(in.Currency)
 	}
@@ -54,9 +61,11 @@ func (l *Ledger) OpenAccount(ctx context.Context, p bank.Principal, in OpenAccou
 					return fmt.Errorf("create system account %s: %w", id, err)
 				}
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, owner_id, number, name, type, currency, status, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)`, a.ID, a.OwnerID, a.Number, a.Name, a.Type, a.Currency, now)
-			return err
+			if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, owner_id, number, name, type, currency, status, created_at, metadata)
+				VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8)`, a.ID, a.OwnerID, a.Number, a.Name, a.Type, a.Currency, now, a.Metadata.Stored()); err != nil {
+				return err
+			}
+			return writeEntries(ctx, tx, l.db.Dialect, kindAccount, a.ID, a.Metadata, false)
 		})
 		if err != nil && store.IsUniqueViolation(err) && attempt < 3 {
 			continue // an account number collided: draw another
@@ -95,7 +104,7 @@ func (l *Ledger) Account(ctx context.Context, p bank.Principal, id string) (*Acc
 	if bank.CheckID("id", id) != nil {
 		return nil, notFound(id)
 	}
-	a, err := scanAccount(l.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	a, err := scanAccountRead(l.db.QueryRowContext(ctx, `SELECT `+accountReadColumns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(id)
 	}
@@ -108,11 +117,24 @@ func (l *Ledger) Account(ctx context.Context, p bank.Principal, id string) (*Acc
 	return a, nil
 }
 
+// AccountFilter narrows a list of accounts: to those of OwnerID when it is
+// not empty, and to those carrying every pair of Metadata.
+type AccountFilter struct {
+	OwnerID  string
+	Metadata bank.Metadata
+	Page
+}
+
 // Accounts lists the customer accounts p may see, newest first: a customer's
-// own; for staff every customer's, or ownerID's when it is not empty.
-func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string, page Page) ([]*Account, string, error) {
+// own; for staff every customer's, or f.OwnerID's when it is not empty. It
+// returns KindInvalid for a bad cursor, owner id or metadata filter.
+func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, f AccountFilter) ([]*Account, string, error) {
+	ownerID, page := f.OwnerID, f.Page
 	cur, err := bank.DecodeCursor(page.Cursor)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := bank.CheckMetadata("metadata", f.Metadata); err != nil {
 		return nil, "", err
 	}
 	if ownerID != "" && bank.CheckID("owner_id", ownerID) != nil {
@@ -124,12 +146,13 @@ func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string,
 		}
 		ownerID = scope
 	}
-	q := `SELECT ` + accountColumns + ` FROM accounts WHERE owner_id IS NOT NULL`
+	q := `SELECT ` + accountReadColumns + ` FROM accounts WHERE owner_id IS NOT NULL`
 	var args []any
 	if ownerID != "" {
 		args = append(args, ownerID)
 		q += fmt.Sprintf(` AND owner_id = $%d`, len(args))
 	}
+	q, args = matchMetadata(l.db.Dialect, q, args, kindAccount, "id", f.Metadata)
 	q, args = cur.NewestFirst(q, args, "id", page.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -138,7 +161,7 @@ func (l *Ledger) Accounts(ctx context.Context, p bank.Principal, ownerID string,
 	defer rows.Close()
 	out := []*Account{}
 	for rows.Next() {
-		a, err := scanAccount(rows)
+		a, err := scanAccountRead(rows)
 		if err != nil {
 			return nil, "", err
 		}
@@ -247,7 +270,7 @@ func (l *Ledger) updateAccount(ctx context.Context, id, q string, args []any,
 		if err != nil {
 			return err
 		}
-		a, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+		a, err = scanAccountRead(tx.QueryRowContext(ctx, `SELECT `+accountReadColumns+` FROM accounts WHERE id = $1`, id))
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && a.System()) {
 			return notFound(id)
 		}

@@ -28,14 +28,14 @@ func TestStaffActionsAudited(t *testing.T) {
 		b := open(t, l, alice, "EUR", 0)
 		before := auditRows(t, db)
 
-		dep, err := l.Deposit(ctx, operator, idem("d"), a, eur(500), "")
+		dep, err := l.Deposit(ctx, operator, idem("d"), ledger.CashInput{AccountID: a, Money: eur(500)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.Withdraw(ctx, alice, idem("own"), a, eur(10), ""); err != nil { // the owner: not audited
+		if _, err := l.Withdraw(ctx, alice, idem("own"), ledger.CashInput{AccountID: a, Money: eur(10)}); err != nil { // the owner: not audited
 			t.Fatal(err)
 		}
-		if _, err := l.Withdraw(ctx, operator, idem("behalf"), a, eur(20), ""); err != nil {
+		if _, err := l.Withdraw(ctx, operator, idem("behalf"), ledger.CashInput{AccountID: a, Money: eur(20)}); err != nil {
 			t.Fatal(err)
 		}
 		tr, err := l.Transfer(ctx, alice, idem("t"), ledger.TransferInput{From: a, To: b, Money: eur(30)})
@@ -118,7 +118,7 @@ func TestAuditHostileOrigin(t *testing.T) {
 		a := open(t, l, customer(t, db, "alice"), "EUR", 0)
 		ctx := bank.WithOrigin(context.Background(), bank.Origin{RequestID: "req\x00\xff\n", ClientIP: "192.0.2.7"})
 		before := len(auditRows(t, db))
-		if _, err := l.Deposit(ctx, operator, idem("d"), a, eur(500), ""); err != nil {
+		if _, err := l.Deposit(ctx, operator, idem("d"), ledger.CashInput{AccountID: a, Money: eur(500)}); err != nil {
 			t.Fatal(err)
 		}
 		rows := auditRows(t, db)[before:]

@@ -233,7 +233,7 @@ func TestRefusalsAreKept(t *testing.T) {
 		if bank.ErrorCode(err) != "insufficient_funds" {
 			t.Fatalf("first: %v, want insufficient_funds", err)
 		}
-		if _, err := l.Deposit(ctx, operator, idem("more"), src, eur(100), ""); err != nil {
+		if _, err := l.Deposit(ctx, operator, idem("more"), ledger.CashInput{AccountID: src, Money: eur(100)}); err != nil {
 			t.Fatal(err)
 		}
 		res, again := l.Transfer(ctx, alice, idem("big"), big)

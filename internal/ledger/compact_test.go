@@ -43,10 +43,10 @@ func TestCompactKeys(t *testing.T) {
 					ledger.TransferInput{From: a, To: b, Money: eur(25), Description: desc})
 			}},
 			{"deposit", compact, true, func(l *ledger.Ledger, key, hash string) (ledger.Result, error) {
-				return l.Deposit(ctx, operator, ledger.Idempotency{Key: key, Hash: hash}, b, eur(7), desc)
+				return l.Deposit(ctx, operator, ledger.Idempotency{Key: key, Hash: hash}, ledger.CashInput{AccountID: b, Money: eur(7), Description: desc})
 			}},
 			{"withdrawal", compact, true, func(l *ledger.Ledger, key, hash string) (ledger.Result, error) {
-				return l.Withdraw(ctx, alice, ledger.Idempotency{Key: key, Hash: hash}, a, eur(3), "")
+				return l.Withdraw(ctx, alice, ledger.Idempotency{Key: key, Hash: hash}, ledger.CashInput{AccountID: a, Money: eur(3)})
 			}},
 			{"reversal", compact, false, func(l *ledger.Ledger, key, hash string) (ledger.Result, error) {
 				return l.Reverse(ctx, operator, ledger.Idempotency{Key: key, Hash: hash}, transferID, "undo")

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
 )
 
@@ -27,6 +28,25 @@ func encode(v any) []byte {
 		return appendTransactionEvent(make([]byte, 0, 512), v)
 	}
 	return mustJSON(v)
+}
+
+// appendMetadata encodes m as the member of a struct tagged
+// `json:"metadata,omitempty"`: nothing when it is empty, its keys sorted as
+// encoding/json sorts a map's.
+func appendMetadata(b []byte, m bank.Metadata) []byte {
+	if len(m) == 0 {
+		return b
+	}
+	b = append(b, `,"metadata":{`...)
+	for i, k := range m.Keys() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, m[k])
+	}
+	return append(b, '}')
 }
 
 func (t *Transaction) appendJSON(b []byte) []byte {
@@ -69,6 +89,7 @@ func (t *Transaction) appendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = appendMetadata(b, t.Metadata)
 	return append(b, '}')
 }
 
@@ -115,6 +136,7 @@ func appendTransactionEvent(b []byte, e *event.Transaction) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = appendMetadata(b, e.Metadata)
 	return append(b, '}')
 }
 

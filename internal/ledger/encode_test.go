@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
 )
 
@@ -58,6 +59,16 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 		if i%4 == 0 {
 			ev.Postings = nil
 		}
+		// Metadata: none, empty, and several keys in an order the map does
+		// not keep, with hostile values.
+		switch i % 3 {
+		case 1:
+			tx.Metadata, ev.Metadata = bank.Metadata{}, bank.Metadata{}
+		case 2:
+			md := bank.Metadata{"z.last": s, "a-first": "<&>" + s, "m_9": texts[(i+1)%len(texts)]}
+			tx.Metadata, ev.Metadata = md, md
+		}
+		check("transaction with metadata", tx)
 		check("event", ev)
 	}
 }

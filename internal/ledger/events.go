@@ -23,7 +23,7 @@ func (t *Transaction) event(h event.Header, accounts map[string]*Account) *event
 		}
 	}
 	return &event.Transaction{Header: h, TransactionID: t.ID, TransactionType: t.Type, Amount: t.Amount,
-		Currency: t.Currency, Description: t.Description, Postings: legs}
+		Currency: t.Currency, Description: t.Description, Postings: legs, Metadata: t.Metadata}
 }
 
 // event is h's event of type typ (hold.created, hold.captured, …), on

@@ -42,9 +42,11 @@ func (l *Ledger) Transaction(ctx context.Context, p bank.Principal, id string) (
 	return t, nil
 }
 
-// HistoryFilter bounds an account's history in time: From inclusive, To exclusive.
+// HistoryFilter bounds an account's history in time (From inclusive, To
+// exclusive) and to the transactions carrying every pair of Metadata.
 type HistoryFilter struct {
 	From, To *time.Time
+	Metadata bank.Metadata
 	Page
 }
 
@@ -59,6 +61,9 @@ func (l *Ledger) History(ctx context.Context, p bank.Principal, accountID string
 	if err != nil {
 		return nil, "", err
 	}
+	if err := bank.CheckMetadata("metadata", f.Metadata); err != nil {
+		return nil, "", err
+	}
 	q := `SELECT transaction_id, created_at FROM postings WHERE account_id = $1`
 	args := []any{accountID}
 	if f.From != nil {
@@ -69,6 +74,7 @@ func (l *Ledger) History(ctx context.Context, p bank.Principal, accountID string
 		args = append(args, f.To.UTC())
 		q += fmt.Sprintf(` AND created_at < $%d`, len(args))
 	}
+	q, args = matchMetadata(l.db.Dialect, q, args, kindTransaction, "transaction_id", f.Metadata)
 	q, args = cur.NewestFirst(q, args, "transaction_id", f.Limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -80,6 +80,7 @@ type Account struct {
 	OverdraftLimit int64         `json:"overdraft_limit"`
 	Balance        Balance       `json:"balance"`
 	CreatedAt      time.Time     `json:"created_at"`
+	Metadata       bank.Metadata `json:"metadata,omitempty"`
 }
 
 // Balance is an account's balances in minor units.
@@ -112,6 +113,7 @@ type Transaction struct {
 	HoldID      string        `json:"hold_id,omitempty"`
 	CreatedAt   time.Time     `json:"created_at"`
 	Postings    []Posting     `json:"postings"`
+	Metadata    bank.Metadata `json:"metadata,omitempty"`
 
 	createdBy string
 }
@@ -134,6 +136,7 @@ type Hold struct {
 	Description    string        `json:"description"`
 	ExpiresAt      *time.Time    `json:"expires_at"`
 	CreatedAt      time.Time     `json:"created_at"`
+	Metadata       bank.Metadata `json:"metadata,omitempty"`
 
 	createdBy string
 	updatedAt time.Time

@@ -47,7 +47,7 @@ func open(t testing.TB, l *ledger.Ledger, p bank.Principal, cur bank.Currency, f
 		t.Fatal(err)
 	}
 	if funds > 0 {
-		res, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "fund-" + a.ID, Hash: "h"}, a.ID, bank.Money{Amount: funds, Currency: cur}, "")
+		res, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "fund-" + a.ID, Hash: "h"}, ledger.CashInput{AccountID: a.ID, Money: bank.Money{Amount: funds, Currency: cur}})
 		if err != nil || !res.Created {
 			t.Fatalf("fund: %v %+v", err, res)
 		}
@@ -352,7 +352,7 @@ func TestAccountLifecycle(t *testing.T) {
 		key := 0
 		withdraw := func(n int64) error {
 			key++
-			_, err := l.Withdraw(ctx, alice, ledger.Idempotency{Key: fmt.Sprint("w", key), Hash: "h"}, a, eur(n), "")
+			_, err := l.Withdraw(ctx, alice, ledger.Idempotency{Key: fmt.Sprint("w", key), Hash: "h"}, ledger.CashInput{AccountID: a, Money: eur(n)})
 			return err
 		}
 		if _, err := l.SetStatus(ctx, alice, a, ledger.ActionFreeze); bank.ErrorKind(err) != bank.KindForbidden {
@@ -389,14 +389,14 @@ func TestAccountLifecycle(t *testing.T) {
 		if _, err := l.SetStatus(ctx, operator, a, ledger.ActionClose); bank.ErrorCode(err) != "balance_not_zero" {
 			t.Errorf("closing at -300: %v, want balance_not_zero", err)
 		}
-		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "back", Hash: "h"}, a, eur(300), ""); err != nil {
+		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "back", Hash: "h"}, ledger.CashInput{AccountID: a, Money: eur(300)}); err != nil {
 			t.Fatal(err)
 		}
 		closed, err := l.SetStatus(ctx, operator, a, ledger.ActionClose)
 		if err != nil || closed.Status != ledger.StatusClosed {
 			t.Fatalf("close at zero = %+v, %v", closed, err)
 		}
-		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "after", Hash: "h"}, a, eur(1), ""); bank.ErrorCode(err) != "account_closed" {
+		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "after", Hash: "h"}, ledger.CashInput{AccountID: a, Money: eur(1)}); bank.ErrorCode(err) != "account_closed" {
 			t.Errorf("deposit to a closed account: %v, want account_closed", err)
 		}
 		if _, err := l.SetStatus(ctx, operator, a, ledger.ActionUnfreeze); bank.ErrorCode(err) != "account_closed" {
@@ -424,11 +424,11 @@ func TestBalancesNeverWrap(t *testing.T) {
 		if _, err := db.ExecContext(ctx, `UPDATE accounts SET posted = $1 WHERE id = $2`, int64(math.MinInt64)+bank.MaxAmount/2, cash); err != nil {
 			t.Fatal(err)
 		}
-		_, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "big", Hash: "h"}, a, bank.Money{Amount: bank.MaxAmount, Currency: "EUR"}, "")
+		_, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "big", Hash: "h"}, ledger.CashInput{AccountID: a, Money: bank.Money{Amount: bank.MaxAmount, Currency: "EUR"}})
 		if bank.ErrorCode(err) != "balance_limit_exceeded" {
 			t.Errorf("deposit that would wrap the cash account: %v, want balance_limit_exceeded", err)
 		}
-		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "small", Hash: "h"}, a, bank.Money{Amount: 10, Currency: "EUR"}, ""); err != nil {
+		if _, err := l.Deposit(ctx, operator, ledger.Idempotency{Key: "small", Hash: "h"}, ledger.CashInput{AccountID: a, Money: bank.Money{Amount: 10, Currency: "EUR"}}); err != nil {
 			t.Errorf("deposit that fits: %v", err)
 		}
 	})

@@ -42,7 +42,16 @@ type command struct {
 	holdID      string
 	txID        string // the transaction a reversal reverses
 	settle      bool   // a capture into the settlement account (system.go)
-	err         error  // a batch item the ledger refused before queueing it
+	metadata    bank.Metadata
+	err         error // a batch item the ledger refused before queueing it
+}
+
+// CashInput pays Money into (a deposit) or out of (a withdrawal) an account.
+type CashInput struct {
+	AccountID   string
+	Money       bank.Money
+	Description string
+	Metadata    bank.Metadata
 }
 
 // TransferInput moves Money from one account to another.
@@ -50,6 +59,7 @@ type TransferInput struct {
 	From, To    string
 	Money       bank.Money
 	Description string
+	Metadata    bank.Metadata
 }
 
 // HoldInput reserves Money on an account until ExpiresAt (nil: no expiry).
@@ -58,6 +68,7 @@ type HoldInput struct {
 	Money       bank.Money
 	ExpiresAt   *time.Time
 	Description string
+	Metadata    bank.Metadata
 }
 
 // MaxBatchTransfers is the most transfers one batch request may carry.
@@ -92,7 +103,10 @@ func (in TransferInput) check() error {
 	if err := checkMoney("amount", in.Money); err != nil {
 		return err
 	}
-	return bank.CheckText("description", in.Description, maxDescription)
+	if err := bank.CheckText("description", in.Description, maxDescription); err != nil {
+		return err
+	}
+	return bank.CheckMetadata("metadata", in.Metadata)
 }
 
 // submitOne checks the request's key, then queues its single command.
@@ -104,32 +118,37 @@ func (l *Ledger) submitOne(ctx context.Context, p bank.Principal, idem Idempoten
 }
 
 // Deposit credits cash to a customer account. Operators only.
-func (l *Ledger) Deposit(ctx context.Context, p bank.Principal, idem Idempotency, accountID string, m bank.Money, description string) (Result, error) {
+func (l *Ledger) Deposit(ctx context.Context, p bank.Principal, idem Idempotency, in CashInput) (Result, error) {
 	if err := requireStaff(p); err != nil {
 		return Result{}, err
 	}
-	if err := checkAccountMoney(accountID, m, description); err != nil {
+	if err := checkAccountMoney(in.AccountID, in.Money, in.Description, in.Metadata); err != nil {
 		return Result{}, err
 	}
-	return l.submitOne(ctx, p, idem, command{op: opDeposit, to: accountID, money: m, description: description})
+	return l.submitOne(ctx, p, idem, command{op: opDeposit, to: in.AccountID, money: in.Money,
+		description: in.Description, metadata: in.Metadata})
 }
 
 // Withdraw pays cash out of an account; its owner or an operator.
-func (l *Ledger) Withdraw(ctx context.Context, p bank.Principal, idem Idempotency, accountID string, m bank.Money, description string) (Result, error) {
-	if err := checkAccountMoney(accountID, m, description); err != nil {
+func (l *Ledger) Withdraw(ctx context.Context, p bank.Principal, idem Idempotency, in CashInput) (Result, error) {
+	if err := checkAccountMoney(in.AccountID, in.Money, in.Description, in.Metadata); err != nil {
 		return Result{}, err
 	}
-	return l.submitOne(ctx, p, idem, command{op: opWithdrawal, from: accountID, money: m, description: description})
+	return l.submitOne(ctx, p, idem, command{op: opWithdrawal, from: in.AccountID, money: in.Money,
+		description: in.Description, metadata: in.Metadata})
 }
 
-func checkAccountMoney(accountID string, m bank.Money, description string) error {
+func checkAccountMoney(accountID string, m bank.Money, description string, md bank.Metadata) error {
 	if err := bank.CheckID("account_id", accountID); err != nil {
 		return err
 	}
 	if err := checkMoney("amount", m); err != nil {
 		return err
 	}
-	return bank.CheckText("description", description, maxDescription)
+	if err := bank.CheckText("description", description, maxDescription); err != nil {
+		return err
+	}
+	return bank.CheckMetadata("metadata", md)
 }
 
 // Transfer moves money from an account of the caller's to any customer account.
@@ -141,7 +160,7 @@ func (l *Ledger) Transfer(ctx context.Context, p bank.Principal, idem Idempotenc
 }
 
 func transferCommand(in TransferInput) command {
-	return command{op: opTransfer, from: in.From, to: in.To, money: in.Money, description: in.Description}
+	return command{op: opTransfer, from: in.From, to: in.To, money: in.Money, description: in.Description, metadata: in.Metadata}
 }
 
 // TransferBatch posts 1 to MaxBatchTransfers transfers together. Each
@@ -164,11 +183,11 @@ func (l *Ledger) TransferBatch(ctx context.Context, p bank.Principal, idem Idemp
 
 // CreateHold reserves money on an account of the caller's (or any, for staff).
 func (l *Ledger) CreateHold(ctx context.Context, p bank.Principal, idem Idempotency, in HoldInput) (Result, error) {
-	if err := checkAccountMoney(in.AccountID, in.Money, in.Description); err != nil {
+	if err := checkAccountMoney(in.AccountID, in.Money, in.Description, in.Metadata); err != nil {
 		return Result{}, err
 	}
 	return l.submitOne(ctx, p, idem, command{op: opHold, from: in.AccountID, money: in.Money,
-		expiresAt: in.ExpiresAt, description: in.Description})
+		expiresAt: in.ExpiresAt, description: in.Description, metadata: in.Metadata})
 }
 
 // CaptureHold posts amount (0: the whole remainder) of a pending hold to a

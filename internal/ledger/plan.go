@@ -123,9 +123,12 @@ func keep(r *request, res Result, err error, compact bool) (storedKey, bool) {
 
 // rebuildable reports whether t, as loadTransactions reads it back, encodes
 // to the same bytes: it does when its postings are in the order they are
-// read in, by amount and then account.
+// read in, by amount and then account, and it has no metadata. Staff may
+// amend a transaction's metadata later, so a transaction made with metadata
+// keeps its answer as it was; and the rebuild of one made without shows it
+// without, whatever was added since (replay).
 func rebuildable(t *Transaction) bool {
-	return t != nil && t.Status == "posted" && slices.IsSortedFunc(t.Postings, func(a, b Posting) int {
+	return t != nil && t.Status == "posted" && len(t.Metadata) == 0 && slices.IsSortedFunc(t.Postings, func(a, b Posting) int {
 		if c := cmp.Compare(a.Amount, b.Amount); c != 0 {
 			return c
 		}
@@ -142,7 +145,11 @@ func (s storedKey) replay(r *request, kept map[string]*Transaction) reply {
 		if t == nil {
 			return reply{err: fmt.Errorf("idempotency key %q: its transaction %s is missing", s.key, s.txID)}
 		}
-		return reply{res: Result{Transaction: t, Created: true, Replayed: true}}
+		// The answer was the transaction made without metadata (rebuildable):
+		// metadata amended since is not part of it.
+		first := *t
+		first.Metadata = nil
+		return reply{res: Result{Transaction: &first, Created: true, Replayed: true}}
 	}
 	if s.outcome == outcomeRefused {
 		var doc bank.ErrorBody

@@ -105,7 +105,8 @@ const (
 
 // writesSQL writes a batch's balances, transactions, postings, events and
 // idempotency keys, each set-based over arrays; an empty array writes
-// nothing. "AND a.id = ANY($2)" keeps the planner on the accounts' primary
+// nothing. A transaction's metadata travels as text, NULL when it has none,
+// and becomes jsonb in the insert. "AND a.id = ANY($2)" keeps the planner on the accounts' primary
 // key: joined to an unnest of more than a few dozen rows it would otherwise
 // scan the table.
 const writesSQL = `WITH balances AS (
@@ -113,9 +114,10 @@ const writesSQL = `WITH balances AS (
 		FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS v(id, posted, pending)
 		WHERE a.id = v.id AND a.id = ANY($2)
 	), transactions AS (
-		INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, created_at)
-		SELECT v.*, $1::timestamptz FROM unnest($5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-		AS v(id, type, amount, currency, description, created_by, reverses_id, hold_id)
+		INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata, created_at)
+		SELECT v.id, v.type, v.amount, v.currency, v.description, v.created_by, v.reverses_id, v.hold_id, v.metadata::jsonb, $1::timestamptz
+		FROM unnest($5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $27::text[])
+		AS v(id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata)
 	), postings AS (
 		INSERT INTO postings (transaction_id, account_id, amount, currency, created_at)
 		SELECT v.*, $1::timestamptz FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) AS v
@@ -221,12 +223,12 @@ func (s *pgBatch) write(b *batch) error {
 	ids, posted, pending := b.dirtyAccounts()
 	n := len(b.txs)
 	id, typ, cur, desc, by := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	rev, hold, amt := make([]*string, n), make([]*string, n), make([]int64, n)
+	rev, hold, md, amt := make([]*string, n), make([]*string, n), make([]*string, n), make([]int64, n)
 	var pTx, pAcct, pCur []string
 	var pAmt []int64
 	for i, t := range b.txs {
 		id[i], typ[i], cur[i], desc[i], by[i], amt[i] = t.ID, t.Type, string(t.Currency), t.Description, t.createdBy, t.Amount
-		rev[i], hold[i] = nullable(t.ReversesID), nullable(t.HoldID)
+		rev[i], hold[i], md[i] = nullable(t.ReversesID), nullable(t.HoldID), t.Metadata.Stored()
 		for _, p := range t.Postings {
 			pTx, pAcct, pCur, pAmt = append(pTx, t.ID), append(pAcct, p.AccountID), append(pCur, string(t.Currency)), append(pAmt, p.Amount)
 		}
@@ -247,10 +249,10 @@ func (s *pgBatch) write(b *batch) error {
 		id, typ, amt, cur, desc, by, rev, hold,
 		pTx, pAcct, pAmt, pCur,
 		eID, eBody,
-		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome)
+		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome, md)
 	for _, h := range b.newHolds {
-		pipe.Queue(`INSERT INTO holds (`+holdColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status, h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt)
+		pipe.Queue(insertHoldSQL, h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status,
+			h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt, h.Metadata.Stored())
 	}
 	for _, h := range b.holdsDone {
 		pipe.Queue(`UPDATE holds SET captured = $2, status = $3, updated_at = $4 WHERE id = $1`,

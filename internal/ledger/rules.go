@@ -175,7 +175,7 @@ func overflows(a *Account, delta int64) bool {
 // move records a two-legged transaction moving amount from debit to credit.
 func (b *batch) move(p bank.Principal, typ string, c command, debit, credit *Account, amount int64) *Transaction {
 	t := &Transaction{ID: bank.NewID(), Type: typ, Status: "posted", Amount: amount,
-		Currency: debit.Currency, Description: c.description, CreatedAt: b.now, createdBy: p.UserID,
+		Currency: debit.Currency, Description: c.description, Metadata: c.metadata, CreatedAt: b.now, createdBy: p.UserID,
 		Postings: []Posting{{AccountID: debit.ID, Amount: -amount}, {AccountID: credit.ID, Amount: amount}}}
 	b.record(t)
 	return t
@@ -205,7 +205,7 @@ func (b *batch) hold(p bank.Principal, c command) (any, bool, error) {
 		return nil, false, bank.Invalid("expires_at", "must be in the future")
 	}
 	h := &Hold{ID: bank.NewID(), AccountID: a.ID, Amount: c.money.Amount, Currency: a.Currency,
-		Status: HoldPending, Description: c.description, ExpiresAt: c.expiresAt, CreatedAt: b.now,
+		Status: HoldPending, Description: c.description, Metadata: c.metadata, ExpiresAt: c.expiresAt, CreatedAt: b.now,
 		createdBy: p.UserID, updatedAt: b.now}
 	a.Balance.Pending += h.Amount
 	a.setAvailable()
@@ -275,7 +275,8 @@ func (b *batch) capture(p bank.Principal, c command) (any, bool, error) {
 		h.Status = HoldCaptured
 	}
 	b.changedHold(h)
-	c.description = h.Description
+	// The capture carries what its hold carried.
+	c.description, c.metadata = h.Description, h.Metadata
 	t := b.move(p, captureType(c), c, from, to, amount)
 	t.HoldID = h.ID
 	return t, true, nil

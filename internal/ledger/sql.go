@@ -16,6 +16,11 @@ import (
 
 const accountColumns = `id, owner_id, number, name, type, currency, status, overdraft_limit, posted, pending, created_at`
 
+// accountReadColumns are an account's columns as its reads show it. The
+// write path reads accountColumns: it never shows an account, and would
+// otherwise decode the metadata of every account of every transfer.
+const accountReadColumns = accountColumns + `, metadata`
+
 type scanner interface{ Scan(dest ...any) error }
 
 // rows is what both database/sql and pgx return from a query.
@@ -38,6 +43,24 @@ func scanAccount(s scanner) (*Account, error) {
 	return &a, nil
 }
 
+// scanAccountRead scans a row of accountReadColumns.
+func scanAccountRead(s scanner) (*Account, error) {
+	var md *string
+	a, err := scanAccount(scanFunc(func(dest ...any) error { return s.Scan(append(dest, &md)...) }))
+	if err != nil {
+		return nil, err
+	}
+	if a.Metadata, err = bank.ParseMetadata(md); err != nil {
+		return nil, fmt.Errorf("account %s: its metadata: %w", a.ID, err)
+	}
+	return a, nil
+}
+
+// scanFunc is a scanner made of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
 // inList returns SQL matching column against ids, and its argument: an array
 // on PostgreSQL, a JSON array on SQLite.
 func inList(d store.Dialect, column string, n int, ids []string) (string, any) {
@@ -48,14 +71,21 @@ func inList(d store.Dialect, column string, n int, ids []string) (string, any) {
 	return fmt.Sprintf("%s IN (SELECT value FROM json_each($%d))", column, n), string(b)
 }
 
-const holdColumns = `id, account_id, amount, captured, currency, status, description, created_by, expires_at, created_at, updated_at`
+const holdColumns = `id, account_id, amount, captured, currency, status, description, created_by, expires_at, created_at, updated_at, metadata`
+
+const insertHoldSQL = `INSERT INTO holds (` + holdColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 func scanHold(s scanner) (*Hold, error) {
 	var h Hold
 	var expires sql.NullTime
+	var md *string
 	if err := s.Scan(&h.ID, &h.AccountID, &h.Amount, &h.CapturedAmount, &h.Currency, &h.Status,
-		&h.Description, &h.createdBy, &expires, &h.CreatedAt, &h.updatedAt); err != nil {
+		&h.Description, &h.createdBy, &expires, &h.CreatedAt, &h.updatedAt, &md); err != nil {
 		return nil, err
+	}
+	var err error
+	if h.Metadata, err = bank.ParseMetadata(md); err != nil {
+		return nil, fmt.Errorf("hold %s: its metadata: %w", h.ID, err)
 	}
 	if expires.Valid {
 		t := expires.Time.UTC()
@@ -90,7 +120,7 @@ func loadTransactions(ctx context.Context, q query, d store.Dialect, ids []strin
 	}
 	cond, arg := inList(d, "id", 1, ids)
 	rows, done, err := q(ctx, `SELECT id, type, amount, currency, description, created_by,
-		reverses_id, hold_id, created_at FROM transactions WHERE `+cond, arg)
+		reverses_id, hold_id, created_at, metadata FROM transactions WHERE `+cond, arg)
 	if err != nil {
 		return nil, fmt.Errorf("load transactions: %w", err)
 	}
@@ -98,10 +128,15 @@ func loadTransactions(ctx context.Context, q query, d store.Dialect, ids []strin
 	for rows.Next() {
 		var t Transaction
 		var reverses, hold sql.NullString
+		var md *string
 		if err := rows.Scan(&t.ID, &t.Type, &t.Amount, &t.Currency, &t.Description, &t.createdBy,
-			&reverses, &hold, &t.CreatedAt); err != nil {
+			&reverses, &hold, &t.CreatedAt, &md); err != nil {
 			done()
 			return nil, err
+		}
+		if t.Metadata, err = bank.ParseMetadata(md); err != nil {
+			done()
+			return nil, fmt.Errorf("transaction %s: its metadata: %w", t.ID, err)
 		}
 		t.Status, t.ReversesID, t.HoldID, t.CreatedAt = "posted", reverses.String, hold.String, t.CreatedAt.UTC()
 		byID[t.ID] = &t

@@ -103,20 +103,24 @@ func (s *sqliteBatch) write(b *batch) error {
 	for i := range ids {
 		bal.args = append(bal.args, []any{ids[i], posted[i], pending[i]})
 	}
-	txr := table{what: "transactions", q: `INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`}
+	txr := table{what: "transactions", q: `INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`}
+	mr := table{what: "metadata", q: insertMetadataSQL}
 	pr := table{what: "postings", q: `INSERT INTO postings (transaction_id, account_id, amount, currency, created_at) VALUES ($1, $2, $3, $4, $5)`}
 	for _, t := range b.txs {
 		txr.args = append(txr.args, []any{t.ID, t.Type, t.Amount, string(t.Currency), t.Description, t.createdBy,
-			nullable(t.ReversesID), nullable(t.HoldID), b.now})
+			nullable(t.ReversesID), nullable(t.HoldID), t.Metadata.Stored(), b.now})
+		for _, k := range t.Metadata.Keys() {
+			mr.args = append(mr.args, []any{kindTransaction, t.ID, k, t.Metadata[k]})
+		}
 		for _, p := range t.Postings {
 			pr.args = append(pr.args, []any{t.ID, p.AccountID, p.Amount, string(t.Currency), b.now})
 		}
 	}
-	hr := table{what: "holds", q: `INSERT INTO holds (` + holdColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`}
+	hr := table{what: "holds", q: insertHoldSQL}
 	for _, h := range b.newHolds {
 		hr.args = append(hr.args, []any{h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status,
-			h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt})
+			h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt, h.Metadata.Stored()})
 	}
 	hu := table{what: "holds", q: `UPDATE holds SET captured = $2, status = $3, updated_at = $4 WHERE id = $1`}
 	for _, h := range b.holdsDone {
@@ -134,7 +138,7 @@ func (s *sqliteBatch) write(b *batch) error {
 	if err := event.Write(s.ctx, s.tx, b.events...); err != nil {
 		return err
 	}
-	for _, t := range []table{bal, txr, pr, hr, hu, kr, ar} {
+	for _, t := range []table{bal, txr, mr, pr, hr, hu, kr, ar} {
 		if len(t.args) == 0 {
 			continue
 		}

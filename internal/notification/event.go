@@ -14,9 +14,9 @@ import (
 // quiet are events the platform writes that no user is told about: they are
 // acknowledged as "ignored", not as unknown. (A payment's submission and
 // the customer's own cancellation need no message; its outcome does.
-// Approvals concern staff alone.)
+// Approvals concern staff alone, and metadata is the bank's own record.)
 var quiet = []string{event.HoldCaptured, event.HoldVoided, event.HoldExpired, event.PaymentSubmitted, event.PaymentCancelled,
-	event.ApprovalRequested, event.ApprovalDecided}
+	event.ApprovalRequested, event.ApprovalDecided, event.AccountMetadataChanged, event.TransactionMetadataChanged}
 
 // notice is what the service reads of an event: its header and the fields
 // its templates and webhooks use, taken from internal/event's payloads. A

@@ -22,6 +22,9 @@ type CreateInput struct {
 	// Schedule, when set, repeats the payment; ScheduledFor then bounds its
 	// first occurrence from below.
 	Schedule *ScheduleInput
+	// Metadata is the client's own, kept with the payment (the first
+	// occurrence of a recurring one).
+	Metadata bank.Metadata
 }
 
 // maxReference is the longest reference, in characters (what SEPA carries).
@@ -38,6 +41,9 @@ func (in *CreateInput) check(now time.Time) (refusal error, err error) {
 		return nil, err
 	}
 	if err := bank.CheckText("reference", in.Reference, maxReference); err != nil {
+		return nil, err
+	}
+	if err := bank.CheckMetadata("metadata", in.Metadata); err != nil {
 		return nil, err
 	}
 	if in.ScheduledFor != nil && !in.ScheduledFor.After(now) && in.Schedule == nil {
@@ -102,6 +108,9 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 	pay := &Payment{ID: bank.NewID(), OwnerID: acct.OwnerID, FromAccountID: acct.ID, Amount: in.Money.Amount,
 		Currency: in.Money.Currency, Beneficiary: in.Beneficiary, Reference: in.Reference, Status: StatusAccepting,
 		Rail: s.rail.Name(), History: []Change{}, CreatedAt: now, UpdatedAt: now}
+	if len(in.Metadata) > 0 {
+		pay.Metadata = in.Metadata
+	}
 	var sched *schedule
 	if in.Schedule != nil {
 		sched = newSchedule(pay, in.Schedule, in.ScheduledFor, now)

@@ -19,6 +19,7 @@ type createRequest struct {
 	Reference     string         `json:"reference"`
 	ScheduledFor  *string        `json:"scheduled_for"`
 	Schedule      *ScheduleInput `json:"schedule"`
+	Metadata      bank.Metadata  `json:"metadata"`
 }
 
 // handleCreate is POST /api/v1/payments: the Idempotency-Key flow of every
@@ -37,7 +38,7 @@ func handleCreate(log *slog.Logger, s *Service) http.Handler {
 			return
 		}
 		ci := CreateInput{FromAccountID: in.FromAccountID, Money: bank.Money{Amount: int64(in.Amount), Currency: bank.Currency(in.Currency)},
-			Beneficiary: in.Beneficiary, Reference: in.Reference, Schedule: in.Schedule}
+			Beneficiary: in.Beneficiary, Reference: in.Reference, Schedule: in.Schedule, Metadata: in.Metadata}
 		if in.ScheduledFor != nil {
 			t, err := time.Parse(time.RFC3339, *in.ScheduledFor)
 			if err != nil {

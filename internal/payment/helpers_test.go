@@ -74,8 +74,7 @@ func (e *env) account(p bank.Principal, cur bank.Currency, funds int64) string {
 		e.t.Fatal(err)
 	}
 	if funds > 0 {
-		if _, err := e.l.Deposit(ctx, operator, ledger.Idempotency{Key: "fund-" + a.ID, Hash: "h"}, a.ID,
-			bank.Money{Amount: funds, Currency: cur}, ""); err != nil {
+		if _, err := e.l.Deposit(ctx, operator, ledger.Idempotency{Key: "fund-" + a.ID, Hash: "h"}, ledger.CashInput{AccountID: a.ID, Money: bank.Money{Amount: funds, Currency: cur}}); err != nil {
 			e.t.Fatal(err)
 		}
 	}

@@ -60,6 +60,7 @@ type Payment struct {
 	History       []Change      `json:"history"`
 	CreatedAt     time.Time     `json:"created_at"`
 	UpdatedAt     time.Time     `json:"updated_at"`
+	Metadata      bank.Metadata `json:"metadata,omitempty"`
 
 	occurrence  string // the nominal date of a recurring payment's occurrence
 	limitDay    string // the day whose daily total counts this payment, once reserved

@@ -14,7 +14,7 @@ import (
 
 const columns = `id, owner_id, from_account_id, amount, currency, beneficiary, reference, status,
 	failure_reason, history, scheduled_for, schedule_id, occurrence, hold_id, capture_tx_id, return_tx_id,
-	limit_day, release_due, rail, submitted_at, created_at, updated_at`
+	limit_day, release_due, rail, submitted_at, created_at, updated_at, metadata`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -23,10 +23,15 @@ func scanPayment(s scanner) (*Payment, error) {
 	var benef, history string
 	var reason, schedID, occ, hold, capture, ret, limitDay sql.NullString
 	var schedFor, submitted sql.NullTime
+	var md *string
 	if err := s.Scan(&p.ID, &p.OwnerID, &p.FromAccountID, &p.Amount, &p.Currency, &benef, &p.Reference, &p.Status,
 		&reason, &history, &schedFor, &schedID, &occ, &hold, &capture, &ret,
-		&limitDay, &p.releaseDue, &p.Rail, &submitted, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		&limitDay, &p.releaseDue, &p.Rail, &submitted, &p.CreatedAt, &p.UpdatedAt, &md); err != nil {
 		return nil, err
+	}
+	var err error
+	if p.Metadata, err = bank.ParseMetadata(md); err != nil {
+		return nil, fmt.Errorf("payment %s metadata: %w", p.ID, err)
 	}
 	if err := json.Unmarshal([]byte(benef), &p.Beneficiary); err != nil {
 		return nil, fmt.Errorf("payment %s beneficiary: %w", p.ID, err)
@@ -62,10 +67,11 @@ func insert(ctx context.Context, tx *sql.Tx, p *Payment) error {
 		sched = *p.ScheduledFor
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, owner_id, from_account_id, amount, currency, beneficiary,
-		reference, status, history, scheduled_for, schedule_id, occurrence, rail, limit_day, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
+		reference, status, history, scheduled_for, schedule_id, occurrence, rail, limit_day, created_at, updated_at, metadata)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)`,
 		p.ID, p.OwnerID, p.FromAccountID, p.Amount, p.Currency, string(mustJSON(p.Beneficiary)), p.Reference,
-		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, null(p.limitDay), p.CreatedAt)
+		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, null(p.limitDay), p.CreatedAt,
+		p.Metadata.Stored())
 	return err
 }
 

@@ -70,10 +70,11 @@ func gatedHandler[In any](log *slog.Logger, emptyOK bool,
 }
 
 type moneyRequest struct {
-	AccountID   string      `json:"account_id"`
-	Amount      bank.Amount `json:"amount"`
-	Currency    string      `json:"currency"`
-	Description string      `json:"description"`
+	AccountID   string        `json:"account_id"`
+	Amount      bank.Amount   `json:"amount"`
+	Currency    string        `json:"currency"`
+	Description string        `json:"description"`
+	Metadata    bank.Metadata `json:"metadata"`
 }
 
 func (m *moneyRequest) money() bank.Money {
@@ -84,7 +85,7 @@ func (m *moneyRequest) money() bank.Money {
 func (m *moneyRequest) request(action string) approval.Request {
 	amount := int64(m.Amount)
 	return approval.Request{Action: action, AccountID: m.AccountID, Amount: &amount,
-		Currency: m.Currency, Description: m.Description}
+		Currency: m.Currency, Description: m.Description, Metadata: m.Metadata}
 }
 
 func handleDeposit(log *slog.Logger, gate *approval.Service) http.Handler {
@@ -100,16 +101,17 @@ func handleWithdrawal(log *slog.Logger, gate *approval.Service) http.Handler {
 }
 
 type transferRequest struct {
-	FromAccountID string      `json:"from_account_id"`
-	ToAccountID   string      `json:"to_account_id"`
-	Amount        bank.Amount `json:"amount"`
-	Currency      string      `json:"currency"`
-	Description   string      `json:"description"`
+	FromAccountID string        `json:"from_account_id"`
+	ToAccountID   string        `json:"to_account_id"`
+	Amount        bank.Amount   `json:"amount"`
+	Currency      string        `json:"currency"`
+	Description   string        `json:"description"`
+	Metadata      bank.Metadata `json:"metadata"`
 }
 
 func (t *transferRequest) input() ledger.TransferInput {
 	return ledger.TransferInput{From: t.FromAccountID, To: t.ToAccountID,
-		Money: bank.Money{Amount: int64(t.Amount), Currency: bank.Currency(t.Currency)}, Description: t.Description}
+		Money: bank.Money{Amount: int64(t.Amount), Currency: bank.Currency(t.Currency)}, Description: t.Description, Metadata: t.Metadata}
 }
 
 func handleTransfer(log *slog.Logger, l *ledger.Ledger) http.Handler {
@@ -137,7 +139,7 @@ func handleCreateHold(log *slog.Logger, l *ledger.Ledger) http.Handler {
 		ExpiresAt *string `json:"expires_at"`
 	}
 	return moneyHandler(log, false, func(r *http.Request, p bank.Principal, idem ledger.Idempotency, in *request) (ledger.Result, error) {
-		h := ledger.HoldInput{AccountID: in.AccountID, Money: in.money(), Description: in.Description}
+		h := ledger.HoldInput{AccountID: in.AccountID, Money: in.money(), Description: in.Description, Metadata: in.Metadata}
 		if in.ExpiresAt != nil {
 			t, err := time.Parse(time.RFC3339, *in.ExpiresAt)
 			if err != nil {
@@ -205,6 +207,10 @@ func handleHistory(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
+		if f.Metadata, err = httpapi.MetadataFilter(r); err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
 		for _, b := range []struct {
 			name string
 			dst  **time.Time
@@ -263,5 +269,22 @@ func handleListHolds(log *slog.Logger, l *ledger.Ledger) http.Handler {
 			return
 		}
 		httpapi.Encode(w, http.StatusOK, httpapi.List[*ledger.Hold]{Data: hs, NextCursor: next})
+	})
+}
+
+func handleSetMetadata(log *slog.Logger, l *ledger.Ledger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		var in ledger.MetadataChange
+		if err := httpapi.Decode(w, r, &in); err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		t, err := l.SetTransactionMetadata(r.Context(), p, r.PathValue("id"), in)
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, t)
 	})
 }

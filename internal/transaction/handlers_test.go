@@ -40,8 +40,7 @@ func BenchmarkTransferHandler(b *testing.B) {
 		}
 		ids[i] = a.ID
 	}
-	if _, err := l.Deposit(ctx, bank.Principal{UserID: "op", Role: bank.RoleOperator}, ledger.Idempotency{Key: "fund", Hash: "h"},
-		ids[0], bank.Money{Amount: bank.MaxAmount, Currency: "EUR"}, ""); err != nil {
+	if _, err := l.Deposit(ctx, bank.Principal{UserID: "op", Role: bank.RoleOperator}, ledger.Idempotency{Key: "fund", Hash: "h"}, ledger.CashInput{AccountID: ids[0], Money: bank.Money{Amount: bank.MaxAmount, Currency: "EUR"}}); err != nil {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()

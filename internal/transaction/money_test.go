@@ -89,7 +89,7 @@ func (s *server) account(funds int64) string {
 		s.t.Fatal(err)
 	}
 	if funds > 0 {
-		if _, err := s.l.Deposit(ctx, staff, ledger.Idempotency{Key: "fund-" + a.ID, Hash: "h"}, a.ID, bank.Money{Amount: funds, Currency: "EUR"}, ""); err != nil {
+		if _, err := s.l.Deposit(ctx, staff, ledger.Idempotency{Key: "fund-" + a.ID, Hash: "h"}, ledger.CashInput{AccountID: a.ID, Money: bank.Money{Amount: funds, Currency: "EUR"}}); err != nil {
 			s.t.Fatal(err)
 		}
 	}

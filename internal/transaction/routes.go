@@ -29,4 +29,5 @@ func Routes(mux httpapi.Router, log *slog.Logger, l *ledger.Ledger, gate *approv
 	mux.Handle("GET /api/v1/holds/{id}", authn(handleGetHold(log, l)))
 	mux.Handle("GET /api/v1/accounts/{id}/holds", authn(handleListHolds(log, l)))
 	mux.Handle("POST /api/v1/transactions/{id}/reverse", authn(staff(handleReverse(log, gate))))
+	mux.Handle("PATCH /api/v1/transactions/{id}/metadata", authn(staff(handleSetMetadata(log, l))))
 }
