@@ -142,7 +142,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		l = ledger.New(db, log, time.Now, lc)
 	}
 	if runs || service == "account" {
-		account.Routes(mux, log, l, authn)
+		account.Routes(mux, log, l, auth.Directory{DB: db}, account.DefaultIssuer(), authn)
 	}
 	if runs || service == "transaction" {
 		transaction.Routes(business.Router(mux), log, l, authn)
