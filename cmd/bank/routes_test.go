@@ -23,7 +23,7 @@ func (r *routeRecorder) Handle(pattern string, _ http.Handler) { *r = append(*r,
 func ledgerRoutes() []string {
 	var r routeRecorder
 	noop := func(h http.Handler) http.Handler { return h }
-	account.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
+	account.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, nil, account.Issuer{}, noop)
 	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
 	approval.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
 	slices.Sort(r)
@@ -84,6 +84,14 @@ var routeCases = map[string]routeCase{
 		want: every(http.StatusOK, nil)},
 	"GET /api/v1/accounts/{id}": {
 		path: func(f fixture) string { return "/api/v1/accounts/" + f.account },
+		want: ownerOnly(http.StatusOK)},
+	"GET /api/v1/accounts/{id}/balance": {
+		path: func(f fixture) string { return "/api/v1/accounts/" + f.account + "/balance?at=2030-01-01T00:00:00Z" },
+		want: ownerOnly(http.StatusOK)},
+	"GET /api/v1/accounts/{id}/statement": {
+		path: func(f fixture) string {
+			return "/api/v1/accounts/" + f.account + "/statement?from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z&format=csv"
+		},
 		want: ownerOnly(http.StatusOK)},
 	"POST /api/v1/accounts/{id}/freeze": {
 		path: func(f fixture) string { return "/api/v1/accounts/" + f.empty + "/freeze" },

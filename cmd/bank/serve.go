@@ -150,7 +150,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		gate = approval.New(db, l, log, clock.Real(), approval.Config{Rules: rules, TTL: cfg.ApprovalTTL})
 	}
 	if runs || service == "account" {
-		account.Routes(mux, log, l, gate, authn)
+		account.Routes(mux, log, l, gate, auth.Directory{DB: db}, account.DefaultIssuer(), authn)
 	}
 	if runs || service == "transaction" {
 		transaction.Routes(business.Router(mux), log, l, gate, authn)

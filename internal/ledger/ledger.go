@@ -167,11 +167,15 @@ type Config struct {
 	CompactKeys bool
 	// Clock is what Run waits on between sweeps (nil: the real clock).
 	Clock clock.Clock
+	// CheckpointEvery is how many postings a balance read sums, at most,
+	// between the balance checkpoints it records (balance.go).
+	CheckpointEvery int
 }
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
-	return Config{MaxBatch: 256, IdempotencyRetention: 48 * time.Hour, SweepInterval: time.Second}
+	return Config{MaxBatch: 256, IdempotencyRetention: 48 * time.Hour, SweepInterval: time.Second,
+		CheckpointEvery: 1000}
 }
 
 // Ledger is the ledger service. Its methods are safe for concurrent use.
@@ -204,6 +208,9 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config) *Ledg
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultConfig().SweepInterval
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = DefaultConfig().CheckpointEvery
 	}
 	l := &Ledger{db: db, log: log, now: now, cfg: cfg,
 		committer: make(chan struct{}, 1), inflight: map[idemKey]bool{}}

@@ -24,8 +24,9 @@ func (r *Report) OK() bool { return len(r.Violations) == 0 }
 // the ledger's invariants: each transaction's postings sum to zero and are in
 // its currency; each account's posted balance is the sum of its postings and
 // its pending balance the remainder of its pending holds; each currency's
-// balances sum to zero; no customer account is below its floor. It reads in
-// one transaction, so the figures are of one moment.
+// balances sum to zero; no customer account is below its floor; each
+// balance checkpoint is its account's running balance at its moment. It
+// reads in one transaction, so the figures are of one moment.
 func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 	r := &Report{Violations: []string{}}
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -61,6 +62,14 @@ func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 		{"reversal of an unknown transaction", `SELECT r.id, 1 FROM transactions r
 			LEFT JOIN transactions t ON t.id = r.reverses_id WHERE r.reverses_id IS NOT NULL AND t.id IS NULL`},
 		{"currency balances do not sum to zero", `SELECT currency, SUM(posted) FROM accounts GROUP BY currency HAVING SUM(posted) <> 0`},
+		// A checkpoint sits at a moment some posting of its account was made
+		// at, and holds the account's running balance there.
+		{"balance checkpoint differs from the sum of postings by", `SELECT c.account_id, c.posted - COALESCE(r.run, 0)
+			FROM balance_checkpoints c LEFT JOIN (
+				SELECT account_id, created_at, SUM(SUM(amount)) OVER (PARTITION BY account_id ORDER BY created_at) AS run
+				FROM postings WHERE account_id IN (SELECT account_id FROM balance_checkpoints) GROUP BY account_id, created_at
+			) r ON r.account_id = c.account_id AND r.created_at = c.at
+			WHERE r.run IS NULL OR c.posted <> r.run`},
 		{"available balance below zero", `SELECT id, posted - pending + overdraft_limit FROM accounts
 			WHERE owner_id IS NOT NULL AND posted - pending + overdraft_limit < 0`},
 	}

@@ -1,0 +1,126 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// Statement is the head of an account's statement over [From, To]: its
+// opening balance is the posted balance just before From, its closing balance
+// the posted balance at To, and its lines, oldest first, take the one to the
+// other.
+type Statement struct {
+	AccountID      string        `json:"account_id"`
+	Currency       bank.Currency `json:"currency"`
+	From           time.Time     `json:"from"`
+	To             time.Time     `json:"to"`
+	OpeningBalance int64         `json:"opening_balance"`
+	ClosingBalance int64         `json:"closing_balance"`
+
+	// Account is the account as it is now, for a statement's header.
+	Account *Account `json:"-"`
+}
+
+// StatementLine is one posting of a statement: its transaction, its signed
+// amount (negative: debit) and the balance after it.
+type StatementLine struct {
+	TransactionID string    `json:"transaction_id"`
+	CreatedAt     time.Time `json:"created_at"`
+	Type          string    `json:"type"`
+	Description   string    `json:"description"`
+	Amount        int64     `json:"amount"`
+	Balance       int64     `json:"balance"`
+}
+
+// StatementWriter receives a statement as it is read: its head first, then
+// each line, oldest first. An error from either stops the reading.
+type StatementWriter interface {
+	Head(s *Statement) error
+	Line(ln StatementLine) error
+}
+
+// Statement reads the statement of account id over [from, to] (both
+// inclusive, taken to the microsecond) into w, without holding its lines in
+// memory. It reads in one transaction, so the head and the lines are of one
+// moment, and checks that the lines take the opening balance to the closing
+// one. It returns KindNotFound when p may not see the account and
+// KindInvalid (code invalid_time_range) when from is after to; errors of w
+// are returned as they are.
+func (l *Ledger) Statement(ctx context.Context, p bank.Principal, id string, from, to time.Time, w StatementWriter) error {
+	from, to = from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
+	if from.After(to) {
+		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_time_range", Message: "from must not be after to",
+			Details: map[string]string{"from": "must not be after to"}}
+	}
+	a, err := l.Account(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	opts := &sql.TxOptions{ReadOnly: true} // SQLite: a deferred BEGIN, a snapshot taking no lock
+	if l.db.Dialect == store.Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := l.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("statement: %w", err)
+	}
+	defer tx.Rollback()
+	q := sqlQuery(tx)
+	s := &Statement{AccountID: a.ID, Currency: a.Currency, From: from, To: to, Account: a}
+	var cps, more []checkpoint
+	// Opening: every posting before from, i.e. at or before the microsecond
+	// before it, since created_at is kept to the microsecond.
+	if s.OpeningBalance, cps, err = l.balanceAt(ctx, q, a.ID, from.Add(-time.Microsecond)); err != nil {
+		return fmt.Errorf("statement: opening balance: %w", err)
+	}
+	if s.ClosingBalance, more, err = l.balanceAt(ctx, q, a.ID, to); err != nil {
+		return fmt.Errorf("statement: closing balance: %w", err)
+	}
+	if err := w.Head(s); err != nil {
+		return err
+	}
+	balance, err := statementLines(ctx, q, s, w)
+	if err != nil {
+		return err
+	}
+	if balance != s.ClosingBalance {
+		return fmt.Errorf("statement of %s: the lines end at %d, the closing balance is %d", a.ID, balance, s.ClosingBalance)
+	}
+	tx.Rollback()
+	l.saveCheckpoints(ctx, a.ID, append(cps, more...))
+	return nil
+}
+
+// statementLines hands the postings of s to w one by one, oldest first (ties
+// by transaction id), and returns the balance after the last.
+func statementLines(ctx context.Context, q query, s *Statement, w StatementWriter) (int64, error) {
+	rs, done, err := q(ctx, `SELECT p.transaction_id, p.created_at, t.type, t.description, p.amount
+		FROM postings p JOIN transactions t ON t.id = p.transaction_id
+		WHERE p.account_id = $1 AND p.created_at >= $2 AND p.created_at <= $3
+		ORDER BY p.created_at, p.transaction_id`, s.AccountID, s.From, s.To)
+	if err != nil {
+		return 0, fmt.Errorf("statement lines: %w", err)
+	}
+	defer done()
+	balance := s.OpeningBalance
+	for rs.Next() {
+		var ln StatementLine
+		if err := rs.Scan(&ln.TransactionID, &ln.CreatedAt, &ln.Type, &ln.Description, &ln.Amount); err != nil {
+			return 0, fmt.Errorf("statement lines: %w", err)
+		}
+		balance += ln.Amount
+		ln.CreatedAt, ln.Balance = ln.CreatedAt.UTC(), balance
+		if err := w.Line(ln); err != nil {
+			return 0, err
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return 0, fmt.Errorf("statement lines: %w", err)
+	}
+	return balance, nil
+}
