@@ -72,3 +72,36 @@ func TestAuditActionsDocumented(t *testing.T) {
 		t.Errorf("AuditEntry.action enum\n %v\nwant the actions the services write\n %v", documented, written)
 	}
 }
+
+// TestEveryOperationListsBadRequest: the edge refuses a path or query
+// parameter holding NUL, control or invisible characters or invalid UTF-8
+// on every route (and a body that is not an object on every route taking
+// one), so every operation's responses list 400.
+func TestEveryOperationListsBadRequest(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := yaml.Unmarshal(api.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, item := range doc.Paths {
+		if !strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		for method, op := range item {
+			fields, _ := op.(map[string]any)
+			responses, ok := fields["responses"].(map[string]any)
+			if !ok {
+				continue // path-level parameters, not an operation
+			}
+			n++
+			if _, ok := responses["400"]; !ok {
+				t.Errorf("%s %s lists no 400", strings.ToUpper(method), path)
+			}
+		}
+	}
+	if n < 40 {
+		t.Errorf("found %d operations under /api/; the document did not parse as expected", n)
+	}
+}

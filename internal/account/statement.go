@@ -34,9 +34,9 @@ func DefaultIssuer() Issuer {
 
 // parseTime reads the RFC 3339 query parameter name; an absent one is zero.
 func parseTime(r *http.Request, name string) (time.Time, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return time.Time{}, nil
+	s, err := httpapi.TypedQuery(r, name)
+	if err != nil || s == "" {
+		return time.Time{}, err
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -81,7 +81,11 @@ func statementRequest(r *http.Request) (from, to time.Time, format string, err e
 			return from, to, "", bank.Invalid(b.name, "is required: an RFC 3339 time")
 		}
 	}
-	switch format = r.URL.Query().Get("format"); format {
+	format, err = httpapi.TypedQuery(r, "format")
+	if err != nil {
+		return from, to, "", err
+	}
+	switch format {
 	case "":
 		format = "json"
 	case "json", "csv", "pdf":

@@ -34,7 +34,12 @@ func handleList(log *slog.Logger, s *Service) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		as, next, err := s.List(r.Context(), p, r.URL.Query().Get("status"), ledger.Page{Limit: limit, Cursor: cursor})
+		status, err := httpapi.TypedQuery(r, "status")
+		if err != nil {
+			httpapi.Error(w, r, log, err)
+			return
+		}
+		as, next, err := s.List(r.Context(), p, status, ledger.Page{Limit: limit, Cursor: cursor})
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return

@@ -217,14 +217,24 @@ func handleAudit(log *slog.Logger, svc *Service) http.Handler {
 // auditFilter reads GET /api/v1/audit's query: ?actor=&action=&from=&to=
 // (RFC 3339) and the page.
 func auditFilter(r *http.Request) (AuditFilter, error) {
-	q := r.URL.Query()
-	f := AuditFilter{ActorID: q.Get("actor"), Action: q.Get("action")}
+	var f AuditFilter
+	var err error
+	if f.ActorID, err = httpapi.Query(r, "actor"); err != nil {
+		return f, err
+	}
+	if f.Action, err = httpapi.Query(r, "action"); err != nil {
+		return f, err
+	}
 	var p problems
 	for _, t := range []struct {
 		name string
 		dst  *time.Time
 	}{{"from", &f.From}, {"to", &f.To}} {
-		if s := q.Get(t.name); s != "" {
+		s, err := httpapi.TypedQuery(r, t.name)
+		if err != nil {
+			return f, err
+		}
+		if s != "" {
 			v, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
 				p.check(t.name, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
@@ -235,7 +245,6 @@ func auditFilter(r *http.Request) (AuditFilter, error) {
 	if err := p.err(); err != nil {
 		return f, err
 	}
-	var err error
 	f.Limit, f.Cursor, err = httpapi.Pagination(r)
 	return f, err
 }

@@ -57,13 +57,98 @@ func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // another request than the bank; a string PostgreSQL refuses would fail the
 // statement that carries it, and with it every request sharing its transaction.
 func DecodeBytes(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return decodeError(io.EOF)
+	}
+	// Every request body is an object: null, which decodes into a struct
+	// as nothing, or an array must not pass for one.
+	if trimmed[0] != '{' {
+		return &bank.Error{Kind: bank.KindInvalid, Code: "invalid_json", Message: "the request body must be a JSON object"}
 	}
 	if err := json.Unmarshal(body, v, strict); err != nil {
 		return decodeError(err)
 	}
-	return nil
+	return refuseNulls(trimmed, reflect.TypeOf(v))
+}
+
+// refuseNulls names the first null in body whose field is not a pointer.
+// Decoding reads null as "leave the zero value", so {"unset": null} would
+// pass for {"unset": []}; the document marks nullable exactly the fields
+// that are pointers (absent and null mean the same there), and every other
+// field refuses it.
+func refuseNulls(body []byte, t reflect.Type) error {
+	if !bytes.Contains(body, []byte("null")) {
+		return nil
+	}
+	const problem = "must not be null; leave it out instead"
+	var e *bank.Error
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil { // the body decoded: only its end is left
+			if e == nil {
+				return nil
+			}
+			return e
+		}
+		if p := dec.StackPointer(); tok.Kind() == 'n' && !nullable(t, p) {
+			field := fieldName(p)
+			if e == nil {
+				e = bank.Invalid(field, problem)
+			} else {
+				e.Details[field] = problem
+				e.Message += "; " + field + ": " + problem
+			}
+		}
+	}
+}
+
+// nullable reports whether the value at p within a t may be null: a
+// pointer or an interface, or a member t does not have (refused by
+// decoding, so never seen here).
+func nullable(t reflect.Type, p jsontext.Pointer) bool {
+	for tok := range p.Tokens() {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			f, ok := jsonField(t, tok)
+			if !ok {
+				return true
+			}
+			t = f.Type
+		case reflect.Slice, reflect.Array, reflect.Map:
+			t = t.Elem()
+		default:
+			return true
+		}
+	}
+	return t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface
+}
+
+// jsonField finds the field of struct t that JSON name decodes into,
+// looking into embedded structs as encoding/json does.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case tag == "-":
+		case f.Anonymous && tag == "" && (f.Type.Kind() == reflect.Struct || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct):
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if sf, ok := jsonField(et, name); ok {
+				return sf, true
+			}
+		case tag == name || tag == "" && f.Name == name:
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // strict is how every request body decodes: JSON v2 semantics (duplicate

@@ -22,6 +22,7 @@ func TestDecode(t *testing.T) {
 		Amount bank.Amount `json:"amount"`
 		Name   string      `json:"name"`
 		Tags   []string    `json:"tags"`
+		Note   *string     `json:"note"`
 	}
 	tests := []struct {
 		name, in  string
@@ -36,6 +37,15 @@ func TestDecode(t *testing.T) {
 		{name: "trailing object", in: `{}{}`, wantCode: "invalid_json"},
 		{name: "trailing junk", in: `{} ]`, wantCode: "invalid_json"},
 		{name: "array", in: `[1]`, wantCode: "invalid_json"},
+		{name: "null", in: `null`, wantCode: "invalid_json"},
+		{name: "null string", in: `{"amount":5,"name":null}`, wantCode: "invalid_request", wantField: "name"},
+		{name: "null amount", in: `{"amount":null}`, wantCode: "invalid_request", wantField: "amount"},
+		{name: "null array", in: `{"tags":null}`, wantCode: "invalid_request", wantField: "tags"},
+		{name: "null in an array", in: `{"tags":["a",null]}`, wantCode: "invalid_request", wantField: "tags[1]"},
+		{name: "null pointer", in: `{"amount":5,"note":null}`},
+		{name: "null text containing null", in: `{"amount":5,"name":"null"}`},
+		{name: "null spaced", in: " \n null ", wantCode: "invalid_json"},
+		{name: "number", in: `5`, wantCode: "invalid_json"},
 		{name: "string for int", in: `{"amount":"5"}`, wantCode: "invalid_request", wantField: "amount"},
 		{name: "float for int", in: `{"amount":5.5}`, wantCode: "invalid_request", wantField: "amount"},
 		{name: "number for string", in: `{"name":5}`, wantCode: "invalid_request", wantField: "name"},
