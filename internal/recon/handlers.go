@@ -117,7 +117,7 @@ func handleResolve(log *slog.Logger, s *Service) http.Handler {
 		if approval.Written(w, approval.Outcome{Approval: res.Approval, Replayed: res.Replayed}) {
 			return
 		}
-		if !res.Result.Created {
+		if res.Result.Replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		httpapi.Encode(w, http.StatusOK, struct {

@@ -181,10 +181,12 @@ type Resolution struct {
 // the statement alone is posted to the account, a posting alone is taken
 // back out of it, a mismatch posts theirs less ours. It goes through the
 // four-eyes gate (action recon_resolve, its amount the difference's size)
-// under the item's own key, so it posts once however often it is asked.
-// Staff only. Errors: KindForbidden, KindNotFound (the reconciliation or
-// item), KindConflict (nothing_to_resolve: a matched item, or one off only
-// in date), and the ledger's (KindRejected: account_frozen, …).
+// under the item's own key, as the item's first resolver, so it posts once
+// however often, and by whomever, it is asked. Staff only. Errors:
+// KindForbidden, KindNotFound (the reconciliation or item), KindConflict
+// (nothing_to_resolve: a matched item, or one off only in date;
+// request_in_progress: a racing resolve is posting it), and the ledger's
+// (KindRejected: account_frozen, …).
 func (s *Service) Resolve(ctx context.Context, p bank.Principal, id string, n int) (Resolution, error) {
 	if err := requireStaff(p); err != nil {
 		return Resolution{}, err
@@ -222,7 +224,19 @@ func (s *Service) Resolve(ctx context.Context, p bank.Principal, id string, n in
 		Currency: string(a.Currency), Credit: diff > 0, Reference: ref,
 		Description: "reconciliation " + id + " item " + strconv.Itoa(n),
 		Metadata:    bank.Metadata{"reconciliation_id": id, "reconciliation_item": strconv.Itoa(n)}}
-	o, err := s.gate.Do(ctx, p, ledger.Idempotency{Key: "recon:" + ref}, req)
+	// The ledger and the gate keep a key per user: every resolve of the item
+	// goes as its first resolver, so that all of them are one request to
+	// the ledger (or one approval) and the item clears once. The audit
+	// trail names that user; the others only replay what it did.
+	by, err := s.claim(ctx, id, n, p.UserID)
+	if err != nil {
+		return Resolution{}, err
+	}
+	as := p
+	if by != p.UserID {
+		as = bank.Principal{UserID: by, Role: bank.RoleOperator}
+	}
+	o, err := s.gate.Do(ctx, as, ledger.Idempotency{Key: "recon:" + ref}, req)
 	if err != nil {
 		return Resolution{}, err
 	}

@@ -147,6 +147,21 @@ func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	return it, nil
 }
 
+// claim makes p.UserID the resolver of item n unless it has one, and
+// returns the resolver.
+func (s *Service) claim(ctx context.Context, id string, n int, user string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `UPDATE reconciliation_items SET resolved_by = $3
+		WHERE reconciliation_id = $1 AND item = $2 AND resolved_by IS NULL`, id, n, user); err != nil {
+		return "", fmt.Errorf("resolve item: %w", err)
+	}
+	var by string
+	if err := s.db.QueryRowContext(ctx, `SELECT resolved_by FROM reconciliation_items
+		WHERE reconciliation_id = $1 AND item = $2`, id, n).Scan(&by); err != nil {
+		return "", fmt.Errorf("resolve item: %w", err)
+	}
+	return by, nil
+}
+
 // setTransaction records the suspense posting that cleared item n. Racing
 // resolves get the same transaction from the ledger, so the last write is
 // the first's.

@@ -1,7 +1,8 @@
 -- Reconciliation: a bank's statement of an account (CAMT.053 or CSV)
 -- matched line by line to the account's postings. An item is one outcome of
 -- the matching: a pair (matched or mismatched) or a line of one side alone,
--- kept as JSON; transaction_id is the suspense posting that cleared it.
+-- kept as JSON; resolved_by is the staff user whose resolve the item is
+-- cleared under (its first), transaction_id the suspense posting that did.
 CREATE TABLE reconciliations (
     id               TEXT PRIMARY KEY,
     account_id       TEXT NOT NULL,
@@ -21,6 +22,7 @@ CREATE TABLE reconciliation_items (
     theirs            TEXT,
     difference        TEXT,
     transaction_id    TEXT,
+    resolved_by       TEXT,
     PRIMARY KEY (reconciliation_id, item)
 );
 CREATE INDEX reconciliation_items_by_status ON reconciliation_items (reconciliation_id, status, item);
