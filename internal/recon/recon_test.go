@@ -284,13 +284,12 @@ func TestResolveFourEyes(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db, "recon_resolve")
-		lines := f.post(t, 1)
-		r, err := f.s.Import(ctx, op1, recon.ImportInput{AccountID: f.to, Format: recon.FormatCAMT053, Content: recon.Content(camt053(nil))})
+		f.post(t, 1)
+		_, err := f.s.Import(ctx, op1, recon.ImportInput{AccountID: f.to, Format: recon.FormatCAMT053, Content: recon.Content(camt053(nil))})
 		if bank.ErrorKind(err) != bank.KindInvalid {
 			t.Fatalf("an empty statement: %v, want invalid", err)
 		}
-		_ = lines
-		r, err = f.s.Import(ctx, op1, recon.ImportInput{AccountID: f.to, Format: recon.FormatCAMT053,
+		r, err := f.s.Import(ctx, op1, recon.ImportInput{AccountID: f.to, Format: recon.FormatCAMT053,
 			Content: recon.Content(camt053([]stmtLine{{"X", 4200, start.Format(time.DateOnly)}}))})
 		if err != nil {
 			t.Fatal(err)
