@@ -20,6 +20,7 @@ import (
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
 	"github.com/fintech-banking/bank/internal/payment"
+	"github.com/fintech-banking/bank/internal/recon"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
 
@@ -296,6 +297,7 @@ func serviceRoutes() map[string]route {
 	account.Routes(r, log, nil, nil, nil, account.Issuer{}, authn)
 	transaction.Routes(r, log, nil, nil, authn)
 	approval.Routes(r, log, nil, authn)
+	recon.Routes(r, log, nil, authn)
 	notification.Routes(r, log, nil, authn)
 	payment.Routes(r, log, nil, authn)
 	return r

@@ -30,6 +30,8 @@ var commands = []command{
 		"printf 'a long password\\n' | bank users create --role admin --email admin@bank.example"},
 	{"users unlock", "Lift the lock staff put on a user; their sessions stay ended.", "--email EMAIL [flags]",
 		"bank users unlock --email ann@example.com"},
+	{"recon import", "Reconcile a bank statement (CAMT.053 or CSV) with an account's postings; prints the counts.", "FILE --account ID [--format camt053|csv] [--date-column C --amount-column C --reference-column C] [--url URL] [--token TOKEN] [-o table|json]",
+		"bank recon import statement.xml --account system-settlement-EUR --format camt053 --url https://api.bank.example"},
 	{"approvals list", "List the staff actions waiting for a second staff user (four eyes), or those decided.", "[--status pending|approved|rejected|expired|all] [--url URL] [--token TOKEN] [-o table|json]",
 		"BANK_TOKEN=$(cat ~/.bank-token) bank approvals list --url https://api.bank.example"},
 	{"approvals approve", "Approve a staff action another staff user asked for; it runs once.", "ID [--url URL] [--token TOKEN] [-o table|json]",

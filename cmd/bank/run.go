@@ -60,6 +60,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return group("approvals", rest, stdout, func(sub string, args []string) error {
 			return approvalsCmd(ctx, sub, args, getenv, stdout)
 		})
+	case "recon":
+		return group("recon", rest, stdout, func(sub string, args []string) error {
+			return reconCmd(ctx, sub, args, getenv, stdout)
+		})
 	case "bench":
 		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "ledger":

@@ -30,6 +30,7 @@ import (
 	"github.com/fintech-banking/bank/internal/ops"
 	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/recon"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
@@ -155,6 +156,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	if runs || service == "transaction" {
 		transaction.Routes(business.Router(mux), log, l, gate, authn)
 		approval.Routes(business.Router(mux), log, gate, authn)
+		recon.Routes(mux, log, recon.New(db, l, gate, log, time.Now), authn)
 	}
 	var payments *payment.Service
 	if runs || service == "payment" {

@@ -53,6 +53,11 @@ type Request struct {
 	Description   string `json:"description,omitempty"`
 	// Metadata goes with a deposit or withdrawal onto its transaction.
 	Metadata bank.Metadata `json:"metadata,omitempty"`
+	// Credit and Reference are a reconciliation's resolve: whether the money
+	// goes into the account (else out of it, to suspense), and the item it
+	// clears, which makes its Idempotency-Key whoever asks and approves.
+	Credit    bool   `json:"credit,omitempty"`
+	Reference string `json:"reference,omitempty"`
 }
 
 // money is the request's amount and currency.
@@ -197,6 +202,12 @@ func (s *Service) run(ctx context.Context, p bank.Principal, idem ledger.Idempot
 		o.Result, err = s.l.Withdraw(ctx, p, idem, req.cash())
 	case ActionReversal:
 		o.Result, err = s.l.Reverse(ctx, p, idem, req.TransactionID, req.Description)
+	case ActionReconResolve:
+		// The item's key, not the caller's or the approval's: one item
+		// clears once, however many staff users ask or approve.
+		o.Result, err = s.l.PostToSuspense(ctx, p, ledger.Idempotency{Key: "recon:" + req.Reference, Hash: req.hash()},
+			ledger.SuspenseInput{AccountID: req.AccountID, Money: req.money(), Credit: req.Credit,
+				Description: req.Description, Metadata: req.Metadata})
 	case ActionOverdraftLimit:
 		o.Account, err = s.l.SetOverdraftLimit(ctx, p, req.AccountID, req.money().Amount)
 	case ActionFreeze:
@@ -214,7 +225,7 @@ func (s *Service) run(ctx context.Context, p bank.Principal, idem ledger.Idempot
 // keyed reports whether action runs through the ledger's write path under
 // an Idempotency-Key, so that running it again replays it.
 func keyed(action string) bool {
-	return action == ActionDeposit || action == ActionWithdrawal || action == ActionReversal
+	return action == ActionDeposit || action == ActionWithdrawal || action == ActionReversal || action == ActionReconResolve
 }
 
 // Run expires approvals every SweepInterval until ctx ends.

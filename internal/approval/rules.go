@@ -15,14 +15,18 @@ const (
 	ActionFreeze         = "freeze"
 	ActionUnfreeze       = "unfreeze"
 	ActionClose          = "close"
+	// ActionReconResolve clears a reconciliation's difference against the
+	// suspense account (package recon).
+	ActionReconResolve = "recon_resolve"
 )
 
 // withAmount are the actions whose rule may set a threshold: those that
 // carry an amount.
-var withAmount = map[string]bool{ActionDeposit: true, ActionWithdrawal: true, ActionOverdraftLimit: true}
+var withAmount = map[string]bool{ActionDeposit: true, ActionWithdrawal: true, ActionOverdraftLimit: true, ActionReconResolve: true}
 
 var known = map[string]bool{ActionDeposit: true, ActionWithdrawal: true, ActionReversal: true,
-	ActionOverdraftLimit: true, ActionFreeze: true, ActionUnfreeze: true, ActionClose: true}
+	ActionOverdraftLimit: true, ActionFreeze: true, ActionUnfreeze: true, ActionClose: true,
+	ActionReconResolve: true}
 
 // Rule holds one staff action for approval: every time, or when its amount
 // is above Over.
@@ -54,7 +58,7 @@ func ParseRules(s string) (Rules, error) {
 		r := Rule{Action: action, Always: !cut}
 		switch {
 		case !known[action]:
-			return nil, fmt.Errorf("rule %q: unknown action %q; want deposit, withdrawal, reversal, overdraft_limit, freeze, unfreeze or close", item, action)
+			return nil, fmt.Errorf("rule %q: unknown action %q; want deposit, withdrawal, reversal, overdraft_limit, freeze, unfreeze, close or recon_resolve", item, action)
 		case seen[action]:
 			return nil, fmt.Errorf("rule %q: %s has a rule already", item, action)
 		case cut && !withAmount[action]:

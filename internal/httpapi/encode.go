@@ -41,7 +41,13 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 // ReadBody reads r's whole body, up to MaxBodyBytes, for a handler that looks
 // at the bytes before it decodes them.
 func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	return ReadBodyUpTo(w, r, MaxBodyBytes)
+}
+
+// ReadBodyUpTo reads r's whole body, up to limit bytes, for an endpoint
+// that takes a file larger than MaxBodyBytes.
+func ReadBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return nil, decodeError(err)
 	}

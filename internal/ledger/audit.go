@@ -20,6 +20,7 @@ const (
 	AuditUnfrozen           = "account.unfrozen"
 	AuditClosed             = "account.closed"
 	AuditOverdraftLimit     = "account.overdraft_limit_set"
+	AuditSuspense           = "money.suspense_posting" // a reconciliation difference cleared
 )
 
 // auditCommand records c, decided for r with the result v, if it is a
@@ -36,6 +37,11 @@ func (b *batch) auditCommand(r *request, c command, v any) {
 		action, target = AuditDeposit, c.to
 	case c.op == opReversal:
 		action, target = AuditReversal, c.txID
+	case c.op == opSuspense:
+		action, target = AuditSuspense, t.Postings[0].AccountID
+		if b.accounts[target].Type == TypeSuspense {
+			target = t.Postings[1].AccountID
+		}
 	case c.op == opWithdrawal && b.accounts[c.from].OwnerID != r.p.UserID:
 		action, target = AuditWithdrawalOnBehalf, c.from
 	default:

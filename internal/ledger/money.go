@@ -30,6 +30,7 @@ const (
 	opVoid
 	opExpire
 	opReversal
+	opSuspense
 )
 
 // command is one money operation of a request.

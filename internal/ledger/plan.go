@@ -355,7 +355,7 @@ func (b *batch) accountsOf(c command) []string {
 		return []string{c.to, SystemAccountID(TypeCash, c.money.Currency)}
 	case opWithdrawal:
 		return []string{c.from, SystemAccountID(TypeCash, c.money.Currency)}
-	case opTransfer:
+	case opTransfer, opSuspense:
 		return []string{c.from, c.to}
 	case opHold:
 		return []string{c.from}

@@ -73,6 +73,8 @@ func (b *batch) exec(p bank.Principal, c command) (any, bool, error) {
 		return b.release(p, c)
 	case opReversal:
 		return b.reverse(p, c)
+	case opSuspense:
+		return b.suspense(p, c)
 	}
 	return nil, false, fmt.Errorf("unknown operation %d", c.op)
 }
