@@ -262,7 +262,7 @@ func TestBadInput(t *testing.T) {
 			f := fixture{account: acct.ID, other: other.ID, empty: other.ID, hold: h.ID, tx: tx.ID}
 			before := b.report()
 			as := func(route string) *client.Client {
-				if strings.Contains(route, "deposits") || strings.Contains(route, "reverse") || strings.Contains(route, "approvals") ||
+				if strings.Contains(route, "deposits") || strings.Contains(route, "reverse") || strings.Contains(route, "approvals") || strings.Contains(route, "reconciliations") ||
 					strings.Contains(route, "metadata") || strings.Contains(route, "/accounts/{id}/") && !strings.Contains(route, "transactions") {
 					return b.staff["operator"]
 				}
@@ -308,8 +308,8 @@ func TestBadInput(t *testing.T) {
 					check(route, what, res, err)
 				}
 				if strings.HasPrefix(route, "POST /api/v1/accounts") || strings.HasPrefix(route, "PUT") || strings.HasPrefix(route, "PATCH") ||
-					strings.HasPrefix(route, "POST /api/v1/approvals") {
-					continue // not money-moving (an approval's action runs under its own key): no Idempotency-Key
+					strings.HasPrefix(route, "POST /api/v1/approvals") || strings.HasPrefix(route, "POST /api/v1/reconciliations") {
+					continue // not money-moving, or under a key of its own (an approval's action, a line's resolve): no Idempotency-Key
 				}
 				var body any
 				if rc.body != nil {

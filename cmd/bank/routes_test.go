@@ -12,6 +12,7 @@ import (
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/account"
 	"github.com/fintech-banking/bank/internal/approval"
+	"github.com/fintech-banking/bank/internal/recon"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
 
@@ -26,6 +27,7 @@ func ledgerRoutes() []string {
 	account.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, nil, account.Issuer{}, noop)
 	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
 	approval.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
+	recon.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
 	slices.Sort(r)
 	return r
 }
@@ -172,6 +174,24 @@ var routeCases = map[string]routeCase{
 		want: staffOnly(http.StatusNotFound)},
 	"POST /api/v1/approvals/{id}/reject": {
 		path: func(fixture) string { return "/api/v1/approvals/no-such-approval/reject" },
+		want: staffOnly(http.StatusNotFound)},
+	// A statement of one line that matches nothing of A's account.
+	"POST /api/v1/reconciliations": {
+		path: func(fixture) string { return "/api/v1/reconciliations" },
+		body: func(f fixture) any {
+			return map[string]any{"account_id": f.account, "format": "csv",
+				"content":     "date,amount,reference\n2026-01-02,1.00,elsewhere\n",
+				"csv_columns": map[string]string{"date": "date", "amount": "amount", "reference": "reference"}}
+		},
+		want: staffOnly(http.StatusCreated)},
+	"GET /api/v1/reconciliations/{id}": {
+		path: func(fixture) string { return "/api/v1/reconciliations/no-such-reconciliation" },
+		want: staffOnly(http.StatusNotFound)},
+	"GET /api/v1/reconciliations/{id}/items": {
+		path: func(fixture) string { return "/api/v1/reconciliations/no-such-reconciliation/items" },
+		want: staffOnly(http.StatusNotFound)},
+	"POST /api/v1/reconciliations/{id}/items/{item}/resolve": {
+		path: func(fixture) string { return "/api/v1/reconciliations/no-such-reconciliation/items/1/resolve" },
 		want: staffOnly(http.StatusNotFound)},
 }
 
