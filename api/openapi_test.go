@@ -293,7 +293,7 @@ func serviceRoutes() map[string]route {
 	authn := func(h http.Handler) http.Handler { return authenticated{h} }
 	auth.Routes(r, log, nil, authn)
 	account.Routes(r, log, nil, authn)
-	transaction.Routes(r, log, nil, authn)
+	transaction.Routes(r, log, nil, nil, authn)
 	notification.Routes(r, log, nil, authn)
 	payment.Routes(r, log, nil, authn)
 	return r

@@ -146,7 +146,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		account.Routes(mux, log, l, authn)
 	}
 	if runs || service == "transaction" {
-		transaction.Routes(business.Router(mux), log, l, authn)
+		transaction.Routes(business.Router(mux), log, l, nil, authn)
 	}
 	var payments *payment.Service
 	if runs || service == "payment" {

@@ -48,7 +48,7 @@ func BenchmarkTransferHandler(b *testing.B) {
 			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), alice)))
 		})
 	}
-	Routes(mux, slog.New(slog.DiscardHandler), l, authn)
+	Routes(mux, slog.New(slog.DiscardHandler), l, nil, authn)
 	body := []byte(fmt.Sprintf(`{"from_account_id":%q,"to_account_id":%q,"amount":1,"currency":"EUR"}`, ids[0], ids[1]))
 	b.ReportAllocs()
 	b.ResetTimer()

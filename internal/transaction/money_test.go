@@ -62,7 +62,7 @@ func newServerAt(t *testing.T, db *store.DB, now func() time.Time) *server {
 			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 		})
 	}
-	Routes(mux, slog.New(slog.DiscardHandler), l, authn)
+	Routes(mux, slog.New(slog.DiscardHandler), l, nil, authn)
 	return &server{t: t, mux: mux, l: l}
 }
 
