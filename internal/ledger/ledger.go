@@ -164,6 +164,10 @@ type Config struct {
 	CompactKeys bool
 	// Clock is what Run waits on between sweeps (nil: the real clock).
 	Clock clock.Clock
+	// SearchQueue copies each transaction.posted event to event.SearchQueue,
+	// in the batch's transaction, for an index outside the database
+	// (BANK_SEARCH_URL) to consume.
+	SearchQueue bool
 }
 
 // DefaultConfig returns the production settings.
