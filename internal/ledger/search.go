@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/search"
@@ -169,4 +170,87 @@ func (l *Ledger) Found(ctx context.Context, p bank.Principal, ids []string) ([]F
 		}
 	}
 	return found, nil
+}
+
+// Documents returns up to limit transactions created at or after since and
+// after the keyset after (nil: from since), oldest first, as search
+// documents: what "bank search reindex" feeds an index outside the
+// database.
+func (l *Ledger) Documents(ctx context.Context, since time.Time, after *bank.Cursor, limit int) ([]search.Document, error) {
+	q := `SELECT id FROM transactions WHERE created_at >= $1`
+	args := []any{since.UTC()}
+	if after != nil {
+		args = append(args, after.At.UTC(), after.ID)
+		q += ` AND (created_at, id) > ($2, $3)`
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
+	rows, err := l.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read transactions to index: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read transactions to index: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read transactions to index: %w", err)
+	}
+	found, err := l.Found(ctx, bank.Principal{Role: bank.RoleOperator}, ids)
+	if err != nil {
+		return nil, err
+	}
+	owners, err := l.owners(ctx, found)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([]search.Document, len(found))
+	for i, f := range found {
+		d := search.Document{ID: f.ID, Type: f.Type, Amount: f.Amount, Currency: string(f.Currency),
+			Description: f.Description, CreatedAt: f.CreatedAt, AccountIDs: []string{}, OwnerIDs: []string{}}
+		for _, p := range f.Postings {
+			d.AccountIDs = append(d.AccountIDs, p.AccountID)
+			if o := owners[p.AccountID]; o != "" {
+				d.OwnerIDs = append(d.OwnerIDs, o)
+			}
+		}
+		docs[i] = d
+	}
+	return docs, nil
+}
+
+// owners returns the owner of each account of found's postings that has
+// one.
+func (l *Ledger) owners(ctx context.Context, found []Found) (map[string]string, error) {
+	var ids []string
+	for _, f := range found {
+		for _, p := range f.Postings {
+			ids = append(ids, p.AccountID)
+		}
+	}
+	owners := map[string]string{}
+	if ids = sortedUnique(ids); len(ids) == 0 {
+		return owners, nil
+	}
+	cond, arg := inList(l.db.Dialect, "id", 1, ids)
+	rows, err := l.db.QueryContext(ctx, `SELECT id, owner_id FROM accounts WHERE owner_id IS NOT NULL AND `+cond, arg)
+	if err != nil {
+		return nil, fmt.Errorf("read account owners: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			return nil, fmt.Errorf("read account owners: %w", err)
+		}
+		owners[id] = owner
+	}
+	return owners, rows.Err()
 }

@@ -19,8 +19,8 @@ import (
 func TestSearchContract(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
-		searchtest.Run(t, db, func(t *testing.T, db *store.DB, l *ledger.Ledger) (search.Index, func(t *testing.T)) {
-			return l, nil
+		searchtest.Run(t, db, searchtest.Implementation{
+			Open: func(t *testing.T, db *store.DB, l *ledger.Ledger) (search.Index, func(t *testing.T)) { return l, nil },
 		})
 	})
 }

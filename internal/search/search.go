@@ -174,3 +174,20 @@ func NextPage(hits []Hit, limit int) Page {
 	}
 	return Page{Hits: hits, Next: next}
 }
+
+// Document is what an index outside the database holds of a transaction:
+// what its queries filter and match on. The ledger stays the source of
+// truth; a search's page is read back from it (ledger.Found).
+type Document struct {
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Amount      int64     `json:"amount"`
+	Currency    string    `json:"currency"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	AccountIDs  []string  `json:"account_ids"`
+	// OwnerIDs are the owners of AccountIDs; the bank's own accounts have
+	// none.
+	OwnerIDs []string          `json:"owner_ids"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}

@@ -22,10 +22,16 @@ import (
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// Implementation returns the index under test over what l writes to db, and
-// sync, which makes everything l committed so far searchable (nil when it
-// is at once, as in the database's own index).
-type Implementation func(t *testing.T, db *store.DB, l *ledger.Ledger) (idx search.Index, sync func(t *testing.T))
+// Implementation is an index under test.
+type Implementation struct {
+	// SearchQueue: the index is fed from the events the ledger copies to
+	// event.SearchQueue (ledger.Config.SearchQueue).
+	SearchQueue bool
+	// Open returns the index over what l writes to db, and sync, which
+	// makes everything l committed so far searchable (nil when that is at
+	// once, as in the database's own index).
+	Open func(t *testing.T, db *store.DB, l *ledger.Ledger) (idx search.Index, sync func(t *testing.T))
+}
 
 // Start is the time of the first transaction of the fixture.
 var Start = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -90,7 +96,9 @@ func newFixture(t *testing.T, db *store.DB, impl Implementation) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clock := &stepClock{now: Start}
-	l := ledger.New(db, slog.New(slog.DiscardHandler), clock.Now, ledger.DefaultConfig())
+	cfg := ledger.DefaultConfig()
+	cfg.SearchQueue = impl.SearchQueue
+	l := ledger.New(db, slog.New(slog.DiscardHandler), clock.Now, cfg)
 	t.Cleanup(l.Close)
 	for _, p := range []bank.Principal{alice, bob} {
 		if _, err := db.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, created_at)
@@ -99,7 +107,7 @@ func newFixture(t *testing.T, db *store.DB, impl Implementation) *fixture {
 		}
 	}
 	f := &fixture{l: l, clock: clock, txs: map[string]search.Hit{}}
-	f.idx, f.sync = impl(t, db, l)
+	f.idx, f.sync = impl.Open(t, db, l)
 	open := func(p bank.Principal, name string) string {
 		a, err := l.OpenAccount(ctx, p, ledger.OpenAccountInput{Currency: "EUR", Type: ledger.TypeChecking, Name: name})
 		if err != nil {
