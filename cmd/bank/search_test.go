@@ -7,15 +7,20 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/poll"
+	"github.com/fintech-banking/bank/internal/search/opensearchnode"
 	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
 )
 
-// TestSearch searches through the API of "bank serve all" on each database:
-// customers find their own transactions only, hits carry their accounts'
-// names, pages join up, and bad input is a 400 with a code, never a 500,
-// while hostile text is just words.
+// TestSearch searches through the API of "bank serve all" on each database,
+// and on OpenSearch fed by the served indexer: customers find their own
+// transactions only, hits carry their accounts' names, pages join up, and
+// bad input is a 400 with a code, never a 500, while hostile text is just
+// words.
 func TestSearch(t *testing.T) {
 	t.Parallel()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
@@ -24,6 +29,12 @@ func TestSearch(t *testing.T) {
 			testSearch(t, startBank(t, d))
 		})
 	}
+	t.Run("opensearch", func(t *testing.T) {
+		t.Parallel()
+		node := opensearchnode.Start(t)
+		testSearch(t, startBankWith(t, storetest.MigratedURL(t, store.SQLite), map[string]string{
+			"BANK_SEARCH_URL": node.URL, "BANK_SEARCH_INDEX": "e2e-" + strings.ToLower(randomHex(4))}))
+	})
 }
 
 func testSearch(t *testing.T, b *testBank) {
@@ -46,6 +57,11 @@ func testSearch(t *testing.T, b *testBank) {
 		}
 	}
 	slices.Reverse(rent) // newest first
+	// An index outside the database catches up within its lag.
+	poll.Until(t, 30*time.Second, "the transfers to be searchable", func() bool {
+		page, err := alice.SearchTransactions(ctx, client.Search{Text: "rent"})
+		return err == nil && len(page.Data) == len(rent)
+	})
 	ids := func(c *client.Client, s client.Search) []string {
 		t.Helper()
 		var got []string

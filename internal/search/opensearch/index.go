@@ -22,9 +22,6 @@ import (
 	"github.com/fintech-banking/bank/internal/search"
 )
 
-// DefaultIndex is the index the platform's transactions live in.
-const DefaultIndex = "transactions"
-
 // Index is the transactions' index on an OpenSearch cluster.
 type Index struct {
 	c    *opensearchapi.Client

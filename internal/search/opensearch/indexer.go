@@ -68,10 +68,23 @@ func NewIndexer(q queue.Queue, idx *Index, log *slog.Logger, cfg IndexerConfig) 
 	return &Indexer{q: q, idx: idx, log: log, clock: cfg.Clock, cfg: cfg}
 }
 
-// Run indexes until ctx ends. A failed round is logged and tried again
-// after a pause that doubles up to 5 s.
+// Run makes sure the index exists, then indexes until ctx ends. A failed
+// round is logged and tried again after a pause that doubles up to 5 s:
+// while the cluster is away, events wait in the queue and the lag grows.
 func (x *Indexer) Run(ctx context.Context) error {
 	pause := x.cfg.Backoff
+	for ctx.Err() == nil {
+		err := x.idx.Ensure(ctx)
+		if err == nil {
+			break
+		}
+		x.log.Warn("search indexer: index not ready", "err", err, "retry_in", pause.String())
+		if clock.Sleep(ctx, x.clock, pause) != nil {
+			return nil
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+	pause = x.cfg.Backoff
 	for ctx.Err() == nil {
 		if _, err := x.Once(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -202,12 +215,16 @@ func Document(t *event.Transaction) search.Document {
 func Lag(s queue.Stats) time.Duration { return max(s.Main.OldestAge, s.DLQ.OldestAge) }
 
 // NewLagMetric registers bank_search_lag_seconds, read from stats (a cached
-// reading of the search queue) at each scrape.
+// reading of the search queue) at each scrape; with stats nil (search is
+// the database's own index, or this process runs no indexer) it is 0.
 func NewLagMetric(reg prometheus.Registerer, stats func(context.Context) (queue.Stats, error)) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "bank_search_lag_seconds",
 		Help: "Age of the oldest transaction event not yet in the search index (OpenSearch), dead-lettered ones included.",
 	}, func() float64 {
+		if stats == nil {
+			return 0
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		s, err := stats(ctx)
