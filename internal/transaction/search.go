@@ -54,6 +54,11 @@ func searchQuery(v url.Values) (search.Query, error) {
 			return q, bank.Invalid(name, "must be given once")
 		}
 		val := vs[0]
+		if val == "" && name != "q" {
+			// Given empty is a mistake, not "no filter": refused, as for
+			// every list's parameters.
+			return q, bank.Invalid(name, "must not be empty")
+		}
 		var err error
 		switch name {
 		case "q":
