@@ -86,8 +86,9 @@ func searchQuery(v url.Values) (search.Query, error) {
 			}
 			q.Limit = n
 		default:
-			key, ok := strings.CutPrefix(name, "metadata[")
-			if key, ok = strings.CutSuffix(key, "]"); !ok || key == "" {
+			key, isMeta := strings.CutPrefix(name, "metadata[")
+			key, closed := strings.CutSuffix(key, "]")
+			if !isMeta || !closed || key == "" {
 				return q, bank.Invalid(name, "is not a search parameter")
 			}
 			if q.Metadata == nil {
