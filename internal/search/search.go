@@ -7,6 +7,7 @@ package search
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -106,28 +107,19 @@ func (q Query) Validate() error {
 		return bank.Invalid("max_amount", "must not be below min_amount")
 	case q.From != nil && q.To != nil && !q.From.Before(*q.To):
 		return bank.Invalid("to", "must be after from")
-	case q.Type != "" && !validType(q.Type):
+	case q.Type != "" && !slices.Contains(Types, q.Type):
 		return bank.Invalid("type", "must be one of deposit, withdrawal, transfer, capture, reversal, payment")
 	case len(q.Metadata) > 0:
 		return bank.Invalid("metadata", "transactions have no metadata to filter on")
 	}
-	for name, id := range map[string]string{"owner_id": q.OwnerID, "account_id": q.AccountID} {
-		if id != "" {
-			if err := bank.CheckID(name, id); err != nil {
+	for _, f := range []struct{ name, id string }{{"owner_id", q.OwnerID}, {"account_id", q.AccountID}} {
+		if f.id != "" {
+			if err := bank.CheckID(f.name, f.id); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func validType(t string) bool {
-	for _, v := range Types {
-		if v == t {
-			return true
-		}
-	}
-	return false
 }
 
 // MaxTermBytes bounds one term; longer words are cut (a prefix still
