@@ -272,6 +272,16 @@ func testPages(t *testing.T, f *fixture) {
 			t.Errorf("pages of %d (-got +want):\n%s", limit, diff)
 		}
 	}
+	// A customer's pages too, which an index may read account by account.
+	hers := f.want("salary", "dinner", "split", "atm")
+	for _, limit := range []int{1, 2, 3} {
+		if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{}, alice), limit), hers); diff != "" {
+			t.Errorf("alice's pages of %d (-got +want):\n%s", limit, diff)
+		}
+		if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{Text: "a"}, alice), limit), f.want("salary", "atm")); diff != "" {
+			t.Errorf("alice's pages of %d of text (-got +want):\n%s", limit, diff)
+		}
+	}
 	page, err := f.idx.Search(context.Background(), search.Query{Limit: 7})
 	if err != nil || page.Next != "" {
 		t.Errorf("a page holding the last hit: next %q, %v; want none", page.Next, err)
@@ -362,5 +372,10 @@ func testKeptInStep(t *testing.T, f *fixture) {
 	want := []search.Hit{{ID: res.Transaction.ID, At: res.Transaction.CreatedAt.UTC()}}
 	if diff := gocmp.Diff(got, want); diff != "" {
 		t.Errorf("the new transaction (-got +want):\n%s", diff)
+	}
+	// It moved money between two of alice's accounts: found once.
+	f.txs["zebra"] = want[0]
+	if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{}, alice), 1), f.want("salary", "dinner", "split", "atm", "zebra")); diff != "" {
+		t.Errorf("alice's pages of 1 with a transfer between her accounts (-got +want):\n%s", diff)
 	}
 }
