@@ -295,7 +295,7 @@ func serviceRoutes() map[string]route {
 	authn := func(h http.Handler) http.Handler { return authenticated{h} }
 	auth.Routes(r, log, nil, authn)
 	account.Routes(r, log, nil, nil, nil, account.Issuer{}, authn)
-	transaction.Routes(r, log, nil, nil, authn)
+	transaction.Routes(r, log, nil, nil, nil, authn)
 	approval.Routes(r, log, nil, authn)
 	recon.Routes(r, log, nil, authn)
 	notification.Routes(r, log, nil, authn)

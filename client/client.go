@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -373,6 +374,66 @@ func (c *Client) History(ctx context.Context, accountID string, metadata Metadat
 		path += "?" + q.Encode()
 	}
 	var out List[Transaction]
+	_, err := c.Do(ctx, http.MethodGet, path, "", nil, &out)
+	return &out, err
+}
+
+// Search is a transaction search; zero fields do not filter.
+type Search struct {
+	Text      string // q: every word must begin a word of the description
+	AccountID string
+	OwnerID   string // staff only; a customer's search is always their own
+	From, To  time.Time
+	MinAmount *int64
+	MaxAmount *int64
+	Type      string
+	Metadata  map[string]string
+	Limit     int
+	Cursor    string
+}
+
+// Found is a transaction a search found, with its accounts' display names
+// by account id.
+type Found struct {
+	Transaction
+	AccountNames map[string]string `json:"account_names"`
+}
+
+// SearchTransactions returns one page of the transactions s finds, newest
+// first.
+func (c *Client) SearchTransactions(ctx context.Context, s Search) (*List[Found], error) {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("q", s.Text)
+	set("account_id", s.AccountID)
+	set("owner_id", s.OwnerID)
+	set("type", s.Type)
+	set("cursor", s.Cursor)
+	for k, v := range map[string]time.Time{"from": s.From, "to": s.To} {
+		if !v.IsZero() {
+			q.Set(k, v.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	for k, v := range map[string]*int64{"min_amount": s.MinAmount, "max_amount": s.MaxAmount} {
+		if v != nil {
+			q.Set(k, strconv.FormatInt(*v, 10))
+		}
+	}
+	if s.Limit > 0 {
+		q.Set("limit", strconv.Itoa(s.Limit))
+	}
+	for k, v := range s.Metadata {
+		q.Set("metadata["+k+"]", v)
+	}
+	path := "/api/v1/transactions/search"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out List[Found]
 	_, err := c.Do(ctx, http.MethodGet, path, "", nil, &out)
 	return &out, err
 }

@@ -24,6 +24,7 @@ import (
 // quiet. Close ends the bar's line.
 func progressTo(w io.Writer) interface {
 	ops.Progress
+	Count(done, total int64)
 	Close()
 } {
 	f, ok := w.(*os.File)
@@ -38,7 +39,8 @@ func progressTo(w io.Writer) interface {
 
 type quietProgress struct{ ops.Quiet }
 
-func (quietProgress) Close() {}
+func (quietProgress) Close()                  {}
+func (quietProgress) Count(done, total int64) {}
 
 // terminalProgress writes a line per step and redraws one bar in place.
 type terminalProgress struct {
@@ -70,6 +72,20 @@ func (p *terminalProgress) Bytes(done, total int64) {
 	}
 }
 
+// Count draws a bar of done of total items.
+func (p *terminalProgress) Count(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.drawn) < 100*time.Millisecond && done != total {
+		return
+	}
+	p.drawn, p.bar = time.Now(), true
+	fmt.Fprint(p.w, "\r"+bar(done, total, fmt.Sprintf("%d of %d", done, total)))
+	if done == total {
+		p.endBar()
+	}
+}
+
 func (p *terminalProgress) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -89,6 +105,14 @@ func progressBar(done, total int64) string {
 	if total <= 0 {
 		return "  " + byteSize(done) + "   "
 	}
+	return bar(done, total, byteSize(done)+" of "+byteSize(total))
+}
+
+// bar draws done of total with text after it.
+func bar(done, total int64, text string) string {
+	if total <= 0 {
+		return "  " + text + "   "
+	}
 	const width = 30
 	f := min(float64(done)/float64(total), 1)
 	n := int(f * width)
@@ -96,8 +120,8 @@ func progressBar(done, total int64) string {
 	if n < width {
 		head = ">"
 	}
-	return fmt.Sprintf("  [%s%s%s] %3.0f%%  %s of %s   ", strings.Repeat("=", n), head,
-		strings.Repeat(" ", max(width-n-len(head), 0)), f*100, byteSize(done), byteSize(total))
+	return fmt.Sprintf("  [%s%s%s] %3.0f%%  %s   ", strings.Repeat("=", n), head,
+		strings.Repeat(" ", max(width-n-len(head), 0)), f*100, text)
 }
 
 func byteSize(n int64) string {

@@ -25,6 +25,8 @@ type Config struct {
 	DBMaxConns             int
 	SQLiteSynchronous      string
 	QueueURL               string
+	SearchURL              string
+	SearchIndex            string
 	JWTSecretFile          string
 	JWTSecret              string
 	JWTPreviousSecretFile  string
@@ -80,6 +82,7 @@ func DefaultConfig() Config {
 		DatabaseURL:       "sqlite://./data/bank.db",
 		SQLiteSynchronous: "NORMAL",
 		QueueURL:          "db",
+		SearchIndex:       "transactions",
 		LogLevel:          "info",
 		Migrate:           true,
 		ShutdownTimeout:   25 * time.Second,
@@ -155,6 +158,10 @@ func (c *Config) settings() []setting {
 	add("sqlite-synchronous", "BANK_SQLITE_SYNCHRONOUS", "SQLite synchronous pragma: NORMAL or FULL", s, v)
 	s, v = str(&c.QueueURL)
 	add("queue-url", "BANK_QUEUE_URL", `"db" or an SQS queue URL`, s, v)
+	s, v = str(&c.SearchURL)
+	add("search-url", "BANK_SEARCH_URL", "OpenSearch URL for transaction search (empty: the database's own index)", s, v)
+	s, v = str(&c.SearchIndex)
+	add("search-index", "BANK_SEARCH_INDEX", "the OpenSearch index of the transactions", s, v)
 	s, v = str(&c.JWTSecretFile)
 	add("jwt-secret-file", "BANK_JWT_SECRET_FILE", "file holding the jwt-secret key (re-read when it changes)", s, v)
 	s, v = str(&c.JWTSecret)
@@ -384,6 +391,10 @@ func (c *Config) Validate() error {
 		return badSetting("BANK_SQLITE_SYNCHRONOUS", "must be NORMAL or FULL")
 	case c.QueueURL != "db" && !strings.HasPrefix(c.QueueURL, "https://") && !strings.HasPrefix(c.QueueURL, "http://"):
 		return badSetting("BANK_QUEUE_URL", `must be "db" or an SQS queue URL`)
+	case c.SearchURL != "" && !strings.HasPrefix(c.SearchURL, "https://") && !strings.HasPrefix(c.SearchURL, "http://"):
+		return badSetting("BANK_SEARCH_URL", "must be empty or an http(s):// OpenSearch URL")
+	case !validIndexName(c.SearchIndex):
+		return badSetting("BANK_SEARCH_INDEX", "must be 1 to 100 characters of a-z, 0-9, - and _, not starting with - or _")
 	case c.JWTSecretFile != "" && c.JWTSecret != "":
 		return errors.New("set BANK_JWT_SECRET_FILE (--jwt-secret-file) or BANK_JWT_SECRET (--jwt-secret), not both")
 	case c.JWTReloadInterval <= 0:
@@ -461,4 +472,18 @@ func databaseLocation(raw string) string {
 		return "(unparseable URL)"
 	}
 	return u.Host + u.Path
+}
+
+// validIndexName reports whether s is an OpenSearch index name this
+// platform accepts: lower case letters, digits, - and _.
+func validIndexName(s string) bool {
+	if s == "" || len(s) > 100 || s[0] == '-' || s[0] == '_' {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_' {
+			return false
+		}
+	}
+	return true
 }

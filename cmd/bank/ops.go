@@ -15,6 +15,7 @@ import (
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/search/opensearch"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -99,7 +100,7 @@ func diagnoseCmd(ctx context.Context, args []string, getenv func(string) string,
 	fs.Var(&urls, "url", "a service to check, NAME=URL (repeatable; $BANK_DIAGNOSE_URLS, comma-separated)")
 	fs.Var(&certs, "cert", "a certificate to check, HOST:PORT or a PEM file (repeatable; $BANK_DIAGNOSE_CERTS)")
 	output := outputFlag(fs)
-	if err := cfg.load(fs, args, getenv, queueSettings...); err != nil {
+	if err := cfg.load(fs, args, getenv, append([]string{"search-url", "search-index"}, queueSettings...)...); err != nil {
 		return err
 	}
 	if err := checkOutput(*output); err != nil {
@@ -126,6 +127,16 @@ func diagnoseCmd(ctx context.Context, args []string, getenv func(string) string,
 				return nil, err
 			}
 			return r.Violations, nil
+		}
+	}
+	if d.DB != nil && cfg.SearchURL != "" {
+		sq, err := openSearchQueue(ctx, d.DB)
+		d.SearchLag = func(ctx context.Context) (time.Duration, error) {
+			if err != nil {
+				return 0, err
+			}
+			s, err := sq.Stats(ctx)
+			return opensearch.Lag(s), err
 		}
 	}
 	if d.DB != nil || cfg.QueueURL != "db" {

@@ -89,7 +89,7 @@ func TestDiagnose(t *testing.T) {
 			b := startBank(t, d)
 			svc := "--url=bank=" + b.url
 			r, code := diagnoseJSON(t, b.env, svc)
-			want := map[string]string{"bank liveness": "OK", "bank readiness": "OK", "database": "OK", "ledger invariant": "OK", "queue": "OK", "maintenance": "OK"}
+			want := map[string]string{"bank liveness": "OK", "bank readiness": "OK", "database": "OK", "ledger invariant": "OK", "queue": "OK", "maintenance": "OK", "search": "OK"}
 			if d == store.Postgres {
 				want["database connections"] = "OK"
 				want["database long queries"] = "OK"

@@ -25,7 +25,7 @@ func ledgerRoutes() []string {
 	var r routeRecorder
 	noop := func(h http.Handler) http.Handler { return h }
 	account.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, nil, account.Issuer{}, noop)
-	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, noop)
+	transaction.Routes(&r, slog.New(slog.DiscardHandler), nil, nil, nil, noop)
 	approval.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
 	recon.Routes(&r, slog.New(slog.DiscardHandler), nil, noop)
 	slices.Sort(r)
@@ -138,6 +138,10 @@ var routeCases = map[string]routeCase{
 			return map[string]any{"transfers": []any{map[string]any{"from_account_id": f.account, "to_account_id": f.other, "amount": 10, "currency": "EUR"}}}
 		},
 		want: every(http.StatusCreated, nil)},
+	// Everyone searches; a customer finds only their own (TestSearch).
+	"GET /api/v1/transactions/search": {
+		path: func(f fixture) string { return "/api/v1/transactions/search?account_id=" + f.account },
+		want: every(http.StatusOK, nil)},
 	"GET /api/v1/transactions/{id}": {
 		path: func(f fixture) string { return "/api/v1/transactions/" + f.tx },
 		want: ownerOnly(http.StatusOK)},

@@ -84,6 +84,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return group("queue", rest, stdout, func(sub string, args []string) error {
 			return queueCmd(ctx, sub, args, getenv, stdout)
 		})
+	case "search":
+		return group("search", rest, stdout, func(sub string, args []string) error {
+			return searchCmd(ctx, sub, args, getenv, stdout, stderr)
+		})
 	case "maintenance":
 		return group("maintenance", rest, stdout, func(sub string, args []string) error {
 			return maintenanceCmd(ctx, sub, args, getenv, stdout)

@@ -31,6 +31,8 @@ import (
 	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/recon"
+	"github.com/fintech-banking/bank/internal/search"
+	"github.com/fintech-banking/bank/internal/search/opensearch"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
 )
@@ -130,6 +132,12 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}, log, time.Now)
 	authn := func(h http.Handler) http.Handler { return authenticate(perCaller(h)) }
 	runs := service == "all"
+	// Transaction search: the database's own index, or OpenSearch fed from
+	// the events the ledger then copies to the search queue.
+	searchIdx, err := openSearchIndex(&cfg)
+	if err != nil {
+		return err
+	}
 	var l *ledger.Ledger
 	var authSvc *auth.Service
 	if runs || service == "auth" {
@@ -143,6 +151,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		lc := ledger.DefaultConfig()
 		lc.Metrics = ledger.NewMetrics(reg)
 		lc.CompactKeys = cfg.CompactIdempotencyKeys
+		lc.SearchQueue = searchIdx != nil
 		l = ledger.New(db, log, time.Now, lc)
 	}
 	var gate *approval.Service
@@ -154,7 +163,11 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		account.Routes(mux, log, l, gate, auth.Directory{DB: db}, account.DefaultIssuer(), authn)
 	}
 	if runs || service == "transaction" {
-		transaction.Routes(business.Router(mux), log, l, gate, authn)
+		var idx search.Index // nil: the ledger's own
+		if searchIdx != nil {
+			idx = searchIdx
+		}
+		transaction.Routes(business.Router(mux), log, l, gate, idx, authn)
 		approval.Routes(business.Router(mux), log, gate, authn)
 		recon.Routes(mux, log, recon.New(db, l, gate, log, time.Now), authn)
 	}
@@ -189,6 +202,20 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		}
 		notification.Routes(mux, log, notify, authn)
 	}
+
+	// The indexer runs beside the ledger's committer; its lag is exported
+	// by every process (0 when search is the database's own, always in step).
+	var indexer *opensearch.Indexer
+	var searchLag func(context.Context) (queue.Stats, error)
+	if searchIdx != nil && l != nil && (runs || service == "transaction") {
+		sq, err := openSearchQueue(ctx, db)
+		if err != nil {
+			return err
+		}
+		indexer = opensearch.NewIndexer(sq, searchIdx, log, opensearch.IndexerConfig{})
+		searchLag = queue.NewStatsCache(sq, 5*time.Second, time.Now).Stats
+	}
+	opensearch.NewLagMetric(reg, searchLag)
 
 	maintenance := ops.NewMaintenanceWatch(db, log)
 	// MaintenanceMode (deploy/monitoring) fires on it and holds the
@@ -253,6 +280,9 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		g.Go(func() error { return gate.Run(gctx) })
 		check := observe.NewInvariantCheck(reg, l.CheckBalances, time.Minute, log, time.Now)
 		g.Go(func() error { return check.Run(gctx) })
+	}
+	if indexer != nil {
+		g.Go(func() error { return indexer.Run(gctx) })
 	}
 	if notify != nil && cfg.NotificationConsumer {
 		health.AddStatusCheck("notificationConsumer", notify.Check)

@@ -122,6 +122,7 @@ func TestThresholdRules(t *testing.T) {
 		{"CertificateExpiryWarning", "warning", "< 30 * 86400"},
 		{"CertificateExpiryCritical", "critical", "< 7 * 86400"},
 		{"MaintenanceMode", "info", "> 0"},
+		{"SearchIndexLagging", "warning", "> 60"},
 	}
 	for _, tt := range tests {
 		r, ok := all[tt.alert]

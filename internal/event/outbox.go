@@ -16,12 +16,28 @@ import (
 // once.
 const Queue = "notifications"
 
+// SearchQueue is the table queue the search indexer (internal/search/opensearch)
+// consumes: the ledger writes a copy of each transaction.posted event to it,
+// in the same transaction, when transactions are indexed outside the
+// database (BANK_SEARCH_URL). A queue of its own, not a second consumer of
+// Queue, because each message of a queue goes to one consumer and is gone.
+const SearchQueue = "search"
+
 // Record is one encoded event, ready for the queue.
 type Record struct {
-	ID      string
+	ID      string // the message's id: the event's, but for a copy to another queue
 	Type    string
 	Payload []byte
 	At      time.Time
+	Queue   string // Queue when empty
+}
+
+// QueueName is the queue r goes to.
+func (r Record) QueueName() string {
+	if r.Queue == "" {
+		return Queue
+	}
+	return r.Queue
 }
 
 // Encode returns p's record.
@@ -34,15 +50,12 @@ func Encode(p Payload) (Record, error) {
 	return Record{ID: h.EventID, Type: h.Type, Payload: body, At: h.OccurredAt}, nil
 }
 
-// Insert begins the statement that writes records: a row's id, body and
-// sent_at (milliseconds since the epoch) are its own, and NewMessage follows
-// them. The ledger's batch uses it to write its events in the statement that
-// writes its money.
+// Insert begins the statement that writes records: a row's id, body,
+// sent_at (milliseconds since the epoch) and queue are its own, and
+// visible_at is 0: visible at once, whatever the clocks of the writer and
+// the consumer. The ledger's batch uses it to write its events in the
+// statement that writes its money.
 const Insert = "INSERT INTO queue_messages (id, body, sent_at, queue, visible_at) "
-
-// NewMessage is the queue and visible_at of every new event: visible at
-// once, whatever the clocks of the writer and the consumer.
-const NewMessage = "'" + Queue + "', 0"
 
 // writeChunk bounds the rows of one INSERT.
 const writeChunk = 200
@@ -54,14 +67,14 @@ func Write(ctx context.Context, tx *sql.Tx, recs ...Record) error {
 		chunk := recs[start:min(start+writeChunk, len(recs))]
 		var q strings.Builder
 		q.WriteString(Insert + "VALUES ")
-		args := make([]any, 0, 3*len(chunk))
+		args := make([]any, 0, 4*len(chunk))
 		for i, r := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&q, "($%d, $%d, $%d, %s)", n+1, n+2, n+3, NewMessage)
-			args = append(args, r.ID, r.Payload, r.At.UnixMilli())
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, 0)", n+1, n+2, n+3, n+4)
+			args = append(args, r.ID, r.Payload, r.At.UnixMilli(), r.QueueName())
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("write %d %s events: %w", len(chunk), chunk[0].Type, err)

@@ -1,16 +1,25 @@
 package ledger
 
 import (
+	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
 )
 
 // The events of money changes, written to the outbox in the batch's own
 // transaction. Their payloads are internal/event's.
 
-// event queues p for writing.
+// event queues p for writing. With Config.SearchQueue, a transaction.posted
+// event is also copied to the search indexer's queue, as a message of its
+// own (a message id is unique across queues); the body, and so the event
+// id the indexer deduplicates on, is the same.
 func (b *batch) event(p event.Payload) {
 	h := p.Head()
-	b.events = append(b.events, event.Record{ID: h.EventID, Type: h.Type, Payload: encode(p), At: b.now})
+	r := event.Record{ID: h.EventID, Type: h.Type, Payload: encode(p), At: b.now}
+	b.events = append(b.events, r)
+	if b.l.cfg.SearchQueue && h.Type == event.TransactionPosted {
+		r.ID, r.Queue = bank.NewID(), event.SearchQueue
+		b.events = append(b.events, r)
+	}
 }
 
 // event is t's transaction.posted, with the owner of each account moved.

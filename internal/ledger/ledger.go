@@ -170,6 +170,10 @@ type Config struct {
 	// CheckpointEvery is how many postings a balance read sums, at most,
 	// between the balance checkpoints it records (balance.go).
 	CheckpointEvery int
+	// SearchQueue copies each transaction.posted event to event.SearchQueue,
+	// in the batch's transaction, for an index outside the database
+	// (BANK_SEARCH_URL) to consume.
+	SearchQueue bool
 }
 
 // DefaultConfig returns the production settings.

@@ -122,7 +122,7 @@ const writesSQL = `WITH balances AS (
 		INSERT INTO postings (transaction_id, account_id, amount, currency, created_at)
 		SELECT v.*, $1::timestamptz FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) AS v
 	), events AS (
-		` + event.Insert + `SELECT v.*, $25::bigint, ` + event.NewMessage + ` FROM unnest($17::text[], $18::bytea[]) AS v
+		` + event.Insert + `SELECT v.id, v.body, $25::bigint, v.queue, 0 FROM unnest($17::text[], $18::bytea[], $28::text[]) AS v(id, body, queue)
 	)
 	INSERT INTO idempotency_keys (user_id, key, request_hash, status, outcome, response, transaction_id, created_at)
 	SELECT v.*, $1::timestamptz FROM unnest($19::text[], $20::text[], $21::text[], $22::int[], $26::text[], $23::bytea[], $24::text[]) AS v`
@@ -234,9 +234,9 @@ func (s *pgBatch) write(b *batch) error {
 		}
 	}
 	n = len(b.events)
-	eID, eBody := make([]string, n), make([][]byte, n)
+	eID, eBody, eQueue := make([]string, n), make([][]byte, n), make([]string, n)
 	for i, e := range b.events {
-		eID[i], eBody[i] = e.ID, e.Payload
+		eID[i], eBody[i], eQueue[i] = e.ID, e.Payload, e.QueueName()
 	}
 	n = len(b.keys)
 	kUser, kKey, kHash, kBody, kStatus, kTx := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n), make([]*string, n)
@@ -249,7 +249,7 @@ func (s *pgBatch) write(b *batch) error {
 		id, typ, amt, cur, desc, by, rev, hold,
 		pTx, pAcct, pAmt, pCur,
 		eID, eBody,
-		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome, md)
+		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome, md, eQueue)
 	for _, h := range b.newHolds {
 		pipe.Queue(insertHoldSQL, h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status,
 			h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt, h.Metadata.Stored())

@@ -43,9 +43,12 @@ type Diagnosis struct {
 	// check (QueueMissing says why).
 	Queue        func(ctx context.Context) (queue.Stats, error)
 	QueueMissing string
-	Certs        []string
-	HTTP         *http.Client
-	Now          func() time.Time
+	// SearchLag reads how far the search index (OpenSearch) is behind the
+	// ledger; nil when search is the database's own index, always in step.
+	SearchLag func(ctx context.Context) (time.Duration, error)
+	Certs     []string
+	HTTP      *http.Client
+	Now       func() time.Time
 }
 
 // Diagnose runs every check concurrently and grades them.
@@ -80,6 +83,7 @@ func Diagnose(ctx context.Context, d Diagnosis) Report {
 	add(func() []Check { return []Check{checkLedger(ctx, d)} })
 	add(func() []Check { return []Check{checkQueue(ctx, d)} })
 	add(func() []Check { return []Check{checkMaintenance(ctx, d)} })
+	add(func() []Check { return []Check{checkSearch(ctx, d)} })
 	for _, c := range d.Certs {
 		add(func() []Check { return []Check{CertExpiry(ctx, c, d.Now())} })
 	}
@@ -239,6 +243,32 @@ func checkQueue(ctx context.Context, d Diagnosis) Check {
 		}
 	default:
 		c.Level = OK
+	}
+	return c
+}
+
+// Search lag thresholds: the alert's (SearchIndexLagging) for a warning.
+const (
+	SearchLagWarn = time.Minute
+	SearchLagCrit = 15 * time.Minute
+)
+
+// checkSearch grades the search index's lag behind the ledger.
+func checkSearch(ctx context.Context, d Diagnosis) Check {
+	c := Check{Name: "search"}
+	if d.SearchLag == nil {
+		c.Level, c.Detail = OK, "the database's own index, in step with every commit"
+		return c
+	}
+	lag, err := d.SearchLag(ctx)
+	if err != nil {
+		c.Level, c.Detail = Unknown, err.Error()
+		return c
+	}
+	c.Level = grade(lag.Seconds(), SearchLagWarn.Seconds(), SearchLagCrit.Seconds())
+	c.Detail = fmt.Sprintf("index %s behind the ledger", lag.Round(time.Second))
+	if c.Level != OK {
+		c.Detail += " (see bank search status; after a restore, bank search reindex --since)"
 	}
 	return c
 }

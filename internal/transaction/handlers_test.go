@@ -49,7 +49,7 @@ func BenchmarkTransferHandler(b *testing.B) {
 			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), alice)))
 		})
 	}
-	Routes(mux, slog.New(slog.DiscardHandler), l, approval.New(db, l, slog.New(slog.DiscardHandler), clock.Real(), approval.Config{}), authn)
+	Routes(mux, slog.New(slog.DiscardHandler), l, approval.New(db, l, slog.New(slog.DiscardHandler), clock.Real(), approval.Config{}), nil, authn)
 	body := []byte(fmt.Sprintf(`{"from_account_id":%q,"to_account_id":%q,"amount":1,"currency":"EUR"}`, ids[0], ids[1]))
 	b.ReportAllocs()
 	b.ResetTimer()

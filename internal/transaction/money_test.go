@@ -63,7 +63,7 @@ func newServerAt(t *testing.T, db *store.DB, now func() time.Time) *server {
 			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 		})
 	}
-	Routes(mux, slog.New(slog.DiscardHandler), l, approval.New(db, l, slog.New(slog.DiscardHandler), clock.Real(), approval.Config{}), authn)
+	Routes(mux, slog.New(slog.DiscardHandler), l, approval.New(db, l, slog.New(slog.DiscardHandler), clock.Real(), approval.Config{}), nil, authn)
 	return &server{t: t, mux: mux, l: l}
 }
 
