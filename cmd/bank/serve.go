@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/account"
 	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
@@ -32,6 +34,7 @@ import (
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
+	"github.com/fintech-banking/bank/internal/web"
 )
 
 // services are the parts "bank serve" can run alone, one Kubernetes Deployment each.
@@ -205,8 +208,27 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
 	perAddress := httpapi.Throttle(cfg.IPRateLimit, cfg.IPRateBurst, httpapi.ClientIP, log, time.Now)
 	proxies, _ := httpapi.ParseProxies(cfg.TrustedProxies) // validated with the config
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.TrustProxies(proxies)(
-		httpapi.Wrap(perAddress(httpapi.CORS(origins)(api)), log, metrics)), log)
+	apiHandler := httpapi.TrustProxies(proxies)(httpapi.Wrap(perAddress(httpapi.CORS(origins)(api)), log, metrics))
+	handler := apiHandler
+	if runs {
+		// The pages call the API in this process, through the same
+		// handler a request from outside meets (limits, maintenance,
+		// metrics): no loopback port to find, no TLS to configure, and
+		// the API sees each browser's own address.
+		wc := web.DefaultConfig()
+		wc.API = client.New("http://bank.internal", &http.Client{Timeout: 30 * time.Second, Transport: web.InProcess(apiHandler)})
+		wc.TrustedProxies, wc.Log = proxies, log
+		wc.Maintenance = func() (bool, string, time.Duration) {
+			m := maintenance.State()
+			return m.On, m.Message, m.RetryAfter
+		}
+		pages, err := web.New(wc)
+		if err != nil {
+			return err
+		}
+		handler = withPages(apiHandler, httpapi.WrapPages(pages.Handler(), log, metrics))
+	}
+	srv := httpapi.NewServer(cfg.HTTPAddr, handler, log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -271,6 +293,19 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	log.Info("stopped", "service", service)
 	return err
+}
+
+// withPages serves the API's paths (/api/, /actuator/, /metrics) with api
+// and every other path with pages.
+func withPages(api, pages http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "/api" || strings.HasPrefix(p, "/api/") || p == "/actuator" || strings.HasPrefix(p, "/actuator/") || p == "/metrics" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})
 }
 
 // debugMux serves the runtime profiles on their own listener, away from the API.
