@@ -265,11 +265,11 @@ type line struct {
 }
 
 type accountData struct {
-	Account   client.Account
-	Lines     []line
-	From, To  string // the filter, as dates
-	Next      string // the address of the next page, "" on the last
-	CSV, PDF  string // the addresses of the statement files
+	Account  client.Account
+	Lines    []line
+	From, To string // the filter, as dates
+	Next     string // the address of the next page, "" on the last
+	CSV, PDF string // the addresses of the statement files
 }
 
 const day = "2006-01-02"

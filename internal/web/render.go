@@ -34,7 +34,7 @@ func formatMoney(amount int64, currency string) string {
 
 var funcs = template.FuncMap{
 	"money": formatMoney,
-	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 }
 
 // render writes page name with status.
