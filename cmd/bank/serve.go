@@ -45,8 +45,11 @@ var services = []string{"auth", "account", "transaction", "payment", "notificati
 // ShutdownDelay (while Kubernetes stops routing to the pod), then stops
 // accepting and lets in-flight requests finish within ShutdownTimeout.
 func serve(ctx context.Context, service string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if service == "web" {
+		return serveWeb(ctx, args, getenv, stdout)
+	}
 	if service != "all" && !slices.Contains(services, service) {
-		return usagef("unknown service %q: want all, auth, account, transaction, payment or notification", service)
+		return usagef("unknown service %q: want all, auth, account, transaction, payment, notification or web", service)
 	}
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("serve "+service, flag.ContinueOnError)
