@@ -147,6 +147,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, old *session, em
 		return nil
 	}
 	s.sessions.delete(old.id)
+	old.mu.Lock()
+	spent := old.refresh
+	old.mu.Unlock()
+	if spent != "" { // signed in again over a live session: end the old one's tokens too
+		if err := s.api.Logout(r.Context(), spent); err != nil {
+			s.log.WarnContext(r.Context(), "log out the replaced session", "err", err)
+		}
+	}
 	http.Redirect(w, r, landing(u), http.StatusSeeOther)
 	return nil
 }
