@@ -209,14 +209,16 @@ type Transaction struct {
 	Metadata    Metadata  `json:"metadata,omitempty"`
 }
 
-// Transfer is the body of a transfer.
+// Transfer is the body of a transfer. The receiving account is named by
+// ToAccountID or ToAccountNumber.
 type Transfer struct {
-	FromAccountID string   `json:"from_account_id"`
-	ToAccountID   string   `json:"to_account_id"`
-	Amount        int64    `json:"amount"`
-	Currency      string   `json:"currency"`
-	Description   string   `json:"description,omitempty"`
-	Metadata      Metadata `json:"metadata,omitempty"`
+	FromAccountID   string   `json:"from_account_id"`
+	ToAccountID     string   `json:"to_account_id,omitempty"`
+	ToAccountNumber string   `json:"to_account_number,omitempty"`
+	Amount          int64    `json:"amount"`
+	Currency        string   `json:"currency"`
+	Description     string   `json:"description,omitempty"`
+	Metadata        Metadata `json:"metadata,omitempty"`
 }
 
 // Deposit credits cash to an account (operators). A deposit held for

@@ -106,6 +106,9 @@ var authRouteCases = map[string]authRouteCase{
 		path: func(f authFixture) string { return "/api/v1/users/" + f.target + "/role" },
 		body: func(authFixture) any { return map[string]any{"role": "customer"} },
 		want: every(http.StatusOK, map[actor]int{custA: http.StatusForbidden, custB: http.StatusForbidden, operator: http.StatusForbidden})},
+	"GET /api/v1/users": {
+		path: func(f authFixture) string { return "/api/v1/users?email=" + f.email },
+		want: staffOnly(http.StatusOK)},
 	"POST /api/v1/users/{id}/lock": {
 		path: func(f authFixture) string { return "/api/v1/users/" + f.target + "/lock" },
 		want: staffOnly(http.StatusOK)},

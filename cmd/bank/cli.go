@@ -22,7 +22,7 @@ type command struct {
 // commands lists every command the binary has, in the order "bank help"
 // shows them. The list is the single source of every --help.
 var commands = []command{
-	{"serve", "Run every service, or one of them, until SIGTERM.", "all|auth|account|transaction|payment|notification [flags]",
+	{"serve", "Run every service, or one of them, until SIGTERM.", "all|auth|account|transaction|payment|notification|web [flags]",
 		"bank serve all\nBANK_DATABASE_URL=postgres://bank@db/bank BANK_JWT_SECRET_FILE=/etc/bank/jwt-secret bank serve transaction"},
 	{"migrate", "Apply the database migrations the database has not seen.", "[flags]",
 		"bank migrate --database-url postgres://bank@db:5432/bank"},

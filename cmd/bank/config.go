@@ -48,6 +48,7 @@ type Config struct {
 	TrustedProxies         string
 	ApprovalRules          string        // staff actions that need a second staff user (approval.ParseRules)
 	ApprovalTTL            time.Duration // how long an approval waits before it expires
+	APIURL                 string        // "serve web": the API the pages call
 
 	// payment-service
 	PaymentRail           string // "sim" or "ach"
@@ -233,6 +234,8 @@ func (c *Config) settings() []setting {
 	add("ip-rate-limit", "BANK_IP_RATE_LIMIT", "requests a second each client address may make (0: no limit; behind a proxy, set BANK_TRUSTED_PROXIES first)", s, v)
 	s, v = burst(&c.IPRateBurst)
 	add("ip-rate-burst", "BANK_IP_RATE_BURST", "requests a client address may make at once above the rate", s, v)
+	s, v = str(&c.APIURL)
+	add("api-url", "BANK_API_URL", `"serve web" alone: the API the pages call, such as http://account-service:8080 behind one Service or Ingress`, s, v)
 	s, v = str(&c.TrustedProxies)
 	add("trusted-proxies", "BANK_TRUSTED_PROXIES", "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed", s, v)
 	s, v = str(&c.SMTPURL)

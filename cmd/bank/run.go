@@ -44,7 +44,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return cfg.load(fs, rest[:1], func(string) string { return "" })
 		}
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return usagef("serve needs a service: all, %s (see \"bank serve --help\")", strings.Join(services, ", "))
+			return usagef("serve needs a service: all, %s or web (see \"bank serve --help\")", strings.Join(services, ", "))
 		}
 		return serve(ctx, rest[0], rest[1:], getenv, stdout, stderr)
 	case "migrate":

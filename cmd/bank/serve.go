@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/account"
 	"github.com/fintech-banking/bank/internal/approval"
 	"github.com/fintech-banking/bank/internal/auth"
@@ -35,6 +37,7 @@ import (
 	"github.com/fintech-banking/bank/internal/search/opensearch"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/transaction"
+	"github.com/fintech-banking/bank/internal/web"
 )
 
 // services are the parts "bank serve" can run alone, one Kubernetes Deployment each.
@@ -45,8 +48,11 @@ var services = []string{"auth", "account", "transaction", "payment", "notificati
 // ShutdownDelay (while Kubernetes stops routing to the pod), then stops
 // accepting and lets in-flight requests finish within ShutdownTimeout.
 func serve(ctx context.Context, service string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if service == "web" {
+		return serveWeb(ctx, args, getenv, stdout)
+	}
 	if service != "all" && !slices.Contains(services, service) {
-		return usagef("unknown service %q: want all, auth, account, transaction, payment or notification", service)
+		return usagef("unknown service %q: want all, auth, account, transaction, payment, notification or web", service)
 	}
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("serve "+service, flag.ContinueOnError)
@@ -234,8 +240,27 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	origins, _ := httpapi.ParseOrigins(cfg.CORSOrigins) // validated with the config
 	perAddress := httpapi.Throttle(cfg.IPRateLimit, cfg.IPRateBurst, httpapi.ClientIP, log, time.Now)
 	proxies, _ := httpapi.ParseProxies(cfg.TrustedProxies) // validated with the config
-	srv := httpapi.NewServer(cfg.HTTPAddr, httpapi.TrustProxies(proxies)(
-		httpapi.Wrap(perAddress(httpapi.CORS(origins)(api)), log, metrics)), log)
+	apiHandler := httpapi.TrustProxies(proxies)(httpapi.Wrap(perAddress(httpapi.CORS(origins)(api)), log, metrics))
+	handler := apiHandler
+	if runs {
+		// The pages call the API in this process, through the same
+		// handler a request from outside meets (limits, maintenance,
+		// metrics): no loopback port to find, no TLS to configure, and
+		// the API sees each browser's own address.
+		wc := web.DefaultConfig()
+		wc.API = client.New("http://bank.internal", &http.Client{Timeout: 30 * time.Second, Transport: web.InProcess(apiHandler)})
+		wc.TrustedProxies, wc.Log = proxies, log
+		wc.Maintenance = func() (bool, string, time.Duration) {
+			m := maintenance.State()
+			return m.On, m.Message, m.RetryAfter
+		}
+		pages, err := web.New(wc)
+		if err != nil {
+			return err
+		}
+		handler = withPages(apiHandler, httpapi.WrapPages(pages.Handler(), log, metrics))
+	}
+	srv := httpapi.NewServer(cfg.HTTPAddr, handler, log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -303,6 +328,19 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	log.Info("stopped", "service", service)
 	return err
+}
+
+// withPages serves the API's paths (/api/, /actuator/, /metrics) with api
+// and every other path with pages.
+func withPages(api, pages http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "/api" || strings.HasPrefix(p, "/api/") || p == "/actuator" || strings.HasPrefix(p, "/actuator/") || p == "/metrics" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})
 }
 
 // debugMux serves the runtime profiles on their own listener, away from the API.

@@ -192,6 +192,22 @@ func handleLock(log *slog.Logger, apply func(ctx context.Context, by Principal, 
 	})
 }
 
+func handleFindUsers(log *slog.Logger, svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := Require(r.Context(), RoleOperator)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		users, err := svc.FindByEmail(r.Context(), p, r.URL.Query().Get("email"))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpapi.Encode(w, http.StatusOK, map[string]any{"data": users})
+	})
+}
+
 func handleAudit(log *slog.Logger, svc *Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := Require(r.Context(), RoleAdmin)

@@ -19,6 +19,7 @@ func Routes(mux httpapi.Router, log *slog.Logger, svc *Service, authn func(http.
 	mux.Handle("POST /api/v1/auth/logout-all", authn(handleLogoutEverywhere(log, svc)))
 	mux.Handle("PUT /api/v1/users/{id}/role", authn(Only(log, RoleAdmin)(handleSetRole(log, svc))))
 	operator := Only(log, RoleOperator)
+	mux.Handle("GET /api/v1/users", authn(operator(handleFindUsers(log, svc))))
 	mux.Handle("POST /api/v1/users/{id}/lock", authn(operator(handleLock(log, svc.Lock))))
 	mux.Handle("POST /api/v1/users/{id}/unlock", authn(operator(handleLock(log, svc.Unlock))))
 	mux.Handle("GET /api/v1/audit", authn(Only(log, RoleAdmin)(handleAudit(log, svc))))

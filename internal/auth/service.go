@@ -166,6 +166,28 @@ func (s *Service) User(ctx context.Context, id string) (User, error) {
 	return u.User, nil
 }
 
+// FindByEmail returns the users whose email is email (compared as stored:
+// trimmed and lower-cased), none or one, for staff looking a customer up.
+// It returns KindForbidden unless by is staff and KindInvalid for an empty
+// or over-long email.
+func (s *Service) FindByEmail(ctx context.Context, by Principal, email string) ([]User, error) {
+	if !by.Staff() {
+		return nil, bank.Errorf(bank.KindForbidden, "forbidden", "finding users needs the operator role")
+	}
+	email = normalizeEmail(email)
+	if email == "" || len(email) > 254 {
+		return nil, bank.Invalid("email", "must be an email address")
+	}
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	if errors.Is(err, sql.ErrNoRows) {
+		return []User{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find user: %w", err)
+	}
+	return []User{u.User}, nil
+}
+
 var errInvalidCredentials = bank.Errorf(bank.KindUnauthenticated, "invalid_credentials", "the email or password is wrong")
 
 // Login checks email and password and starts a session: an access token and a

@@ -39,6 +39,17 @@ type RequestObserver interface {
 // edge's checks and security headers (edge), and the refusal of a path or
 // query that holds what no field may (checkInput).
 func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
+	return wrap(h, log, obs, true)
+}
+
+// WrapPages is Wrap for the web pages: the request id, access log, metrics
+// and panic recovery, without the API's JSON edge (pages take form bodies
+// and set headers of their own).
+func WrapPages(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
+	return wrap(h, log, obs, false)
+}
+
+func wrap(h http.Handler, log *slog.Logger, obs RequestObserver, api bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -84,12 +95,14 @@ func Wrap(h http.Handler, log *slog.Logger, obs RequestObserver) http.Handler {
 				slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 				slog.String("remote", ClientIP(r)))
 		}()
-		if !edge(rec, r) {
-			return
-		}
-		if err := checkInput(r); err != nil {
-			Error(rec, r, log, err)
-			return
+		if api {
+			if !edge(rec, r) {
+				return
+			}
+			if err := checkInput(r); err != nil {
+				Error(rec, r, log, err)
+				return
+			}
 		}
 		h.ServeHTTP(rec, r)
 	})

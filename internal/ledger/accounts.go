@@ -95,6 +95,28 @@ func accountNumber() string {
 	return digits + fmt.Sprint((10-sum%10)%10)
 }
 
+// validAccountNumber reports whether n has the shape accountNumber gives:
+// 11 digits, the last a Luhn check digit of the first ten.
+func validAccountNumber(n string) bool {
+	if len(n) != 11 {
+		return false
+	}
+	sum := 0
+	for i := len(n) - 1; i >= 0; i-- {
+		d := int(n[i] - '0')
+		if d < 0 || d > 9 {
+			return false
+		}
+		if (len(n)-i)%2 == 0 { // every second digit from the check digit
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
 func notFound(id string) error {
 	return bank.Errorf(bank.KindNotFound, "account_not_found", "account %s not found", id)
 }

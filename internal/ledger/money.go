@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -55,9 +57,12 @@ type CashInput struct {
 	Metadata    bank.Metadata
 }
 
-// TransferInput moves Money from one account to another.
+// TransferInput moves Money from one account to another. The receiving
+// account is named by its id (To) or by its account number (ToNumber), not
+// both.
 type TransferInput struct {
 	From, To    string
+	ToNumber    string
 	Money       bank.Money
 	Description string
 	Metadata    bank.Metadata
@@ -95,12 +100,27 @@ func (in TransferInput) check() error {
 	if err := bank.CheckID("from_account_id", in.From); err != nil {
 		return err
 	}
+	switch {
+	case in.To != "" && in.ToNumber != "":
+		return bank.Invalid("to_account_number", "give to_account_id or to_account_number, not both")
+	case in.ToNumber != "":
+		if !validAccountNumber(in.ToNumber) {
+			return bank.Invalid("to_account_number", "must be an account number of 11 digits")
+		}
+		return in.checkRest()
+	}
 	if err := bank.CheckID("to_account_id", in.To); err != nil {
 		return err
 	}
 	if in.From == in.To {
 		return bank.Invalid("to_account_id", "must differ from from_account_id")
 	}
+	return in.checkRest()
+}
+
+// checkRest checks what follows the accounts: the money, the description
+// and the metadata.
+func (in TransferInput) checkRest() error {
 	if err := checkMoney("amount", in.Money); err != nil {
 		return err
 	}
@@ -152,12 +172,40 @@ func checkAccountMoney(accountID string, m bank.Money, description string, md ba
 	return bank.CheckMetadata("metadata", md)
 }
 
-// Transfer moves money from an account of the caller's to any customer account.
+// Transfer moves money from an account of the caller's to any customer
+// account, named by its id or its number. It returns KindInvalid for bad
+// input, KindNotFound for an account the caller may not use or that does not
+// exist, and KindRejected for a money rule (funds, status, currency).
 func (l *Ledger) Transfer(ctx context.Context, p bank.Principal, idem Idempotency, in TransferInput) (Result, error) {
 	if err := in.check(); err != nil {
 		return Result{}, err
 	}
+	if err := l.resolveNumber(ctx, &in); err != nil {
+		return Result{}, err
+	}
 	return l.submitOne(ctx, p, idem, transferCommand(in))
+}
+
+// resolveNumber turns in.ToNumber into in.To. An account's number never
+// changes, so it is looked up before the money's transaction, not inside it;
+// the transaction then checks the account as it would any other id.
+func (l *Ledger) resolveNumber(ctx context.Context, in *TransferInput) error {
+	if in.ToNumber == "" {
+		return nil
+	}
+	var id string
+	err := l.db.QueryRowContext(ctx, `SELECT id FROM accounts WHERE number = $1`, in.ToNumber).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return accountNotFound("to_account_number", in.ToNumber)
+	}
+	if err != nil {
+		return fmt.Errorf("find account by number: %w", err)
+	}
+	if id == in.From {
+		return bank.Invalid("to_account_number", "must differ from from_account_id")
+	}
+	in.To, in.ToNumber = id, ""
+	return nil
 }
 
 func transferCommand(in TransferInput) command {
@@ -176,8 +224,12 @@ func (l *Ledger) TransferBatch(ctx context.Context, p bank.Principal, idem Idemp
 	}
 	cmds := make([]command, len(items))
 	for i, in := range items {
+		err := in.check()
+		if err == nil {
+			err = l.resolveNumber(ctx, &in)
+		}
 		cmds[i] = transferCommand(in)
-		cmds[i].err = in.check()
+		cmds[i].err = err
 	}
 	return l.submit(ctx, &request{p: p, idem: idem, cmds: cmds, batch: true})
 }

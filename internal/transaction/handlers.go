@@ -101,16 +101,17 @@ func handleWithdrawal(log *slog.Logger, gate *approval.Service) http.Handler {
 }
 
 type transferRequest struct {
-	FromAccountID string        `json:"from_account_id"`
-	ToAccountID   string        `json:"to_account_id"`
-	Amount        bank.Amount   `json:"amount"`
-	Currency      string        `json:"currency"`
-	Description   string        `json:"description"`
-	Metadata      bank.Metadata `json:"metadata"`
+	FromAccountID   string        `json:"from_account_id"`
+	ToAccountID     string        `json:"to_account_id"`
+	ToAccountNumber string        `json:"to_account_number"`
+	Amount          bank.Amount   `json:"amount"`
+	Currency        string        `json:"currency"`
+	Description     string        `json:"description"`
+	Metadata        bank.Metadata `json:"metadata"`
 }
 
 func (t *transferRequest) input() ledger.TransferInput {
-	return ledger.TransferInput{From: t.FromAccountID, To: t.ToAccountID,
+	return ledger.TransferInput{From: t.FromAccountID, To: t.ToAccountID, ToNumber: t.ToAccountNumber,
 		Money: bank.Money{Amount: int64(t.Amount), Currency: bank.Currency(t.Currency)}, Description: t.Description, Metadata: t.Metadata}
 }
 

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fintech-banking/bank/internal/store"
+	"github.com/fintech-banking/bank/internal/store/storetest"
+)
+
+// formClient is a browser without a browser: a cookie jar, no redirects
+// followed, and the hidden fields of the last page read.
+type formClient struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	last string
+}
+
+func newFormClient(t *testing.T, base string) *formClient {
+	jar, _ := cookiejar.New(nil)
+	return &formClient{t: t, base: base, hc: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *formClient) do(method, path string, form url.Values) (int, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), method, c.base+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		c.last = string(b)
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		return resp.StatusCode, loc
+	}
+	return resp.StatusCode, string(b)
+}
+
+// hidden returns the value of the last page's first hidden field name.
+func (c *formClient) hidden(name string) string {
+	c.t.Helper()
+	m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(c.last)
+	if m == nil {
+		c.t.Fatalf("no hidden %s in the page", name)
+	}
+	return m[1]
+}
+
+// TestWebAlone runs "bank serve web" beside "serve all", calling it through
+// --api-url: a customer registers and opens an account; a transfer form
+// sent twice moves money once; a form without its CSRF token is refused.
+func TestWebAlone(t *testing.T) {
+	t.Parallel()
+	b := startBankWith(t, storetest.MigratedURL(t, store.SQLite), nil)
+	webURL, _ := startServe(t, "web", map[string]string{"BANK_API_URL": b.url, "BANK_HTTP_ADDR": "127.0.0.1:0",
+		"BANK_SHUTDOWN_DELAY": "0s"})
+	ctx := context.Background()
+	bob, _ := b.customer("bob")
+	dest := b.account(bob, "EUR", 0)
+
+	c := newFormClient(t, webURL)
+	c.do("GET", "/register", nil)
+	if st, loc := c.do("POST", "/register", url.Values{"csrf": {c.hidden("csrf")}, "name": {"Ann"},
+		"email": {"ann-" + randomHex(4) + "@example.test"}, "password": {"password of ann"}}); st != http.StatusSeeOther || loc != "/accounts" {
+		t.Fatalf("register: %d %s", st, loc)
+	}
+	c.do("GET", "/accounts", nil)
+	st, loc := c.do("POST", "/accounts", url.Values{"csrf": {c.hidden("csrf")}, "currency": {"EUR"}, "type": {"checking"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("open account: %d %s", st, loc)
+	}
+	from := strings.TrimPrefix(loc, "/accounts/")
+	if _, err := b.staff["operator"].Deposit(ctx, "fund-"+from, from, 1000, "EUR"); err != nil {
+		t.Fatal(err)
+	}
+
+	c.do("GET", "/transfer", nil)
+	form := url.Values{"csrf": {c.hidden("csrf")}, "key": {c.hidden("key")}, "from": {from},
+		"to_number": {dest.Number}, "amount": {"2.50"}}
+	for i := range 2 {
+		if st, loc := c.do("POST", "/transfer", form); st != http.StatusSeeOther || loc != "/accounts/"+from {
+			t.Fatalf("transfer, sending %d: %d %s", i+1, st, loc)
+		}
+	}
+	got, err := bob.Account(ctx, dest.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Balance.Posted != 250 {
+		t.Errorf("a transfer form sent twice moved %d, want 250 once", got.Balance.Posted)
+	}
+
+	form.Set("csrf", "forged")
+	form.Set("key", "another")
+	if st, body := c.do("POST", "/transfer", form); st != http.StatusForbidden || !strings.Contains(body, "This form has expired") {
+		t.Errorf("a forged CSRF token: %d\n%s", st, body)
+	}
+}

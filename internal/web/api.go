@@ -1,0 +1,162 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/bank"
+)
+
+// errSignedOut is a session whose tokens no longer work.
+var errSignedOut = errors.New("signed out")
+
+// as returns the API client of the session's user, refreshing the access
+// token when it is about to expire. The session's lock is held across the
+// refresh, so two tabs never spend the same refresh token (a second spend
+// would look like theft and end the session).
+func (s *Server) as(ctx context.Context, ss *session) (*client.Client, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.user == nil {
+		return nil, errSignedOut
+	}
+	if s.now().Add(30 * time.Second).After(ss.accessExp) {
+		t, err := s.api.Refresh(ctx, ss.refresh)
+		if err != nil {
+			var ae *client.Error
+			if errors.As(err, &ae) && ae.Status < 500 && ae.Code != "maintenance" {
+				s.sessions.delete(ss.id)
+				return nil, errSignedOut
+			}
+			return nil, err
+		}
+		ss.access, ss.refresh = t.AccessToken, t.RefreshToken
+		ss.accessExp = s.now().Add(time.Duration(t.ExpiresIn) * time.Second)
+	}
+	return s.api.WithToken(ss.access), nil
+}
+
+// moneyCall runs a money-moving call and, when the API says the same key is
+// still in flight (a double submit racing the first), waits for the first
+// to finish and asks again: the answer is then the first one's, replayed.
+func moneyCall[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	wait := 50 * time.Millisecond
+	for range 8 {
+		v, err := call()
+		var ae *client.Error
+		if !errors.As(err, &ae) || ae.Code != "request_in_progress" {
+			return v, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, ctx.Err()
+		case <-t.C:
+		}
+		wait *= 2
+	}
+	return call()
+}
+
+// parseAmount reads an amount as people write it ("12.50", "1,250.5") in
+// currency's minor units. Commas are thousands separators. When it cannot,
+// it says why, in words for the form.
+func parseAmount(s, currency string) (int64, string) {
+	exp := bank.Currency(currency).Exponent()
+	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
+	whole, frac, dot := strings.Cut(s, ".")
+	if s == "" || whole == "" && frac == "" || (dot && frac == "") || len(frac) > exp || !digits(whole) || !digits(frac) {
+		if exp == 0 {
+			return 0, fmt.Sprintf("Enter a whole number of %s, like 1250.", currency)
+		}
+		return 0, fmt.Sprintf("Enter an amount like 12.50, with at most %d digits after the point.", exp)
+	}
+	frac += strings.Repeat("0", exp-len(frac))
+	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	if err != nil || n <= 0 || n > bank.MaxAmount {
+		return 0, "Enter an amount above zero and not too large."
+	}
+	return n, ""
+}
+
+func digits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// InProcess returns a transport that serves the client's requests with h in
+// this process, as "serve all" does: no port, no TLS and no second trip
+// through the kernel. Each request carries the browser's own address as its
+// RemoteAddr, so the API's per-address limits count the person, not the
+// pages.
+func InProcess(h http.Handler) http.RoundTripper { return handlerTransport{h} }
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.RemoteAddr = "127.0.0.1:0"
+	if ip := clientIP(req.Context()); ip != "" {
+		r.RemoteAddr = net.JoinHostPort(ip, "0")
+	}
+	r.RequestURI = req.URL.RequestURI()
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	w := &responseBuffer{header: http.Header{}}
+	t.h.ServeHTTP(w, r)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return &http.Response{Status: http.StatusText(w.status), StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: w.header, Body: io.NopCloser(bytes.NewReader(w.body.Bytes())), ContentLength: int64(w.body.Len()), Request: req}, nil
+}
+
+// responseBuffer is the response an in-process request gets.
+type responseBuffer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *responseBuffer) Header() http.Header { return w.header }
+func (w *responseBuffer) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *responseBuffer) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+
+// Forwarding returns a transport that sends the client's requests through
+// next with the browser's address in X-Forwarded-For, for "serve web" alone:
+// the API believes it when the web pods are among its trusted proxies.
+func Forwarding(next http.RoundTripper) http.RoundTripper { return forwarding{next} }
+
+type forwarding struct{ next http.RoundTripper }
+
+func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
+	if ip := clientIP(req.Context()); ip != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("X-Forwarded-For", ip)
+	}
+	return f.next.RoundTrip(req)
+}
