@@ -131,19 +131,8 @@ func TestReadmeQuickStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	for _, tool := range []string{"bash", "curl", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BANK_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s is required (BANK_REQUIRE_TOOLS is set)", tool)
-			}
-			t.Skipf("%s not found", tool)
-		}
-	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, _ := strings.Cut(string(readme), "## Quick start")
+	needTools(t, "bash", "curl", "jq")
+	_, rest, _ := strings.Cut(readme(t), "## Quick start")
 	_, rest, _ = strings.Cut(rest, "```sh\n")
 	block, _, ok := strings.Cut(rest, "```")
 	if !ok || !strings.Contains(block, "B=http://localhost:8080") {
@@ -179,19 +168,8 @@ func TestReadmeServicesApart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts five services")
 	}
-	for _, tool := range []string{"bash", "openssl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BANK_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s is required (BANK_REQUIRE_TOOLS is set)", tool)
-			}
-			t.Skipf("%s not found", tool)
-		}
-	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, _ := strings.Cut(string(readme), "### The services apart")
+	needTools(t, "bash", "openssl")
+	_, rest, _ := strings.Cut(readme(t), "### The services apart")
 	_, rest, _ = strings.Cut(rest, "```sh\n")
 	block, _, ok := strings.Cut(rest, "```")
 	if !ok || !strings.Contains(block, "go build -o bank ./cmd/bank") {
@@ -249,4 +227,28 @@ func TestReadmeServicesApart(t *testing.T) {
 	if out, err := diagnose.CombinedOutput(); err != nil {
 		t.Errorf("bank diagnose of the five services: %v\n%s", err, out)
 	}
+}
+
+// needTools skips the test without one of the commands named, or fails it
+// when BANK_REQUIRE_TOOLS is set (as .ci/run sets it).
+func needTools(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			if os.Getenv("BANK_REQUIRE_TOOLS") != "" {
+				t.Fatalf("%s is required (BANK_REQUIRE_TOOLS is set)", name)
+			}
+			t.Skipf("%s not found", name)
+		}
+	}
+}
+
+// readme is the repository's README.md.
+func readme(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
