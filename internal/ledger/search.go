@@ -207,6 +207,19 @@ func searchSQL(d store.Dialect, q search.Query) (from, at, id, where string, arg
 	if q.Type != "" {
 		add(`t.type = $n`, q.Type)
 	}
+	// Every pair of Metadata, on the index metadata filters use elsewhere:
+	// containment on PostgreSQL, metadata_entries on SQLite.
+	if md := bank.Metadata(q.Metadata); len(md) > 0 {
+		if d == store.Postgres {
+			add(`t.metadata @> $n::jsonb`, *md.Stored())
+		} else {
+			for _, k := range md.Keys() {
+				args = append(args, kindTransaction, k, md[k])
+				n := len(args)
+				conds = append(conds, fmt.Sprintf(`t.id IN (SELECT object_id FROM metadata_entries WHERE kind = $%d AND key = $%d AND value = $%d)`, n-2, n-1, n))
+			}
+		}
+	}
 	return from, at, id, strings.Join(conds, " AND "), args
 }
 
@@ -312,7 +325,7 @@ func (l *Ledger) Documents(ctx context.Context, since time.Time, after *bank.Cur
 	docs := make([]search.Document, len(found))
 	for i, f := range found {
 		d := search.Document{ID: f.ID, Type: f.Type, Amount: f.Amount, Currency: string(f.Currency),
-			Description: f.Description, CreatedAt: f.CreatedAt, AccountIDs: []string{}, OwnerIDs: []string{}}
+			Description: f.Description, CreatedAt: f.CreatedAt, AccountIDs: []string{}, OwnerIDs: []string{}, Metadata: f.Metadata}
 		for _, p := range f.Postings {
 			d.AccountIDs = append(d.AccountIDs, p.AccountID)
 			if o := owners[p.AccountID]; o != "" {

@@ -8,6 +8,7 @@ package search
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -109,8 +110,16 @@ func (q Query) Validate() error {
 		return bank.Invalid("to", "must be after from")
 	case q.Type != "" && !slices.Contains(Types, q.Type):
 		return bank.Invalid("type", "must be one of deposit, withdrawal, transfer, capture, reversal, payment")
-	case len(q.Metadata) > 0:
-		return bank.Invalid("metadata", "transactions have no metadata to filter on")
+	case len(q.Metadata) > bank.MaxMetadataKeys:
+		return bank.Invalid("metadata", "must hold at most "+strconv.Itoa(bank.MaxMetadataKeys)+" filters")
+	}
+	for k, v := range q.Metadata {
+		if err := bank.CheckMetadataKey("metadata", k); err != nil {
+			return err
+		}
+		if err := bank.CheckMetadataValue("metadata", k, v); err != nil {
+			return err
+		}
 	}
 	for _, f := range []struct{ name, id string }{{"owner_id", q.OwnerID}, {"account_id", q.AccountID}} {
 		if f.id != "" {

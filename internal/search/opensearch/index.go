@@ -179,6 +179,9 @@ func query(q search.Query) map[string]any {
 			filter = append(filter, map[string]any{"term": map[string]any{field: value}})
 		}
 	}
+	for k, v := range q.Metadata {
+		term("metadata."+k, v) // a flat_object field: one term per dotted key path
+	}
 	term("owner_ids", q.OwnerID)
 	term("account_ids", q.AccountID)
 	term("type", q.Type)

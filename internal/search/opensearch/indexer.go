@@ -199,7 +199,7 @@ func (x *Indexer) delete(ctx context.Context, receipts []string, cause error) er
 // Document is the search document of a transaction.posted event.
 func Document(t *event.Transaction) search.Document {
 	d := search.Document{ID: t.TransactionID, Type: t.TransactionType, Amount: t.Amount, Currency: string(t.Currency),
-		Description: t.Description, CreatedAt: t.OccurredAt.UTC(), AccountIDs: []string{}, OwnerIDs: []string{}}
+		Description: t.Description, CreatedAt: t.OccurredAt.UTC(), AccountIDs: []string{}, OwnerIDs: []string{}, Metadata: t.Metadata}
 	for _, p := range t.Postings {
 		d.AccountIDs = append(d.AccountIDs, p.AccountID)
 		if p.OwnerID != "" {

@@ -128,10 +128,12 @@ func newFixture(t *testing.T, db *store.DB, impl Implementation) *fixture {
 			return l.Deposit(ctx, operator, i, ledger.CashInput{AccountID: f.a1, Money: eur(5000), Description: "Salary March ACME Corp"})
 		}},
 		{"rent", 1, func(i ledger.Idempotency) (ledger.Result, error) {
-			return l.Deposit(ctx, operator, i, ledger.CashInput{AccountID: f.b1, Money: eur(3000), Description: "Invoice INV2026 rent"})
+			return l.Deposit(ctx, operator, i, ledger.CashInput{AccountID: f.b1, Money: eur(3000), Description: "Invoice INV2026 rent",
+				Metadata: bank.Metadata{"order_id": "A-1042", "channel": "web"}})
 		}},
 		{"dinner", 2, func(i ledger.Idempotency) (ledger.Result, error) {
-			return l.Transfer(ctx, alice, i, ledger.TransferInput{From: f.a1, To: f.b1, Money: eur(1250), Description: "Café dinner"})
+			return l.Transfer(ctx, alice, i, ledger.TransferInput{From: f.a1, To: f.b1, Money: eur(1250), Description: "Café dinner",
+				Metadata: bank.Metadata{"channel": "web"}})
 		}},
 		{"split", 3, func(i ledger.Idempotency) (ledger.Result, error) {
 			return l.Transfer(ctx, bob, i, ledger.TransferInput{From: f.b1, To: f.a2, Money: eur(700), Description: "invoice 42 split"})
@@ -227,6 +229,9 @@ func testFilters(t *testing.T, f *fixture) {
 		{"time range", search.Query{From: minute(1), To: minute(3)}, []string{"rent", "dinner"}},
 		{"from", search.Query{From: minute(4)}, []string{"bonus", "hostile"}},
 		{"type", search.Query{Type: "withdrawal"}, []string{"atm"}},
+		{"metadata", search.Query{Metadata: map[string]string{"channel": "web"}}, []string{"rent", "dinner"}},
+		{"every metadata pair", search.Query{Metadata: map[string]string{"channel": "web", "order_id": "A-1042"}}, []string{"rent"}},
+		{"metadata value", search.Query{Metadata: map[string]string{"order_id": "A-1043"}}, nil},
 		{"all at once", search.Query{Text: "inv", AccountID: f.b1, MinAmount: ptr[int64](500), From: minute(2), Type: "transfer"}, []string{"split"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -343,7 +348,8 @@ func testInvalid(t *testing.T, f *fixture) {
 		{"min above max", search.Query{MinAmount: ptr[int64](2), MaxAmount: ptr[int64](1), Limit: 1}},
 		{"negative amount", search.Query{MinAmount: ptr[int64](-1), Limit: 1}},
 		{"unknown type", search.Query{Type: "gift", Limit: 1}},
-		{"metadata", search.Query{Metadata: map[string]string{"k": "v"}, Limit: 1}},
+		{"metadata key", search.Query{Metadata: map[string]string{"Bad Key": "v"}, Limit: 1}},
+		{"metadata value", search.Query{Metadata: map[string]string{"k": "a\x00b"}, Limit: 1}},
 		{"bad account id", search.Query{AccountID: strings.Repeat("a", 65), Limit: 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
