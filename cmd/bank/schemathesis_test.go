@@ -51,11 +51,19 @@ func TestSchemathesis(t *testing.T) {
 					"--exclude-path-regex", `logout|/lock$|/role$`, "--continue-on-failure", "--max-failures", "50")
 				cmd.Dir = t.TempDir() // its cache, out of the repository
 				out, err := cmd.CombinedOutput()
-				if err != nil {
-					if i := bytes.Index(out, []byte("Failures:")); i > 0 {
-						out = out[max(0, i-6000):]
+				// The summary's last line counts failures (the API's) apart
+				// from errors (the tool's own: Hypothesis sometimes fails to
+				// replay a case it drew, "Inconsistent results"), which are
+				// logged, not held against the API.
+				summary := out[bytes.LastIndex(bytes.TrimSpace(out), []byte("\n"))+1:]
+				switch {
+				case err != nil && (bytes.Contains(summary, []byte("failure")) || !bytes.Contains(summary, []byte("error"))):
+					if i := bytes.Index(out, []byte("FAILURES")); i > 0 {
+						out = out[i:]
 					}
 					t.Errorf("schemathesis as %s: %v\n%s", who, err, out)
+				case err != nil:
+					t.Logf("schemathesis as %s: the tool itself erred, no failure found: %s", who, bytes.TrimSpace(summary))
 				}
 			}
 		})
