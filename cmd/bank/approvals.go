@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"text/tabwriter"
 	"time"
 
@@ -20,9 +19,8 @@ import (
 func approvalsCmd(ctx context.Context, sub string, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("approvals "+sub, flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	apiURL := fs.String("url", "http://localhost:8080", "the API (transaction-service when split)")
-	token := fs.String("token", "", "a staff user's access token (default $BANK_TOKEN)")
-	output := fs.String("o", "table", "output: table or json")
+	api := staffAPIFlags(fs)
+	output := outputFlag(fs)
 	var status, reason *string
 	switch sub {
 	case "list":
@@ -38,19 +36,16 @@ func approvalsCmd(ctx context.Context, sub string, args []string, getenv func(st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *output != "table" && *output != "json" {
-		return usagef("-o must be table or json, not %q", *output)
+	if err := checkOutput(*output); err != nil {
+		return err
 	}
 	if sub != "list" && id == "" {
 		return usagef("approvals %s needs the approval's id (see \"bank approvals %s --help\")", sub, sub)
 	}
-	if *token == "" {
-		*token = getenv("BANK_TOKEN")
+	c, err := api.client(getenv, 60*time.Second)
+	if err != nil {
+		return err
 	}
-	if *token == "" {
-		return usagef("--token (or BANK_TOKEN) is required: a staff user's access token")
-	}
-	c := client.New(*apiURL, &http.Client{Timeout: 60 * time.Second}).WithToken(*token)
 	switch sub {
 	case "list":
 		if *status == "all" {

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/ops"
@@ -26,6 +29,26 @@ func outputFlag(fs *flag.FlagSet) *string {
 	fs.StringVar(o, "o", "table", "output format: table or json")
 	fs.StringVar(o, "output", "table", "the same as -o")
 	return o
+}
+
+// staffAPI is the flags of a command that calls the API as a staff user:
+// --url, and --token (or BANK_TOKEN), so the API's own rules hold for it.
+type staffAPI struct{ url, token *string }
+
+func staffAPIFlags(fs *flag.FlagSet) staffAPI {
+	return staffAPI{
+		url:   fs.String("url", "http://localhost:8080", "the API (transaction-service when split)"),
+		token: fs.String("token", "", "a staff user's access token (default $BANK_TOKEN)"),
+	}
+}
+
+// client returns the API client of the flags, with requests bounded by timeout.
+func (a staffAPI) client(getenv func(string) string, timeout time.Duration) (*client.Client, error) {
+	token := cmp.Or(*a.token, getenv("BANK_TOKEN"))
+	if token == "" {
+		return nil, usagef("--token (or BANK_TOKEN) is required: a staff user's access token")
+	}
+	return client.New(*a.url, &http.Client{Timeout: timeout}).WithToken(token), nil
 }
 
 func checkOutput(o string) error {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -18,9 +17,8 @@ import (
 func reconCmd(ctx context.Context, sub string, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("recon "+sub, flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	apiURL := fs.String("url", "http://localhost:8080", "the API (transaction-service when split)")
-	token := fs.String("token", "", "a staff user's access token (default $BANK_TOKEN)")
-	output := fs.String("o", "table", "output: table or json")
+	api := staffAPIFlags(fs)
+	output := outputFlag(fs)
 	account := fs.String("account", "", "the account the statement is of")
 	format := fs.String("format", "camt053", "camt053 or csv")
 	var cols client.CSVColumns
@@ -43,14 +41,13 @@ func reconCmd(ctx context.Context, sub string, args []string, getenv func(string
 		return usagef("--account is required")
 	case *format != "camt053" && *format != "csv":
 		return usagef("--format must be camt053 or csv, not %q", *format)
-	case *output != "table" && *output != "json":
-		return usagef("-o must be table or json, not %q", *output)
 	}
-	if *token == "" {
-		*token = getenv("BANK_TOKEN")
+	if err := checkOutput(*output); err != nil {
+		return err
 	}
-	if *token == "" {
-		return usagef("--token (or BANK_TOKEN) is required: a staff user's access token")
+	c, err := api.client(getenv, 5*time.Minute)
+	if err != nil {
+		return err
 	}
 	content, err := os.ReadFile(file)
 	if err != nil {
@@ -60,7 +57,6 @@ func reconCmd(ctx context.Context, sub string, args []string, getenv func(string
 	if *format == "csv" {
 		in.CSVColumns = &cols
 	}
-	c := client.New(*apiURL, &http.Client{Timeout: 5 * time.Minute}).WithToken(*token)
 	r, err := c.ImportReconciliation(ctx, in)
 	if err != nil {
 		return apiError(err)
