@@ -2,6 +2,7 @@ package notification
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,10 +40,31 @@ func (s *Service) Run(ctx context.Context, q queue.Queue) error {
 	return nil
 }
 
+// taker is a queue that can consume messages in place (the table queue):
+// the deliveries an event needs that leave nothing to send are recorded in
+// the transaction that deletes its message.
+type taker interface {
+	Take(ctx context.Context, max int, wait time.Duration, fn queue.TakeFunc) ([]queue.Message, error)
+}
+
 func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	pause := 100 * time.Millisecond
+	tq, inPlace := q.(taker)
 	for ctx.Err() == nil {
-		msgs, err := q.Receive(ctx, s.cfg.Batch, s.cfg.Wait)
+		var (
+			msgs []queue.Message
+			err  error
+			done *batch
+		)
+		if inPlace {
+			msgs, err = tq.Take(ctx, s.cfg.Batch, s.cfg.Wait, func(ctx context.Context, tx *sql.Tx, ms []queue.Message) ([]bool, error) {
+				var taken []bool
+				done, taken, err = s.consumeInPlace(ctx, tx, ms)
+				return taken, err
+			})
+		} else {
+			msgs, err = q.Receive(ctx, s.cfg.Batch, s.cfg.Wait)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -61,6 +83,12 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 		}
 		pause = 100 * time.Millisecond
 		s.lastReceive.Store(s.now().UnixNano())
+		if done != nil {
+			s.report(done)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
 		// A batch begun is finished even when the consumer is told to stop:
 		// a delivery cut off after the receiver took it would be sent
 		// again. MessageTimeout bounds it, under the visibility timeout.
@@ -100,7 +128,26 @@ type work struct {
 	sp         spec
 	recipients []string
 	outcome    string
-	log        *slog.Logger
+	err        error // why it is malformed
+	sends      bool  // it has deliveries that leave the process
+}
+
+// logger is the log of w's event.
+func (w *work) logger(base *slog.Logger) *slog.Logger {
+	m := w.msgs[0]
+	if w.e == nil {
+		return base.With("message_id", m.ID, "receive_count", m.ReceiveCount, "bytes", len(m.Body))
+	}
+	return base.With("event_id", w.e.EventID, "type", w.e.Type, "message_id", m.ID, "receive_count", m.ReceiveCount)
+}
+
+// batch is one receive's events and the deliveries they need.
+type batch struct {
+	works    []*work
+	logged   []delivery // on log-only channels: recorded, nothing sent
+	loggedBy []*work
+	out      []outgoing // leaving the process
+	failed   map[*work]bool
 }
 
 // HandleBatch processes one receive's messages together and deletes, in one
@@ -110,33 +157,32 @@ type work struct {
 // deliveries that leave the process go side by side, each claimed and
 // recorded on its own so that none goes out twice.
 func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.Message) []string {
-	// Copies of one event (an at-least-once relay sends some twice) are
-	// one work, classified by its first copy.
-	var works []*work
-	byEvent := map[string]*work{}
-	for _, m := range msgs {
-		s.metrics.receivedOne()
-		w := &work{msgs: []queue.Message{m}}
-		s.classify(w)
-		if w.e != nil {
-			if first, ok := byEvent[w.e.EventID]; ok {
-				first.msgs = append(first.msgs, m)
-				continue
-			}
-			byEvent[w.e.EventID] = w
+	b := s.plan(ctx, s.group(msgs))
+	if err := s.recordLogged(ctx, s.db, b.logged); err != nil {
+		s.log.Warn("notification: log-only deliveries not recorded", "deliveries", len(b.logged), "err", err)
+		for _, w := range b.loggedBy {
+			b.failed[w] = true
 		}
-		works = append(works, w)
+		b.logged = nil
 	}
-	s.deliverAll(ctx, works)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, o := range b.out {
+		wg.Go(func() {
+			if !s.deliver(ctx, o.w.logger(s.log), o.w.e, o.w.sp, o.recipient, o.ch, o.to, o.secret, o.msg) {
+				mu.Lock()
+				b.failed[o.w] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	b.settle()
 
 	var receipts []string
 	outcomes := make(map[string]string, len(msgs))
-	for _, w := range works {
-		if w.outcome == "delivered" {
-			s.metrics.eventAge(s.now().Sub(w.e.OccurredAt))
-		}
+	for _, w := range b.works {
 		for _, m := range w.msgs {
-			s.metrics.processedOne(w.outcome)
 			outcomes[m.Receipt] = w.outcome
 			switch w.outcome {
 			case "delivered", "ignored", "unknown_type":
@@ -151,6 +197,7 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 			s.log.Warn("notification: delete failed", "messages", len(receipts), "err", err)
 		}
 	}
+	s.report(b)
 	out := make([]string, len(msgs))
 	for i, m := range msgs {
 		out[i] = outcomes[m.Receipt]
@@ -158,33 +205,119 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 	return out
 }
 
+// consumeInPlace is the table queue's TakeFunc: in tx, it records the
+// log-only deliveries of each event that needs nothing sent, and marks its
+// messages done, so they are deleted in the same transaction. Events with
+// deliveries to send, and what it cannot read, are left to be received and
+// handled by HandleBatch. It logs and counts nothing: tx may be rolled back
+// and fn run again; the caller reports the batch once it committed.
+func (s *Service) consumeInPlace(ctx context.Context, tx *sql.Tx, msgs []queue.Message) (*batch, []bool, error) {
+	b := s.plan(ctx, s.group(msgs))
+	inPlace := map[*work]bool{}
+	for _, w := range b.works {
+		switch {
+		case w.outcome == "ignored" || w.outcome == "unknown_type":
+			inPlace[w] = true
+		case w.outcome == "" && !w.sends && !b.failed[w]:
+			inPlace[w] = true
+		}
+	}
+	var logged []delivery
+	for i, d := range b.logged {
+		if inPlace[b.loggedBy[i]] {
+			logged = append(logged, d)
+		}
+	}
+	if err := s.recordLogged(ctx, tx, logged); err != nil {
+		return nil, nil, err
+	}
+	done := &batch{logged: logged, failed: map[*work]bool{}}
+	consumed := map[string]bool{}
+	for _, w := range b.works {
+		if inPlace[w] {
+			if w.outcome == "" {
+				w.outcome = "delivered"
+			}
+			done.works = append(done.works, w)
+			for _, m := range w.msgs {
+				consumed[m.ID] = true
+			}
+		}
+	}
+	taken := make([]bool, len(msgs))
+	for i, m := range msgs {
+		taken[i] = consumed[m.ID]
+	}
+	return done, taken, nil
+}
+
+// group reads msgs' events: copies of one event (an at-least-once relay
+// sends some twice) are one work, classified by its first copy.
+func (s *Service) group(msgs []queue.Message) []*work {
+	var works []*work
+	byEvent := map[string]*work{}
+	for _, m := range msgs {
+		w := &work{msgs: []queue.Message{m}}
+		s.classify(w)
+		if w.e != nil {
+			if first, ok := byEvent[w.e.EventID]; ok {
+				first.msgs = append(first.msgs, m)
+				continue
+			}
+			byEvent[w.e.EventID] = w
+		}
+		works = append(works, w)
+	}
+	return works
+}
+
+// report logs and counts a handled batch, once.
+func (s *Service) report(b *batch) {
+	for _, w := range b.works {
+		switch w.outcome {
+		case "malformed":
+			if w.e == nil {
+				w.logger(s.log).Error("notification: malformed message left for the dead-letter queue", "err", w.err)
+			} else {
+				w.logger(s.log).Error("notification: malformed event left for the dead-letter queue", "err", w.err)
+			}
+		case "unknown_type":
+			w.logger(s.log).Warn("notification: unknown event type acknowledged")
+		case "delivered":
+			s.metrics.eventAge(s.now().Sub(w.e.OccurredAt))
+		}
+		for range w.msgs {
+			s.metrics.receivedOne()
+			s.metrics.processedOne(w.outcome)
+		}
+	}
+	for _, d := range b.logged {
+		s.metrics.delivered(d.channel, StatusLogged, 0)
+		s.log.Info("notification: "+string(d.channel)+" (log-only)", "event_id", d.eventID, "user_id", d.userID, "subject", d.subject)
+	}
+}
+
 // classify reads w's event and decides what it needs: nothing (malformed,
 // ignored, unknown), or deliveries to its recipients (outcome still empty).
 func (s *Service) classify(w *work) {
-	m := w.msgs[0]
-	e, err := decodeEvent(m.Body)
+	e, err := decodeEvent(w.msgs[0].Body)
 	if err != nil {
-		s.log.Error("notification: malformed message left for the dead-letter queue", "message_id", m.ID,
-			"receive_count", m.ReceiveCount, "bytes", len(m.Body), "err", err)
-		w.outcome = "malformed"
+		w.outcome, w.err = "malformed", err
 		return
 	}
 	w.e = e
-	w.log = s.log.With("event_id", e.EventID, "type", e.Type, "message_id", m.ID, "receive_count", m.ReceiveCount)
 	sp, ok := s.specs[e.Type]
 	if !ok {
 		if slices.Contains(quiet, e.Type) {
 			w.outcome = "ignored"
 			return
 		}
-		w.log.Warn("notification: unknown event type acknowledged")
 		w.outcome = "unknown_type"
 		return
 	}
 	w.sp = sp
 	if w.recipients, err = sp.recipients(e); err != nil {
-		w.log.Error("notification: malformed event left for the dead-letter queue", "err", err)
-		w.outcome = "malformed"
+		w.outcome, w.err = "malformed", err
 	}
 }
 
@@ -198,9 +331,11 @@ type outgoing struct {
 	msg       message
 }
 
-// deliverAll delivers every event of works that needs it and sets its
-// outcome: delivered when every one of its deliveries is done, else retry.
-func (s *Service) deliverAll(ctx context.Context, works []*work) {
+// plan reads the recipients and preferences of works, in one query each,
+// and sorts every delivery they need into logged and out. A work whose
+// recipients cannot be read, or whose message cannot be rendered, is failed.
+func (s *Service) plan(ctx context.Context, works []*work) *batch {
+	b := &batch{works: works, failed: map[*work]bool{}}
 	var ids []string
 	for _, w := range works {
 		if w.outcome == "" {
@@ -211,6 +346,9 @@ func (s *Service) deliverAll(ctx context.Context, works []*work) {
 			}
 		}
 	}
+	if len(ids) == 0 {
+		return b
+	}
 	lookupCtx, cancel := context.WithTimeout(ctx, dbTimeout)
 	contacts, err := s.users.Lookup(lookupCtx, ids)
 	cancel()
@@ -218,23 +356,19 @@ func (s *Service) deliverAll(ctx context.Context, works []*work) {
 	if err == nil {
 		prefs, err = s.preferencesOf(ctx, ids)
 	}
-	failed := map[*work]bool{}
-	var logged []delivery
-	var loggedBy []*work
-	var out []outgoing
 	for _, w := range works {
 		if w.outcome != "" {
 			continue
 		}
 		if err != nil {
-			w.log.Warn("notification: recipients unreadable", "err", err)
-			failed[w] = true
+			w.logger(s.log).Warn("notification: recipients unreadable", "err", err)
+			b.failed[w] = true
 			continue
 		}
 		for _, r := range w.recipients {
 			c, found := contacts[r]
 			if !found {
-				w.log.Info("notification: recipient does not exist; nothing sent", "user_id", r)
+				w.logger(s.log).Info("notification: recipient does not exist; nothing sent", "user_id", r)
 				continue
 			}
 			p := prefs[r]
@@ -243,8 +377,8 @@ func (s *Service) deliverAll(ctx context.Context, works []*work) {
 				// A template that cannot render this event is a bug here,
 				// not in the event: leave the message for the dead-letter
 				// queue.
-				w.log.Error("notification: template failed", "err", err)
-				failed[w] = true
+				w.logger(s.log).Error("notification: template failed", "err", err)
+				b.failed[w] = true
 				continue
 			}
 			for _, ch := range []Channel{Email, SMS, Webhook} {
@@ -260,41 +394,25 @@ func (s *Service) deliverAll(ctx context.Context, works []*work) {
 					continue
 				}
 				if (ch == Email && s.mail == nil) || (ch == SMS && s.sms == nil && o.to != "") {
-					w.log.Info("notification: "+string(ch)+" (log-only)", "user_id", r, "subject", msg.Subject)
-					logged = append(logged, delivery{eventID: w.e.EventID, eventType: w.e.Type, userID: r, channel: ch, subject: msg.Subject})
-					loggedBy = append(loggedBy, w)
+					b.logged = append(b.logged, delivery{eventID: w.e.EventID, eventType: w.e.Type, userID: r, channel: ch, subject: msg.Subject})
+					b.loggedBy = append(b.loggedBy, w)
 					continue
 				}
-				out = append(out, o)
+				w.sends = true
+				b.out = append(b.out, o)
 			}
 		}
 	}
-	if err := s.recordLogged(ctx, logged); err != nil {
-		s.log.Warn("notification: log-only deliveries not recorded", "deliveries", len(logged), "err", err)
-		for _, w := range loggedBy {
-			failed[w] = true
-		}
-	} else {
-		for _, d := range logged {
-			s.metrics.delivered(d.channel, StatusLogged, 0)
-		}
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, o := range out {
-		wg.Go(func() {
-			if !s.deliver(ctx, o.w.log, o.w.e, o.w.sp, o.recipient, o.ch, o.to, o.secret, o.msg) {
-				mu.Lock()
-				failed[o.w] = true
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	for _, w := range works {
+	return b
+}
+
+// settle gives every work still open its outcome: delivered when every one
+// of its deliveries is done, else retry.
+func (b *batch) settle() {
+	for _, w := range b.works {
 		switch {
 		case w.outcome != "":
-		case failed[w]:
+		case b.failed[w]:
 			w.outcome = "retry"
 		default:
 			w.outcome = "delivered"

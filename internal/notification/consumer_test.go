@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -252,6 +253,16 @@ func TestConcurrentConsumersSendOnce(t *testing.T) {
 func TestUnknownAndMalformed(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		for _, kind := range []string{"receive", "table"} {
+			t.Run(kind, func(t *testing.T) { testUnknownAndMalformed(t, db, kind) })
+		}
+	})
+}
+
+// testUnknownAndMalformed runs on the in-memory queue, whose messages are
+// received, and on the table queue, which consumes in place what it can.
+func testUnknownAndMalformed(t *testing.T, db *store.DB, kind string) {
+	{
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
 		cfg := testConfig("")
@@ -260,12 +271,43 @@ func TestUnknownAndMalformed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addUser(t, db, "alice", "alice@example.test", "Alice")
-		q := newMemQueue(2*time.Second, 2) // long enough for a loaded machine: only malformed bodies may come back
+		alice := "alice-" + kind
+		addUser(t, db, alice, alice+"@example.test", "Alice")
+		// The visibility timeout is long enough for a loaded machine: only
+		// malformed bodies may come back.
+		var (
+			q    queue.Queue
+			dead func() []string
+		)
+		if kind == "table" {
+			main, dlq := newTestQueue(t, db, 2*time.Second, 2)
+			q = main
+			dead = func() []string {
+				ms, err := dlq.Receive(ctx, 100, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, m := range ms {
+					out = append(out, string(m.Body))
+				}
+				return out
+			}
+		} else {
+			mq := newMemQueue(2*time.Second, 2)
+			q = mq
+			dead = func() []string {
+				var out []string
+				for _, m := range *mq.dead {
+					out = append(out, string(m.body))
+				}
+				return out
+			}
+		}
 		acknowledged := []string{
 			`{"event_id":"u1","type":"card.issued","occurred_at":"2026-01-01T00:00:00Z"}`,
-			`{"event_id":"u2","type":"hold.voided","owner_id":"alice"}`,
-			string(transferEvent("ok1", "alice", "nobody-such", 5)),
+			`{"event_id":"u2","type":"hold.voided","owner_id":"` + alice + `"}`,
+			string(transferEvent("ok1", alice, "nobody-such", 5)),
 		}
 		malformed := []string{
 			`not json`,
@@ -286,14 +328,11 @@ func TestUnknownAndMalformed(t *testing.T) {
 			st, _ := q.Stats(ctx)
 			return st.Main.Visible+st.Main.InFlight == 0
 		})
-		var dead []string
-		for _, m := range *q.dead {
-			dead = append(dead, string(m.body))
+		deadBodies := dead()
+		if len(deadBodies) != len(malformed) {
+			t.Errorf("dead-letter queue holds %d messages, want the %d malformed: %q", len(deadBodies), len(malformed), deadBodies)
 		}
-		if len(dead) != len(malformed) {
-			t.Errorf("dead-letter queue holds %d messages, want the %d malformed: %q", len(dead), len(malformed), dead)
-		}
-		for _, b := range dead {
+		for _, b := range deadBodies {
 			for _, a := range acknowledged {
 				if a == b {
 					t.Errorf("acknowledged message %s dead-lettered", b)
@@ -306,10 +345,10 @@ func TestUnknownAndMalformed(t *testing.T) {
 		if v := testutil.ToFloat64(s.metrics.processed.WithLabelValues("malformed")); v != float64(2*len(malformed)) {
 			t.Errorf("malformed counter %v, want %d (each received twice)", v, 2*len(malformed))
 		}
-		if n := rows(t, db, `1 = 1`); n != 1 {
+		if n := rows(t, db, `user_id = $1`, alice); n != 1 {
 			t.Errorf("%d notifications, want 1 (alice's, the missing user gets none)", n)
 		}
-	})
+	}
 }
 
 // runFor runs s's consumer on q until done reports true, for at most 60 s.
@@ -489,4 +528,60 @@ func TestCheckReportsAStuckConsumer(t *testing.T) {
 	if s.Check(context.Background()) == nil {
 		t.Error("UP although no receive answered for a minute")
 	}
+}
+
+// TestLogOnlyEventsConsumedInPlace: on the table queue with log-only
+// channels (serve all's defaults), several consumers take events in place:
+// each delivery is recorded once, however many copies of its event were
+// sent (together, or after the first was consumed), and each message is
+// counted once.
+func TestLogOnlyEventsConsumedInPlace(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		reg := prometheus.NewRegistry()
+		cfg := testConfig("")
+		cfg.Workers = 3
+		cfg.Batch = 7
+		s, err := New(db, newTestService(t, db, cfg).log, time.Now, cfg, NewMetrics(reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const users, events = 5, 60
+		for u := range users {
+			id := fmt.Sprintf("inplace-%d", u)
+			addUser(t, db, id, id+"@example.test", "User "+id)
+		}
+		q, _ := newTestQueue(t, db, time.Minute, 5)
+		var bodies [][]byte
+		for i := range events {
+			b := transferEvent(fmt.Sprintf("ev-%d", i), fmt.Sprintf("inplace-%d", i%users), fmt.Sprintf("inplace-%d", (i+1)%users), 1)
+			bodies = append(bodies, b, b) // a copy beside each event
+		}
+		if err := q.Send(ctx, bodies...); err != nil {
+			t.Fatal(err)
+		}
+		empty := func() bool { m, _ := depth(t, q); return m == 0 }
+		runFor(t, s, q, empty)
+		// Copies sent again once the first were consumed record nothing new.
+		if err := q.Send(ctx, bodies[:20]...); err != nil {
+			t.Fatal(err)
+		}
+		runFor(t, s, q, empty)
+
+		if n := rows(t, db, `status = 'logged' AND channel = 'email'`); n != 2*events {
+			t.Errorf("%d logged emails, want %d: one to each side of each event", n, 2*events)
+		}
+		if n := rows(t, db, `status <> 'logged'`); n != 0 {
+			t.Errorf("%d notifications not logged", n)
+		}
+		var dup int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT event_id, user_id FROM notifications
+			GROUP BY event_id, user_id HAVING COUNT(*) > 1) d`).Scan(&dup); err != nil || dup != 0 {
+			t.Errorf("%d deliveries recorded twice (%v)", dup, err)
+		}
+		if v := testutil.ToFloat64(s.metrics.processed.WithLabelValues("delivered")); v != 2*events+20 {
+			t.Errorf("delivered counter %v, want %d: every message once", v, 2*events+20)
+		}
+	})
 }

@@ -215,17 +215,23 @@ func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, e
 	return id, result, nil
 }
 
-// recordLogged records deliveries on log-only channels as logged, in one
-// statement: nothing leaves the process, so they need no claim. A delivery
-// recorded before (a message received again) is left as it is.
-func (s *Service) recordLogged(ctx context.Context, ds []delivery) error {
+// execer is a database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// recordLogged records deliveries on log-only channels as logged, through
+// db (the database, or the transaction that consumes their messages), in
+// one statement: nothing leaves the process, so they need no claim. A
+// delivery recorded before (a message received again) is left as it is.
+func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	now := s.now().UTC()
-	return store.Retry(ctx, store.Retryable, func() error {
+	record := func() error {
 		for start := 0; start < len(ds); start += loggedChunk {
 			chunk := ds[start:min(start+loggedChunk, len(ds))]
 			var q strings.Builder
@@ -240,12 +246,16 @@ func (s *Service) recordLogged(ctx context.Context, ds []delivery) error {
 				args = append(args, bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject)
 			}
 			q.WriteString(` ON CONFLICT (event_id, user_id, channel) DO NOTHING`)
-			if _, err := s.db.ExecContext(ctx, q.String(), args...); err != nil {
+			if _, err := db.ExecContext(ctx, q.String(), args...); err != nil {
 				return fmt.Errorf("record %d log-only deliveries: %w", len(chunk), err)
 			}
 		}
 		return nil
-	})
+	}
+	if _, inTx := db.(*sql.Tx); inTx {
+		return record() // the transaction's owner retries it whole
+	}
+	return store.Retry(ctx, store.Retryable, record)
 }
 
 // loggedChunk bounds the rows of one insert of logged deliveries.

@@ -1,12 +1,10 @@
 package queue
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -163,27 +161,7 @@ func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
 // that has had its max receive count moves to the dead-letter queue when it
 // would be handed out once more.
 func (t *Table) Receive(ctx context.Context, max int, wait time.Duration) ([]Message, error) {
-	if max < 1 {
-		return nil, fmt.Errorf("receive from queue %s: max %d must be at least 1", t.name, max)
-	}
-	deadline := time.Now().Add(wait)
-	for {
-		ms, err := t.receive(ctx, max)
-		if err != nil || len(ms) > 0 {
-			return ms, err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, nil
-		}
-		timer := time.NewTimer(min(left, t.poll))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
-		case <-timer.C:
-		}
-	}
+	return t.Take(ctx, max, wait, nil)
 }
 
 // seqList is "($n, …)" of seqs, numbered after the leading args, and the
@@ -210,18 +188,62 @@ func (t *Table) lockOf(a string) string {
 	return ""
 }
 
-func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
+// TakeFunc decides, inside the transaction that holds msgs locked, which of
+// them its caller is done with: done[i] for msgs[i]. What it writes with tx
+// commits together with the deletion of those messages, or not at all.
+type TakeFunc func(ctx context.Context, tx *sql.Tx, msgs []Message) (done []bool, err error)
+
+// Take is a receive that can consume in place: it locks up to max visible
+// messages, waiting up to wait as Receive does, and calls fn with them in
+// one transaction. The messages fn is done with are deleted in that
+// transaction, beside whatever fn wrote: consumed exactly once, with no
+// receive recorded and no second commit. The others are received as
+// Receive receives them and returned, with receipts, to be handled and
+// deleted as usual; with fn nil, Take is Receive. The messages fn sees have
+// no receipt; their ReceiveCount is the receives they had before. An error of fn rolls the
+// whole transaction back and is returned; fn may be run again when the
+// database asks for a retry, so it must have no effects outside tx.
+func (t *Table) Take(ctx context.Context, max int, wait time.Duration, fn TakeFunc) ([]Message, error) {
+	if max < 1 {
+		return nil, fmt.Errorf("receive from queue %s: max %d must be at least 1", t.name, max)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		ms, taken, err := t.takeOnce(ctx, max, fn)
+		if err != nil || taken > 0 {
+			return ms, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		timer := time.NewTimer(min(left, t.poll))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// takeOnce locks the first visible messages, dead-letters those out of
+// receives, lets fn consume what it can, and receives the rest. It reports
+// the messages received and how many live messages it found.
+func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, int, error) {
 	now := t.ms()
 	var (
-		out  []Message
-		dead int64
+		out   []Message
+		found int
+		dead  int64
 	)
 	err := store.Retry(ctx, store.Retryable, func() error {
-		out, dead = out[:0], 0
+		out, found, dead = out[:0], 0, 0
 		return t.db.Tx(ctx, func(tx *sql.Tx) error {
 			if t.db.Dialect == store.Postgres {
 				// As for deletes (consumerExec): a receive the database
-				// loses in a crash only makes the message visible again.
+				// loses in a crash only makes the message visible again,
+				// and a consumption lost with its writes is done again.
 				if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 					return err
 				}
@@ -233,19 +255,26 @@ func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
 			if at := t.rescanAt.Load(); now >= at && t.rescanAt.CompareAndSwap(at, now+rescan.Milliseconds()) {
 				from = 0
 			}
-			picked, err := tx.QueryContext(ctx, `SELECT m.seq, m.receive_count, q.max_receive_count, q.visibility_timeout_ms
+			picked, err := tx.QueryContext(ctx, `SELECT m.seq, m.id, m.body, m.receive_count, m.sent_at, q.max_receive_count, q.visibility_timeout_ms
 				FROM queue_messages m JOIN queues q ON q.name = m.queue
 				WHERE m.queue = $1 AND m.seq >= $4 AND m.visible_at <= $2 ORDER BY m.seq LIMIT $3`+t.lockOf("m"), t.name, now, max, from)
 			if err != nil {
 				return err
 			}
-			var deadSeqs, liveSeqs []any
-			var visibility int64
-			first := true
+			var (
+				deadSeqs   []any
+				live       []Message
+				liveSeqs   []any
+				visibility int64
+				first      = true
+			)
 			for picked.Next() {
-				var seq, most int64
-				var count int
-				if err := picked.Scan(&seq, &count, &most, &visibility); err != nil {
+				var (
+					m         Message
+					seq, sent int64
+					most      int64
+				)
+				if err := picked.Scan(&seq, &m.ID, &m.Body, &m.ReceiveCount, &sent, &most, &visibility); err != nil {
 					picked.Close()
 					return err
 				}
@@ -255,11 +284,13 @@ func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
 				}
 				// What has had its receives goes to the dead-letter queue
 				// instead of out once more.
-				if int64(count) >= most {
+				if int64(m.ReceiveCount) >= most {
 					deadSeqs = append(deadSeqs, seq)
-				} else {
-					liveSeqs = append(liveSeqs, seq)
+					continue
 				}
+				m.SentAt = time.UnixMilli(sent)
+				live = append(live, m)
+				liveSeqs = append(liveSeqs, seq)
 			}
 			picked.Close()
 			if err := picked.Err(); err != nil {
@@ -272,55 +303,57 @@ func (t *Table) receive(ctx context.Context, max int) ([]Message, error) {
 				}
 				dead = int64(len(deadSeqs))
 			}
-			if len(liveSeqs) == 0 {
+			found = len(live)
+			if found == 0 {
 				return nil
 			}
-			in, args := seqList(liveSeqs, now+visibility)
-			rows, err := tx.QueryContext(ctx, `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = $1
-				WHERE seq IN `+in+` RETURNING seq, id, body, receive_count, sent_at`, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			var seqs []int64
-			for rows.Next() {
-				var (
-					m    Message
-					seq  int64
-					sent int64
-				)
-				if err := rows.Scan(&seq, &m.ID, &m.Body, &m.ReceiveCount, &sent); err != nil {
+			if fn != nil {
+				done, err := fn(ctx, tx, live)
+				if err != nil {
 					return err
 				}
-				m.SentAt = time.UnixMilli(sent)
-				m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
-				out = append(out, m)
-				seqs = append(seqs, seq)
+				var doneSeqs []any
+				keep := live[:0:0]
+				keepSeqs := liveSeqs[:0:0]
+				for i, m := range live {
+					if i < len(done) && done[i] {
+						doneSeqs = append(doneSeqs, liveSeqs[i])
+					} else {
+						keep = append(keep, m)
+						keepSeqs = append(keepSeqs, liveSeqs[i])
+					}
+				}
+				if len(doneSeqs) > 0 {
+					in, args := seqList(doneSeqs)
+					if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE seq IN `+in, args...); err != nil {
+						return fmt.Errorf("delete consumed messages: %w", err)
+					}
+				}
+				live, liveSeqs = keep, keepSeqs
+				if len(live) == 0 {
+					return nil
+				}
 			}
-			if err := rows.Err(); err != nil {
+			in, args := seqList(liveSeqs, now+visibility)
+			if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = $1
+				WHERE seq IN `+in, args...); err != nil {
 				return err
 			}
-			// RETURNING follows no order: hand messages out in send order.
-			idx := make([]int, len(out))
-			for i := range idx {
-				idx[i] = i
+			for _, m := range live {
+				m.ReceiveCount++
+				m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
+				out = append(out, m)
 			}
-			slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(seqs[a], seqs[b]) })
-			sorted := make([]Message, len(out))
-			for i, j := range idx {
-				sorted[i] = out[j]
-			}
-			out = sorted
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("receive from queue %s: %w", t.name, err)
+		return nil, 0, fmt.Errorf("receive from queue %s: %w", t.name, err)
 	}
 	if dead > 0 {
 		t.metrics.deadLettered(t.name, int(dead))
 	}
-	return out, nil
+	return out, found, nil
 }
 
 // parseReceipt splits a receipt into its message id and receive count. A

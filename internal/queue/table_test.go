@@ -3,7 +3,10 @@ package queue_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,4 +68,113 @@ func TestTableQueueSettingsReachEveryReplica(t *testing.T) {
 			t.Error("max receive count 1001 accepted")
 		}
 	})
+}
+
+// TestTableTake: what Take's function is done with is deleted in the
+// function's own transaction, and only if it commits; the rest is received
+// as Receive receives it, dead-lettering included.
+func TestTableTake(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, `CREATE TABLE take_marks (body TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		q, later := tableFactory(db)(t, queuetest.Config{VisibilityTimeout: 10 * time.Second, MaxReceiveCount: 2})
+		tq := q.(*queue.Table)
+		if err := q.Send(ctx, []byte("a"), []byte("b"), []byte("c"), []byte("d")); err != nil {
+			t.Fatal(err)
+		}
+		marks := func() []string {
+			t.Helper()
+			rows, err := db.QueryContext(ctx, `SELECT body FROM take_marks ORDER BY body`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var b string
+				if err := rows.Scan(&b); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, b)
+			}
+			return out
+		}
+		// A function that fails leaves everything as it was: no mark, no
+		// receive.
+		boom := errors.New("boom")
+		_, err := tq.Take(ctx, 10, 0, func(ctx context.Context, tx *sql.Tx, ms []queue.Message) ([]bool, error) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO take_marks (body) VALUES ('rolled back')`); err != nil {
+				return nil, err
+			}
+			return nil, boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Take with a failing function: %v, want boom", err)
+		}
+		if got := marks(); len(got) != 0 {
+			t.Fatalf("a failed Take left marks %v", got)
+		}
+		// Done with a and c: marked and gone; b and d received.
+		var seen []string
+		got, err := tq.Take(ctx, 10, 0, func(ctx context.Context, tx *sql.Tx, ms []queue.Message) ([]bool, error) {
+			seen = seen[:0]
+			done := make([]bool, len(ms))
+			for i, m := range ms {
+				seen = append(seen, string(m.Body))
+				if m.Receipt != "" || m.ReceiveCount != 0 {
+					return nil, fmt.Errorf("message %s offered with receipt %q and count %d", m.Body, m.Receipt, m.ReceiveCount)
+				}
+				if string(m.Body) == "a" || string(m.Body) == "c" {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO take_marks (body) VALUES ($1)`, string(m.Body)); err != nil {
+						return nil, err
+					}
+					done[i] = true
+				}
+			}
+			return done, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(seen) != "[a b c d]" || fmt.Sprint(bodies(got)) != "[b d]" || fmt.Sprint(marks()) != "[a c]" {
+			t.Fatalf("offered %v, received %v, marked %v; want [a b c d], [b d], [a c]", seen, bodies(got), marks())
+		}
+		for _, m := range got {
+			if m.ReceiveCount != 1 || m.Receipt == "" {
+				t.Fatalf("received %s with count %d, receipt %q", m.Body, m.ReceiveCount, m.Receipt)
+			}
+		}
+		// b is deleted by its receipt; d comes back after the timeout and,
+		// out of receives, goes to the dead-letter queue, never to fn.
+		if err := q.Delete(ctx, got[0].Receipt); err != nil {
+			t.Fatal(err)
+		}
+		later(11 * time.Second)
+		again, err := q.Receive(ctx, 10, 0)
+		if err != nil || fmt.Sprint(bodies(again)) != "[d]" {
+			t.Fatalf("second receive: %v, %v; want [d]", bodies(again), err)
+		}
+		later(11 * time.Second)
+		left, err := tq.Take(ctx, 10, 0, func(context.Context, *sql.Tx, []queue.Message) ([]bool, error) {
+			return nil, errors.New("a dead-lettered message was offered")
+		})
+		if err != nil || len(left) != 0 {
+			t.Fatalf("take after the last receive: %v, %v; want nothing", bodies(left), err)
+		}
+		st, err := q.Stats(ctx)
+		if err != nil || st.DLQ.Visible != 1 || st.Main.Visible+st.Main.InFlight != 0 {
+			t.Fatalf("stats %+v, %v; want d alone, in the dead-letter queue", st, err)
+		}
+	})
+}
+
+func bodies(ms []queue.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = string(m.Body)
+	}
+	return out
 }
