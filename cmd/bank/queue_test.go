@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/poll"
@@ -263,5 +266,19 @@ func TestQueueServeOnSQS(t *testing.T) {
 	_, _, metrics := getAs(t, b.url+"/actuator/prometheus", "")
 	if !strings.Contains(metrics, `bank_queue_messages{queue="`+name+`",state="in_flight"}`) {
 		t.Errorf("/actuator/prometheus has no series of queue %s", name)
+	}
+}
+
+// TestTableQueueConsumedInPlace: the queue serve all hands its notification
+// consumer, the table queue with its metrics, can consume in place.
+func TestTableQueueConsumedInPlace(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite)
+	q, err := openQueue(context.Background(), &Config{QueueURL: "db"}, db, slog.New(slog.DiscardHandler), queue.NewMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := q.Queue.(queue.Taker); !ok {
+		t.Fatalf("serve all's table queue %T cannot consume in place", q.Queue)
 	}
 }

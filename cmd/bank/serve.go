@@ -311,7 +311,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	if notify != nil && cfg.NotificationConsumer {
 		health.AddStatusCheck("notificationConsumer", notify.Check)
-		g.Go(func() error { return notify.Run(gctx, q) })
+		g.Go(func() error { return notify.Run(gctx, q.Queue) })
 	}
 	if payments != nil {
 		// The submitter, the settlement poller and the scheduler; every

@@ -40,16 +40,12 @@ func (s *Service) Run(ctx context.Context, q queue.Queue) error {
 	return nil
 }
 
-// taker is a queue that can consume messages in place (the table queue):
-// the deliveries an event needs that leave nothing to send are recorded in
-// the transaction that deletes its message.
-type taker interface {
-	Take(ctx context.Context, max int, wait time.Duration, fn queue.TakeFunc) ([]queue.Message, error)
-}
-
 func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	pause := 100 * time.Millisecond
-	tq, inPlace := q.(taker)
+	// On a queue that can consume in place (the table queue), the deliveries
+	// an event needs that send nothing are recorded in the transaction that
+	// deletes its message.
+	tq, inPlace := q.(queue.Taker)
 	for ctx.Err() == nil {
 		var (
 			msgs []queue.Message

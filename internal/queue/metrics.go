@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,8 +44,12 @@ func Instrument(q Queue, name string, m *Metrics) Queue {
 	if m == nil {
 		return q
 	}
-	return &counted{Queue: q, sent: m.sent.WithLabelValues(name), received: m.received.WithLabelValues(name),
+	c := &counted{Queue: q, sent: m.sent.WithLabelValues(name), received: m.received.WithLabelValues(name),
 		deleted: m.deleted.WithLabelValues(name)}
+	if t, ok := q.(Taker); ok {
+		return &countedTaker{counted: c, t: t}
+	}
+	return c
 }
 
 type counted struct {
@@ -72,4 +77,31 @@ func (c *counted) Delete(ctx context.Context, receipts ...string) error {
 		c.deleted.Add(float64(len(receipts)))
 	}
 	return err
+}
+
+// countedTaker counts a Taker's messages: those consumed in place as
+// received and deleted.
+type countedTaker struct {
+	*counted
+	t Taker
+}
+
+func (c *countedTaker) Take(ctx context.Context, max int, wait time.Duration, fn TakeFunc) ([]Message, error) {
+	consumed := 0
+	ms, err := c.t.Take(ctx, max, wait, func(ctx context.Context, tx *sql.Tx, offered []Message) ([]bool, error) {
+		done, err := fn(ctx, tx, offered)
+		consumed = 0
+		for _, d := range done {
+			if d {
+				consumed++
+			}
+		}
+		return done, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.received.Add(float64(len(ms) + consumed))
+	c.deleted.Add(float64(consumed))
+	return ms, nil
 }

@@ -40,6 +40,13 @@ type Queue interface {
 	SetVisibilityTimeout(ctx context.Context, d time.Duration) error
 }
 
+// Taker is a Queue that can also consume messages in place (the table
+// queue: see Table.Take).
+type Taker interface {
+	Queue
+	Take(ctx context.Context, max int, wait time.Duration, fn TakeFunc) ([]Message, error)
+}
+
 // Message is a received message.
 type Message struct {
 	ID           string // the queue's message id; a redrive changes it

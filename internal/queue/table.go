@@ -68,7 +68,7 @@ type Table struct {
 // rescan is how often a receive reads the queue from its start.
 const rescan = time.Second
 
-var _ Queue = (*Table)(nil)
+var _ Taker = (*Table)(nil)
 
 // OpenTable returns the table queue cfg names, creating its row in the
 // queues table if it is missing. The database must be migrated.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/queue/queuetest"
@@ -177,4 +179,42 @@ func bodies(ms []queue.Message) []string {
 		out[i] = string(m.Body)
 	}
 	return out
+}
+
+// TestInstrumentedTableTakes: the instrumented table queue is still a
+// Taker, and counts what it consumes in place as received and deleted.
+func TestInstrumentedTableTakes(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	raw, _ := tableFactory(db)(t, queuetest.Config{VisibilityTimeout: time.Minute, MaxReceiveCount: 5})
+	reg := prometheus.NewRegistry()
+	q, ok := queue.Instrument(raw, "q", queue.NewMetrics(reg)).(queue.Taker)
+	if !ok {
+		t.Fatal("the instrumented table queue is not a Taker")
+	}
+	if err := q.Send(ctx, []byte("a"), []byte("b"), []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Take(ctx, 10, 0, func(_ context.Context, _ *sql.Tx, ms []queue.Message) ([]bool, error) {
+		return []bool{true, false, true}, nil
+	})
+	if err != nil || fmt.Sprint(bodies(got)) != "[b]" {
+		t.Fatalf("take: %v, %v; want [b] received", bodies(got), err)
+	}
+	count := func(name string) float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return -1
+	}
+	if r, d := count("bank_queue_messages_received_total"), count("bank_queue_messages_deleted_total"); r != 3 || d != 2 {
+		t.Errorf("received %v, deleted %v; want 3 and 2", r, d)
+	}
 }
