@@ -40,6 +40,10 @@ func (s *Service) Run(ctx context.Context, q queue.Queue) error {
 	return nil
 }
 
+// linger is how long a receive loop of the table queue waits after a batch
+// that was not full: at most this much is added to a notification's delay.
+const linger = 50 * time.Millisecond
+
 func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	pause := 100 * time.Millisecond
 	// On a queue that can consume in place (the table queue), the deliveries
@@ -79,8 +83,23 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 		}
 		pause = 100 * time.Millisecond
 		s.lastReceive.Store(s.now().UnixNano())
+		found := len(msgs)
 		if done != nil {
 			s.report(done)
+			for _, w := range done.works {
+				found += len(w.msgs)
+			}
+		}
+		if inPlace && found > 0 && found < s.cfg.Batch {
+			// A batch that was not full: let the next one fill a little.
+			// Under load every batch is then full, and the consumer's cost
+			// per event falls as the ledger's rate rises.
+			t := time.NewTimer(linger)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
 		}
 		if len(msgs) == 0 {
 			continue
@@ -325,6 +344,7 @@ type outgoing struct {
 	to        string
 	secret    string
 	msg       message
+	logOnly   bool // recorded, not sent: the channel has nothing configured
 }
 
 // plan reads the recipients and preferences of works, in one query each,
@@ -368,17 +388,12 @@ func (s *Service) plan(ctx context.Context, works []*work) *batch {
 				continue
 			}
 			p := prefs[r]
-			msg, err := s.tmpl.render(w.e, r, c.Name)
-			if err != nil {
-				// A template that cannot render this event is a bug here,
-				// not in the event: leave the message for the dead-letter
-				// queue.
-				w.logger(s.log).Error("notification: template failed", "err", err)
-				b.failed[w] = true
-				continue
-			}
+			var (
+				chosen   []outgoing
+				withText bool
+			)
 			for _, ch := range []Channel{Email, SMS, Webhook} {
-				o := outgoing{w: w, recipient: r, ch: ch, secret: p.webhookSecret, msg: msg}
+				o := outgoing{w: w, recipient: r, ch: ch, secret: p.webhookSecret}
 				switch {
 				case ch == Email && p.Email:
 					o.to = c.Email
@@ -389,11 +404,29 @@ func (s *Service) plan(ctx context.Context, works []*work) *batch {
 				default:
 					continue
 				}
-				if (ch == Email && s.mail == nil) || (ch == SMS && s.sms == nil && o.to != "") {
-					b.logged = append(b.logged, delivery{eventID: w.e.EventID, eventType: w.e.Type, userID: r, channel: ch, subject: msg.Subject})
+				o.logOnly = (ch == Email && s.mail == nil) || (ch == SMS && s.sms == nil && o.to != "")
+				withText = withText || !o.logOnly
+				chosen = append(chosen, o)
+			}
+			if len(chosen) == 0 {
+				continue
+			}
+			msg, err := s.tmpl.render(w.e, r, c.Name, withText)
+			if err != nil {
+				// A template that cannot render this event is a bug here,
+				// not in the event: leave the message for the dead-letter
+				// queue.
+				w.logger(s.log).Error("notification: template failed", "err", err)
+				b.failed[w] = true
+				continue
+			}
+			for _, o := range chosen {
+				if o.logOnly {
+					b.logged = append(b.logged, delivery{eventID: w.e.EventID, eventType: w.e.Type, userID: r, channel: o.ch, subject: msg.Subject})
 					b.loggedBy = append(b.loggedBy, w)
 					continue
 				}
+				o.msg = msg
 				w.sends = true
 				b.out = append(b.out, o)
 			}

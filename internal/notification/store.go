@@ -215,15 +215,10 @@ func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, e
 	return id, result, nil
 }
 
-// execer is a database or a transaction.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // recordLogged records deliveries on log-only channels as logged, through
-// db (the database, or the transaction that consumes their messages), in
-// one statement: nothing leaves the process, so they need no claim. A
-// delivery recorded before (a message received again) is left as it is.
+// db (the database, or the transaction that consumes their messages):
+// nothing leaves the process, so they need no claim. A delivery recorded
+// before (a message received again) is left as it is.
 func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -231,6 +226,25 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) er
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	now := s.now().UTC()
+	tx, inTx := db.(*sql.Tx)
+	if inTx && s.db.Dialect == store.SQLite {
+		// In-process SQLite parses a statement of many rows for longer
+		// than it takes to run one prepared row at a time; the
+		// transaction's owner retries it whole.
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'logged', 1, $7, $7, $7) ON CONFLICT (event_id, user_id, channel) DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
+		}
+		defer stmt.Close()
+		for _, d := range ds {
+			if _, err := stmt.ExecContext(ctx, bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject, now); err != nil {
+				return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
+			}
+		}
+		return nil
+	}
+	// One round trip per loggedChunk rows.
 	record := func() error {
 		for start := 0; start < len(ds); start += loggedChunk {
 			chunk := ds[start:min(start+loggedChunk, len(ds))]
@@ -252,10 +266,15 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) er
 		}
 		return nil
 	}
-	if _, inTx := db.(*sql.Tx); inTx {
+	if inTx {
 		return record() // the transaction's owner retries it whole
 	}
 	return store.Retry(ctx, store.Retryable, record)
+}
+
+// execer is a database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // loggedChunk bounds the rows of one insert of logged deliveries.

@@ -88,8 +88,9 @@ func newTemplates() (*templates, error) {
 	return t, nil
 }
 
-// render writes e's message to recipient, named name.
-func (t *templates) render(e *notice, recipient, name string) (message, error) {
+// render writes e's message to recipient, named name: its subject, and its
+// text when withText (a log-only delivery records the subject alone).
+func (t *templates) render(e *notice, recipient, name string, withText bool) (message, error) {
 	v := view{Name: name, Type: e.Type, Description: e.Description, Amount: formatMoney(e.Amount, e.Currency),
 		Kind: e.TransactionType, Reason: e.FailureReason}
 	switch e.Type {
@@ -115,8 +116,10 @@ func (t *templates) render(e *notice, recipient, name string) (message, error) {
 	if err := st.Execute(&subject, v); err != nil {
 		return message{}, err
 	}
-	if err := t.text[e.Type].Execute(&text, v); err != nil {
-		return message{}, err
+	if withText {
+		if err := t.text[e.Type].Execute(&text, v); err != nil {
+			return message{}, err
+		}
 	}
 	// A subject is one line whatever the event held: it becomes an email
 	// header.

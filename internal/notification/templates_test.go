@@ -48,7 +48,7 @@ func TestTemplates(t *testing.T) {
 		if _, err := specs()[e.Type].recipients(e); err != nil && !strings.Contains(c.body, "Bcc") {
 			t.Errorf("%s: %v", e.Type, err)
 		}
-		m, err := tmpl.render(e, c.recipient, "Ann")
+		m, err := tmpl.render(e, c.recipient, "Ann", true)
 		if err != nil {
 			t.Errorf("%s: %v", e.Type, err)
 			continue
