@@ -2,7 +2,8 @@
 # replicas.sh: the same load against one and against N replicas of
 # transaction-service, on one PostgreSQL, one run after the other.
 #
-# It starts auth-service and account-service once, then N
+# It starts auth-service, account-service and notification-service (its
+# consumer on, as a cluster runs it) once, then N
 # `bank serve transaction` processes, and runs `bank bench` first against
 # one replica and then against all N. With HAProxy installed (Debian's
 # haproxy) both runs go through the same HAProxy, round robin, as in a
@@ -59,6 +60,7 @@ start() { # start SERVICE: echoes its URL once it is ready
 }
 auth=$(start auth)
 account=$(start account)
+start notification >/dev/null
 urls=()
 for _ in $(seq 1 "$n"); do urls+=("$(start transaction)"); done
 

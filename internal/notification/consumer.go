@@ -57,10 +57,13 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 			done *batch
 		)
 		if inPlace {
-			msgs, err = tq.Take(ctx, s.cfg.Batch, s.cfg.Wait, func(ctx context.Context, tx *sql.Tx, ms []queue.Message) ([]bool, error) {
-				var taken []bool
-				done, taken, err = s.consumeInPlace(ctx, tx, ms)
-				return taken, err
+			msgs, err = tq.Take(ctx, s.cfg.Batch, s.cfg.Wait, func(ctx context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
+				var (
+					consume []bool
+					write   func(context.Context, *sql.Tx, []bool) error
+				)
+				done, consume, write = s.consumeInPlace(ctx, ms)
+				return consume, write, nil
 			})
 		} else {
 			msgs, err = q.Receive(ctx, s.cfg.Batch, s.cfg.Wait)
@@ -220,50 +223,61 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 	return out
 }
 
-// consumeInPlace is the table queue's TakeFunc: in tx, it records the
-// log-only deliveries of each event that needs nothing sent, and marks its
-// messages done, so they are deleted in the same transaction. Events with
-// deliveries to send, and what it cannot read, are left to be received and
-// handled by HandleBatch. It logs and counts nothing: tx may be rolled back
-// and fn run again; the caller reports the batch once it committed.
-func (s *Service) consumeInPlace(ctx context.Context, tx *sql.Tx, msgs []queue.Message) (*batch, []bool, error) {
+// consumeInPlace is the table queue's TakeFunc: it says which of msgs can
+// be consumed in place — events that need nothing sent: an ignored or
+// unknown type, or deliveries on log-only channels alone — and returns the
+// write that records those deliveries in the transaction that deletes their
+// messages. Events with deliveries to send, and what it cannot read, are
+// left to be received and handled by HandleBatch. It logs and counts
+// nothing: the transaction may be rolled back and all of it run again. The
+// batch it returns is what was consumed once the write ran; the caller
+// reports it after the commit.
+func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message) (*batch, []bool, func(context.Context, *sql.Tx, []bool) error) {
 	b := s.plan(ctx, s.group(msgs))
-	inPlace := map[*work]bool{}
+	inPlace := map[string]*work{} // by message id
 	for _, w := range b.works {
-		switch {
-		case w.outcome == "ignored" || w.outcome == "unknown_type":
-			inPlace[w] = true
-		case w.outcome == "" && !w.sends && !b.failed[w]:
-			inPlace[w] = true
+		if w.outcome == "ignored" || w.outcome == "unknown_type" || (w.outcome == "" && !w.sends && !b.failed[w]) {
+			for _, m := range w.msgs {
+				inPlace[m.ID] = w
+			}
 		}
 	}
-	var logged []delivery
-	for i, d := range b.logged {
-		if inPlace[b.loggedBy[i]] {
-			logged = append(logged, d)
+	consume := make([]bool, len(msgs))
+	for i, m := range msgs {
+		consume[i] = inPlace[m.ID] != nil
+	}
+	done := &batch{failed: map[*work]bool{}}
+	write := func(ctx context.Context, tx *sql.Tx, taken []bool) error {
+		// A work is consumed with any of its copies: a copy another
+		// receive had first is its to handle, and records nothing twice.
+		consumed := map[*work]bool{}
+		done.works = done.works[:0]
+		for i, m := range msgs {
+			w := inPlace[m.ID]
+			if !taken[i] || w == nil {
+				continue
+			}
+			if !consumed[w] {
+				consumed[w] = true
+				done.works = append(done.works, w)
+				w.msgs = w.msgs[:0:0]
+			}
+			w.msgs = append(w.msgs, m) // the copies this take consumed
 		}
-	}
-	if err := s.recordLogged(ctx, tx, logged); err != nil {
-		return nil, nil, err
-	}
-	done := &batch{logged: logged, failed: map[*work]bool{}}
-	consumed := map[string]bool{}
-	for _, w := range b.works {
-		if inPlace[w] {
+		done.logged = done.logged[:0]
+		for i, d := range b.logged {
+			if consumed[b.loggedBy[i]] {
+				done.logged = append(done.logged, d)
+			}
+		}
+		for _, w := range done.works {
 			if w.outcome == "" {
 				w.outcome = "delivered"
 			}
-			done.works = append(done.works, w)
-			for _, m := range w.msgs {
-				consumed[m.ID] = true
-			}
 		}
+		return s.recordLogged(ctx, tx, done.logged)
 	}
-	taken := make([]bool, len(msgs))
-	for i, m := range msgs {
-		taken[i] = consumed[m.ID]
-	}
-	return done, taken, nil
+	return done, consume, write
 }
 
 // group reads msgs' events: copies of one event (an at-least-once relay

@@ -88,15 +88,21 @@ type countedTaker struct {
 
 func (c *countedTaker) Take(ctx context.Context, max int, wait time.Duration, fn TakeFunc) ([]Message, error) {
 	consumed := 0
-	ms, err := c.t.Take(ctx, max, wait, func(ctx context.Context, tx *sql.Tx, offered []Message) ([]bool, error) {
-		done, err := fn(ctx, tx, offered)
+	ms, err := c.t.Take(ctx, max, wait, func(ctx context.Context, offered []Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
+		done, write, err := fn(ctx, offered)
 		consumed = 0
-		for _, d := range done {
-			if d {
-				consumed++
+		return done, func(ctx context.Context, tx *sql.Tx, taken []bool) error {
+			consumed = 0
+			for _, t := range taken {
+				if t {
+					consumed++
+				}
 			}
-		}
-		return done, err
+			if write == nil {
+				return nil
+			}
+			return write(ctx, tx, taken)
+		}, err
 	})
 	if err != nil {
 		return nil, err

@@ -188,29 +188,39 @@ func (t *Table) lockOf(a string) string {
 	return ""
 }
 
-// TakeFunc decides, inside the transaction that holds msgs locked, which of
-// them its caller is done with: done[i] for msgs[i]. What it writes with tx
-// commits together with the deletion of those messages, or not at all.
-type TakeFunc func(ctx context.Context, tx *sql.Tx, msgs []Message) (done []bool, err error)
+// TakeFunc looks at msgs and says which of them its caller can consume:
+// done[i] for msgs[i]. write, when not nil, is called in the transaction
+// that deletes them, with taken[i] set for each that was still there to
+// delete (on SQLite, where messages are read before the write lock is
+// taken, another receive may have had one first): what it writes commits
+// with their deletion, or neither does.
+type TakeFunc func(ctx context.Context, msgs []Message) (done []bool, write func(ctx context.Context, tx *sql.Tx, taken []bool) error, err error)
 
-// Take is a receive that can consume in place: it locks up to max visible
-// messages, waiting up to wait as Receive does, and calls fn with them in
-// one transaction. The messages fn is done with are deleted in that
-// transaction, beside whatever fn wrote: consumed exactly once, with no
-// receive recorded and no second commit. The others are received as
-// Receive receives them and returned, with receipts, to be handled and
-// deleted as usual; with fn nil, Take is Receive. The messages fn sees have
-// no receipt; their ReceiveCount is the receives they had before. An error of fn rolls the
-// whole transaction back and is returned; fn may be run again when the
-// database asks for a retry, so it must have no effects outside tx.
+// Take is a receive that can consume in place: it takes up to max visible
+// messages, waiting up to wait as Receive does, and hands them to fn. The
+// messages fn can consume are deleted in one transaction with what fn
+// writes for them: consumed exactly once, with no receive recorded and no
+// second commit. The others are received as Receive receives them and
+// returned, with receipts, to be handled and deleted as usual; with fn nil,
+// Take is Receive. The messages fn sees have no receipt; their
+// ReceiveCount is the receives they had before. An error of fn or write
+// leaves every message as it was and is returned; both may be run again
+// when the database asks for a retry, so they must have no effects outside
+// the transaction.
+//
+// On PostgreSQL the messages are locked (FOR UPDATE SKIP LOCKED) for the
+// whole of it, so competing consumers never look at the same ones. On
+// SQLite, whose one write lock every writer waits for, they are read
+// without it and fn runs before the write transaction begins: the ledger
+// waits for the deletes and fn's writes, not for fn's thinking.
 func (t *Table) Take(ctx context.Context, max int, wait time.Duration, fn TakeFunc) ([]Message, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("receive from queue %s: max %d must be at least 1", t.name, max)
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		ms, taken, err := t.takeOnce(ctx, max, fn)
-		if err != nil || taken > 0 {
+		ms, found, err := t.takeOnce(ctx, max, fn)
+		if err != nil || found > 0 {
 			return ms, err
 		}
 		left := time.Until(deadline)
@@ -227,7 +237,13 @@ func (t *Table) Take(ctx context.Context, max int, wait time.Duration, fn TakeFu
 	}
 }
 
-// takeOnce locks the first visible messages, dead-letters those out of
+// picked is a visible message as takeOnce read it.
+type picked struct {
+	seq int64
+	m   Message
+}
+
+// takeOnce reads the first visible messages, dead-letters those out of
 // receives, lets fn consume what it can, and receives the rest. It reports
 // the messages received and how many live messages it found.
 func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, int, error) {
@@ -239,112 +255,45 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 	)
 	err := store.Retry(ctx, store.Retryable, func() error {
 		out, found, dead = out[:0], 0, 0
-		return t.db.Tx(ctx, func(tx *sql.Tx) error {
-			if t.db.Dialect == store.Postgres {
-				// As for deletes (consumerExec): a receive the database
-				// loses in a crash only makes the message visible again,
-				// and a consumption lost with its writes is done again.
-				if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-					return err
-				}
-			}
-			// The first visible messages in send order, and the queue's
-			// settings. Received rows change no indexed column, so that
-			// on PostgreSQL a receive is a HOT update.
-			from := t.floor.Load()
-			if at := t.rescanAt.Load(); now >= at && t.rescanAt.CompareAndSwap(at, now+rescan.Milliseconds()) {
-				from = 0
-			}
-			picked, err := tx.QueryContext(ctx, `SELECT m.seq, m.id, m.body, m.receive_count, m.sent_at, q.max_receive_count, q.visibility_timeout_ms
-				FROM queue_messages m JOIN queues q ON q.name = m.queue
-				WHERE m.queue = $1 AND m.seq >= $4 AND m.visible_at <= $2 ORDER BY m.seq LIMIT $3`+t.lockOf("m"), t.name, now, max, from)
-			if err != nil {
+		if t.db.Dialect == store.SQLite {
+			live, deadSeqs, visibility, err := t.pick(ctx, t.db, now, max)
+			if err != nil || len(live)+len(deadSeqs) == 0 {
 				return err
-			}
-			var (
-				deadSeqs   []any
-				live       []Message
-				liveSeqs   []any
-				visibility int64
-				first      = true
-			)
-			for picked.Next() {
-				var (
-					m         Message
-					seq, sent int64
-					most      int64
-				)
-				if err := picked.Scan(&seq, &m.ID, &m.Body, &m.ReceiveCount, &sent, &most, &visibility); err != nil {
-					picked.Close()
-					return err
-				}
-				if first {
-					t.floor.Store(seq)
-					first = false
-				}
-				// What has had its receives goes to the dead-letter queue
-				// instead of out once more.
-				if int64(m.ReceiveCount) >= most {
-					deadSeqs = append(deadSeqs, seq)
-					continue
-				}
-				m.SentAt = time.UnixMilli(sent)
-				live = append(live, m)
-				liveSeqs = append(liveSeqs, seq)
-			}
-			picked.Close()
-			if err := picked.Err(); err != nil {
-				return err
-			}
-			if len(deadSeqs) > 0 {
-				in, args := seqList(deadSeqs, t.dlq, now)
-				if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $1, visible_at = $2 WHERE seq IN `+in, args...); err != nil {
-					return fmt.Errorf("dead-letter: %w", err)
-				}
-				dead = int64(len(deadSeqs))
 			}
 			found = len(live)
-			if found == 0 {
-				return nil
-			}
-			if fn != nil {
-				done, err := fn(ctx, tx, live)
-				if err != nil {
+			var done []bool
+			var write func(context.Context, *sql.Tx, []bool) error
+			if fn != nil && len(live) > 0 {
+				if done, write, err = fn(ctx, messages(live)); err != nil {
 					return err
 				}
-				var doneSeqs []any
-				keep := live[:0:0]
-				keepSeqs := liveSeqs[:0:0]
-				for i, m := range live {
-					if i < len(done) && done[i] {
-						doneSeqs = append(doneSeqs, liveSeqs[i])
-					} else {
-						keep = append(keep, m)
-						keepSeqs = append(keepSeqs, liveSeqs[i])
-					}
-				}
-				if len(doneSeqs) > 0 {
-					in, args := seqList(doneSeqs)
-					if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE seq IN `+in, args...); err != nil {
-						return fmt.Errorf("delete consumed messages: %w", err)
-					}
-				}
-				live, liveSeqs = keep, keepSeqs
-				if len(live) == 0 {
-					return nil
-				}
 			}
-			in, args := seqList(liveSeqs, now+visibility)
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = $1
-				WHERE seq IN `+in, args...); err != nil {
+			return t.db.Tx(ctx, func(tx *sql.Tx) error {
+				out, dead, err = t.settle(ctx, tx, now, visibility, live, deadSeqs, done, write)
+				return err
+			})
+		}
+		return t.db.Tx(ctx, func(tx *sql.Tx) error {
+			// As for deletes (consumerExec): a receive the database loses
+			// in a crash only makes the message visible again, and a
+			// consumption lost with its writes is done again.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 				return err
 			}
-			for _, m := range live {
-				m.ReceiveCount++
-				m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
-				out = append(out, m)
+			live, deadSeqs, visibility, err := t.pick(ctx, tx, now, max)
+			if err != nil || len(live)+len(deadSeqs) == 0 {
+				return err
 			}
-			return nil
+			found = len(live)
+			var done []bool
+			var write func(context.Context, *sql.Tx, []bool) error
+			if fn != nil && len(live) > 0 {
+				if done, write, err = fn(ctx, messages(live)); err != nil {
+					return err
+				}
+			}
+			out, dead, err = t.settle(ctx, tx, now, visibility, live, deadSeqs, done, write)
+			return err
 		})
 	})
 	if err != nil {
@@ -354,6 +303,135 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 		t.metrics.deadLettered(t.name, int(dead))
 	}
 	return out, found, nil
+}
+
+func messages(ps []picked) []Message {
+	out := make([]Message, len(ps))
+	for i, p := range ps {
+		out[i] = p.m
+	}
+	return out
+}
+
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// pick reads up to max of the first visible messages in send order, locked
+// on PostgreSQL, and the queue's visibility timeout; those out of receives
+// come apart, to be dead-lettered instead of handed out once more.
+func (t *Table) pick(ctx context.Context, db querier, now int64, max int) (live []picked, deadSeqs []any, visibility int64, err error) {
+	from := t.floor.Load()
+	if at := t.rescanAt.Load(); now >= at && t.rescanAt.CompareAndSwap(at, now+rescan.Milliseconds()) {
+		from = 0
+	}
+	rows, err := db.QueryContext(ctx, `SELECT m.seq, m.id, m.body, m.receive_count, m.sent_at, q.max_receive_count, q.visibility_timeout_ms
+		FROM queue_messages m JOIN queues q ON q.name = m.queue
+		WHERE m.queue = $1 AND m.seq >= $4 AND m.visible_at <= $2 ORDER BY m.seq LIMIT $3`+t.lockOf("m"), t.name, now, max, from)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer rows.Close()
+	first := true
+	for rows.Next() {
+		var (
+			p          picked
+			sent, most int64
+		)
+		if err := rows.Scan(&p.seq, &p.m.ID, &p.m.Body, &p.m.ReceiveCount, &sent, &most, &visibility); err != nil {
+			return nil, nil, 0, err
+		}
+		if first {
+			t.floor.Store(p.seq)
+			first = false
+		}
+		if int64(p.m.ReceiveCount) >= most {
+			deadSeqs = append(deadSeqs, p.seq)
+			continue
+		}
+		p.m.SentAt = time.UnixMilli(sent)
+		live = append(live, p)
+	}
+	return live, deadSeqs, visibility, rows.Err()
+}
+
+// settle writes, in tx, what takeOnce decided: dead-letters deadSeqs,
+// deletes what fn is done with beside what write writes, and receives the
+// rest of live, which it returns. Each row is changed only if it is still
+// as pick read it, visible (on PostgreSQL pick's lock sees to that; on
+// SQLite another receive may have been first).
+func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, live []picked, deadSeqs []any,
+	done []bool, write func(context.Context, *sql.Tx, []bool) error) ([]Message, int64, error) {
+	var dead int64
+	if len(deadSeqs) > 0 {
+		in, args := seqList(deadSeqs, t.dlq, now)
+		res, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $1, visible_at = $2 WHERE visible_at <= $2 AND seq IN `+in, args...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("dead-letter: %w", err)
+		}
+		dead, _ = res.RowsAffected()
+	}
+	var doneSeqs, restSeqs []any
+	for i, p := range live {
+		if i < len(done) && done[i] {
+			doneSeqs = append(doneSeqs, p.seq)
+		} else {
+			restSeqs = append(restSeqs, p.seq)
+		}
+	}
+	if len(doneSeqs) > 0 {
+		in, args := seqList(doneSeqs, now)
+		gone, err := seqsOf(tx.QueryContext(ctx, `DELETE FROM queue_messages WHERE visible_at <= $1 AND seq IN `+in+` RETURNING seq`, args...))
+		if err != nil {
+			return nil, 0, fmt.Errorf("delete consumed messages: %w", err)
+		}
+		if write != nil {
+			taken := make([]bool, len(live))
+			for i, p := range live {
+				taken[i] = gone[p.seq]
+			}
+			if err := write(ctx, tx, taken); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	if len(restSeqs) == 0 {
+		return nil, dead, nil
+	}
+	in, args := seqList(restSeqs, now+visibility, now)
+	got, err := seqsOf(tx.QueryContext(ctx, `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = $1
+		WHERE visible_at <= $2 AND seq IN `+in+` RETURNING seq`, args...))
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []Message
+	for i, p := range live {
+		if (i >= len(done) || !done[i]) && got[p.seq] {
+			m := p.m
+			m.ReceiveCount++
+			m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
+			out = append(out, m)
+		}
+	}
+	return out, dead, nil
+}
+
+// seqsOf reads the seq column of rows.
+func seqsOf(rows *sql.Rows, err error) (map[int64]bool, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		out[seq] = true
+	}
+	return out, rows.Err()
 }
 
 // parseReceipt splits a receipt into its message id and receive count. A
