@@ -43,6 +43,14 @@ type DB struct {
 	Pool *pgxpool.Pool
 	// Name is the pool's name in metrics ("HikariPool-1" style: "<app>-pool").
 	Name string
+
+	// writes queues this process's write transactions on SQLite, which
+	// takes one writer at a time: a writer that finds the lock taken
+	// inside SQLite sleeps in its busy handler, 1, 2, 5, 10 ms and longer,
+	// and wakes well after the lock is free; here it waits its turn and
+	// starts the moment it comes. Other processes still meet the busy
+	// handler. nil on PostgreSQL.
+	writes chan struct{}
 }
 
 // Options tune Open.
@@ -120,6 +128,9 @@ func openPostgres(ctx context.Context, rawURL string, opt Options) (*DB, error) 
 	return db, nil
 }
 
+// sqliteBusy is how long a writer waits for SQLite's write lock.
+const sqliteBusy = 10 * time.Second
+
 func openSQLite(ctx context.Context, path string, opt Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite URL has no path")
@@ -137,7 +148,7 @@ func openSQLite(ctx context.Context, path string, opt Options) (*DB, error) {
 	// concurrent read-then-write transactions fail with "database is locked"
 	// instead of waiting for the busy timeout.
 	dsn := "file:" + path + "?_txlock=immediate&_time_format=sqlite" +
-		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=busy_timeout(" + strconv.FormatInt(sqliteBusy.Milliseconds(), 10) + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(" + sync + ")"
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -149,7 +160,7 @@ func openSQLite(ctx context.Context, path string, opt Options) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(n)
 	sdb.SetMaxIdleConns(n)
-	db := &DB{DB: sdb, Dialect: SQLite, Name: poolName(opt.AppName)}
+	db := &DB{DB: sdb, Dialect: SQLite, Name: poolName(opt.AppName), writes: make(chan struct{}, 1)}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite at %s: %w", path, err)
@@ -228,6 +239,20 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // Tx runs fn in one transaction and commits it, once: the caller that needs
 // retries wraps it in Retry.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.writes != nil {
+		// As long as SQLite's busy timeout, and no longer than ctx.
+		wait := time.NewTimer(sqliteBusy)
+		select {
+		case db.writes <- struct{}{}:
+			wait.Stop()
+		case <-wait.C:
+			return errors.New("database is locked: this process's other writers held it for " + sqliteBusy.String())
+		case <-ctx.Done():
+			wait.Stop()
+			return ctx.Err()
+		}
+		defer func() { <-db.writes }()
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
