@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -103,5 +104,39 @@ func TestOpenRejectsUnknownScheme(t *testing.T) {
 	}
 	if got := err.Error(); strings.Contains(got, "secret") {
 		t.Errorf("error %q leaks the password", got)
+	}
+}
+
+// TestSQLiteWritersTakeTurns: on SQLite a write transaction waits for the
+// process's other one to end, starts as soon as it has, and gives up with
+// its context instead of waiting on.
+func TestSQLiteWritersTakeTurns(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	inFirst, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Tx(ctx, func(*sql.Tx) error {
+			close(inFirst)
+			<-release
+			return nil
+		})
+	}()
+	<-inFirst
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := db.Tx(short, func(*sql.Tx) error { return errors.New("ran beside another writer") }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a writer beside another: %v, want it to wait and give up with its context", err)
+	}
+	second := make(chan error, 1)
+	ran := false
+	go func() { second <- db.Tx(ctx, func(*sql.Tx) error { ran = true; return nil }) }()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil || !ran {
+		t.Fatalf("the waiting writer: %v, ran %v", err, ran)
 	}
 }
