@@ -35,195 +35,238 @@ import (
 func TestTransfersNotifiedOnceAcrossRestart(t *testing.T) {
 	t.Parallel()
 	for _, d := range dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			mail := notificationtest.StartSMTP(t)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := ln.Addr().String() // the same port for both runs: the clients keep their URL
-			ln.Close()
-			dbURL := storetest.MigratedURL(t, d)
-			env := map[string]string{
-				"BANK_DATABASE_URL": dbURL, "BANK_HTTP_ADDR": addr, "BANK_DATA_DIR": t.TempDir(),
-				"BANK_JWT_SECRET": randomHex(32), "BANK_LOG_LEVEL": "info", "BANK_RATE_LIMIT": "0",
-				"BANK_SMTP_URL": mail.URL(), "BANK_SHUTDOWN_TIMEOUT": "20s",
-			}
-			getenv := func(k string) string { return env[k] }
-			start := func() (stop func()) {
-				t.Helper()
-				sctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error, 1)
-				var out serveLog
-				go func() { done <- run(sctx, []string{"bank", "serve", "all"}, getenv, nil, &out, &out) }()
-				waitListening(t, done, &out)
-				waitReady(t, "http://"+addr, done, &out)
-				return func() {
-					cancel()
-					select {
-					case err := <-done:
-						if err != nil {
-							t.Errorf("serve all: %v", err)
-						}
-					case <-time.After(40 * time.Second):
-						t.Fatal("serve all did not stop within 40s")
-					}
-				}
-			}
-			stop := start()
-			anon := client.New("http://"+addr, &http.Client{Timeout: 30 * time.Second})
-			b := &testBank{t: t, env: env, url: "http://" + addr, anon: anon, staff: map[string]*client.Client{}}
-			var cout bytes.Buffer
-			if err := run(ctx, []string{"bank", "users", "create", "--role", "operator", "--email", "op@bank.test"},
-				func(k string) string {
-					if k == "BANK_USER_PASSWORD" {
-						return "staff password operator"
-					}
-					return env[k]
-				}, strings.NewReader(""), &cout, &cout); err != nil {
-				t.Fatalf("users create: %v\n%s", err, cout.String())
-			}
-			b.staff["operator"] = b.login("op@bank.test", "staff password operator")
+		for _, channel := range []string{"smtp", "log-only"} {
+			t.Run(string(d)+"/"+channel, func(t *testing.T) {
+				t.Parallel()
+				notifiedOnceAcrossRestart(t, d, channel)
+			})
+		}
+	}
+}
 
-			const customers, transfers = 10, 200
-			clients := make([]*client.Client, customers)
-			emails := make([]string, customers)
-			accounts := make([]string, customers)
-			for i := range customers {
-				emails[i] = b.customerEmail(fmt.Sprintf("c%d", i))
-				clients[i] = b.login(emails[i], fmt.Sprintf("password of c%d", i))
-				accounts[i] = b.account(clients[i], "EUR", 1_000_000).ID
-			}
-
-			// The transfers, from four clients at once; one that fails
-			// while the server restarts is sent again with its key.
-			var (
-				next, posted atomic.Int64
-				wg           sync.WaitGroup
-			)
-			txs := make([]string, transfers)
-			for range 4 {
-				wg.Go(func() {
-					for {
-						i := int(next.Add(1)) - 1
-						if i >= transfers {
-							return
-						}
-						from, to := i%customers, (i+1+i/customers)%customers
-						if from == to {
-							to = (to + 1) % customers
-						}
-						// Retried with the same key while serve all restarts.
-						var err error
-						if !poll.Wait(90*time.Second, func() bool {
-							var tx *client.Transaction
-							tx, err = clients[from].Transfer(ctx, fmt.Sprintf("n-%d", i),
-								client.Transfer{FromAccountID: accounts[from], ToAccountID: accounts[to], Amount: 1, Currency: "EUR"})
-							if err != nil {
-								return false
-							}
-							txs[i] = tx.ID
-							posted.Add(1)
-							return true
-						}) {
-							t.Errorf("transfer %d: %v", i, err)
-							return
-						}
-					}
-				})
-			}
-			poll.Until(t, time.Minute, "a third of the transfers", func() bool { return posted.Load() >= transfers/3 })
-			stop() // relay and consumer stop with it, mid-way
-			before := len(mail.Sent())
-			stop = start()
-			defer stop()
-			wg.Wait()
-			if t.Failed() {
-				return
-			}
-
-			// Every deposit's owner, and both sides of every transfer.
-			want := customers + 2*transfers
-			db, err := store.Open(ctx, dbURL, store.Options{AppName: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			delivered := func() int {
-				var n int
-				if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE event_type = 'transaction.posted' AND status = 'sent'`).Scan(&n); err != nil {
-					t.Fatal(err)
+// notifiedOnceAcrossRestart is TestTransfersNotifiedOnceAcrossRestart on
+// one database, with emails through an SMTP server or, as the platform
+// ships, log-only (consumed in place from the table queue).
+func notifiedOnceAcrossRestart(t *testing.T, d store.Dialect, channel string) {
+	ctx := context.Background()
+	mail := notificationtest.StartSMTP(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String() // the same port for both runs: the clients keep their URL
+	ln.Close()
+	dbURL := storetest.MigratedURL(t, d)
+	env := map[string]string{
+		"BANK_DATABASE_URL": dbURL, "BANK_HTTP_ADDR": addr, "BANK_DATA_DIR": t.TempDir(),
+		"BANK_JWT_SECRET": randomHex(32), "BANK_LOG_LEVEL": "info", "BANK_RATE_LIMIT": "0",
+		"BANK_SHUTDOWN_TIMEOUT": "20s",
+	}
+	status := "logged"
+	if channel == "smtp" {
+		env["BANK_SMTP_URL"], status = mail.URL(), "sent"
+	}
+	db, err := store.Open(ctx, dbURL, store.Options{AppName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	delivered := func() int {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE event_type = 'transaction.posted' AND status = $1`, status).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	getenv := func(k string) string { return env[k] }
+	start := func() (stop func()) {
+		t.Helper()
+		sctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		var out serveLog
+		go func() { done <- run(sctx, []string{"bank", "serve", "all"}, getenv, nil, &out, &out) }()
+		waitListening(t, done, &out)
+		waitReady(t, "http://"+addr, done, &out)
+		return func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve all: %v", err)
 				}
-				return n
+			case <-time.After(40 * time.Second):
+				t.Fatal("serve all did not stop within 40s")
 			}
-			// Done once every event's message is deleted: then none can
-			// come back to be sent again.
-			poll.Wait(2*time.Minute, func() bool { return delivered() >= want && waiting(t, db) == 0 })
-			if n, w := delivered(), waiting(t, db); n != want || w != 0 {
-				t.Fatalf("%d notifications sent and %d messages waiting, want %d and none", n, w, want)
+		}
+	}
+	stop := start()
+	anon := client.New("http://"+addr, &http.Client{Timeout: 30 * time.Second})
+	b := &testBank{t: t, env: env, url: "http://" + addr, anon: anon, staff: map[string]*client.Client{}}
+	var cout bytes.Buffer
+	if err := run(ctx, []string{"bank", "users", "create", "--role", "operator", "--email", "op@bank.test"},
+		func(k string) string {
+			if k == "BANK_USER_PASSWORD" {
+				return "staff password operator"
 			}
-			if before == 0 || before >= want {
-				t.Errorf("%d emails before the restart: the restart did not come mid-way", before)
-			}
+			return env[k]
+		}, strings.NewReader(""), &cout, &cout); err != nil {
+		t.Fatalf("users create: %v\n%s", err, cout.String())
+	}
+	b.staff["operator"] = b.login("op@bank.test", "staff password operator")
 
-			txInText := regexp.MustCompile(`Transaction (\S+)\.`)
-			perTx := map[string]int{}
-			for _, m := range mail.Sent() {
-				tx := txInText.FindStringSubmatch(m.Data)
-				if tx == nil {
-					t.Fatalf("email without a transaction: %s", m.Data)
+	const customers, transfers = 10, 200
+	clients := make([]*client.Client, customers)
+	emails := make([]string, customers)
+	accounts := make([]string, customers)
+	for i := range customers {
+		emails[i] = b.customerEmail(fmt.Sprintf("c%d", i))
+		clients[i] = b.login(emails[i], fmt.Sprintf("password of c%d", i))
+		accounts[i] = b.account(clients[i], "EUR", 1_000_000).ID
+	}
+
+	// The transfers, from four clients at once; one that fails
+	// while the server restarts is sent again with its key.
+	var (
+		next, posted atomic.Int64
+		wg           sync.WaitGroup
+	)
+	txs := make([]string, transfers)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= transfers {
+					return
 				}
-				perTx[m.To+" "+tx[1]]++
-			}
-			if len(perTx) != want || len(mail.Sent()) != want {
-				t.Errorf("%d emails to %d (recipient, transaction) pairs, want %d of each", len(mail.Sent()), len(perTx), want)
-			}
-			for k, n := range perTx {
-				if n != 1 {
-					t.Errorf("%s: %d emails, want 1", k, n)
-				}
-			}
-			for i, tx := range txs {
 				from, to := i%customers, (i+1+i/customers)%customers
 				if from == to {
 					to = (to + 1) % customers
 				}
-				if perTx[emails[from]+" "+tx] != 1 || perTx[emails[to]+" "+tx] != 1 {
-					t.Errorf("transfer %d (%s) did not reach both sides once", i, tx)
-				}
-			}
-			// Each customer's list holds their own, each once.
-			for i, c := range clients {
-				seen := map[string]bool{}
-				cursor := ""
-				for {
-					page, err := c.Notifications(ctx, 500, cursor)
+				// Retried with the same key while serve all restarts.
+				var err error
+				if !poll.Wait(90*time.Second, func() bool {
+					var tx *client.Transaction
+					tx, err = clients[from].Transfer(ctx, fmt.Sprintf("n-%d", i),
+						client.Transfer{FromAccountID: accounts[from], ToAccountID: accounts[to], Amount: 1, Currency: "EUR"})
 					if err != nil {
-						t.Fatal(err)
+						return false
 					}
-					for _, n := range page.Data {
-						if seen[n.EventID] {
-							t.Errorf("customer %d sees event %s twice", i, n.EventID)
-						}
-						seen[n.EventID] = true
-					}
-					if cursor = page.NextCursor; cursor == "" {
-						break
-					}
-				}
-				var mine int
-				for k := range perTx {
-					if strings.HasPrefix(k, emails[i]+" ") {
-						mine++
-					}
-				}
-				if len(seen) != mine {
-					t.Errorf("customer %d lists %d notifications, was emailed %d", i, len(seen), mine)
+					txs[i] = tx.ID
+					posted.Add(1)
+					return true
+				}) {
+					t.Errorf("transfer %d: %v", i, err)
+					return
 				}
 			}
 		})
+	}
+	poll.Until(t, time.Minute, "a third of the transfers", func() bool { return posted.Load() >= transfers/3 })
+	stop() // relay and consumer stop with it, mid-way
+	before := delivered()
+	stop = start()
+	defer stop()
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	// Every deposit's owner, and both sides of every transfer.
+	want := customers + 2*transfers
+	// Done once every event's message is deleted: then none can
+	// come back to be sent again.
+	poll.Wait(2*time.Minute, func() bool { return delivered() >= want && waiting(t, db) == 0 })
+	if n, w := delivered(), waiting(t, db); n != want || w != 0 {
+		t.Fatalf("%d notifications sent and %d messages waiting, want %d and none", n, w, want)
+	}
+	if before == 0 || before >= want {
+		t.Errorf("%d notifications before the restart: the restart did not come mid-way", before)
+	}
+	// What each customer should have: their deposit, and each
+	// transfer they are a side of.
+	expected := make([]int, customers)
+	for i := range transfers {
+		from, to := i%customers, (i+1+i/customers)%customers
+		if from == to {
+			to = (to + 1) % customers
+		}
+		expected[from]++
+		expected[to]++
+	}
+	for i := range expected {
+		expected[i]++
+	}
+	if channel != "smtp" {
+		listsHoldEachOnce(t, clients, expected)
+		return
+	}
+
+	txInText := regexp.MustCompile(`Transaction (\S+)\.`)
+	perTx := map[string]int{}
+	for _, m := range mail.Sent() {
+		tx := txInText.FindStringSubmatch(m.Data)
+		if tx == nil {
+			t.Fatalf("email without a transaction: %s", m.Data)
+		}
+		perTx[m.To+" "+tx[1]]++
+	}
+	if len(perTx) != want || len(mail.Sent()) != want {
+		t.Errorf("%d emails to %d (recipient, transaction) pairs, want %d of each", len(mail.Sent()), len(perTx), want)
+	}
+	for k, n := range perTx {
+		if n != 1 {
+			t.Errorf("%s: %d emails, want 1", k, n)
+		}
+	}
+	for i, tx := range txs {
+		from, to := i%customers, (i+1+i/customers)%customers
+		if from == to {
+			to = (to + 1) % customers
+		}
+		if perTx[emails[from]+" "+tx] != 1 || perTx[emails[to]+" "+tx] != 1 {
+			t.Errorf("transfer %d (%s) did not reach both sides once", i, tx)
+		}
+	}
+	for i, email := range emails {
+		var mine int
+		for k := range perTx {
+			if strings.HasPrefix(k, email+" ") {
+				mine++
+			}
+		}
+		if mine != expected[i] {
+			t.Errorf("customer %d was emailed %d times, want %d", i, mine, expected[i])
+		}
+	}
+	listsHoldEachOnce(t, clients, expected)
+}
+
+// listsHoldEachOnce checks that customer i's notification list holds
+// want[i] notifications, each event once.
+func listsHoldEachOnce(t *testing.T, clients []*client.Client, want []int) {
+	t.Helper()
+	ctx := context.Background()
+	for i, c := range clients {
+		seen := map[string]bool{}
+		cursor := ""
+		for {
+			page, err := c.Notifications(ctx, 500, cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range page.Data {
+				if seen[n.EventID] {
+					t.Errorf("customer %d sees event %s twice", i, n.EventID)
+				}
+				seen[n.EventID] = true
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if len(seen) != want[i] {
+			t.Errorf("customer %d lists %d notifications, want %d", i, len(seen), want[i])
+		}
 	}
 }
 
