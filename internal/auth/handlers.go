@@ -199,7 +199,16 @@ func handleFindUsers(log *slog.Logger, svc *Service) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		users, err := svc.FindByEmail(r.Context(), p, r.URL.Query().Get("email"))
+		q := r.URL.Query()
+		var users []User
+		switch {
+		case q.Has("email") && q.Has("name"):
+			err = bank.Invalid("name", "give email or name, not both")
+		case q.Has("name"):
+			users, err = svc.FindByName(r.Context(), p, q.Get("name"))
+		default:
+			users, err = svc.FindByEmail(r.Context(), p, q.Get("email"))
+		}
 		if err != nil {
 			writeError(w, r, log, err)
 			return

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
@@ -185,8 +188,52 @@ func (s *Service) FindByEmail(ctx context.Context, by Principal, email string) (
 	if err != nil {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
-	return []User{u.User}, nil
+	return []User{u.view(s.now())}, nil
 }
+
+// MaxFoundByName is how many users FindByName returns at most.
+const MaxFoundByName = 20
+
+// FindByName returns the users whose name holds name (trimmed; ASCII
+// letters compared without case), by name, at most MaxFoundByName, for
+// staff looking a customer up. It returns KindForbidden unless by is staff
+// and KindInvalid for a name shorter than 2 or longer than 100 characters.
+func (s *Service) FindByName(ctx context.Context, by Principal, name string) ([]User, error) {
+	if !by.Staff() {
+		return nil, bank.Errorf(bank.KindForbidden, "forbidden", "finding users needs the operator role")
+	}
+	name = normalizeName(name)
+	if n := utf8.RuneCountInString(name); n < 2 || n > 100 || !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
+		return nil, bank.Invalid("name", "must be 2 to 100 characters of valid text")
+	}
+	pattern := "%" + likeEscaper.Replace(strings.ToLower(name)) + "%"
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE lower(name) LIKE $1 ESCAPE '\'
+		ORDER BY name, id LIMIT `+strconv.Itoa(MaxFoundByName), pattern)
+	if err != nil {
+		return nil, fmt.Errorf("find users by name: %w", err)
+	}
+	defer rows.Close()
+	now := s.now()
+	out := []User{}
+	for rows.Next() {
+		var (
+			u      userRow
+			locked sql.NullTime
+		)
+		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.passwordHash, &locked, &u.tokenVersion, &u.CreatedAt); err != nil {
+			return nil, fmt.Errorf("find users by name: %w", err)
+		}
+		u.CreatedAt = u.CreatedAt.UTC()
+		if locked.Valid {
+			u.lockedUntil = locked.Time.UTC()
+		}
+		out = append(out, u.view(now))
+	}
+	return out, rows.Err()
+}
+
+// likeEscaper makes a string match itself in a LIKE pattern with ESCAPE '\'.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 var errInvalidCredentials = bank.Errorf(bank.KindUnauthenticated, "invalid_credentials", "the email or password is wrong")
 
