@@ -120,6 +120,7 @@ type User struct {
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
+	Locked    bool      `json:"locked"`
 	CreatedAt time.Time `json:"created_at"`
 }
 

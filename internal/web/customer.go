@@ -26,6 +26,8 @@ func (s *Server) customerRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /accounts/{id}/statement", s.statement)
 	mux.HandleFunc("GET /transfer", s.transferPage)
 	mux.HandleFunc("POST /transfer", s.transfer)
+	s.paymentRoutes(mux)
+	s.settingsRoutes(mux)
 	mux.HandleFunc("/", s.notFound)
 }
 
@@ -276,11 +278,17 @@ type accountData struct {
 	Account  client.Account
 	Lines    []line
 	From, To string // the filter, as dates
+	Text     string // the search's words
+	Min, Max string // the search's amounts, as typed
+	Search   bool   // the lines are a search's
 	Next     string // the address of the next page, "" on the last
 	CSV, PDF string // the addresses of the statement files
 }
 
 const day = "2006-01-02"
+
+// historyPage is how many transactions a page of history shows.
+const historyPage = 25
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	_, c, ok := s.signedIn(w, r)
@@ -294,8 +302,9 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	d := accountData{Account: *a, From: q.Get("from"), To: q.Get("to")}
-	hq := client.HistoryQuery{Limit: 25, Cursor: q.Get("cursor")}
+	d := accountData{Account: *a, From: q.Get("from"), To: q.Get("to"), Text: strings.TrimSpace(q.Get("q")),
+		Min: strings.TrimSpace(q.Get("min")), Max: strings.TrimSpace(q.Get("max"))}
+	hq := client.HistoryQuery{Limit: historyPage, Cursor: q.Get("cursor")}
 	errs := map[string]string{}
 	if d.From != "" {
 		if hq.From, err = time.Parse(day, d.From); err != nil {
@@ -309,13 +318,50 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		}
 		hq.To = t.AddDate(0, 0, 1) // the whole of the last day
 	}
-	if len(errs) == 0 {
-		l, err := c.HistoryPage(r.Context(), id, hq)
-		if err != nil {
-			s.fail(w, r, err)
-			return
+	search := client.Search{Text: d.Text, AccountID: id, From: hq.From, To: hq.To, Limit: historyPage, Cursor: hq.Cursor}
+	for _, b := range []struct {
+		field, typed string
+		into         **int64
+	}{{"min", d.Min, &search.MinAmount}, {"max", d.Max, &search.MaxAmount}} {
+		if b.typed == "" {
+			continue
 		}
-		for _, tx := range l.Data {
+		n, problem := parseAmount(b.typed, a.Currency)
+		if problem != "" {
+			errs[b.field] = problem
+			continue
+		}
+		*b.into = &n
+	}
+	d.Search = d.Text != "" || search.MinAmount != nil || search.MaxAmount != nil
+	if len(errs) == 0 {
+		var txs []client.Transaction
+		var next string
+		if d.Search {
+			l, err := c.SearchTransactions(r.Context(), search)
+			if err != nil {
+				var ae *client.Error
+				if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+					errs["q"] = words(ae)
+				} else {
+					s.fail(w, r, err)
+					return
+				}
+			} else {
+				for _, f := range l.Data {
+					txs = append(txs, f.Transaction)
+				}
+				next = l.NextCursor
+			}
+		} else {
+			l, err := c.HistoryPage(r.Context(), id, hq)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			txs, next = l.Data, l.NextCursor
+		}
+		for _, tx := range txs {
 			ln := line{Transaction: tx}
 			for _, p := range tx.Postings {
 				if p.AccountID == id {
@@ -324,9 +370,9 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 			}
 			d.Lines = append(d.Lines, ln)
 		}
-		if l.NextCursor != "" {
-			nq := url.Values{"cursor": {l.NextCursor}}
-			for _, k := range []string{"from", "to"} {
+		if next != "" {
+			nq := url.Values{"cursor": {next}}
+			for _, k := range []string{"from", "to", "q", "min", "max"} {
 				if v := q.Get(k); v != "" {
 					nq.Set(k, v)
 				}

@@ -33,7 +33,9 @@ func formatMoney(amount int64, currency string) string {
 }
 
 var funcs = template.FuncMap{
-	"money": formatMoney,
+	"money":       formatMoney,
+	"statusWords": statusWords,
+	"beneficiary": beneficiaryText,
 	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 }
 
@@ -131,6 +133,17 @@ var messages = map[string]string{
 	"busy":                     "The bank is busy. Please try again in a moment.",
 	"maintenance":              "The bank is down for maintenance. Please try again later.",
 	"overdraft_limit_exceeded": "This is over the account's overdraft limit.",
+	"payment_not_cancellable":  "This payment was already sent or has ended: it can no longer be cancelled.",
+	"payment_in_progress":      "This payment is being sent right now. Please try again in a moment.",
+	"balance_not_zero":         "The account still holds money or has pending amounts: it can be closed only when empty.",
+	"already_reversed":         "This transaction was already reversed.",
+	"not_reversible":           "This transaction cannot be reversed.",
+	"transaction_not_found":    "There is no such transaction.",
+	"overdraft_in_use":         "The account is using its overdraft: the limit cannot go below what it owes.",
+	"approval_expired":         "This approval has expired.",
+	"already_approved":         "This was already approved.",
+	"already_rejected":         "This was already rejected.",
+	"approval_in_progress":     "This approval is being decided right now. Please try again in a moment.",
 }
 
 // words says err in plain words: the code's sentence, else the API's own
