@@ -36,7 +36,7 @@ var funcs = template.FuncMap{
 	"money":       formatMoney,
 	"statusWords": statusWords,
 	"beneficiary": beneficiaryText,
-	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+	"date":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 }
 
 // render writes page name with status.
