@@ -254,6 +254,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 			m := maintenance.State()
 			return m.On, m.Message, m.RetryAfter
 		}
+		wc.System = platformSystem{db: db, health: health, queue: q, stats: queueStatsCache.Stats, maint: maintenance, gather: reg}
 		pages, err := web.New(wc)
 		if err != nil {
 			return err

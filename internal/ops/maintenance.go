@@ -90,15 +90,23 @@ func (w *MaintenanceWatch) State() Maintenance { return *w.state.Load() }
 func (w *MaintenanceWatch) Run(ctx context.Context, interval time.Duration) {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, interval+time.Second)
-		m, err := ReadMaintenance(rctx, w.db)
+		_ = w.Refresh(rctx)
 		cancel()
-		if err == nil {
-			if old := w.state.Swap(&m); old.On != m.On {
-				w.log.Info("maintenance mode changed", "on", m.On, "message", m.Message)
-			}
-		}
 		if clock.Sleep(ctx, w.Clock, interval) != nil {
 			return
 		}
 	}
+}
+
+// Refresh reads the maintenance mode now: a change made by this process
+// applies to it at once. A failed read keeps the last state.
+func (w *MaintenanceWatch) Refresh(ctx context.Context) error {
+	m, err := ReadMaintenance(ctx, w.db)
+	if err != nil {
+		return err
+	}
+	if old := w.state.Swap(&m); old.On != m.On {
+		w.log.Info("maintenance mode changed", "on", m.On, "message", m.Message)
+	}
+	return nil
 }

@@ -36,6 +36,7 @@ var funcs = template.FuncMap{
 	"money":       formatMoney,
 	"statusWords": statusWords,
 	"beneficiary": beneficiaryText,
+	"list":        func(s ...string) []string { return s },
 	"date":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 }
 

@@ -46,8 +46,11 @@ type Config struct {
 	// every page but the stylesheet is then the maintenance page. (Without
 	// it, the API's 503 "maintenance" answers show the same page.)
 	Maintenance httpapi.MaintenanceState
-	Log         *slog.Logger
-	Now         func() time.Time
+	// System, when set, is what the console's system page shows and
+	// does; without it the page says it is not available here.
+	System System
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // DefaultConfig is Config with its limits set; API and Log are the caller's.
@@ -64,6 +67,7 @@ type Server struct {
 	sessions *sessions
 	pages    map[string]*template.Template
 	maint    httpapi.MaintenanceState
+	sys      System
 }
 
 // New returns a Server of cfg.
@@ -73,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return &Server{api: cfg.API, log: cfg.Log, now: cfg.Now, trusted: cfg.TrustedProxies,
-		sessions: newSessions(cfg.IdleTimeout, cfg.MaxSessions, cfg.Now), pages: pages, maint: cfg.Maintenance}, nil
+		sessions: newSessions(cfg.IdleTimeout, cfg.MaxSessions, cfg.Now), pages: pages, maint: cfg.Maintenance, sys: cfg.System}, nil
 }
 
 // parsePages parses each page with the layout around it.
@@ -115,13 +119,31 @@ func (s *Server) maintenance(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		on, message, retryAfter := s.maint()
-		if !on || strings.HasPrefix(r.URL.Path, "/static/") {
+		if !on || strings.HasPrefix(r.URL.Path, "/static/") || (s.sys != nil && systemPath(r.URL.Path) && s.cachedAdmin(r)) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		httpapi.RetryAfter(w, retryAfter)
 		s.render(w, r, http.StatusServiceUnavailable, "maintenance", page{Title: "Down for maintenance", Data: message})
 	})
+}
+
+// systemPath reports whether path is the console's system page or its
+// maintenance switch: what an admin still reaches during maintenance.
+func systemPath(path string) bool {
+	return path == "/console/system" || path == "/console/system/maintenance"
+}
+
+// cachedAdmin reports whether the request's session is an admin's, as it
+// was at sign-in: during maintenance the API cannot be asked.
+func (s *Server) cachedAdmin(r *http.Request) bool {
+	ss := s.session(r)
+	if ss == nil {
+		return false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.user != nil && ss.user.Role == "admin"
 }
 
 type ctxKey int
