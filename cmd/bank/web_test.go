@@ -182,7 +182,9 @@ func (b *browser) openAccount(name string) (number, path string) {
 func TestWebPages(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
-	b := startBankWith(t, storetest.MigratedURL(t, store.SQLite), map[string]string{"BANK_MAINTENANCE_POLL": "100ms"})
+	b := startBankWith(t, storetest.MigratedURL(t, store.SQLite), map[string]string{"BANK_MAINTENANCE_POLL": "100ms",
+		"BANK_PAYMENT_SIM_DELAY": "50ms", "BANK_PAYMENT_SUBMIT_INTERVAL": "50ms", "BANK_PAYMENT_POLL_INTERVAL": "50ms",
+		"BANK_PAYMENT_SIM_FAIL_RATE": "0", "BANK_PAYMENT_SIM_RETURN_RATE": "0"})
 	dir := screenshotDir(t)
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1280, 800))...)
@@ -209,7 +211,7 @@ func TestWebPages(t *testing.T) {
 		return br, email
 	}
 	alice, aliceEmail := register("Alice")
-	bob, _ := register("Bob")
+	bob, bobEmail := register("Bob")
 	aliceNumber, alicePage := alice.openAccount("Everyday " + evil)
 	bobNumber, bobPage := bob.openAccount("Savings")
 
@@ -263,8 +265,88 @@ func TestWebPages(t *testing.T) {
 	if got := bob.text("#history"); !strings.Contains(got, "rent "+evil) || !strings.Contains(got, "25.50 EUR") {
 		t.Errorf("Bob's history:\n%s", got)
 	}
+	// Alice pays an IBAN: a wrong one is refused beside its field, a right
+	// one is taken and settles.
+	alice.open("/payments")
+	if st := alice.fill(map[string]string{"name": "Carol " + evil, "iban": "DE89 3704 0044 0532 0130 01", "amount": "20"},
+		`form[action="/payments"] button`); st != 422 {
+		t.Errorf("payment to a bad IBAN: status %d, want 422", st)
+	}
+	if got := alice.text("#iban + .error"); !strings.Contains(got, "check") {
+		t.Errorf("bad IBAN's message beside the field: %q\n%s", got, alice.text("main"))
+	}
+	if st := alice.fill(map[string]string{"iban": "DE89 3704 0044 0532 0130 00", "reference": "invoice " + evil},
+		`form[action="/payments"] button`); st != 200 {
+		t.Fatalf("payment: status %d: %s", st, alice.text("main"))
+	}
+	if got := alice.text(".flash"); !strings.HasPrefix(got, "Payment of 20.00 EUR to Carol "+evil+" is ") {
+		t.Errorf("after the payment: %q", got)
+	}
+	paymentPage, err := chromedp.Run(alice.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paymentPage = strings.TrimPrefix(paymentPage, b.url)
+	if !poll.Wait(20*time.Second, func() bool { alice.open(paymentPage); return alice.text("#payment-status") == "Paid" }) {
+		t.Fatalf("the payment did not settle within 20s: %s", alice.text("main"))
+	}
+	if got := alice.text("#payment-history"); !strings.Contains(got, "Waiting to be sent") || !strings.Contains(got, "Sent to the other bank") {
+		t.Errorf("payment history:\n%s", got)
+	}
+	if n := alice.eval(`document.querySelectorAll("form[action$='/cancel']").length`); n != 0 {
+		t.Errorf("a settled payment offers %d cancel buttons", n)
+	}
+	alice.shots("payment")
+	alice.open("/payments")
+	if got := alice.text("#payments"); !strings.Contains(got, "Carol "+evil) || !strings.Contains(got, "Paid") {
+		t.Errorf("payments list:\n%s", got)
+	}
+	alice.shots("payments")
+
+	// Search on the history page: words and amounts.
+	alice.open(alicePage)
+	alice.fill(map[string]string{"q": "ren"}, `#history-filter button`)
+	if got := alice.text("#history"); !strings.Contains(got, "rent") || strings.Contains(got, "cash") {
+		t.Errorf("history searched for ren:\n%s", got)
+	}
+	alice.open(alicePage)
+	alice.fill(map[string]string{"min": "50"}, `#history-filter button`)
+	if got := alice.text("#history"); !strings.Contains(got, "cash") || strings.Contains(got, "rent") {
+		t.Errorf("history of amounts from 50:\n%s", got)
+	}
+	alice.open(alicePage)
+	alice.fill(map[string]string{"max": "1.234"}, `#history-filter button`)
+	if got := alice.text("#max + .error"); !strings.Contains(got, "at most 2 digits") {
+		t.Errorf("a bad amount in the search: %q", got)
+	}
+
+	// Notifications: a webhook's secret shows once, a private address is
+	// refused beside its field.
+	alice.open("/settings")
+	if st := alice.fill(map[string]string{"webhook_url": "http://127.0.0.1/hook"}, `form[action="/settings"] button`); st != 422 {
+		t.Errorf("a loopback webhook: status %d, want 422", st)
+	}
+	if got := alice.text("#webhook_url + .error"); got == "" {
+		t.Error("no message beside the webhook address")
+	}
+	if st := alice.fill(map[string]string{"webhook_url": "https://93.184.215.14/hook"}, `form[action="/settings"] button`); st != 200 {
+		t.Fatalf("webhook: status %d: %s", st, alice.text("main"))
+	}
+	if got := alice.text("#webhook-secret"); len(got) < 16 {
+		t.Errorf("webhook secret %q", got)
+	}
+	alice.open("/settings")
+	if n := alice.eval(`document.querySelectorAll("#webhook-secret").length`); n != 0 {
+		t.Error("the webhook secret shows again")
+	}
+	if got := alice.eval(`document.getElementById("webhook_url").value === "https://93.184.215.14/hook" ? 1 : 0`); got != 1 {
+		t.Error("the saved webhook address is not in the form")
+	}
+	alice.shots("settings")
+
 	// Markup in names and descriptions is text: no script element made it
 	// into any page, and none ran.
+	alice.open("/payments")
 	for _, br := range []*browser{alice, bob, staff} {
 		if n := br.eval(`document.querySelectorAll("script").length`); n != 0 {
 			t.Errorf("a page holds %d script elements", n)
@@ -273,6 +355,7 @@ func TestWebPages(t *testing.T) {
 			t.Errorf("title %q %v: a script from a name or description ran", title, err)
 		}
 	}
+	alice.open(alicePage)
 	if h := alice.text("h1"); !strings.Contains(h, "Everyday "+evil) {
 		t.Errorf("account name shown as %q", h)
 	}
@@ -303,9 +386,90 @@ func TestWebPages(t *testing.T) {
 		t.Errorf("frozen message beside the account: %q\n%s", got, alice.text("main"))
 	}
 
-	// Maintenance: every page says so.
-	if out, err := runArgs(t, b.env, "maintenance", "on", "--message", "Back soon <b>really</b>"); err != nil {
-		t.Fatalf("maintenance on: %v\n%s", err, out)
+	staff.shots("frozen")
+	staff.fill(nil, `form[action="/console/accounts/`+aliceID+`/unfreeze"] button`)
+	if got := staff.text(".flash"); got != "Account "+aliceNumber+" is active." {
+		t.Errorf("after the unfreeze: %q", got)
+	}
+
+	// Staff find Alice by a piece of her name; a deposit made by mistake is
+	// reversed after a confirmation step.
+	staff.open("/console")
+	staff.fill(map[string]string{"q": "alic"}, `#find button`)
+	if got := staff.text("main h2"); got != "Alice "+evil {
+		t.Errorf("found by name: %q", got)
+	}
+	staff.fill(map[string]string{"amount-" + aliceID: "10", "description-" + aliceID: "mistake"}, `form.deposit button`)
+	staff.open("/console/accounts/" + aliceID + "?email=" + aliceEmail)
+	staff.fill(nil, `#history tbody tr:first-child a`)
+	if h := staff.text("h1"); h != "Reverse this transaction?" {
+		t.Fatalf("reverse: landed on %q", h)
+	}
+	staff.shots("reverse")
+	staff.fill(map[string]string{"description": "deposited twice"}, `form[action$="/reverse"] button`)
+	if got := staff.text(".flash"); got != "Reversed: 10.00 EUR went back." {
+		t.Errorf("after the reversal: %q", got)
+	}
+
+	// Closing an account asks first, then closes it.
+	spareNumber, sparePage := bob.openAccount("Spare")
+	spareID := strings.TrimPrefix(sparePage, "/accounts/")
+	staff.open("/console?q=" + bobEmail)
+	staff.fill(nil, `a[href^="/console/accounts/`+spareID+`/close"]`)
+	if h := staff.text("h1"); h != "Close account "+spareNumber+"?" {
+		t.Fatalf("close: landed on %q", h)
+	}
+	staff.fill(nil, `form[action$="/close"] button`)
+	if got := staff.text(".flash"); got != "Account "+spareNumber+" is closed." {
+		t.Errorf("after closing: %q", got)
+	}
+
+	// Locking Bob ends his session; unlocking lets him sign in again.
+	staff.open("/console?q=" + bobEmail)
+	staff.fill(nil, `form[action$="/lock"] button`)
+	if got := staff.text(".flash"); got != "Bob "+evil+" is locked." {
+		t.Errorf("after the lock: %q", got)
+	}
+	bob.open("/accounts")
+	if h := bob.text("h1"); h != "Sign in" {
+		t.Errorf("a locked customer sees %q", h)
+	}
+	staff.open("/console?q=" + bobEmail)
+	staff.fill(nil, `form[action$="/unlock"] button`)
+	if got := staff.text(".flash"); got != "Bob "+evil+" is unlocked." {
+		t.Errorf("after the unlock: %q", got)
+	}
+	staff.open("/console/payments")
+	if got := staff.text("#payments"); !strings.Contains(got, "Carol "+evil) {
+		t.Errorf("console payments:\n%s", got)
+	}
+	staff.open("/console/approvals")
+	if h := staff.text("h1"); h != "Approvals" {
+		t.Errorf("approvals page: %q", h)
+	}
+
+	// An admin reads the audit trail and turns maintenance on and off from
+	// the system page; customers meanwhile see the maintenance page.
+	admin := newBrowser(t, root, b.url, dir)
+	admin.open("/login")
+	admin.fill(map[string]string{"email": "admin@bank.test", "password": "staff password admin"}, `form[action="/login"] button`)
+	admin.open("/console/audit")
+	if got := admin.text("#audit"); !strings.Contains(got, "account.frozen") || !strings.Contains(got, "money.reversal") || !strings.Contains(got, "user.locked") {
+		t.Errorf("audit trail:\n%s", got)
+	}
+	admin.open("/console/system")
+	for _, want := range []string{"db", "queue"} {
+		if got := admin.text("#health"); !strings.Contains(got, want+": UP") {
+			t.Errorf("health lacks %s UP:\n%s", want, got)
+		}
+	}
+	if got := admin.text("#metrics"); !strings.Contains(got, "Queue depth") || !strings.Contains(got, "> 1000") || !strings.Contains(got, "> 10000") {
+		t.Errorf("key metrics:\n%s", got)
+	}
+	admin.shots("system")
+	admin.fill(map[string]string{"message": "Back soon <b>really</b>"}, `#maintenance button`)
+	if got := admin.text("#maintenance-state"); !strings.Contains(got, "Back soon <b>really</b>") {
+		t.Errorf("maintenance state: %q", got)
 	}
 	if !poll.Wait(10*time.Second, func() bool { return alice.open(alicePage) == 503 }) {
 		t.Fatal("no maintenance page within 10s")
@@ -314,8 +478,16 @@ func TestWebPages(t *testing.T) {
 		t.Errorf("maintenance page: %q %q", h, p)
 	}
 	alice.shots("maintenance")
-	if out, err := runArgs(t, b.env, "maintenance", "off"); err != nil {
-		t.Fatalf("maintenance off: %v\n%s", err, out)
+	if st := staff.open("/console/system"); st != 503 {
+		t.Errorf("an operator's system page in maintenance: %d, want 503", st)
+	}
+	admin.open("/console/system")
+	admin.fill(nil, `#maintenance button`)
+	if got := admin.text("#maintenance-state"); got != "Off" {
+		t.Errorf("maintenance state after off: %q", got)
+	}
+	if !poll.Wait(10*time.Second, func() bool { return alice.open(alicePage) == 200 }) {
+		t.Error("still in maintenance 10s after it was turned off")
 	}
 	t.Logf("screenshots in %s", dir)
 }
