@@ -49,6 +49,7 @@ type Config struct {
 	ApprovalRules          string        // staff actions that need a second staff user (approval.ParseRules)
 	ApprovalTTL            time.Duration // how long an approval waits before it expires
 	APIURL                 string        // "serve web": the API the pages call
+	APIHost                string        // "serve web": the Host header of its API requests, when not APIURL's
 
 	// payment-service
 	PaymentRail           string // "sim" or "ach"
@@ -236,6 +237,8 @@ func (c *Config) settings() []setting {
 	add("ip-rate-burst", "BANK_IP_RATE_BURST", "requests a client address may make at once above the rate", s, v)
 	s, v = str(&c.APIURL)
 	add("api-url", "BANK_API_URL", `"serve web" alone: the API the pages call, such as http://account-service:8080 behind one Service or Ingress`, s, v)
+	s, v = str(&c.APIHost)
+	add("api-host", "BANK_API_HOST", `"serve web" alone: the host its API requests name, when --api-url is the Ingress controller's own address (empty: --api-url's host)`, s, v)
 	s, v = str(&c.TrustedProxies)
 	add("trusted-proxies", "BANK_TRUSTED_PROXIES", "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed", s, v)
 	s, v = str(&c.SMTPURL)

@@ -27,7 +27,7 @@ func serveWeb(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("serve web", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	if err := cfg.load(fs, args, getenv, "http-addr", "log-level", "trusted-proxies", "api-url",
+	if err := cfg.load(fs, args, getenv, "http-addr", "log-level", "trusted-proxies", "api-url", "api-host",
 		"shutdown-delay", "shutdown-timeout"); err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func serveWeb(ctx context.Context, args []string, getenv func(string) string, st
 
 	wc := web.DefaultConfig()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	wc.API = client.New(cfg.APIURL, &http.Client{Timeout: 30 * time.Second, Transport: web.Forwarding(transport)})
+	wc.API = client.New(cfg.APIURL, &http.Client{Timeout: 30 * time.Second, Transport: web.Forwarding(transport, cfg.APIHost)})
 	wc.TrustedProxies, wc.Log = proxies, log
 	pages, err := web.New(wc)
 	if err != nil {

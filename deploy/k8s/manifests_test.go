@@ -29,6 +29,20 @@ var services = map[string]string{
 	"notification-service": "notification",
 }
 
+// web is the Deployment of the pages (`bank serve web`): no database, no
+// tokens of its own to sign, the API called through the Ingress.
+const web = "web"
+
+// deploymentNames are the services' Deployments and web's.
+func deploymentNames() []string {
+	names := []string{web}
+	for name := range services {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // namespace is the runbook's.
 const namespace = "fintech-banking"
 
@@ -64,12 +78,7 @@ func TestDeployments(t *testing.T) {
 			names = append(names, name)
 		}
 		slices.Sort(names)
-		var want []string
-		for name := range services {
-			want = append(want, name)
-		}
-		slices.Sort(want)
-		if diff := cmp.Diff(names, want); diff != "" {
+		if diff := cmp.Diff(names, deploymentNames()); diff != "" {
 			t.Fatalf("Deployments (-got +want):\n%s", diff)
 		}
 		for name, d := range r.deployments {
@@ -94,7 +103,11 @@ func TestDeployments(t *testing.T) {
 					t.Fatalf("%d containers, want 1", len(spec.Containers))
 				}
 				c := spec.Containers[0]
-				if want := []string{"serve", services[name]}; !slices.Equal(c.Args, want) {
+				service := services[name]
+				if name == web {
+					service = web
+				}
+				if want := []string{"serve", service}; !slices.Equal(c.Args, want) {
 					t.Errorf("args %v, want %v", c.Args, want)
 				}
 				checkPort(t, c)
@@ -102,6 +115,12 @@ func TestDeployments(t *testing.T) {
 				checkResources(t, c)
 				checkSecurity(t, spec.SecurityContext, c)
 				checkShutdown(t, spec, c)
+				if name == web {
+					if ref := dbRef(c); ref != "" {
+						t.Errorf("web reads a database URL from %s: it has no database", ref)
+					}
+					return
+				}
 				checkJWTSecret(t, spec, c)
 				if env := envMap(c); env["BANK_MIGRATE"] != "false" {
 					t.Errorf("BANK_MIGRATE=%q: the Job migrates, replicas starting together must not", env["BANK_MIGRATE"])
@@ -308,10 +327,10 @@ metrics:
 		t.Fatal(err)
 	}
 	forEachOverlay(t, func(t *testing.T, r *rendered) {
-		if len(r.hpas) != len(services) {
-			t.Errorf("%d HPAs, want one per service", len(r.hpas))
+		if len(r.hpas) != len(deploymentNames()) {
+			t.Errorf("%d HPAs, want one per Deployment", len(r.hpas))
 		}
-		for name := range services {
+		for _, name := range deploymentNames() {
 			h, ok := r.hpas[name+"-hpa"]
 			if !ok {
 				t.Errorf("no HPA %s-hpa", name)
@@ -330,7 +349,7 @@ metrics:
 func TestSelectors(t *testing.T) {
 	t.Parallel()
 	forEachOverlay(t, func(t *testing.T, r *rendered) {
-		for name := range services {
+		for _, name := range deploymentNames() {
 			d := r.deployments[name]
 			if d == nil {
 				continue // TestDeployments reports it
@@ -382,7 +401,7 @@ func TestSelectors(t *testing.T) {
 				}
 			}
 		}
-		for name := range services {
+		for _, name := range deploymentNames() {
 			if !scraped[name] {
 				t.Errorf("no ServiceMonitor selects the Service %s", name)
 			}
@@ -466,7 +485,7 @@ func TestNetworkPolicies(t *testing.T) {
 // ConfigMap values resolved, and stops only at -h, not at a bad setting.
 func TestEnvironmentIsRead(t *testing.T) {
 	t.Parallel()
-	serveVars, migrateVars := settings(t, "serve", "all"), settings(t, "migrate")
+	serveVars, webVars, migrateVars := settings(t, "serve", "all"), settings(t, "serve", "web"), settings(t, "migrate")
 	forEachOverlay(t, func(t *testing.T, r *rendered) {
 		type container struct {
 			name string
@@ -475,7 +494,11 @@ func TestEnvironmentIsRead(t *testing.T) {
 		}
 		var cs []container
 		for name, d := range r.deployments {
-			cs = append(cs, container{name, d.Spec.Template.Spec.Containers[0], serveVars})
+			vars := serveVars
+			if name == web {
+				vars = webVars
+			}
+			cs = append(cs, container{name, d.Spec.Template.Spec.Containers[0], vars})
 		}
 		for name, j := range r.jobs {
 			cs = append(cs, container{name, j.Spec.Template.Spec.Containers[0], migrateVars})
@@ -553,6 +576,9 @@ func TestOverlays(t *testing.T) {
 			t.Errorf("queue-url %q, want db (the table queue)", got)
 		}
 		for name, d := range r.deployments {
+			if name == web {
+				continue // no database
+			}
 			if ref := dbRef(d.Spec.Template.Spec.Containers[0]); ref != "fintech-banking-db-app/uri" {
 				t.Errorf("%s reads the database URL from %s, want CloudNativePG's fintech-banking-db-app/uri", name, ref)
 			}
@@ -586,7 +612,7 @@ func TestOverlays(t *testing.T) {
 			if got := d.Spec.Template.Spec.ServiceAccountName; got != "bank" {
 				t.Errorf("%s runs as %q, not the IRSA account bank", name, got)
 			}
-			if ref := dbRef(d.Spec.Template.Spec.Containers[0]); ref != "bank-database/url" {
+			if ref := dbRef(d.Spec.Template.Spec.Containers[0]); name != web && ref != "bank-database/url" {
 				t.Errorf("%s reads the database URL from %s, want bank-database/url", name, ref)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/fintech-banking/bank/api"
@@ -139,22 +142,46 @@ func TestIngressRoutesEveryOperation(t *testing.T) {
 			t.Error(p)
 		}
 	})
+	t.Run("pages sent elsewhere are found", func(t *testing.T) {
+		t.Parallel()
+		ing := render(t, "aws").ingresses["fintech-ingress"].DeepCopy()
+		paths := &ing.Spec.Rules[0].HTTP.Paths
+		*paths = slices.DeleteFunc(*paths, func(p networkingv1.HTTPIngressPath) bool { return p.Backend.Service.Name == web })
+		if got, want := routingProblems(ing, ops, served), "page /login: no path of fintech-ingress takes it"; !slices.Contains(got, want) {
+			t.Errorf("without web's path: problems %q, want one to be %q", got, want)
+		}
+		// Listed before the API's wildcard paths, web's would take them.
+		ing = render(t, "aws").ingresses["fintech-ingress"].DeepCopy()
+		paths = &ing.Spec.Rules[0].HTTP.Paths
+		last := (*paths)[len(*paths)-1]
+		*paths = append([]networkingv1.HTTPIngressPath{last}, (*paths)[:len(*paths)-1]...)
+		got := routingProblems(ing, ops, served)
+		if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, "sends it to web, which does not serve it") }) {
+			t.Errorf("with web's path first: problems %q, want an operation sent to web", got)
+		}
+	})
 	t.Run("a path left out is found", func(t *testing.T) {
 		t.Parallel()
 		ing := render(t, "aws").ingresses["fintech-ingress"].DeepCopy()
 		paths := &ing.Spec.Rules[0].HTTP.Paths
 		*paths = slices.DeleteFunc(*paths, func(p networkingv1.HTTPIngressPath) bool { return p.Path == "/api/v1/notifications" })
 		got := routingProblems(ing, ops, served)
-		want := "PUT /api/v1/notifications/preferences: no path of fintech-ingress takes /api/v1/notifications/preferences"
+		// Without its own path, the API's operation falls to the pages.
+		want := "PUT /api/v1/notifications/preferences: path /* sends it to web, which does not serve it"
 		if !slices.Contains(got, want) {
 			t.Errorf("problems %q, want one to be %q", got, want)
 		}
 	})
 }
 
+// pagePaths are paths of the pages (internal/web): every path that is not
+// the API's goes to web, which answers its own 404 for the unknown ones.
+var pagePaths = []string{"/", "/login", "/accounts/probe", "/payments/probe/cancel", "/console", "/console/system",
+	"/static/style.css", "/no-such-page", "/apis"}
+
 // routingProblems routes every operation through ing and says which go
-// nowhere or to a service that does not serve them, and which paths of ing
-// take no operation.
+// nowhere or to a service that does not serve them, which pages do not go
+// to web, and which paths of ing take neither.
 func routingProblems(ing *networkingv1.Ingress, ops []operation, served map[string]map[string]bool) []string {
 	route, err := ingressRouter(ing)
 	if err != nil {
@@ -169,6 +196,18 @@ func routingProblems(ing *networkingv1.Ingress, ops []operation, served map[stri
 			problems = append(problems, fmt.Sprintf("%s: no path of %s takes %s", op.key, ing.Name, op.probe))
 		case !served[p.Backend.Service.Name][op.key]:
 			problems = append(problems, fmt.Sprintf("%s: path %s sends it to %s, which does not serve it", op.key, p.Path, p.Backend.Service.Name))
+		}
+		if ok {
+			used[p.Path] = true
+		}
+	}
+	for _, page := range pagePaths {
+		p, ok := route(page)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("page %s: no path of %s takes it", page, ing.Name))
+		case p.Backend.Service.Name != web:
+			problems = append(problems, fmt.Sprintf("page %s: path %s sends it to %s, not %s", page, p.Path, p.Backend.Service.Name, web))
 		}
 		if ok {
 			used[p.Path] = true
@@ -345,4 +384,52 @@ func TestIngressModels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// web calls the API where browsers do: through fintech-ingress, naming its
+// host, so every operation reaches the service the Ingress sends it to.
+func TestWebCallsTheIngress(t *testing.T) {
+	t.Parallel()
+	forEachOverlay(t, func(t *testing.T, r *rendered) {
+		d, ok := r.deployments[web]
+		if !ok {
+			t.Fatal("no Deployment web")
+		}
+		env := map[string]string{}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			v, err := r.value(e)
+			if err != nil {
+				t.Fatalf("%s: %v", e.Name, err)
+			}
+			env[e.Name] = v
+		}
+		u, err := url.Parse(env["BANK_API_URL"])
+		if err != nil || u.Host == "" || u.Path != "" {
+			t.Fatalf("BANK_API_URL=%q: want a URL of a host alone", env["BANK_API_URL"])
+		}
+		host := cmp.Or(env["BANK_API_HOST"], u.Hostname())
+		ing := r.ingresses["fintech-ingress"]
+		if want := ing.Spec.Rules[0].Host; host != want {
+			t.Errorf("web asks the API for host %q, the Ingress serves %q", host, want)
+		}
+		switch class := ptrValue(ing.Spec.IngressClassName); class {
+		case "nginx": // the controller's Service, inside the cluster
+			if u.Scheme != "http" || u.Hostname() != "ingress-nginx-controller.ingress-nginx.svc.cluster.local" {
+				t.Errorf("BANK_API_URL=%q: want ingress-nginx's controller Service", env["BANK_API_URL"])
+			}
+			ctrl := pod("ingress-nginx", labels.Set{"app.kubernetes.io/component": "controller"})
+			if !r.egressAllowed(d.Spec.Template.Labels, ctrl, corev1.ProtocolTCP, 80) {
+				t.Error("web may not reach the ingress controller on port 80")
+			}
+		case "alb": // the load balancer's public name, over https
+			if u.Scheme != "https" || env["BANK_API_HOST"] != "" {
+				t.Errorf("BANK_API_URL=%q, BANK_API_HOST=%q: want the ALB's https address", env["BANK_API_URL"], env["BANK_API_HOST"])
+			}
+		default:
+			t.Errorf("ingress class %q: no rule for how web reaches it", class)
+		}
+		if env["BANK_TRUSTED_PROXIES"] == "" {
+			t.Error("BANK_TRUSTED_PROXIES is empty: web would never see https and refuse every sign-in")
+		}
+	})
 }

@@ -148,15 +148,26 @@ func (w *responseBuffer) Write(b []byte) (int, error) {
 
 // Forwarding returns a transport that sends the client's requests through
 // next with the browser's address in X-Forwarded-For, for "serve web" alone:
-// the API believes it when the web pods are among its trusted proxies.
-func Forwarding(next http.RoundTripper) http.RoundTripper { return forwarding{next} }
+// the API believes it when the web pods are among its trusted proxies. A
+// host that is not "" is the Host the requests name: the Ingress's, when the
+// API is reached at its controller's own address.
+func Forwarding(next http.RoundTripper, host string) http.RoundTripper { return forwarding{next, host} }
 
-type forwarding struct{ next http.RoundTripper }
+type forwarding struct {
+	next http.RoundTripper
+	host string
+}
 
 func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
-	if ip := clientIP(req.Context()); ip != "" {
+	ip := clientIP(req.Context())
+	if ip != "" || f.host != "" {
 		req = req.Clone(req.Context())
+	}
+	if ip != "" {
 		req.Header.Set("X-Forwarded-For", ip)
+	}
+	if f.host != "" {
+		req.Host = f.host
 	}
 	return f.next.RoundTrip(req)
 }

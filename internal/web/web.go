@@ -197,13 +197,15 @@ func isHTTPS(r *http.Request) bool { b, _ := r.Context().Value(keyHTTPS).(bool);
 func clientIP(ctx context.Context) string { s, _ := ctx.Value(keyClientIP).(string); return s }
 
 // isLoopback reports whether the browser asked for a loopback host: a
-// developer's own machine, where plain http never leaves the box.
+// developer's own machine, where plain http never leaves the box. Names
+// under .localhost are loopback too (RFC 6761), as browsers treat them: the
+// local overlay's Ingress serves bank.localhost.
 func isLoopback(r *http.Request) bool {
-	host := r.Host
+	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	if host == "localhost" {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	a, err := netip.ParseAddr(strings.Trim(host, "[]"))

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net/http"
@@ -65,6 +66,8 @@ func TestSessionCookie(t *testing.T) {
 		{"127.0.0.1", "127.0.0.1:8080", "127.0.0.1:1", false, "", cookiePlain, false, false},
 		{"[::1]", "[::1]:8080", "[::1]:1", false, "", cookiePlain, false, false},
 		{"plain http elsewhere", "bank.example", "192.0.2.1:1", false, "", "", false, true},
+		{"a name under .localhost", "bank.localhost", "10.1.2.3:1", false, "http", cookiePlain, false, false},
+		{"localhost as a subdomain elsewhere", "localhost.bank.example", "192.0.2.1:1", false, "", "", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -100,3 +103,31 @@ func TestSessionCookie(t *testing.T) {
 		})
 	}
 }
+
+// TestForwarding: serve web's requests carry the browser's address, and the
+// Ingress's host when one is given.
+func TestForwarding(t *testing.T) {
+	t.Parallel()
+	var got *http.Request
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = r
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+	})
+	for _, tc := range []struct{ host, wantHost string }{{"", "controller.example"}, {"bank.localhost", "bank.localhost"}} {
+		req := httptest.NewRequest(http.MethodGet, "http://controller.example/api/v1/auth/me", nil)
+		req = req.WithContext(context.WithValue(req.Context(), keyClientIP, "198.51.100.4"))
+		if _, err := Forwarding(next, tc.host).RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		if got.Host != tc.wantHost && !(tc.host == "" && got.Host == req.Host) {
+			t.Errorf("host %q: request names %q, want %q", tc.host, got.Host, tc.wantHost)
+		}
+		if xff := got.Header.Get("X-Forwarded-For"); xff != "198.51.100.4" {
+			t.Errorf("X-Forwarded-For %q", xff)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
