@@ -346,16 +346,20 @@ func latencyP99(st SystemStatus) (float64, string) {
 	rank := 0.99 * total
 	lower, below := 0.0, 0.0
 	for _, b := range bounds {
-		if c := buckets[b]; c >= rank {
-			if c == below {
-				return b, ""
-			}
-			return lower + (b-lower)*(rank-below)/(c-below), ""
-		} else {
+		c := buckets[b]
+		if c < rank {
 			lower, below = b, c
+			continue
 		}
+		switch {
+		case math.IsInf(b, 1): // in the +Inf bucket: the last finite bound, as histogram_quantile
+			return lower, ""
+		case c == below:
+			return b, ""
+		}
+		return lower + (b-lower)*(rank-below)/(c-below), ""
 	}
-	return lower, "" // beyond the last bucket: its bound, as histogram_quantile
+	return lower, ""
 }
 
 func dbConnections(st SystemStatus) (float64, string) {
