@@ -66,7 +66,8 @@ func (c *formClient) hidden(name string) string {
 
 // TestWebAlone runs "bank serve web" beside "serve all", calling it through
 // --api-url: a customer registers and opens an account; a transfer form
-// sent twice moves money once; a form without its CSRF token is refused.
+// and a payment form sent twice move money once; the system page says it
+// needs serve all; a form without its CSRF token is refused.
 func TestWebAlone(t *testing.T) {
 	t.Parallel()
 	b := startBankWith(t, storetest.MigratedURL(t, store.SQLite), nil)
@@ -106,6 +107,50 @@ func TestWebAlone(t *testing.T) {
 	}
 	if got.Balance.Posted != 250 {
 		t.Errorf("a transfer form sent twice moved %d, want 250 once", got.Balance.Posted)
+	}
+
+	// A payment form sent twice pays once.
+	c.do("GET", "/payments", nil)
+	pay := url.Values{"csrf": {c.hidden("csrf")}, "key": {c.hidden("key")}, "from": {from}, "kind": {"iban"},
+		"name": {"Carol"}, "iban": {"GB82 WEST 1234 5698 7654 32"}, "amount": {"1.50"}}
+	var first string
+	for i := range 2 {
+		st, loc := c.do("POST", "/payments", pay)
+		if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/payments/") || (first != "" && loc != first) {
+			t.Fatalf("payment, sending %d: %d %s (first %s)", i+1, st, loc, first)
+		}
+		first = loc
+	}
+	payments, err := b.staff["operator"].Payments(ctx, "", 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range payments.Data {
+		if p.FromAccountID == from {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("a payment form sent twice made %d payments, want 1", n)
+	}
+
+	// The system page needs serve all: alone, it says so, and its switches
+	// do nothing even for an admin.
+	admin := newFormClient(t, webURL)
+	admin.do("GET", "/login", nil)
+	if st, loc := admin.do("POST", "/login", url.Values{"csrf": {admin.hidden("csrf")}, "email": {"admin@bank.test"},
+		"password": {"staff password admin"}}); st != http.StatusSeeOther || loc != "/console" {
+		t.Fatalf("admin sign-in: %d %s", st, loc)
+	}
+	if st, body := admin.do("GET", "/console/system", nil); st != http.StatusOK || !strings.Contains(body, "cannot see their health") {
+		t.Errorf("system page of serve web: %d\n%s", st, body)
+	}
+	if st, _ := admin.do("POST", "/console/system/maintenance", url.Values{"csrf": {admin.hidden("csrf")}, "mode": {"on"}}); st != http.StatusForbidden {
+		t.Errorf("maintenance switch of serve web: %d, want 403", st)
+	}
+	if st, _ := c.do("GET", "/accounts", nil); st != http.StatusOK {
+		t.Errorf("after the refused switch, a customer's page: %d", st)
 	}
 
 	form.Set("csrf", "forged")
