@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -115,6 +116,16 @@ func TestDiagnose(t *testing.T) {
 			if _, err := runArgs(t, b.env, "maintenance", "off"); err != nil {
 				t.Fatal(err)
 			}
+			// The server follows within BANK_MAINTENANCE_POLL: the
+			// registration below must not meet the maintenance 503.
+			poll.Until(t, 10*time.Second, "maintenance off on the server", func() bool {
+				resp, err := http.Get(b.url + "/api/v1/auth/me")
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.StatusCode != http.StatusServiceUnavailable
+			})
 
 			// A service that does not answer: critical.
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
