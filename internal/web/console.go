@@ -410,7 +410,8 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		ss.setFlash(u.Name + " is " + action + "ed.")
 	case errors.As(err, &ae) && ae.Status < 500 && ae.Status != http.StatusUnauthorized:
-		ss.setFlash("Could not " + action + " the user: " + words(ae))
+		what := map[string]string{"lock": "lock the user", "unlock": "unlock the user", "role": "change the user's role"}[action]
+		ss.setFlash("Could not " + what + ": " + words(ae))
 	default:
 		s.fail(w, r, err)
 		return
