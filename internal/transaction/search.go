@@ -70,7 +70,7 @@ func searchQuery(v url.Values) (search.Query, error) {
 		case "type":
 			q.Type = val
 		case "cursor":
-			q.After, err = bank.DecodeCursor(val)
+			q.After, err = search.DecodeCursor(val)
 		case "from":
 			q.From, err = searchTime(name, val)
 		case "to":
