@@ -145,10 +145,12 @@ func (l *Ledger) scanHits(ctx context.Context, ranked bool, query string, args [
 // PostgreSQL (normalized by the description's length, as bm25 is), bm25 on
 // SQLite, over the description's words; ties newest first, then by id.
 //
-// The text index holds each transaction's owners beside its words, so a
-// customer's search (or a search of an account, which is its owner's) is
+// The text index files each transaction under its accounts' owners too, so
+// a customer's search (or a search of an account, which is its owner's) is
 // one lookup of the words and the owner together, and only the matches of
-// both are ranked. An account of the bank's own, without an owner, is
+// both are ranked: on PostgreSQL the GIN index over (owner_ids, words); on
+// SQLite transactions_search_owned, whose words are prefixed with their
+// owner (ftsOwned). An account of the bank's own, without an owner, is
 // searched by its postings.
 //
 // Pages are keyset on (score, time, id). On SQLite the score of the
@@ -192,24 +194,28 @@ func (l *Ledger) searchRanked(ctx context.Context, q search.Query) (search.Page,
 			conds = append(conds, `t.owner_ids @> ARRAY[`+arg(owner)+`::text]`)
 		}
 	} else {
-		// "term"* is a prefix match of the description's words; the
-		// owner, a token of the owners column.
+		// "term"* is a prefix match of a word; an owner's search, of the
+		// owner's own words (ftsOwned).
+		table := "transactions_search"
 		match := make([]string, len(terms))
 		for i, t := range terms {
-			match[i] = `description : "` + t + `"*`
+			match[i] = `"` + t + `"*`
 		}
 		if owner != "" {
-			match = append(match, `owners : "`+ftsOwner(owner)+`"`)
+			table = "transactions_search_owned"
+			for i, t := range terms {
+				match[i] = `"` + ftsOwned(owner, []string{t}) + `"*`
+			}
 		}
-		from, at, id = "transactions_search s", "s.created_at", "s.transaction_id"
+		from, at, id = table+" s", "s.created_at", "s.transaction_id"
 		if q.MinAmount != nil || q.MaxAmount != nil || q.Type != "" {
 			from += " JOIN transactions t ON t.id = s.transaction_id"
 		}
-		// Only the description's words weigh (the columns' weights, in
-		// order: transaction_id, created_at, description, owners); bm25
-		// is lower for better matches.
-		score = `-bm25(transactions_search, 0, 0, 1, 0)`
-		conds = append(conds, `transactions_search MATCH `+arg(strings.Join(match, " AND ")))
+		// Only the words weigh (the columns' weights, in order:
+		// transaction_id, created_at, the words); bm25 is lower for
+		// better matches.
+		score = `-bm25(` + table + `, 0, 0, 1)`
+		conds = append(conds, table+` MATCH `+arg(strings.Join(match, " AND ")))
 	}
 	if q.AccountID != "" {
 		conds = append(conds, `EXISTS (SELECT 1 FROM postings p WHERE p.transaction_id = `+id+` AND p.account_id = `+arg(q.AccountID)+`)`)
@@ -237,29 +243,21 @@ func (l *Ledger) searchRanked(ctx context.Context, q search.Query) (search.Page,
 	return search.NextPage(q, hits), nil
 }
 
-// ftsOwner is how an owner is written in the owners column of SQLite's
-// text index, and matched there: "o" and the id in hex, one token of
-// letters and digits whatever the id holds.
-func ftsOwner(id string) string { return "o" + enchex.EncodeToString([]byte(id)) }
-
-// ftsOwners is the owners column of a transaction with these owners: one
-// token each, and always at least two tokens (the one owner twice, "o o"
-// for none). bm25 measures a row's length over all its columns, so a
-// description with one owner would otherwise rank above the same
-// description with two; a transaction has at most two owners (a transfer's
-// two accounts).
-func ftsOwners(owners []string) string {
-	tokens := make([]string, len(owners))
-	for i, o := range owners {
-		tokens[i] = ftsOwner(o)
+// ftsOwned returns words as SQLite's transactions_search_owned files them
+// for owner (migration 0020): each prefixed with "o", the owner's id in hex
+// and "x", one token of letters and digits whatever the id holds. A query
+// term is matched the same way, as the prefix of such a token.
+func ftsOwned(owner string, words []string) string {
+	prefix := "o" + enchex.EncodeToString([]byte(owner)) + "x"
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(prefix)
+		b.WriteString(w)
 	}
-	switch len(tokens) {
-	case 0:
-		return "o o"
-	case 1:
-		return tokens[0] + " " + tokens[0]
-	}
-	return strings.Join(tokens, " ")
+	return b.String()
 }
 
 // ownerIDs returns the owners of t's accounts, each once, in order: whose
@@ -332,7 +330,7 @@ func searchSQL(d store.Dialect, q search.Query) (from, at, id, where string, arg
 			conds = append(conds, `to_tsvector('simple', t.description) @@ to_tsquery('simple', `+arg(strings.Join(terms, " & "))+`)`)
 		} else {
 			for i, t := range terms {
-				terms[i] = `description : "` + t + `"*`
+				terms[i] = `"` + t + `"*`
 			}
 			conds = append(conds, `t.id IN (SELECT transaction_id FROM transactions_search WHERE transactions_search MATCH `+arg(strings.Join(terms, " AND "))+`)`)
 		}

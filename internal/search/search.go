@@ -207,6 +207,20 @@ const MaxTermBytes = 64
 func Terms(text string) []string {
 	var terms []string
 	seen := map[string]bool{}
+	for _, w := range Words(text) {
+		if !seen[w] {
+			seen[w] = true
+			terms = append(terms, w)
+		}
+	}
+	return terms
+}
+
+// Words returns every word of text as Terms reads it, repeats included: an
+// index that files words itself (rather than by its own tokenizer) files
+// these, so that a query's terms and a description's words are read alike.
+func Words(text string) []string {
+	var words []string
 	for _, w := range strings.FieldsFunc(text, isSeparator) {
 		w = strings.ToLower(w)
 		if len(w) > MaxTermBytes {
@@ -216,12 +230,9 @@ func Terms(text string) []string {
 			}
 			w = w[:cut]
 		}
-		if !seen[w] {
-			seen[w] = true
-			terms = append(terms, w)
-		}
+		words = append(words, w)
 	}
-	return terms
+	return words
 }
 
 // isSeparator reports whether r ends a term: anything but a letter, a digit
