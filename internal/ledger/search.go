@@ -218,7 +218,9 @@ func (l *Ledger) searchRanked(ctx context.Context, q search.Query) (search.Page,
 		conds = append(conds, table+` MATCH `+arg(strings.Join(match, " AND ")))
 	}
 	if q.AccountID != "" {
-		conds = append(conds, `EXISTS (SELECT 1 FROM postings p WHERE p.transaction_id = `+id+` AND p.account_id = `+arg(q.AccountID)+`)`)
+		// The account's postings, read once from postings_history, rather
+		// than a posting looked up for each match.
+		conds = append(conds, id+` IN (SELECT transaction_id FROM postings WHERE account_id = `+arg(q.AccountID)+`)`)
 	}
 	conds = append(conds, filterSQL(d, q, at, id, arg)...)
 	matches := fmt.Sprintf(`SELECT %s AS id, %s AS at, %s AS score FROM %s WHERE %s`, id, at, score, from, strings.Join(conds, " AND "))
