@@ -25,6 +25,12 @@ psql "$url" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT p
 BANK_DATABASE_URL=$url "$bin" bench --url http://127.0.0.1:$port --scenario "$scenario" -c 64 -d "$dur" \
   --accounts 1000 --server-pid $pid -o json |
   jq -c '{tps: .transfers_per_second, cpu: .cpu, wal: .storage.wal_bytes_per_transfer, stored: .storage.stored_bytes_per_transfer}'
+# The bench's WAL figure is the whole server's (other databases' writes
+# count); this one is the WAL the statements of this database wrote (not
+# autovacuum's), per transaction the ledger wrote, setup included.
+psql "$url" -Atc "SELECT 'WAL of this database''s statements: ' || round(sum(wal_bytes) / greatest((SELECT count(*) FROM transactions), 1))
+  || ' bytes per transaction, ' || round(sum(wal_fpi)::numeric / greatest((SELECT count(*) FROM transactions), 1), 3) || ' full-page images'
+  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
 BANK_DATABASE_URL=$url "$bin" queue stats
 psql "$url" -c "SELECT calls, round(total_exec_time::numeric) AS ms, round(mean_exec_time::numeric, 3) AS mean, rows,
   left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements

@@ -383,7 +383,7 @@ func (c *Client) History(ctx context.Context, accountID string, metadata Metadat
 
 // Search is a transaction search; zero fields do not filter.
 type Search struct {
-	Text      string // q: every word must begin a word of the description
+	Text      string // q: every word must begin a word of the description; ranks the hits
 	AccountID string
 	OwnerID   string // staff only; a customer's search is always their own
 	From, To  time.Time
@@ -402,8 +402,11 @@ type Found struct {
 	AccountNames map[string]string `json:"account_names"`
 }
 
-// SearchTransactions returns one page of the transactions s finds, newest
-// first.
+// SearchTransactions returns one page of the transactions s finds: most
+// relevant first when s.Text has words (equally relevant ones newest
+// first), newest first otherwise. A page's NextCursor pages this search
+// only: a search with text refuses the cursor of one without, and the
+// other way.
 func (c *Client) SearchTransactions(ctx context.Context, s Search) (*List[Found], error) {
 	q := url.Values{}
 	set := func(k, v string) {

@@ -23,8 +23,9 @@ import (
 
 // TestSearchSnapshotRestore runs the runbook's 7.3 against a real OpenSearch
 // node, with an "fs" repository standing in for s3: index everything,
-// register the repository, snapshot, post more transactions, restore the
-// snapshot (the index is now behind the database), then bank search reindex
+// register the repository, snapshot, post more transactions, close the index
+// and restore the snapshot over it (the index is now behind the database),
+// then bank search reindex
 // --since the snapshot's time, and bank search status counts match.
 func TestSearchSnapshotRestore(t *testing.T) {
 	node := opensearchnode.Start(t)
@@ -109,8 +110,9 @@ func TestSearchSnapshotRestore(t *testing.T) {
 	if r := status(); r.Documents != 50 {
 		t.Fatalf("before the restore: %+v, want 50 documents", r)
 	}
-	// Restore: the index goes back to the snapshot's 30 documents.
-	es(http.MethodDelete, "/transactions", "")
+	// Restore over the closed index (runbook 7.3): it goes back to the
+	// snapshot's 30 documents.
+	es(http.MethodPost, "/transactions/_close", "")
 	es(http.MethodPost, "/_snapshot/fs_backup/snapshot_20260115/_restore?wait_for_completion=true", `{"indices": "transactions"}`)
 	if r := status(); r.Transactions != 50 || r.Documents != 30 || r.Missing != 20 {
 		t.Fatalf("after the restore: %+v, want 30 of 50 documents, 20 missing", r)

@@ -109,7 +109,12 @@ func testSearch(t *testing.T, b *testBank) {
 		_, err := alice.Do(ctx, http.MethodGet, "/api/v1/transactions/search?"+query, "", nil, &out)
 		return status(t, err), code(err)
 	}
-	for _, query := range []string{"limit=0", "limit=x", "from=yesterday", "min_amount=-1", "min_amount=5&max_amount=4",
+	// A ranked search's cursor pages that search only.
+	ranked, err := alice.SearchTransactions(ctx, client.Search{Text: "rent", Limit: 1})
+	if err != nil || ranked.NextCursor == "" {
+		t.Fatalf("a page of rent: %+v, %v", ranked, err)
+	}
+	for _, query := range []string{"cursor=" + ranked.NextCursor, "limit=0", "limit=x", "from=yesterday", "min_amount=-1", "min_amount=5&max_amount=4",
 		"type=gift", "metadata%5BBad%5D=v", "metadata%5Bk%5D=%00", "colour=red", "colour%5D=red", "metadata%5B%5D=v", "cursor=nonsense", "q=a%00b", "q=%ff", "q=a&q=b", "type=", "account_id=", "limit=", "account_id=" + strings.Repeat("a", 65)} {
 		if st, c := get(query); st != http.StatusBadRequest || c == "" {
 			t.Errorf("?%s: %d %q, want 400 with a code", query, st, c)

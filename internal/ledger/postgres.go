@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,7 +107,8 @@ const (
 // writesSQL writes a batch's balances, transactions, postings, events and
 // idempotency keys, each set-based over arrays; an empty array writes
 // nothing. A transaction's metadata travels as text, NULL when it has none,
-// and becomes jsonb in the insert. "AND a.id = ANY($2)" keeps the planner on the accounts' primary
+// and becomes jsonb in the insert; its accounts' owners (search) travel
+// joined by the unit separator, which no id holds, and become text[]. "AND a.id = ANY($2)" keeps the planner on the accounts' primary
 // key: joined to an unnest of more than a few dozen rows it would otherwise
 // scan the table.
 const writesSQL = `WITH balances AS (
@@ -114,10 +116,11 @@ const writesSQL = `WITH balances AS (
 		FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS v(id, posted, pending)
 		WHERE a.id = v.id AND a.id = ANY($2)
 	), transactions AS (
-		INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata, created_at)
-		SELECT v.id, v.type, v.amount, v.currency, v.description, v.created_by, v.reverses_id, v.hold_id, v.metadata::jsonb, $1::timestamptz
-		FROM unnest($5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $27::text[])
-		AS v(id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata)
+		INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata, owner_ids, created_at)
+		SELECT v.id, v.type, v.amount, v.currency, v.description, v.created_by, v.reverses_id, v.hold_id, v.metadata::jsonb,
+			string_to_array(v.owners, chr(31)), $1::timestamptz
+		FROM unnest($5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $27::text[], $29::text[])
+		AS v(id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata, owners)
 	), postings AS (
 		INSERT INTO postings (transaction_id, account_id, amount, currency, created_at)
 		SELECT v.*, $1::timestamptz FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) AS v
@@ -224,11 +227,13 @@ func (s *pgBatch) write(b *batch) error {
 	n := len(b.txs)
 	id, typ, cur, desc, by := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	rev, hold, md, amt := make([]*string, n), make([]*string, n), make([]*string, n), make([]int64, n)
+	owners := make([]string, n)
 	var pTx, pAcct, pCur []string
 	var pAmt []int64
 	for i, t := range b.txs {
 		id[i], typ[i], cur[i], desc[i], by[i], amt[i] = t.ID, t.Type, string(t.Currency), t.Description, t.createdBy, t.Amount
 		rev[i], hold[i], md[i] = nullable(t.ReversesID), nullable(t.HoldID), t.Metadata.Stored()
+		owners[i] = strings.Join(b.ownerIDs(t), "\x1f")
 		for _, p := range t.Postings {
 			pTx, pAcct, pCur, pAmt = append(pTx, t.ID), append(pAcct, p.AccountID), append(pCur, string(t.Currency)), append(pAmt, p.Amount)
 		}
@@ -249,7 +254,7 @@ func (s *pgBatch) write(b *batch) error {
 		id, typ, amt, cur, desc, by, rev, hold,
 		pTx, pAcct, pAmt, pCur,
 		eID, eBody,
-		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome, md, eQueue)
+		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome, md, eQueue, owners)
 	for _, h := range b.newHolds {
 		pipe.Queue(insertHoldSQL, h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status,
 			h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt, h.Metadata.Stored())

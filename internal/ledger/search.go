@@ -1,9 +1,10 @@
 package ledger
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
+	enchex "encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,16 +16,21 @@ import (
 )
 
 // The ledger is the embedded search.Index: it searches its own tables,
-// whose text index the database keeps in step with every insert (migration
-// 0016: an FTS5 table filled by a trigger on SQLite, an expression GIN index
-// on PostgreSQL). Nothing outside the ledger's write can make it drift.
+// whose text index is written with every transaction in the same database
+// transaction (migrations 0018 and 0020: an FTS5 table on SQLite, a GIN
+// index over the description's words and the accounts' owners on
+// PostgreSQL). Nothing outside the ledger's write can make it drift.
 var _ search.Index = (*Ledger)(nil)
 
-// Search returns one page of the transactions q finds, newest first. It
-// returns KindInvalid for a query search.Query.Validate refuses.
+// Search returns one page of the transactions q finds, in q's order
+// (search.Query.Compare). It returns KindInvalid for a query
+// search.Query.Validate refuses.
 func (l *Ledger) Search(ctx context.Context, q search.Query) (search.Page, error) {
 	if err := q.Validate(); err != nil {
 		return search.Page{}, err
+	}
+	if q.Ranked() {
+		return l.searchRanked(ctx, q)
 	}
 	if q.OwnerID != "" && q.AccountID == "" && q.Text == "" {
 		return l.searchOwner(ctx, q)
@@ -33,24 +39,22 @@ func (l *Ledger) Search(ctx context.Context, q search.Query) (search.Page, error
 	if err != nil {
 		return search.Page{}, err
 	}
-	return search.NextPage(hits, q.Limit), nil
+	return search.NextPage(q, hits), nil
 }
 
 // maxMergedAccounts bounds the accounts whose pages searchOwner merges.
 const maxMergedAccounts = 100
 
-// searchOwner answers a search of one owner's transactions from a search
-// of each of their accounts, merged: each reads its account's postings
-// newest first and stops at a page, where one search of them all would
-// read and sort every posting of every account (a hundred milliseconds for
-// a customer with 20,000 transactions). The page is within the merge: a
-// transaction among the first limit+1 of the owner is among the first
-// limit+1 of the account it was found through. A transaction between two
-// of the owner's accounts is found through both and kept once.
-//
-// Not with text: each account's search would then read the text index
-// whole, once per account (measured on a million transactions, 8× slower
-// than one search of them all).
+// searchOwner answers a search of one owner's transactions without text
+// from a search of each of their accounts, merged: each reads its account's
+// postings newest first and stops at a page, where one search of them all
+// would read and sort every posting of every account (a hundred
+// milliseconds for a customer with 20,000 transactions). The page is within
+// the merge: a transaction among the first limit+1 of the owner is among
+// the first limit+1 of the account it was found through. A transaction
+// between two of the owner's accounts is found through both and kept once.
+// (With text, searchRanked finds the owner's transactions in the text
+// index itself.)
 func (l *Ledger) searchOwner(ctx context.Context, q search.Query) (search.Page, error) {
 	var accounts []string
 	rows, err := l.db.QueryContext(ctx, `SELECT id FROM accounts WHERE owner_id = $1 ORDER BY id`, q.OwnerID)
@@ -75,7 +79,7 @@ func (l *Ledger) searchOwner(ctx context.Context, q search.Query) (search.Page, 
 		if err != nil {
 			return search.Page{}, err
 		}
-		return search.NextPage(hits, q.Limit), nil
+		return search.NextPage(q, hits), nil
 	}
 	var hits []search.Hit
 	seen := map[string]bool{}
@@ -93,13 +97,12 @@ func (l *Ledger) searchOwner(ctx context.Context, q search.Query) (search.Page, 
 			}
 		}
 	}
-	slices.SortFunc(hits, func(a, b search.Hit) int {
-		return cmp.Or(b.At.Compare(a.At), cmp.Compare(b.ID, a.ID))
-	})
-	return search.NextPage(hits[:min(len(hits), q.Limit+1)], q.Limit), nil
+	slices.SortFunc(hits, q.Compare)
+	return search.NextPage(q, hits[:min(len(hits), q.Limit+1)]), nil
 }
 
-// searchHits reads up to q.Limit+1 hits of q after its cursor.
+// searchHits reads up to q.Limit+1 hits of q, newest first, after its
+// cursor. q is not ranked.
 func (l *Ledger) searchHits(ctx context.Context, q search.Query) ([]search.Hit, error) {
 	from, at, id, where, args := searchSQL(l.db.Dialect, q)
 	if q.After != nil {
@@ -108,6 +111,12 @@ func (l *Ledger) searchHits(ctx context.Context, q search.Query) ([]search.Hit, 
 	}
 	args = append(args, q.Limit+1)
 	query := fmt.Sprintf(`SELECT t.id, t.created_at FROM %s WHERE %s ORDER BY %s DESC, %s DESC LIMIT $%d`, from, where, at, id, len(args))
+	return l.scanHits(ctx, false, query, args)
+}
+
+// scanHits runs query and reads its rows as hits: id, time and, when
+// ranked, score.
+func (l *Ledger) scanHits(ctx context.Context, ranked bool, query string, args []any) ([]search.Hit, error) {
 	rows, err := l.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search transactions: %w", err)
@@ -116,7 +125,11 @@ func (l *Ledger) searchHits(ctx context.Context, q search.Query) ([]search.Hit, 
 	var hits []search.Hit
 	for rows.Next() {
 		var h search.Hit
-		if err := rows.Scan(&h.ID, &h.At); err != nil {
+		dest := []any{&h.ID, &h.At}
+		if ranked {
+			dest = append(dest, &h.Score)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("search transactions: %w", err)
 		}
 		h.At = h.At.UTC()
@@ -128,9 +141,143 @@ func (l *Ledger) searchHits(ctx context.Context, q search.Query) ([]search.Hit, 
 	return hits, nil
 }
 
+// searchRanked answers a search with text, most relevant first: ts_rank on
+// PostgreSQL (normalized by the description's length, as bm25 is), bm25 on
+// SQLite, over the description's words; ties newest first, then by id.
+//
+// The text index files each transaction under its accounts' owners too, so
+// a customer's search (or a search of an account, which is its owner's) is
+// one lookup of the words and the owner together, and only the matches of
+// both are ranked: on PostgreSQL the GIN index over (owner_ids, words); on
+// SQLite transactions_search_owned, whose words are prefixed with their
+// owner (ftsOwned). An account of the bank's own, without an owner, is
+// searched by its postings.
+//
+// Pages are keyset on (score, time, id). On SQLite the score of the
+// cursor's transaction is read again, as the index scores it now: bm25
+// weighs a word by how many transactions hold it, so the carried score of
+// an index that has grown since would skip or repeat the hits tied with it.
+// ts_rank depends on the transaction alone: the carried score is the score
+// now.
+func (l *Ledger) searchRanked(ctx context.Context, q search.Query) (search.Page, error) {
+	d := l.db.Dialect
+	owner := q.OwnerID
+	if owner == "" && q.AccountID != "" {
+		var o sql.NullString
+		err := l.db.QueryRowContext(ctx, `SELECT owner_id FROM accounts WHERE id = $1`, q.AccountID).Scan(&o)
+		if errors.Is(err, sql.ErrNoRows) {
+			return search.NextPage(q, nil), nil
+		}
+		if err != nil {
+			return search.Page{}, fmt.Errorf("search transactions: %w", err)
+		}
+		owner = o.String
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	terms := search.Terms(q.Text)
+	var from, at, id, score string
+	var conds []string
+	if d == store.Postgres {
+		// 'term':* is a prefix match; & joins them.
+		for i, t := range terms {
+			terms[i] = "'" + t + "':*"
+		}
+		tsq := `to_tsquery('simple', ` + arg(strings.Join(terms, " & ")) + `)`
+		from, at, id = "transactions t", "t.created_at", "t.id"
+		score = `ts_rank(to_tsvector('simple', t.description), ` + tsq + `, 1)::float8`
+		conds = append(conds, `to_tsvector('simple', t.description) @@ `+tsq)
+		if owner != "" {
+			conds = append(conds, `t.owner_ids @> ARRAY[`+arg(owner)+`::text]`)
+		}
+	} else {
+		// "term"* is a prefix match of a word; an owner's search, of the
+		// owner's own words (ftsOwned).
+		table := "transactions_search"
+		match := make([]string, len(terms))
+		for i, t := range terms {
+			match[i] = `"` + t + `"*`
+		}
+		if owner != "" {
+			table = "transactions_search_owned"
+			for i, t := range terms {
+				match[i] = `"` + ftsOwned(owner, []string{t}) + `"*`
+			}
+		}
+		from, at, id = table+" s", "s.created_at", "s.transaction_id"
+		if q.MinAmount != nil || q.MaxAmount != nil || q.Type != "" {
+			from += " JOIN transactions t ON t.id = s.transaction_id"
+		}
+		// Only the words weigh (the columns' weights, in order:
+		// transaction_id, created_at, the words); bm25 is lower for
+		// better matches.
+		score = `-bm25(` + table + `, 0, 0, 1)`
+		conds = append(conds, table+` MATCH `+arg(strings.Join(match, " AND ")))
+	}
+	if q.AccountID != "" {
+		// The account's postings, read once from postings_history, rather
+		// than a posting looked up for each match.
+		conds = append(conds, id+` IN (SELECT transaction_id FROM postings WHERE account_id = `+arg(q.AccountID)+`)`)
+	}
+	conds = append(conds, filterSQL(d, q, at, id, arg)...)
+	matches := fmt.Sprintf(`SELECT %s AS id, %s AS at, %s AS score FROM %s WHERE %s`, id, at, score, from, strings.Join(conds, " AND "))
+	var query string
+	if q.After == nil {
+		query = matches + ` ORDER BY score DESC, at DESC, id DESC LIMIT ` + arg(q.Limit+1)
+	} else {
+		bound := arg(*q.After.Score)
+		if d == store.SQLite {
+			bound = `COALESCE((SELECT score FROM m WHERE id = ` + arg(q.After.ID) + `), ` + bound + `)`
+		}
+		query = `WITH m AS MATERIALIZED (` + matches + `) SELECT id, at, score FROM m WHERE (score, at, id) < (` +
+			bound + `, ` + arg(q.After.At.UTC()) + `, ` + arg(q.After.ID) + `) ORDER BY score DESC, at DESC, id DESC LIMIT ` + arg(q.Limit+1)
+	}
+	// The page's times as the transactions hold them (on SQLite the text
+	// index's copy is text to the driver).
+	query = `SELECT r.id, t.created_at, r.score FROM (` + query + `) r JOIN transactions t ON t.id = r.id ORDER BY r.score DESC, r.at DESC, r.id DESC`
+	hits, err := l.scanHits(ctx, true, query, args)
+	if err != nil {
+		return search.Page{}, err
+	}
+	return search.NextPage(q, hits), nil
+}
+
+// ftsOwned returns words as SQLite's transactions_search_owned files them
+// for owner (migration 0020): each prefixed with "o", the owner's id in hex
+// and "x", one token of letters and digits whatever the id holds. A query
+// term is matched the same way, as the prefix of such a token.
+func ftsOwned(owner string, words []string) string {
+	prefix := "o" + enchex.EncodeToString([]byte(owner)) + "x"
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(prefix)
+		b.WriteString(w)
+	}
+	return b.String()
+}
+
+// ownerIDs returns the owners of t's accounts, each once, in order: whose
+// searches find t. Every account of t's postings is locked in b.
+func (b *batch) ownerIDs(t *Transaction) []string {
+	var owners []string
+	for _, p := range t.Postings {
+		if a := b.accounts[p.AccountID]; a != nil && a.OwnerID != "" {
+			owners = append(owners, a.OwnerID)
+		}
+	}
+	return sortedUnique(owners)
+}
+
 // Count returns how many transactions q finds, whatever its page.
 func (l *Ledger) Count(ctx context.Context, q search.Query) (int64, error) {
 	q.Limit = 1
+	q.After = nil
 	if err := q.Validate(); err != nil {
 		return 0, err
 	}
@@ -156,71 +303,78 @@ func (l *Ledger) Count(ctx context.Context, q search.Query) (int64, error) {
 // caller's text: search.Terms leaves only letters and digits.
 func searchSQL(d store.Dialect, q search.Query) (from, at, id, where string, args []any) {
 	conds := []string{"TRUE"}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		conds = append(conds, strings.ReplaceAll(cond, "$n", fmt.Sprintf("$%d", len(args))))
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
 	}
 	from, at, id = "transactions t", "t.created_at", "t.id"
-	const owned = `(SELECT id FROM accounts WHERE owner_id = $n)`
 	switch {
 	case q.AccountID != "":
 		from, at, id = "postings p JOIN transactions t ON t.id = p.transaction_id", "p.created_at", "p.transaction_id"
-		add(`p.account_id = $n`, q.AccountID)
+		conds = append(conds, `p.account_id = `+arg(q.AccountID))
 		if q.OwnerID != "" {
-			add(`t.id IN (SELECT transaction_id FROM postings WHERE account_id IN `+owned+`)`, q.OwnerID)
+			conds = append(conds, `t.id IN (SELECT transaction_id FROM postings WHERE account_id IN (SELECT id FROM accounts WHERE owner_id = `+arg(q.OwnerID)+`))`)
 		}
 	case q.OwnerID != "":
 		from, at, id = "postings p JOIN transactions t ON t.id = p.transaction_id", "p.created_at", "p.transaction_id"
-		add(`p.account_id IN `+owned+` AND NOT EXISTS (SELECT 1 FROM postings o WHERE o.transaction_id = p.transaction_id
-			AND o.account_id < p.account_id AND o.account_id IN `+owned+`)`, q.OwnerID)
+		owned := `(SELECT id FROM accounts WHERE owner_id = ` + arg(q.OwnerID) + `)`
+		conds = append(conds, `p.account_id IN `+owned+` AND NOT EXISTS (SELECT 1 FROM postings o WHERE o.transaction_id = p.transaction_id
+			AND o.account_id < p.account_id AND o.account_id IN `+owned+`)`)
 	}
 	if terms := search.Terms(q.Text); q.Text != "" && len(terms) == 0 {
 		// Text of nothing but punctuation finds nothing.
 		conds = append(conds, "FALSE")
 	} else if len(terms) > 0 {
 		if d == store.Postgres {
-			// 'term':* is a prefix match; & joins them.
 			for i, t := range terms {
 				terms[i] = "'" + t + "':*"
 			}
-			add(`to_tsvector('simple', t.description) @@ to_tsquery('simple', $n)`, strings.Join(terms, " & "))
+			conds = append(conds, `to_tsvector('simple', t.description) @@ to_tsquery('simple', `+arg(strings.Join(terms, " & "))+`)`)
 		} else {
-			// "term"* is a prefix match; a space joins them with AND.
 			for i, t := range terms {
 				terms[i] = `"` + t + `"*`
 			}
-			add(`t.id IN (SELECT transaction_id FROM transactions_search WHERE transactions_search MATCH $n)`, strings.Join(terms, " "))
+			conds = append(conds, `t.id IN (SELECT transaction_id FROM transactions_search WHERE transactions_search MATCH `+arg(strings.Join(terms, " AND "))+`)`)
 		}
 	}
+	conds = append(conds, filterSQL(d, q, at, id, arg)...)
+	return from, at, id, strings.Join(conds, " AND "), args
+}
+
+// filterSQL returns the conditions of q's filters of time, amount, type and
+// metadata, on a query whose transaction's time and id are the columns at
+// and id (and whose transaction, when amount or type is filtered, is t);
+// arg adds an argument and returns its placeholder.
+func filterSQL(d store.Dialect, q search.Query, at, id string, arg func(any) string) []string {
+	var conds []string
 	if q.From != nil {
-		add(at+` >= $n`, q.From.UTC())
+		conds = append(conds, at+` >= `+arg(q.From.UTC()))
 	}
 	if q.To != nil {
-		add(at+` < $n`, q.To.UTC())
+		conds = append(conds, at+` < `+arg(q.To.UTC()))
 	}
 	if q.MinAmount != nil {
-		add(`t.amount >= $n`, *q.MinAmount)
+		conds = append(conds, `t.amount >= `+arg(*q.MinAmount))
 	}
 	if q.MaxAmount != nil {
-		add(`t.amount <= $n`, *q.MaxAmount)
+		conds = append(conds, `t.amount <= `+arg(*q.MaxAmount))
 	}
 	if q.Type != "" {
-		add(`t.type = $n`, q.Type)
+		conds = append(conds, `t.type = `+arg(q.Type))
 	}
 	// Every pair of Metadata, on the index metadata filters use elsewhere:
 	// containment on PostgreSQL, metadata_entries on SQLite.
 	if md := bank.Metadata(q.Metadata); len(md) > 0 {
 		if d == store.Postgres {
-			add(`t.metadata @> $n::jsonb`, *md.Stored())
+			conds = append(conds, `t.metadata @> `+arg(*md.Stored())+`::jsonb`)
 		} else {
 			for _, k := range md.Keys() {
-				args = append(args, kindTransaction, k, md[k])
-				n := len(args)
-				conds = append(conds, fmt.Sprintf(`t.id IN (SELECT object_id FROM metadata_entries WHERE kind = $%d AND key = $%d AND value = $%d)`, n-2, n-1, n))
+				conds = append(conds, fmt.Sprintf(`%s IN (SELECT object_id FROM metadata_entries WHERE kind = %s AND key = %s AND value = %s)`,
+					id, arg(kindTransaction), arg(k), arg(md[k])))
 			}
 		}
 	}
-	return from, at, id, strings.Join(conds, " AND "), args
+	return conds
 }
 
 // Found is a transaction a search found, with the display names of the

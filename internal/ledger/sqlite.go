@@ -7,6 +7,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/search"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -105,11 +106,19 @@ func (s *sqliteBatch) write(b *batch) error {
 	}
 	txr := table{what: "transactions", q: `INSERT INTO transactions (id, type, amount, currency, description, created_by, reverses_id, hold_id, metadata, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`}
+	sr := table{what: "search entries", q: `INSERT INTO transactions_search (transaction_id, created_at, description) VALUES ($1, $2, $3)`}
+	so := table{what: "search entries", q: `INSERT INTO transactions_search_owned (transaction_id, created_at, words) VALUES ($1, $2, $3)`}
 	mr := table{what: "metadata", q: insertMetadataSQL}
 	pr := table{what: "postings", q: `INSERT INTO postings (transaction_id, account_id, amount, currency, created_at) VALUES ($1, $2, $3, $4, $5)`}
 	for _, t := range b.txs {
 		txr.args = append(txr.args, []any{t.ID, t.Type, t.Amount, string(t.Currency), t.Description, t.createdBy,
 			nullable(t.ReversesID), nullable(t.HoldID), t.Metadata.Stored(), b.now})
+		sr.args = append(sr.args, []any{t.ID, b.now, t.Description})
+		if words := search.Words(t.Description); len(words) > 0 {
+			for _, o := range b.ownerIDs(t) {
+				so.args = append(so.args, []any{t.ID, b.now, ftsOwned(o, words)})
+			}
+		}
 		for _, k := range t.Metadata.Keys() {
 			mr.args = append(mr.args, []any{kindTransaction, t.ID, k, t.Metadata[k]})
 		}
@@ -138,7 +147,7 @@ func (s *sqliteBatch) write(b *batch) error {
 	if err := event.Write(s.ctx, s.tx, b.events...); err != nil {
 		return err
 	}
-	for _, t := range []table{bal, txr, mr, pr, hr, hu, kr, ar} {
+	for _, t := range []table{bal, txr, sr, so, mr, pr, hr, hu, kr, ar} {
 		if len(t.args) == 0 {
 			continue
 		}

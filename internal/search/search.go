@@ -6,7 +6,11 @@
 package search
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,8 +25,9 @@ import (
 var Types = []string{"deposit", "withdrawal", "transfer", "capture", "reversal", "payment"}
 
 // Query is one search. Every filter that is set must hold; an empty Query
-// finds every transaction. Results come newest first, (created_at, id)
-// descending, a page at a time.
+// finds every transaction. Results come a page at a time: most relevant
+// first when the query has text (Ranked), ties newest first; otherwise
+// newest first. Ties of time are broken by id, descending.
 type Query struct {
 	// Text is free text: every term of it (Terms) must begin a word of the
 	// transaction's description, so "inv 2026" finds "Invoice 2026-01".
@@ -38,21 +43,75 @@ type Query struct {
 	MinAmount, MaxAmount *int64
 	Type                 string
 	// Metadata keeps the transactions whose metadata holds every key with
-	// its value. Transactions carry no metadata yet: a non-empty map is
-	// refused by Validate.
+	// its value.
 	Metadata map[string]string
 	// Limit is the page size (1–500); After, the previous page's cursor.
 	Limit int
-	After *bank.Cursor
+	After *Cursor
+}
+
+// Ranked reports whether q's hits come most relevant first: whether its
+// text has a term.
+func (q Query) Ranked() bool { return len(Terms(q.Text)) > 0 }
+
+// Compare orders two hits of q as its pages do: -1 when a comes first.
+func (q Query) Compare(a, b Hit) int {
+	c := cmp.Or(b.At.Compare(a.At), cmp.Compare(b.ID, a.ID))
+	if q.Ranked() {
+		c = cmp.Or(cmp.Compare(b.Score, a.Score), c)
+	}
+	return c
+}
+
+// Cursor is the position after the last hit of a page: its time and id,
+// and its score when the search is ranked.
+//
+// A score may change as the index grows: bm25 (SQLite FTS5, OpenSearch)
+// weighs a word by how many transactions hold it. So an index reads the
+// next page after the score the cursor's transaction has now, and falls
+// back on the carried score only when that transaction is not found (a
+// query it no longer matches). PostgreSQL's ts_rank depends on the
+// transaction alone: the carried score is the score now.
+type Cursor struct {
+	Score *float64  `json:"s,omitempty"`
+	At    time.Time `json:"t"`
+	ID    string    `json:"i"`
+}
+
+// Encode returns c as the opaque string a search answers with as
+// next_cursor.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c) // a finite float, a time and a string
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor reads a cursor a search answered with; "" is the first page
+// (nil). Anything else is KindInvalid.
+func DecodeCursor(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var c Cursor
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.At.IsZero() || bank.CheckID("cursor", c.ID) != nil ||
+		c.Score != nil && (math.IsNaN(*c.Score) || math.IsInf(*c.Score, 0)) {
+		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
+	}
+	return &c, nil
 }
 
 // MaxLimit bounds Query.Limit.
 const MaxLimit = 500
 
-// Hit is one transaction found: its id and time, the page's keyset.
+// Hit is one transaction found: its id, time and, in a ranked search, its
+// score (higher is more relevant; 0 otherwise): the page's keyset.
 type Hit struct {
-	ID string
-	At time.Time
+	ID    string
+	At    time.Time
+	Score float64
 }
 
 // Page is one page of hits and the cursor of the next ("" on the last).
@@ -65,7 +124,8 @@ type Page struct {
 // with the ledger (the database by construction, OpenSearch through its
 // indexer) and answer the same Query alike.
 type Index interface {
-	// Search returns one page of the transactions q finds, newest first.
+	// Search returns one page of the transactions q finds, in q's order
+	// (Query.Compare).
 	// It returns KindInvalid for a query Validate refuses and
 	// KindUnavailable when the index cannot be reached.
 	Search(ctx context.Context, q Query) (Page, error)
@@ -106,6 +166,10 @@ func (q Query) Validate() error {
 		return bank.Invalid("max_amount", "must not be negative")
 	case q.MinAmount != nil && q.MaxAmount != nil && *q.MinAmount > *q.MaxAmount:
 		return bank.Invalid("max_amount", "must not be below min_amount")
+	case q.After != nil && (q.After.Score != nil) != q.Ranked():
+		// A ranked search's cursor carries a score, a newest-first one's
+		// does not: a cursor of one cannot page the other.
+		return bank.Invalid("cursor", "is not a cursor of this search (q changed between pages)")
 	case q.From != nil && q.To != nil && !q.From.Before(*q.To):
 		return bank.Invalid("to", "must be after from")
 	case q.Type != "" && !slices.Contains(Types, q.Type):
@@ -143,6 +207,20 @@ const MaxTermBytes = 64
 func Terms(text string) []string {
 	var terms []string
 	seen := map[string]bool{}
+	for _, w := range Words(text) {
+		if !seen[w] {
+			seen[w] = true
+			terms = append(terms, w)
+		}
+	}
+	return terms
+}
+
+// Words returns every word of text as Terms reads it, repeats included: an
+// index that files words itself (rather than by its own tokenizer) files
+// these, so that a query's terms and a description's words are read alike.
+func Words(text string) []string {
+	var words []string
 	for _, w := range strings.FieldsFunc(text, isSeparator) {
 		w = strings.ToLower(w)
 		if len(w) > MaxTermBytes {
@@ -152,12 +230,9 @@ func Terms(text string) []string {
 			}
 			w = w[:cut]
 		}
-		if !seen[w] {
-			seen[w] = true
-			terms = append(terms, w)
-		}
+		words = append(words, w)
 	}
-	return terms
+	return words
 }
 
 // isSeparator reports whether r ends a term: anything but a letter, a digit
@@ -166,14 +241,22 @@ func isSeparator(r rune) bool {
 	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
 }
 
-// NextPage cuts hits, read one beyond limit, to limit and returns the page
-// with the cursor of the next.
-func NextPage(hits []Hit, limit int) Page {
-	hits, next := bank.OnePage(hits, limit, func(h Hit) bank.Cursor { return bank.Cursor{At: h.At, ID: h.ID} })
-	if hits == nil {
-		hits = []Hit{}
+// NextPage cuts hits of q, read one beyond q.Limit, to q.Limit and returns
+// the page with the cursor of the next.
+func NextPage(q Query, hits []Hit) Page {
+	if len(hits) <= q.Limit {
+		if hits == nil {
+			hits = []Hit{}
+		}
+		return Page{Hits: hits}
 	}
-	return Page{Hits: hits, Next: next}
+	hits = hits[:q.Limit]
+	last := hits[len(hits)-1]
+	c := Cursor{At: last.At, ID: last.ID}
+	if q.Ranked() {
+		c.Score = &last.Score
+	}
+	return Page{Hits: hits, Next: c.Encode()}
 }
 
 // Document is what an index outside the database holds of a transaction:

@@ -35,3 +35,15 @@ func TestTerms(t *testing.T) {
 		}
 	}
 }
+
+// TestWords: every word, repeats and order kept, read as Terms reads them.
+func TestWords(t *testing.T) {
+	got := search.Words("Rent rent, RENT-2026 Café " + strings.Repeat("x", 70))
+	want := []string{"rent", "rent", "rent", "2026", "café", strings.Repeat("x", search.MaxTermBytes)}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("Words (-got +want):\n%s", diff)
+	}
+	if got := search.Words("!!"); len(got) != 0 {
+		t.Errorf("Words of punctuation: %q", got)
+	}
+}

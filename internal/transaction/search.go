@@ -16,7 +16,8 @@ import (
 )
 
 // handleSearch serves GET /api/v1/transactions/search: one page of the
-// transactions the query finds in idx, newest first, each with its
+// transactions the query finds in idx, most relevant first when it has
+// text and newest first otherwise (search.Query.Compare), each with its
 // accounts' names from the ledger. A customer's search is scoped to their
 // own accounts whatever it asks (owner_id is for staff).
 func handleSearch(log *slog.Logger, idx search.Index, l *ledger.Ledger) http.Handler {
@@ -70,7 +71,7 @@ func searchQuery(v url.Values) (search.Query, error) {
 		case "type":
 			q.Type = val
 		case "cursor":
-			q.After, err = bank.DecodeCursor(val)
+			q.After, err = search.DecodeCursor(val)
 		case "from":
 			q.From, err = searchTime(name, val)
 		case "to":

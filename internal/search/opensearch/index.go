@@ -112,13 +112,15 @@ func (x *Index) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// Search returns one page of the transactions q finds, newest first. It
-// returns KindInvalid for a query Validate refuses and KindUnavailable when
-// the cluster does not answer.
+// Search returns one page of the transactions q finds, in q's order: by
+// _score when q has text, newest first otherwise. It returns KindInvalid
+// for a query Validate refuses and KindUnavailable when the cluster does
+// not answer.
 func (x *Index) Search(ctx context.Context, q search.Query) (search.Page, error) {
 	if err := q.Validate(); err != nil {
 		return search.Page{}, err
 	}
+	ranked := q.Ranked()
 	body := map[string]any{
 		"query":   query(q),
 		"size":    q.Limit + 1,
@@ -127,12 +129,51 @@ func (x *Index) Search(ctx context.Context, q search.Query) (search.Page, error)
 		// The hits' count is not needed for a page; Count has it.
 		"track_total_hits": false,
 	}
-	if q.After != nil {
-		body["search_after"] = []any{q.After.At.UnixNano(), q.After.ID}
+	if ranked {
+		body["sort"] = []any{map[string]any{"_score": "desc"}, map[string]any{"created_at": "desc"}, map[string]any{"id": "desc"}}
 	}
+	if q.After != nil {
+		after := []any{q.After.At.UnixNano(), q.After.ID}
+		if ranked {
+			score, err := x.score(ctx, q)
+			if err != nil {
+				return search.Page{}, err
+			}
+			after = append([]any{score}, after...)
+		}
+		body["search_after"] = after
+	}
+	hits, err := x.search(ctx, body)
+	if err != nil {
+		return search.Page{}, err
+	}
+	return search.NextPage(q, hits), nil
+}
+
+// score returns the score the cursor's transaction has now in ranked q:
+// BM25 weighs a word by how many documents hold it, so scores move as the
+// index grows, and the carried score would skip or repeat hits tied with
+// it. The carried score stands when the transaction is not found.
+func (x *Index) score(ctx context.Context, q search.Query) (float64, error) {
+	one := query(q)
+	b := one["bool"].(map[string]any)
+	filter, _ := b["filter"].([]any)
+	b["filter"] = append(filter, map[string]any{"ids": map[string]any{"values": []string{q.After.ID}}})
+	hits, err := x.search(ctx, map[string]any{"query": one, "size": 1, "_source": []string{"created_at"}, "track_total_hits": false})
+	if err != nil {
+		return 0, err
+	}
+	if len(hits) == 0 {
+		return *q.After.Score, nil
+	}
+	return hits[0].Score, nil
+}
+
+// search runs a search of body and reads its hits.
+func (x *Index) search(ctx context.Context, body map[string]any) ([]search.Hit, error) {
 	resp, err := x.c.Search(ctx, &opensearchapi.SearchReq{Indices: []string{x.name}, Body: jsonBody(body)})
 	if err != nil {
-		return search.Page{}, unavailable("search", err)
+		return nil, unavailable("search", err)
 	}
 	hits := make([]search.Hit, 0, len(resp.Hits.Hits))
 	for _, h := range resp.Hits.Hits {
@@ -140,11 +181,11 @@ func (x *Index) Search(ctx context.Context, q search.Query) (search.Page, error)
 			CreatedAt time.Time `json:"created_at"`
 		}
 		if err := json.Unmarshal(h.Source, &src); err != nil {
-			return search.Page{}, fmt.Errorf("search %s: hit %s: %w", x.name, h.ID, err)
+			return nil, fmt.Errorf("search %s: hit %s: %w", x.name, h.ID, err)
 		}
-		hits = append(hits, search.Hit{ID: h.ID, At: src.CreatedAt.UTC()})
+		hits = append(hits, search.Hit{ID: h.ID, At: src.CreatedAt.UTC(), Score: float64(h.Score)})
 	}
-	return search.NextPage(hits, q.Limit), nil
+	return hits, nil
 }
 
 // Count returns how many transactions q finds, whatever its page, with _count.
@@ -164,15 +205,20 @@ func (x *Index) Count(ctx context.Context, q search.Query) (int64, error) {
 // query is q's filters as a bool query. Text is matched term by term, each
 // the prefix of a word (match_bool_prefix analyzes it as the description
 // is, so case and accents fold alike); no text of the caller reaches a
-// query parser.
+// query parser. A prefix match scores a constant, so each term is also a
+// should match of the whole word, scored by BM25: "rent" ranks a
+// description holding the word rent above one holding only "rental".
 func query(q search.Query) map[string]any {
 	var must, filter []any
 	terms := search.Terms(q.Text)
 	if q.Text != "" && len(terms) == 0 {
-		return map[string]any{"match_none": map[string]any{}}
+		return map[string]any{"bool": map[string]any{"must_not": map[string]any{"match_all": map[string]any{}}}}
 	}
 	for _, t := range terms {
-		must = append(must, map[string]any{"match_bool_prefix": map[string]any{"description": t}})
+		must = append(must, map[string]any{"bool": map[string]any{
+			"must":   map[string]any{"match_bool_prefix": map[string]any{"description": t}},
+			"should": map[string]any{"match": map[string]any{"description": t}},
+		}})
 	}
 	term := func(field, value string) {
 		if value != "" {

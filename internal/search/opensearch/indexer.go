@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,11 @@ type Indexer struct {
 type IndexerConfig struct {
 	Batch int           // messages per receive and _bulk (default 500)
 	Wait  time.Duration // long poll of a receive (default 1 s)
+	// Workers is how many receive-and-_bulk loops run at once (default 4):
+	// while one waits on the cluster, another receives, so the index keeps
+	// up with the ledger rather than with one round trip at a time. Each
+	// receives messages of its own; a document is the same whoever puts it.
+	Workers int
 	// Attempts is how many times a _bulk is sent before its messages are
 	// left to come back (default 5), pausing Backoff, doubled each time,
 	// between attempts (default 100 ms).
@@ -56,6 +62,9 @@ func NewIndexer(q queue.Queue, idx *Index, log *slog.Logger, cfg IndexerConfig) 
 	if cfg.Wait <= 0 {
 		cfg.Wait = time.Second
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 5
 	}
@@ -68,9 +77,10 @@ func NewIndexer(q queue.Queue, idx *Index, log *slog.Logger, cfg IndexerConfig) 
 	return &Indexer{q: q, idx: idx, log: log, clock: cfg.Clock, cfg: cfg}
 }
 
-// Run makes sure the index exists, then indexes until ctx ends. A failed
-// round is logged and tried again after a pause that doubles up to 5 s:
-// while the cluster is away, events wait in the queue and the lag grows.
+// Run makes sure the index exists, then indexes with cfg.Workers loops
+// until ctx ends. A failed round is logged and its loop tries again after a
+// pause that doubles up to 5 s: while the cluster is away, events wait in
+// the queue and the lag grows.
 func (x *Indexer) Run(ctx context.Context) error {
 	pause := x.cfg.Backoff
 	for ctx.Err() == nil {
@@ -84,22 +94,32 @@ func (x *Indexer) Run(ctx context.Context) error {
 		}
 		pause = min(2*pause, 5*time.Second)
 	}
-	pause = x.cfg.Backoff
+	var wg sync.WaitGroup
+	for range x.cfg.Workers {
+		wg.Go(func() { x.work(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// work indexes a batch after another until ctx ends, pausing after a failed
+// round as Run says.
+func (x *Indexer) work(ctx context.Context) {
+	pause := x.cfg.Backoff
 	for ctx.Err() == nil {
 		if _, err := x.Once(ctx); err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
 			x.log.Warn("search indexer: round failed", "err", err, "retry_in", pause.String())
 			if clock.Sleep(ctx, x.clock, pause) != nil {
-				break
+				return
 			}
 			pause = min(2*pause, 5*time.Second)
 			continue
 		}
 		pause = x.cfg.Backoff
 	}
-	return nil
 }
 
 // Once receives one batch and indexes it; it returns how many messages it

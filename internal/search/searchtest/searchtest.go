@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/ledger"
@@ -85,8 +87,9 @@ func Run(t *testing.T, db *store.DB, impl Implementation) {
 		{"Count", testCount},
 		{"HostileText", testHostileText},
 		{"Invalid", testInvalid},
-		// Last: it adds a transaction the others do not expect.
+		// Last: they add transactions the others do not expect.
 		{"KeptInStep", testKeptInStep},
+		{"Relevance", testRelevance},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, f) })
 	}
@@ -164,7 +167,10 @@ func newFixture(t *testing.T, db *store.DB, impl Implementation) *fixture {
 }
 
 // want returns the hits of the named transactions, newest first, ties by id
-// descending: the order every search answers in.
+// descending: the order every search without text answers in, and every
+// search with text whose hits score alike (the fixture's descriptions that
+// share a word are alike in length and in how often they hold it). Their
+// scores are not compared (sameHits).
 func (f *fixture) want(names ...string) []search.Hit {
 	hits := []search.Hit{}
 	for _, n := range names {
@@ -196,13 +202,16 @@ func (f *fixture) all(t *testing.T, q search.Query, limit int) []search.Hit {
 		if len(page.Hits) != limit {
 			t.Fatalf("a page of %d hits (limit %d) has a next page", len(page.Hits), limit)
 		}
-		if q.After, err = bank.DecodeCursor(page.Next); err != nil {
+		if q.After, err = search.DecodeCursor(page.Next); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// sameHits compares hits by id and time, not by score: what want knows.
+var sameHits = cmpopts.IgnoreFields(search.Hit{}, "Score")
 
 func testFilters(t *testing.T, f *fixture) {
 	minute := func(n int) *time.Time { return ptr(Start.Add(time.Duration(n) * time.Minute)) }
@@ -236,7 +245,7 @@ func testFilters(t *testing.T, f *fixture) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := f.all(t, c.q, search.MaxLimit)
-			if diff := gocmp.Diff(got, f.want(c.want...)); diff != "" {
+			if diff := gocmp.Diff(got, f.want(c.want...), sameHits); diff != "" {
 				t.Errorf("%+v found (-got +want):\n%s", c.q, diff)
 			}
 		})
@@ -261,7 +270,7 @@ func testCustomerSeesOnlyOwn(t *testing.T, f *fixture) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := f.all(t, search.Scope(c.q, c.p), search.MaxLimit)
-			if diff := gocmp.Diff(got, f.want(c.want...)); diff != "" {
+			if diff := gocmp.Diff(got, f.want(c.want...), sameHits); diff != "" {
 				t.Errorf("%s's %+v found (-got +want):\n%s", c.p.UserID, c.q, diff)
 			}
 		})
@@ -273,19 +282,24 @@ func testCustomerSeesOnlyOwn(t *testing.T, f *fixture) {
 func testPages(t *testing.T, f *fixture) {
 	whole := f.want("salary", "rent", "dinner", "split", "atm", "bonus", "hostile")
 	for _, limit := range []int{1, 2, 3, 7} {
-		if diff := gocmp.Diff(f.all(t, search.Query{}, limit), whole); diff != "" {
+		if diff := gocmp.Diff(f.all(t, search.Query{}, limit), whole, sameHits); diff != "" {
 			t.Errorf("pages of %d (-got +want):\n%s", limit, diff)
 		}
 	}
 	// A customer's pages too, which an index may read account by account.
 	hers := f.want("salary", "dinner", "split", "atm")
 	for _, limit := range []int{1, 2, 3} {
-		if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{}, alice), limit), hers); diff != "" {
+		if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{}, alice), limit), hers, sameHits); diff != "" {
 			t.Errorf("alice's pages of %d (-got +want):\n%s", limit, diff)
 		}
-		if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{Text: "a"}, alice), limit), f.want("salary", "atm")); diff != "" {
+		// Ranked: the pages join into the one page, scores and all.
+		text := search.Scope(search.Query{Text: "a"}, alice)
+		if diff := gocmp.Diff(f.all(t, text, limit), f.all(t, text, search.MaxLimit)); diff != "" {
 			t.Errorf("alice's pages of %d of text (-got +want):\n%s", limit, diff)
 		}
+	}
+	if diff := gocmp.Diff(ids(f.all(t, search.Scope(search.Query{Text: "a"}, alice), search.MaxLimit)), ids(f.want("salary", "atm"))); diff != "" {
+		t.Errorf("alice's text (-got +want):\n%s", diff)
 	}
 	page, err := f.idx.Search(context.Background(), search.Query{Limit: 7})
 	if err != nil || page.Next != "" {
@@ -326,7 +340,7 @@ func testHostileText(t *testing.T, f *fixture) {
 	} {
 		t.Run(c.text, func(t *testing.T) {
 			got := f.all(t, search.Query{Text: c.text}, search.MaxLimit)
-			if diff := gocmp.Diff(got, f.want(c.want...)); diff != "" {
+			if diff := gocmp.Diff(got, f.want(c.want...), sameHits); diff != "" {
 				t.Errorf("%q found (-got +want):\n%s", c.text, diff)
 			}
 		})
@@ -376,12 +390,160 @@ func testKeptInStep(t *testing.T, f *fixture) {
 	}
 	got := f.all(t, search.Scope(search.Query{Text: "zebra"}, alice), 10)
 	want := []search.Hit{{ID: res.Transaction.ID, At: res.Transaction.CreatedAt.UTC()}}
-	if diff := gocmp.Diff(got, want); diff != "" {
+	if diff := gocmp.Diff(got, want, sameHits); diff != "" {
 		t.Errorf("the new transaction (-got +want):\n%s", diff)
 	}
 	// It moved money between two of alice's accounts: found once.
 	f.txs["zebra"] = want[0]
-	if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{}, alice), 1), f.want("salary", "dinner", "split", "atm", "zebra")); diff != "" {
+	if diff := gocmp.Diff(f.all(t, search.Scope(search.Query{}, alice), 1), f.want("salary", "dinner", "split", "atm", "zebra"), sameHits); diff != "" {
 		t.Errorf("alice's pages of 1 with a transfer between her accounts (-got +want):\n%s", diff)
+	}
+}
+
+// ids returns the hits' ids, sorted: what was found, whatever the order.
+func ids(hits []search.Hit) []string {
+	s := []string{}
+	for _, h := range hits {
+		s = append(s, h.ID)
+	}
+	slices.Sort(s)
+	return s
+}
+
+// testRelevance: a search with text comes most relevant first, on each
+// implementation's own score: more of the word in a description as long
+// ranks higher, as does the word in a shorter description. Alike
+// descriptions score alike and come newest first, then by id. The pages of
+// a ranked search join into the whole, even when the index grows between
+// two pages and every score moves (bm25 weighs a word by how rare it is).
+func testRelevance(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	post := func(name string, minute int, description string) {
+		t.Helper()
+		f.clock.Set(Start.Add(2*time.Hour + time.Duration(minute)*time.Minute))
+		res, err := f.l.Transfer(ctx, alice, ledger.Idempotency{Key: "searchtest-" + name, Hash: "h"},
+			ledger.TransferInput{From: f.a1, To: f.a2, Money: bank.Money{Amount: 1, Currency: "EUR"}, Description: description})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.txs[name] = search.Hit{ID: res.Transaction.ID, At: res.Transaction.CreatedAt.UTC()}
+	}
+	post("thrice", 0, "quokka quokka quokka")
+	post("once", 1, "quokka walk today")
+	post("short", 2, "quokka tour")
+	post("long", 3, "quokka tour of the harbour bridge")
+	post("twin1", 4, "quokka walk today")
+	post("twin2", 4, "quokka walk today")
+	if f.sync != nil {
+		f.sync(t)
+	}
+	q := search.Query{Text: "quokka"}
+	whole := f.all(t, q, search.MaxLimit)
+	pos := map[string]int{}
+	for name, h := range f.txs {
+		pos[name] = slices.IndexFunc(whole, func(w search.Hit) bool { return w.ID == h.ID })
+	}
+	if diff := gocmp.Diff(ids(whole), ids(f.want("thrice", "once", "short", "long", "twin1", "twin2"))); diff != "" {
+		t.Fatalf("found (-got +want):\n%s", diff)
+	}
+	for i := 1; i < len(whole); i++ {
+		if q.Compare(whole[i-1], whole[i]) >= 0 {
+			t.Errorf("hit %d %+v comes before %+v: not in order of score, time, id", i, whole[i-1], whole[i])
+		}
+	}
+	if pos["thrice"] > pos["once"] {
+		t.Errorf("three of the word ranks below one in a description as long: %+v", whole)
+	}
+	if pos["short"] > pos["long"] {
+		t.Errorf("the word in a short description ranks below a long one: %+v", whole)
+	}
+	// Alike: one score, newest first, then by id.
+	alike := f.want("once", "twin1", "twin2")
+	if pos["once"] < 2 {
+		t.Fatalf("the older of three alike descriptions is at %d of %+v", pos["once"], whole)
+	}
+	if diff := gocmp.Diff(whole[pos["once"]-2:pos["once"]+1], alike, sameHits); diff != "" {
+		t.Errorf("alike descriptions (-got +want):\n%s", diff)
+	}
+	if s := whole[pos["once"]].Score; whole[pos["twin1"]].Score != s || whole[pos["twin2"]].Score != s || s <= 0 {
+		t.Errorf("alike descriptions score %v, %v, %v: want one positive score", whole[pos["twin1"]].Score, whole[pos["twin2"]].Score, s)
+	}
+	for _, limit := range []int{1, 2, 4} {
+		if diff := gocmp.Diff(f.all(t, q, limit), whole); diff != "" {
+			t.Errorf("pages of %d (-got +want):\n%s", limit, diff)
+		}
+	}
+	// Hers, not his; and in an account. (In the order of the whole: the
+	// word's weight may differ in a customer's own transactions, but not
+	// how one transaction compares with another.)
+	if diff := gocmp.Diff(f.all(t, search.Scope(q, alice), 2), whole, sameHits); diff != "" {
+		t.Errorf("alice's pages (-got +want):\n%s", diff)
+	}
+	if got := f.all(t, search.Scope(q, bob), 2); len(got) != 0 {
+		t.Errorf("bob found alice's %+v", got)
+	}
+	if diff := gocmp.Diff(f.all(t, search.Query{Text: "quokka", AccountID: f.a2}, 3), whole, sameHits); diff != "" {
+		t.Errorf("account's pages (-got +want):\n%s", diff)
+	}
+
+	// The index grows between pages: a page after each, staff's and
+	// alice's own.
+	for n, q := range []search.Query{{Text: "quokka"}, search.Scope(search.Query{Text: "quokka"}, alice)} {
+		q.Limit = 1
+		var got []search.Hit
+		for i := 0; ; i++ {
+			if i > 20 {
+				t.Fatal("more than 20 pages")
+			}
+			page, err := f.idx.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page.Hits...)
+			if page.Next == "" {
+				break
+			}
+			if q.After, err = search.DecodeCursor(page.Next); err != nil {
+				t.Fatal(err)
+			}
+			for j := range 3 {
+				post(fmt.Sprintf("other%d-%d-%d", n, i, j), 10+i, "wombat")
+			}
+			if f.sync != nil {
+				f.sync(t)
+			}
+		}
+		if diff := gocmp.Diff(ids(got), ids(whole)); diff != "" || len(got) != len(whole) {
+			t.Errorf("%+v: pages read while the index grew found (-got +want):\n%s", q, diff)
+		}
+		q.After, q.Limit = nil, search.MaxLimit
+		if diff := gocmp.Diff(got, f.all(t, q, search.MaxLimit), sameHits); diff != "" {
+			t.Errorf("%+v: pages read while the index grew (-got +now):\n%s", q, diff)
+		}
+	}
+
+	// A ranked search's cursor does not page a search without text, nor
+	// the other way.
+	page, err := f.idx.Search(ctx, search.Query{Text: "quokka", Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranked, err := search.DecodeCursor(page.Next)
+	if err != nil || ranked.Score == nil {
+		t.Fatalf("ranked cursor %+v, %v: want a score", ranked, err)
+	}
+	page, err = f.idx.Search(ctx, search.Query{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest, err := search.DecodeCursor(page.Next)
+	if err != nil || newest.Score != nil {
+		t.Fatalf("newest-first cursor %+v, %v: want no score", newest, err)
+	}
+	for _, bad := range []search.Query{{Limit: 1, After: ranked}, {Text: "quokka", Limit: 1, After: newest}} {
+		var be *bank.Error
+		if _, err := f.idx.Search(ctx, bad); !errors.As(err, &be) || be.Kind != bank.KindInvalid {
+			t.Errorf("search %+v: %v; want a KindInvalid error", bad, err)
+		}
 	}
 }
