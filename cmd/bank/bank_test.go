@@ -124,7 +124,7 @@ func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank 
 		}
 	})
 	b.url = waitListening(t, done, &out)
-	b.anon = client.New(b.url, &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}})
+	b.anon = client.New(b.url, checkedHTTP(t, 60*time.Second, nil))
 	waitReady(t, b.url, done, &out)
 	b.staff = map[string]*client.Client{}
 	for _, role := range []string{"operator", "admin"} {
