@@ -26,7 +26,7 @@ import (
 // testBank is the platform started through run on a fresh database, as
 // "bank serve all" would start it.
 type testBank struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	env   map[string]string
 	anon  *client.Client
@@ -80,20 +80,20 @@ func bankBinary(t *testing.T) string {
 // startBank runs "bank serve all" on a fresh, migrated database of dialect d
 // until the test ends, with an operator and an admin made by "bank users
 // create".
-func startBank(t *testing.T, d store.Dialect) *testBank {
+func startBank(t testing.TB, d store.Dialect) *testBank {
 	t.Helper()
 	return startBankOn(t, storetest.MigratedURL(t, d))
 }
 
 // startBankOn runs "bank serve all" on the database at dbURL; see startBank.
-func startBankOn(t *testing.T, dbURL string) *testBank {
+func startBankOn(t testing.TB, dbURL string) *testBank {
 	t.Helper()
 	return startBankWith(t, dbURL, nil)
 }
 
 // startBankWith runs "bank serve all" on the database at dbURL with the
 // settings of env over the tests' own.
-func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank {
+func startBankWith(t testing.TB, dbURL string, env map[string]string) *testBank {
 	t.Helper()
 	b := &testBank{t: t, env: map[string]string{
 		"BANK_DATABASE_URL": dbURL,
@@ -144,7 +144,7 @@ func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank 
 	return b
 }
 
-func waitReady(t *testing.T, url string, done chan error, out fmt.Stringer) {
+func waitReady(t testing.TB, url string, done chan error, out fmt.Stringer) {
 	t.Helper()
 	ready := poll.Wait(30*time.Second, func() bool {
 		select {
@@ -275,7 +275,7 @@ func (s *serveLog) listening() string {
 
 // waitListening returns the URL of a server started on port 0, once its log
 // says where it listens: no port is picked free and then reused.
-func waitListening(t *testing.T, done chan error, out *serveLog) string {
+func waitListening(t testing.TB, done chan error, out *serveLog) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {

@@ -29,6 +29,7 @@ import (
 // and a router that finds the operation of a request.
 var document struct {
 	once   sync.Once
+	doc    *openapi3.T
 	router routers.Router
 	err    error
 }
@@ -47,6 +48,7 @@ func documentRouter(t testing.TB) routers.Router {
 		// Any host: the tests' servers listen on 127.0.0.1 at a port of
 		// their own, the document names localhost:8080.
 		doc.Servers = nil
+		document.doc = doc
 		document.router, document.err = gorillamux.NewRouter(doc)
 	})
 	if document.err != nil {
