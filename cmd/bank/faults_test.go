@@ -93,12 +93,15 @@ type faultsReport struct {
 	WrongAnswers                             []string // answers a bank must never give (5xx but 503, …)
 	Deposited, Balances                      map[string]int64
 	Kills, DatabaseRestarts                  int
+	Retried                                  int            // requests sent more than once
+	Answers                                  map[string]int // every answer by status ("error": none)
 }
 
 func (r faultsReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d requests under %d SIGKILLs of serve all and %d database restarts\n", r.Requests, r.Kills, r.DatabaseRestarts)
 	fmt.Fprintf(&b, "acknowledged %d, refused %d, without a final answer %d (%d of them posted)\n", r.Acknowledged, r.Refused, r.Unknown, r.UnknownPosted)
+	fmt.Fprintf(&b, "retried with their key %d; answers %v\n", r.Retried, r.Answers)
 	fmt.Fprintf(&b, "lost %d, duplicated %d, refused but posted %d, posted without a request %d, wrong answers %d\n",
 		len(r.Lost), len(r.Duplicated), len(r.RefusedButPosted), len(r.Unrequested), len(r.WrongAnswers))
 	for _, c := range slices.Sorted(maps.Keys(r.Deposited)) {
@@ -326,7 +329,7 @@ func transferUntilAnswered(ctx context.Context, srv *killable, h *holder, o *op)
 func checkHistory(t *testing.T, history []*op, accounts []heldAccount, deposited map[string]int64) faultsReport {
 	t.Helper()
 	ctx := context.Background()
-	rep := faultsReport{Requests: len(history), Deposited: deposited, Balances: map[string]int64{}}
+	rep := faultsReport{Requests: len(history), Deposited: deposited, Balances: map[string]int64{}, Answers: map[string]int{}}
 	posted := map[string]map[string]client.Transaction{} // key → tx id → transaction
 	for _, a := range accounts {
 		acct, err := a.owner.client().Account(ctx, a.id)
@@ -357,8 +360,13 @@ func checkHistory(t *testing.T, history []*op, accounts []heldAccount, deposited
 	for _, o := range history {
 		requested[o.Key] = true
 		txs := posted[o.Key]
+		if len(o.Answers) > 1 {
+			rep.Retried++
+		}
 		for _, a := range o.Answers {
-			if s, _, _ := strings.Cut(a, " "); strings.HasPrefix(s, "5") && s != "503" {
+			s, _, _ := strings.Cut(a, " ")
+			rep.Answers[strings.TrimSuffix(s, ":")]++
+			if strings.HasPrefix(s, "5") && s != "503" {
 				rep.WrongAnswers = append(rep.WrongAnswers, o.Key+": "+a)
 			}
 		}
