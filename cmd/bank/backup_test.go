@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +57,7 @@ func TestBackupRestore(t *testing.T) {
 			if out, err := runArgs(t, env, "users", "create", "--role", "operator", "--email", "op@bank.test"); err != nil {
 				t.Fatalf("users create: %v\n%s", err, out)
 			}
-			b := &testBank{t: t, url: base, env: env, anon: client.New(base, &http.Client{Timeout: time.Minute})}
+			b := &testBank{t: t, url: base, env: env, anon: client.New(base, checkedHTTP(t, time.Minute, nil))}
 			b.staff = map[string]*client.Client{"operator": b.login("op@bank.test", "operator password")}
 			c, _ := b.customer("bea")
 			eur := b.account(c, "EUR", 10_000)

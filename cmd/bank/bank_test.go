@@ -80,13 +80,13 @@ func bankBinary(t *testing.T) string {
 // startBank runs "bank serve all" on a fresh, migrated database of dialect d
 // until the test ends, with an operator and an admin made by "bank users
 // create".
-func startBank(t *testing.T, d store.Dialect) *testBank {
+func startBank(t testing.TB, d store.Dialect) *testBank {
 	t.Helper()
 	return startBankOn(t, storetest.MigratedURL(t, d))
 }
 
 // startBankOn runs "bank serve all" on the database at dbURL; see startBank.
-func startBankOn(t *testing.T, dbURL string) *testBank {
+func startBankOn(t testing.TB, dbURL string) *testBank {
 	t.Helper()
 	return startBankWith(t, dbURL, nil)
 }
@@ -124,7 +124,7 @@ func startBankWith(t testing.TB, dbURL string, env map[string]string) *testBank 
 		}
 	})
 	b.url = waitListening(t, done, &out)
-	b.anon = client.New(b.url, &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}})
+	b.anon = client.New(b.url, checkedHTTP(t, 60*time.Second, nil))
 	waitReady(t, b.url, done, &out)
 	b.staff = map[string]*client.Client{}
 	for _, role := range []string{"operator", "admin"} {

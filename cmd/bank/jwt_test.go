@@ -65,7 +65,7 @@ func TestJWTRotateUnderTraffic(t *testing.T) {
 	}
 	urlA, _ := startServe(t, "all", env)
 	urlB, _ := startServe(t, "all", env)
-	hc := &http.Client{Timeout: 30 * time.Second}
+	hc := checkedHTTP(t, 30*time.Second, nil)
 	procs := []*client.Client{client.New(urlA, hc), client.New(urlB, hc)}
 	ctx := context.Background()
 	email, password := "rota-"+randomHex(4)+"@example.test", "a long password"
@@ -205,7 +205,7 @@ func TestJWTRotateChecksTheServices(t *testing.T) {
 	env = map[string]string{"BANK_DATA_DIR": home, "BANK_HTTP_ADDR": "127.0.0.1:0", "BANK_JWT_RELOAD_INTERVAL": "50ms",
 		"BANK_JWT_SIGNING_DELAY": "100ms", "BANK_LOG_LEVEL": "info"}
 	url, _ = startServe(t, "all", env)
-	c := client.New(url, &http.Client{Timeout: 30 * time.Second})
+	c := client.New(url, checkedHTTP(t, 30*time.Second, nil))
 	ctx := context.Background()
 	if _, err := c.Register(ctx, "dora@example.test", "a long password", "Dora"); err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func notifiedOnceAcrossRestart(t *testing.T, d store.Dialect, channel string) {
 		}
 	}
 	stop := start()
-	anon := client.New("http://"+addr, &http.Client{Timeout: 30 * time.Second})
+	anon := client.New("http://"+addr, checkedHTTP(t, 30*time.Second, nil))
 	b := &testBank{t: t, env: env, url: "http://" + addr, anon: anon, staff: map[string]*client.Client{}}
 	var cout bytes.Buffer
 	if err := run(ctx, []string{"bank", "users", "create", "--role", "operator", "--email", "op@bank.test"},

@@ -68,16 +68,14 @@ func (r *ACHRail) Name() string { return "ach" }
 func (r *ACHRail) Submit(ctx context.Context, batch []Instruction) ([]Receipt, error) {
 	out := make([]Receipt, len(batch))
 	var carry []Instruction
+	now := r.now().UTC().Truncate(time.Microsecond)
 	for i, in := range batch {
 		out[i].PaymentID = in.PaymentID
-		if in.Currency != "USD" || in.Beneficiary.RoutingNumber == "" {
-			out[i].Rejected = "ach_unsupported: ACH carries USD payments to US accounts only"
-			continue
+		if out[i].Rejected = r.refusal(in, now); out[i].Rejected == "" {
+			carry = append(carry, in)
 		}
-		carry = append(carry, in)
 	}
 	if len(carry) > 0 {
-		now := r.now().UTC().Truncate(time.Microsecond)
 		err := r.db.InTx(ctx, func(tx *sql.Tx) error {
 			if r.db.Dialect == store.Postgres {
 				// Trace numbers are numbered in order: one file at a time.
@@ -129,6 +127,21 @@ func (r *ACHRail) Submit(ctx context.Context, batch []Instruction) ([]Receipt, e
 		}
 	}
 	return out, r.flush(ctx)
+}
+
+// refusal says why ACH cannot carry in, or "" when it can: it carries USD
+// to US accounts, and only what a NACHA entry holds (an amount of at most
+// 10 digits, a name with a letter or a digit other than 0 once upper-cased
+// to ASCII). A payment refused here fails alone instead of failing the
+// file of every payment submitted with it.
+func (r *ACHRail) refusal(in Instruction, now time.Time) string {
+	if in.Currency != "USD" || in.Beneficiary.RoutingNumber == "" {
+		return "ach_unsupported: ACH carries USD payments to US accounts only"
+	}
+	if _, _, err := r.file([]Instruction{in}, 0, 0, now); err != nil {
+		return "ach_unsupported: a NACHA entry cannot carry this payment (an amount above 99,999,999.99 or a name without a letter or digit)"
+	}
+	return ""
 }
 
 // file renders the NACHA file of one submission: a PPD batch of credits
@@ -274,22 +287,14 @@ func (r *ACHRail) readReturns(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("ACH rail: %w", err)
 		}
-		f, err := ach.NewReader(bytes.NewReader(b)).Read()
-		if err == nil {
-			err = f.Validate()
-		}
+		returns, err := readReturnFile(b)
 		if err != nil {
 			return fmt.Errorf("ACH rail: return file %s: %w", de.Name(), err)
 		}
-		for _, batch := range f.Batches {
-			for _, e := range batch.GetEntries() {
-				if e.Addenda99 == nil {
-					continue
-				}
-				if _, err := r.db.ExecContext(ctx, `UPDATE payment_ach_entries SET return_code = $2
-					WHERE trace_number = $1 AND return_code IS NULL`, e.Addenda99.OriginalTrace, e.Addenda99.ReturnCode); err != nil {
-					return fmt.Errorf("ACH rail: %w", err)
-				}
+		for _, ret := range returns {
+			if _, err := r.db.ExecContext(ctx, `UPDATE payment_ach_entries SET return_code = $2
+				WHERE trace_number = $1 AND return_code IS NULL`, ret.originalTrace, ret.code); err != nil {
+				return fmt.Errorf("ACH rail: %w", err)
 			}
 		}
 		if err := os.Rename(path, filepath.Join(r.cfg.ReturnDir, "processed", de.Name())); err != nil {
@@ -297,6 +302,34 @@ func (r *ACHRail) readReturns(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// achReturn is one returned entry of a return file: the trace number of
+// the entry this bank sent, and the return code (R01…).
+type achReturn struct {
+	originalTrace, code string
+}
+
+// readReturnFile reads the returns of a NACHA return file: its entries
+// with an addenda 99. A file moov-io/ach cannot read or validate is an
+// error.
+func readReturnFile(b []byte) ([]achReturn, error) {
+	f, err := ach.NewReader(bytes.NewReader(b)).Read()
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []achReturn
+	for _, batch := range f.Batches {
+		for _, e := range batch.GetEntries() {
+			if e.Addenda99 != nil {
+				out = append(out, achReturn{originalTrace: e.Addenda99.OriginalTrace, code: e.Addenda99.ReturnCode})
+			}
+		}
+	}
+	return out, nil
 }
 
 // Poll reads new return files, then answers returns, and settlements of the

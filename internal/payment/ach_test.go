@@ -44,6 +44,12 @@ func TestACHRail(t *testing.T) {
 			ids = append(ids, e.create(fmt.Sprint("ach", i), in).ID)
 		}
 		eur := e.create("eur", CreateInput{FromAccountID: e.newEUR(), Money: bank.Money{Amount: 5, Currency: "EUR"}, Beneficiary: iban})
+		// A name NACHA cannot hold (only zeros) fails its own payment, not
+		// the file of the others.
+		zero := e.order(7)
+		zero.Money.Currency = "USD"
+		zero.Beneficiary = Beneficiary{Name: "0", AccountNumber: "2000", RoutingNumber: "011000015"}
+		zeroID := e.create("ach-zero", zero).ID
 		if _, err := e.svc.SubmitOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +101,9 @@ func TestACHRail(t *testing.T) {
 		}
 		if got := e.get(eur.ID); got.Status != StatusFailed {
 			t.Errorf("an EUR payment on ACH: %s, want failed", got.Status)
+		}
+		if got := e.get(zeroID); got.Status != StatusFailed {
+			t.Errorf("a payment to the name %q on ACH: %s, want failed", "0", got.Status)
 		}
 		// A file lost before it reached the disk (a crash after the commit)
 		// is written again from the database, and only once.
@@ -157,7 +166,7 @@ func TestACHRail(t *testing.T) {
 // returnFile is the file a receiving bank (RDFI 011000015) sends back to
 // return the entries among sent whose trace numbers codes names, each with
 // its addenda 99, written with moov-io/ach.
-func returnFile(t *testing.T, now time.Time, codes map[string]string, sent []*ach.EntryDetail) []byte {
+func returnFile(t testing.TB, now time.Time, codes map[string]string, sent []*ach.EntryDetail) []byte {
 	t.Helper()
 	bh := ach.NewBatchHeader()
 	bh.ServiceClassCode = ach.CreditsOnly
