@@ -54,13 +54,14 @@ type Table struct {
 	metrics *Metrics
 	lock    string // the row-locking clause of the dialect
 
-	// A receive reads from floor, the first seq the last receive found
-	// visible, instead of the start of the queue: the index entries of the
+	// A receive reads from floor, past the last seq the last receive
+	// handled, instead of the start of the queue: the index entries of the
 	// messages consumed before stay until the table is vacuumed, and
 	// reading past tens of thousands of them made each receive slower the
 	// faster messages went through. Messages below the floor (back from a
-	// visibility timeout, or committed after a later seq) are found by a
-	// receive from the start at least every rescan.
+	// visibility timeout, skipped while another receive held them, or
+	// committed after a later seq) are found by a receive from the start at
+	// least every rescan.
 	floor    atomic.Int64
 	rescanAt atomic.Int64 // ms: when the next receive reads from the start
 }
@@ -252,11 +253,12 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 		out   []Message
 		found int
 		dead  int64
+		last  int64 // the last seq read: handled, once committed
 	)
 	err := store.Retry(ctx, store.Retryable, func() error {
-		out, found, dead = out[:0], 0, 0
+		out, found, dead, last = out[:0], 0, 0, 0
 		if t.db.Dialect == store.SQLite {
-			live, deadSeqs, visibility, err := t.pick(ctx, t.db, now, max)
+			live, deadSeqs, end, visibility, err := t.pick(ctx, t.db, now, max)
 			if err != nil || len(live)+len(deadSeqs) == 0 {
 				return err
 			}
@@ -268,19 +270,25 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 					return err
 				}
 			}
-			return t.db.Tx(ctx, func(tx *sql.Tx) error {
+			err = t.db.Tx(ctx, func(tx *sql.Tx) error {
 				out, dead, err = t.settle(ctx, tx, now, visibility, live, deadSeqs, done, write)
 				return err
 			})
+			if err == nil {
+				last = end
+			}
+			return err
 		}
-		return t.db.Tx(ctx, func(tx *sql.Tx) error {
+		var end int64
+		err := t.db.Tx(ctx, func(tx *sql.Tx) error {
 			// As for deletes (consumerExec): a receive the database loses
 			// in a crash only makes the message visible again, and a
 			// consumption lost with its writes is done again.
 			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 				return err
 			}
-			live, deadSeqs, visibility, err := t.pick(ctx, tx, now, max)
+			live, deadSeqs, e, visibility, err := t.pick(ctx, tx, now, max)
+			end = e
 			if err != nil || len(live)+len(deadSeqs) == 0 {
 				return err
 			}
@@ -295,9 +303,16 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 			out, dead, err = t.settle(ctx, tx, now, visibility, live, deadSeqs, done, write)
 			return err
 		})
+		if err == nil {
+			last = end
+		}
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("receive from queue %s: %w", t.name, err)
+	}
+	if last > 0 {
+		t.raiseFloor(last + 1)
 	}
 	if dead > 0 {
 		t.metrics.deadLettered(t.name, int(dead))
@@ -321,7 +336,7 @@ type querier interface {
 // pick reads up to max of the first visible messages in send order, locked
 // on PostgreSQL, and the queue's visibility timeout; those out of receives
 // come apart, to be dead-lettered instead of handed out once more.
-func (t *Table) pick(ctx context.Context, db querier, now int64, max int) (live []picked, deadSeqs []any, visibility int64, err error) {
+func (t *Table) pick(ctx context.Context, db querier, now int64, max int) (live []picked, deadSeqs []any, last, visibility int64, err error) {
 	from := t.floor.Load()
 	if at := t.rescanAt.Load(); now >= at && t.rescanAt.CompareAndSwap(at, now+rescan.Milliseconds()) {
 		from = 0
@@ -330,22 +345,18 @@ func (t *Table) pick(ctx context.Context, db querier, now int64, max int) (live 
 		FROM queue_messages m JOIN queues q ON q.name = m.queue
 		WHERE m.queue = $1 AND m.seq >= $4 AND m.visible_at <= $2 ORDER BY m.seq LIMIT $3`+t.lockOf("m"), t.name, now, max, from)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, 0, err
 	}
 	defer rows.Close()
-	first := true
 	for rows.Next() {
 		var (
 			p          picked
 			sent, most int64
 		)
 		if err := rows.Scan(&p.seq, &p.m.ID, &p.m.Body, &p.m.ReceiveCount, &sent, &most, &visibility); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, 0, err
 		}
-		if first {
-			t.floor.Store(p.seq)
-			first = false
-		}
+		last = p.seq
 		if int64(p.m.ReceiveCount) >= most {
 			deadSeqs = append(deadSeqs, p.seq)
 			continue
@@ -353,7 +364,18 @@ func (t *Table) pick(ctx context.Context, db querier, now int64, max int) (live 
 		p.m.SentAt = time.UnixMilli(sent)
 		live = append(live, p)
 	}
-	return live, deadSeqs, visibility, rows.Err()
+	return live, deadSeqs, last, visibility, rows.Err()
+}
+
+// raiseFloor moves the floor up to seq, never down: receives running side
+// by side each raise it past what they handled.
+func (t *Table) raiseFloor(seq int64) {
+	for {
+		f := t.floor.Load()
+		if seq <= f || t.floor.CompareAndSwap(f, seq) {
+			return
+		}
+	}
 }
 
 // settle writes, in tx, what takeOnce decided: dead-letters deadSeqs,
