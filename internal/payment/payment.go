@@ -28,6 +28,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
@@ -69,10 +70,6 @@ type Payment struct {
 	// claimedBy is this process's name when it claimed the payment: its
 	// moves then happen only while the lease is still this process's.
 	claimedBy string
-
-	// The answer this process just stored for the request that made it.
-	answerStatus int
-	answerBody   []byte
 }
 
 // view is p as a client sees it: a scheduled payment being checked when it
@@ -138,6 +135,7 @@ type Service struct {
 	metrics  *Metrics
 	leases   *lease.Leases // of the payments' rows
 	instance string        // this replica's name in leases
+	inflight idem.InFlight // the Idempotency-Keys of the orders being placed here
 
 	// afterSubmit, when set by a test, runs after the rail accepted a batch
 	// and before its payments are marked submitted; an error stops there,
