@@ -208,6 +208,11 @@ func (s *Service) place(ctx context.Context, tx *sql.Tx, p bank.Principal, key l
 			return Answer{}, "", err
 		}
 	}
+	if s.beforeKeep != nil {
+		if err := s.beforeKeep(); err != nil {
+			return Answer{}, "", err
+		}
+	}
 	a, err := s.keep(ctx, tx, p.UserID, key, pay.ID, idem.Created, mustJSON(pay.view()), now)
 	return a, "", err
 }

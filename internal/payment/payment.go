@@ -141,6 +141,10 @@ type Service struct {
 	// and before its payments are marked submitted; an error stops there,
 	// as a crash would.
 	afterSubmit func() error
+	// beforeKeep, when set by a test, runs in the transaction that places a
+	// payment order, after its payment and hold are written and before its
+	// answer is kept; an error rolls the transaction back, as a crash would.
+	beforeKeep func() error
 }
 
 // New returns a Service over db and the ledger l that sends payments through
