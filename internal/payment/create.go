@@ -118,6 +118,14 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, key ledger.Idemp
 	// A unique violation is another request that kept the same key first:
 	// the next attempt finds its answer.
 	err = store.Retry(ctx, func(err error) bool { return store.Retryable(err) || store.IsUniqueViolation(err) }, func() error {
+		if s.db.Dialect == store.SQLite {
+			select {
+			case s.placing <- struct{}{}:
+				defer func() { <-s.placing }()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		return s.db.Tx(ctx, func(tx *sql.Tx) error {
 			var err error
 			a, waiting, err = s.place(ctx, tx, p, key, o.fresh(), refusal, now)
