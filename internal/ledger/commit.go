@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -46,11 +47,9 @@ import (
 type idemKey struct{ user, key string }
 
 // Idempotency is a request's Idempotency-Key and the fingerprint of the
-// decoded request it was first used with.
-type Idempotency struct {
-	Key  string
-	Hash string
-}
+// decoded request it was first used with; its answer is kept in the one
+// store of idempotent answers (internal/idem).
+type Idempotency = idem.Request
 
 // Result is the ledger's answer to a money-moving request: the transaction
 // or hold it made or changed, or a batch's answers item by item. JSON
@@ -136,9 +135,6 @@ func (r *request) answer(rep reply) {
 // maxCommands bounds the commands of one database transaction.
 const maxCommands = 4096
 
-var errInProgress = bank.Errorf(bank.KindConflict, "request_in_progress",
-	"a request with this Idempotency-Key is still being processed")
-
 // errPanic marks a commit attempt that panicked.
 var errPanic = errors.New("ledger commit panicked")
 
@@ -153,19 +149,11 @@ func (l *Ledger) submit(ctx context.Context, r *request) (Result, error) {
 		return Result{}, cancelled(err)
 	}
 	if r.idem.Key != "" {
-		k := idemKey{r.p.UserID, r.idem.Key}
-		l.mu.Lock()
-		if l.inflight[k] {
-			l.mu.Unlock()
-			return Result{}, errInProgress
+		end, err := l.inflight.Begin(r.p.UserID, r.idem.Key)
+		if err != nil {
+			return Result{}, err
 		}
-		l.inflight[k] = true
-		l.mu.Unlock()
-		defer func() {
-			l.mu.Lock()
-			delete(l.inflight, k)
-			l.mu.Unlock()
-		}()
+		defer end()
 	}
 	r.done = make(chan reply, 1)
 	r.origin = bank.OriginOf(ctx)
@@ -312,7 +300,7 @@ func (l *Ledger) attempt(ctx context.Context, reqs []*request) (replies []reply,
 	ctx = context.WithoutCancel(ctx)
 	err = l.db.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		replies, err = b.run(reqs, &sqliteBatch{ctx: ctx, tx: tx})
+		replies, err = b.run(reqs, &sqlBatch{ctx: ctx, tx: tx, dialect: store.SQLite})
 		return err
 	})
 	return replies, err

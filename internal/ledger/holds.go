@@ -96,3 +96,30 @@ func (l *Ledger) showExpiry(h *Hold) {
 		h.Status = HoldExpired
 	}
 }
+
+// HoldIn reserves money on an account of p's (or any, for staff) as part of
+// the caller's database transaction tx, with the money rules of CreateHold:
+// the hold, the account's pending balance and the hold.created event commit
+// or roll back with whatever else tx writes. It takes no Idempotency-Key: the
+// caller's transaction keeps its own request's key (internal/idem), and a
+// hold it rolls back never was. It locks the account until tx ends, as the
+// write path would; lock nothing the write path may hold before it.
+//
+// It returns KindInvalid for bad input, KindNotFound for an account p may not
+// use, and KindRejected for a money rule (funds, status, currency): then it
+// wrote nothing.
+func (l *Ledger) HoldIn(ctx context.Context, tx *sql.Tx, p bank.Principal, in HoldInput) (*Hold, error) {
+	if err := checkAccountMoney(in.AccountID, in.Money, in.Description, in.Metadata); err != nil {
+		return nil, err
+	}
+	r := &request{p: p, origin: bank.OriginOf(ctx), cmds: []command{{op: opHold, from: in.AccountID, money: in.Money,
+		expiresAt: in.ExpiresAt, description: in.Description, metadata: in.Metadata}}}
+	replies, err := newBatch(l).run([]*request{r}, &sqlBatch{ctx: ctx, tx: tx, dialect: l.db.Dialect})
+	if err != nil {
+		return nil, fmt.Errorf("place hold: %w", err)
+	}
+	if err := replies[0].err; err != nil {
+		return nil, err
+	}
+	return replies[0].res.Hold, nil
+}

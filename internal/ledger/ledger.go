@@ -30,6 +30,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -194,7 +195,7 @@ type Ledger struct {
 	mu        sync.Mutex
 	waiting   []*request
 	committer chan struct{}
-	inflight  map[idemKey]bool
+	inflight  idem.InFlight
 	pg        *pgWriter // the PostgreSQL write path; nil on SQLite
 
 	// beforeApply, when set by a test, runs inside the commit before each
@@ -217,7 +218,7 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config) *Ledg
 		cfg.CheckpointEvery = DefaultConfig().CheckpointEvery
 	}
 	l := &Ledger{db: db, log: log, now: now, cfg: cfg,
-		committer: make(chan struct{}, 1), inflight: map[idemKey]bool{}}
+		committer: make(chan struct{}, 1)}
 	if db.Pool != nil {
 		l.pg = newPGWriter(db.Pool)
 	}

@@ -2,8 +2,6 @@ package ledger
 
 import (
 	"cmp"
-	"crypto/subtle"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,6 +11,7 @@ import (
 	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/idem"
 )
 
 // Planning and running one batch: read what the requests need, decide each
@@ -24,7 +23,7 @@ type batch struct {
 	l   *Ledger
 	now time.Time
 
-	stored    map[idemKey]storedKey // answers of requests already decided
+	stored    map[idemKey]idem.Kept // answers of requests already decided
 	accounts  map[string]*Account
 	holds     map[string]*Hold
 	originals map[string]*Transaction // transactions being reversed
@@ -35,61 +34,14 @@ type batch struct {
 	newHolds  []*Hold
 	holdsDone []*Hold // existing holds whose status or captured amount changed
 	events    []event.Record
-	keys      []storedKey
+	keys      []idem.Kept
 	audits    []audit.Record
 }
 
 func newBatch(l *Ledger) *batch {
-	return &batch{l: l, now: l.clock(), stored: map[idemKey]storedKey{},
+	return &batch{l: l, now: l.clock(), stored: map[idemKey]idem.Kept{},
 		accounts: map[string]*Account{}, holds: map[string]*Hold{},
 		originals: map[string]*Transaction{}, reversed: map[string]bool{}, dirty: map[string]bool{}}
-}
-
-// storedKey is a row of idempotency_keys: the answer kept for a key. A
-// compact key keeps, instead of the answer, the id of the transaction that
-// is the answer (txID) and an empty body.
-type storedKey struct {
-	user, key, hash string
-	outcome         outcome
-	body            []byte
-	txID            string
-}
-
-// outcome is how a request with a key was decided, as kept with its answer.
-type outcome string
-
-const (
-	outcomeCreated outcome = "created" // a transaction or hold was made; body is its JSON
-	outcomeChanged outcome = "changed" // an existing hold changed; body is its JSON
-	outcomeRefused outcome = "refused" // a money rule refused the request; body is its error document
-)
-
-// legacyStatus is what the previous release kept instead of an outcome, the
-// HTTP status of the answer. It is still written beside the outcome for
-// that release's replicas during a rollout (migration 0011), and is how
-// their rows are read.
-func (o outcome) legacyStatus() int32 {
-	switch o {
-	case outcomeCreated:
-		return 201
-	case outcomeRefused:
-		return 422
-	}
-	return 200
-}
-
-// outcomeOf reads a row's outcome: its own, or for a row of the previous
-// release its status.
-func outcomeOf(kept sql.NullString, status int) outcome {
-	switch {
-	case kept.Valid:
-		return outcome(kept.String)
-	case status == 201:
-		return outcomeCreated
-	case status == 422:
-		return outcomeRefused
-	}
-	return outcomeChanged
 }
 
 // keep returns what to store for r's answer, and false for an answer that is
@@ -98,24 +50,24 @@ func outcomeOf(kept sql.NullString, status int) outcome {
 // stores nothing, so the client may retry it with the same key. With compact
 // true, a new transaction whose answer its rebuild reproduces byte for byte
 // is kept by its id.
-func keep(r *request, res Result, err error, compact bool) (storedKey, bool) {
-	k := storedKey{user: r.p.UserID, key: r.idem.Key, hash: r.idem.Hash, outcome: outcomeChanged}
+func keep(r *request, res Result, err error, compact bool) (idem.Kept, bool) {
+	k := idem.Kept{User: r.p.UserID, Key: r.idem.Key, Hash: r.idem.Hash, Outcome: idem.Changed}
 	switch {
 	case r.idem.Key == "":
 		return k, false
 	case err == nil:
 		if res.Created {
-			k.outcome = outcomeCreated
+			k.Outcome = idem.Created
 			if compact && res.Items == nil && rebuildable(res.Transaction) {
-				k.txID, k.body = res.Transaction.ID, []byte{}
+				k.TransactionID, k.Body = res.Transaction.ID, []byte{}
 				return k, true
 			}
 		}
-		k.body = res.JSON()
+		k.Body = res.JSON()
 		return k, true
 	case bank.ErrorKind(err) == bank.KindRejected:
 		_, doc := bank.BodyOf(err)
-		k.outcome, k.body = outcomeRefused, mustJSON(doc)
+		k.Outcome, k.Body = idem.Refused, mustJSON(doc)
 		return k, true
 	}
 	return k, false
@@ -136,14 +88,14 @@ func rebuildable(t *Transaction) bool {
 	})
 }
 
-// replay returns the kept answer as r's own; kept holds the transactions of
-// compact keys. An answer kept as JSON is written again as it was, and read
-// into the typed answer for the ledger's Go callers.
-func (s storedKey) replay(r *request, kept map[string]*Transaction) reply {
-	if s.txID != "" && len(s.body) == 0 {
-		t := kept[s.txID]
+// replay returns the answer s kept as r's own; kept holds the transactions
+// of compact keys. An answer kept as JSON is written again as it was, and
+// read into the typed answer for the ledger's Go callers.
+func replay(s idem.Kept, r *request, kept map[string]*Transaction) reply {
+	if s.TransactionID != "" && len(s.Body) == 0 {
+		t := kept[s.TransactionID]
 		if t == nil {
-			return reply{err: fmt.Errorf("idempotency key %q: its transaction %s is missing", s.key, s.txID)}
+			return reply{err: fmt.Errorf("idempotency key %q: its transaction %s is missing", s.Key, s.TransactionID)}
 		}
 		// The answer was the transaction made without metadata (rebuildable):
 		// metadata amended since is not part of it.
@@ -151,17 +103,17 @@ func (s storedKey) replay(r *request, kept map[string]*Transaction) reply {
 		first.Metadata = nil
 		return reply{res: Result{Transaction: &first, Created: true, Replayed: true}}
 	}
-	if s.outcome == outcomeRefused {
+	if s.Outcome == idem.Refused {
 		var doc bank.ErrorBody
-		if err := json.Unmarshal(s.body, &doc); err != nil {
+		if err := json.Unmarshal(s.Body, &doc); err != nil {
 			return reply{err: err}
 		}
 		return reply{res: Result{Replayed: true}, err: &bank.Error{Kind: bank.KindRejected,
 			Code: doc.Error.Code, Message: doc.Error.Message, Details: doc.Error.Details}}
 	}
-	res := Result{Created: s.outcome == outcomeCreated, Replayed: true, body: s.body}
+	res := Result{Created: s.Outcome == idem.Created, Replayed: true, body: s.Body}
 	if err := res.read(r); err != nil {
-		return reply{err: fmt.Errorf("idempotency key %q: its answer: %w", s.key, err)}
+		return reply{err: fmt.Errorf("idempotency key %q: its answer: %w", s.Key, err)}
 	}
 	return reply{res: res}
 }
@@ -277,11 +229,10 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 	live := make([]bool, len(reqs))
 	for i, r := range reqs {
 		if s, ok := b.stored[idemKey{r.p.UserID, r.idem.Key}]; ok && r.idem.Key != "" {
-			if subtle.ConstantTimeCompare([]byte(s.hash), []byte(r.idem.Hash)) != 1 {
-				replies[i].err = bank.Errorf(bank.KindRejected, "idempotency_key_reused",
-					"this Idempotency-Key was used with a different request")
+			if !s.Matches(r.idem.Hash) {
+				replies[i].err = idem.Reused()
 			} else {
-				replies[i] = s.replay(r, kept)
+				replies[i] = replay(s, r, kept)
 			}
 			continue
 		}
@@ -310,8 +261,8 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 		res, err := b.apply(r)
 		if k, ok := keep(r, res, err, b.l.cfg.CompactKeys); ok {
 			b.keys = append(b.keys, k)
-			if err == nil && len(k.body) > 0 {
-				res.body = k.body // encoded once, for the key and the answer
+			if err == nil && len(k.Body) > 0 {
+				res.body = k.Body // encoded once, for the key and the answer
 			}
 		}
 		replies[i] = reply{res: res, err: err}
@@ -327,8 +278,8 @@ func (b *batch) run(reqs []*request, st batchStore) ([]reply, error) {
 func (b *batch) keptTransactions(reqs []*request, st batchStore) (map[string]*Transaction, error) {
 	var ids []string
 	for _, r := range reqs {
-		if s, ok := b.stored[idemKey{r.p.UserID, r.idem.Key}]; ok && s.txID != "" && len(s.body) == 0 {
-			ids = append(ids, s.txID)
+		if s, ok := b.stored[idemKey{r.p.UserID, r.idem.Key}]; ok && s.TransactionID != "" && len(s.Body) == 0 {
+			ids = append(ids, s.TransactionID)
 		}
 	}
 	if len(ids) == 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -98,8 +99,7 @@ const (
 	// may be planned as a scan of the table; OFFSET 0 keeps the subquery a
 	// parameterized index lookup.
 	pgStoredSQL = `SELECT i.* FROM unnest($1::text[], $2::text[]) AS v(u, k),
-		LATERAL (SELECT user_id, key, request_hash, status, outcome, response, transaction_id FROM idempotency_keys
-			WHERE user_id = v.u AND key = v.k OFFSET 0) AS i`
+		LATERAL (` + idem.SelectSQL + `user_id = v.u AND key = v.k OFFSET 0) AS i`
 	lockHoldsSQL    = holdsSQL + `id = ANY($1) ORDER BY id FOR UPDATE`
 	lockAccountsSQL = accountsSQL + `id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 )
@@ -127,7 +127,7 @@ const writesSQL = `WITH balances AS (
 	), events AS (
 		` + event.Insert + `SELECT v.id, v.body, $25::bigint, v.queue, 0 FROM unnest($17::text[], $18::bytea[], $28::text[]) AS v(id, body, queue)
 	)
-	INSERT INTO idempotency_keys (user_id, key, request_hash, status, outcome, response, transaction_id, created_at)
+	INSERT INTO idempotency_keys (` + idem.Columns + `, created_at)
 	SELECT v.*, $1::timestamptz FROM unnest($19::text[], $20::text[], $21::text[], $22::int[], $26::text[], $23::bytea[], $24::text[]) AS v`
 
 func (s *pgBatch) load(b *batch, p *loadPlan) error {
@@ -247,8 +247,8 @@ func (s *pgBatch) write(b *batch) error {
 	kUser, kKey, kHash, kBody, kStatus, kTx := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n), make([]*string, n)
 	kOutcome := make([]string, n)
 	for i, k := range b.keys {
-		kUser[i], kKey[i], kHash[i], kBody[i], kTx[i] = k.user, k.key, k.hash, k.body, nullable(k.txID)
-		kOutcome[i], kStatus[i] = string(k.outcome), k.outcome.legacyStatus()
+		kUser[i], kKey[i], kHash[i], kBody[i], kTx[i] = k.User, k.Key, k.Hash, k.Body, nullable(k.TransactionID)
+		kOutcome[i], kStatus[i] = string(k.Outcome), k.Outcome.LegacyStatus()
 	}
 	pipe.Queue(writesSQL, b.now, ids, posted, pending,
 		id, typ, amt, cur, desc, by, rev, hold,

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
@@ -219,16 +220,11 @@ func scanStored(b *batch, p *loadPlan, rs rows) error {
 		asked[idemKey{p.users[i], p.keys[i]}] = true
 	}
 	for rs.Next() {
-		var s storedKey
-		var (
-			status    int
-			txID, out sql.NullString
-		)
-		if err := rs.Scan(&s.user, &s.key, &s.hash, &status, &out, &s.body, &txID); err != nil {
+		s, err := idem.Scan(rs)
+		if err != nil {
 			return err
 		}
-		s.outcome, s.txID = outcomeOf(out, status), txID.String
-		if k := (idemKey{s.user, s.key}); asked[k] {
+		if k := (idemKey{s.User, s.Key}); asked[k] {
 			b.stored[k] = s
 		}
 	}
@@ -248,7 +244,6 @@ func scanReversed(b *batch, rs rows) error {
 
 // The write path's reads, completed per dialect.
 const (
-	storedSQL   = `SELECT user_id, key, request_hash, status, outcome, response, transaction_id FROM idempotency_keys WHERE `
 	accountsSQL = `SELECT ` + accountColumns + ` FROM accounts WHERE `
 	holdsSQL    = `SELECT ` + holdColumns + ` FROM holds WHERE `
 )

@@ -7,21 +7,34 @@ import (
 
 	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/event"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/search"
 	"github.com/fintech-banking/bank/internal/store"
 )
 
-// sqliteBatch is the write path on SQLite: in process, with the database's
-// single writer lock taken by BEGIN IMMEDIATE, so reads need no row locks and
-// one prepared statement per row costs no round trip.
-type sqliteBatch struct {
-	ctx context.Context
-	tx  *sql.Tx
+// sqlBatch is the write path over database/sql: SQLite's, in process, with
+// the database's single writer lock taken by BEGIN IMMEDIATE, so reads need
+// no row locks and one prepared statement per row costs no round trip; and
+// on either database, a caller's own transaction (HoldIn), where PostgreSQL
+// locks what it reads, in the order every batch locks it.
+type sqlBatch struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	dialect store.Dialect
 }
 
-func (s *sqliteBatch) load(b *batch, p *loadPlan) error {
+// lock is what makes a read of rows to change lock them: nothing under
+// SQLite's single writer, row locks in id order on PostgreSQL.
+func (s *sqlBatch) lock(strength string) string {
+	if s.dialect == store.Postgres {
+		return ` ORDER BY id FOR ` + strength
+	}
+	return ""
+}
+
+func (s *sqlBatch) load(b *batch, p *loadPlan) error {
 	if len(p.keys) > 0 {
-		stmt, err := s.tx.PrepareContext(s.ctx, storedSQL+`user_id = $1 AND key = $2`)
+		stmt, err := s.tx.PrepareContext(s.ctx, idem.SelectSQL+`user_id = $1 AND key = $2`)
 		if err != nil {
 			return err
 		}
@@ -39,19 +52,19 @@ func (s *sqliteBatch) load(b *batch, p *loadPlan) error {
 		}
 	}
 	if ids := sortedUnique(p.holdIDs); len(ids) > 0 {
-		if err := s.queryInto(holdsSQL, ids, func(rs rows) error { return scanHolds(b, rs) }); err != nil {
+		if err := s.queryInto(holdsSQL, ids, s.lock("UPDATE"), func(rs rows) error { return scanHolds(b, rs) }); err != nil {
 			return fmt.Errorf("read holds: %w", err)
 		}
 	}
 	if ids := sortedUnique(p.txIDs); len(ids) > 0 {
-		txs, err := loadTransactions(s.ctx, sqlQuery(s.tx), store.SQLite, ids)
+		txs, err := loadTransactions(s.ctx, sqlQuery(s.tx), s.dialect, ids)
 		if err != nil {
 			return err
 		}
 		for _, t := range txs {
 			b.originals[t.ID] = t
 		}
-		cond, arg := inList(store.SQLite, "reverses_id", 1, ids)
+		cond, arg := inList(s.dialect, "reverses_id", 1, ids)
 		rs, err := s.tx.QueryContext(s.ctx, `SELECT reverses_id FROM transactions WHERE `+cond, arg)
 		if err != nil {
 			return err
@@ -68,24 +81,24 @@ func (s *sqliteBatch) load(b *batch, p *loadPlan) error {
 	return nil
 }
 
-func (s *sqliteBatch) transactions(ids []string) ([]*Transaction, error) {
-	return loadTransactions(s.ctx, sqlQuery(s.tx), store.SQLite, ids)
+func (s *sqlBatch) transactions(ids []string) ([]*Transaction, error) {
+	return loadTransactions(s.ctx, sqlQuery(s.tx), s.dialect, ids)
 }
 
-func (s *sqliteBatch) lockAccounts(b *batch, ids []string) error {
+func (s *sqlBatch) lockAccounts(b *batch, ids []string) error {
 	if ids = sortedUnique(ids); len(ids) == 0 {
 		return nil
 	}
-	if err := s.queryInto(accountsSQL, ids, func(rs rows) error { return scanAccounts(b, rs) }); err != nil {
+	if err := s.queryInto(accountsSQL, ids, s.lock("NO KEY UPDATE"), func(rs rows) error { return scanAccounts(b, rs) }); err != nil {
 		return fmt.Errorf("read accounts: %w", err)
 	}
 	return nil
 }
 
-// queryInto runs prefix + "id IN ids" and hands the rows to scan.
-func (s *sqliteBatch) queryInto(prefix string, ids []string, scan func(rows) error) error {
-	cond, arg := inList(store.SQLite, "id", 1, ids)
-	rs, err := s.tx.QueryContext(s.ctx, prefix+cond, arg)
+// queryInto runs prefix + "id IN ids" + suffix and hands the rows to scan.
+func (s *sqlBatch) queryInto(prefix string, ids []string, suffix string, scan func(rows) error) error {
+	cond, arg := inList(s.dialect, "id", 1, ids)
+	rs, err := s.tx.QueryContext(s.ctx, prefix+cond+suffix, arg)
 	if err != nil {
 		return err
 	}
@@ -94,7 +107,7 @@ func (s *sqliteBatch) queryInto(prefix string, ids []string, scan func(rows) err
 }
 
 // write runs one prepared statement per row; the caller commits.
-func (s *sqliteBatch) write(b *batch) error {
+func (s *sqlBatch) write(b *batch) error {
 	type table struct {
 		what, q string
 		args    [][]any
@@ -113,10 +126,12 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, t := range b.txs {
 		txr.args = append(txr.args, []any{t.ID, t.Type, t.Amount, string(t.Currency), t.Description, t.createdBy,
 			nullable(t.ReversesID), nullable(t.HoldID), t.Metadata.Stored(), b.now})
-		sr.args = append(sr.args, []any{t.ID, b.now, t.Description})
-		if words := search.Words(t.Description); len(words) > 0 {
-			for _, o := range b.ownerIDs(t) {
-				so.args = append(so.args, []any{t.ID, b.now, ftsOwned(o, words)})
+		if s.dialect == store.SQLite { // the FTS5 tables are SQLite's; HoldIn on PostgreSQL makes no transaction
+			sr.args = append(sr.args, []any{t.ID, b.now, t.Description})
+			if words := search.Words(t.Description); len(words) > 0 {
+				for _, o := range b.ownerIDs(t) {
+					so.args = append(so.args, []any{t.ID, b.now, ftsOwned(o, words)})
+				}
 			}
 		}
 		for _, k := range t.Metadata.Keys() {
@@ -135,10 +150,9 @@ func (s *sqliteBatch) write(b *batch) error {
 	for _, h := range b.holdsDone {
 		hu.args = append(hu.args, []any{h.ID, h.CapturedAmount, h.Status, h.updatedAt})
 	}
-	kr := table{what: "idempotency keys", q: `INSERT INTO idempotency_keys (user_id, key, request_hash, status, outcome, response, transaction_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`}
+	kr := table{what: "idempotency keys", q: idem.InsertSQL}
 	for _, k := range b.keys {
-		kr.args = append(kr.args, []any{k.user, k.key, k.hash, k.outcome.legacyStatus(), string(k.outcome), k.body, nullable(k.txID), b.now})
+		kr.args = append(kr.args, k.Args(b.now))
 	}
 	ar := table{what: "audit records", q: audit.InsertSQL}
 	for _, a := range b.audits {
@@ -149,6 +163,12 @@ func (s *sqliteBatch) write(b *batch) error {
 	}
 	for _, t := range []table{bal, txr, sr, so, mr, pr, hr, hu, kr, ar} {
 		if len(t.args) == 0 {
+			continue
+		}
+		if len(t.args) == 1 { // a statement prepared for one row would cost PostgreSQL a round trip
+			if _, err := s.tx.ExecContext(s.ctx, t.q, t.args[0]...); err != nil {
+				return fmt.Errorf("write %s: %w", t.what, err)
+			}
 			continue
 		}
 		stmt, err := s.tx.PrepareContext(s.ctx, t.q)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/ledger"
+	"github.com/fintech-banking/bank/internal/store"
 )
 
 // CreateInput is a payment order.
@@ -64,29 +65,27 @@ func (in *CreateInput) check(now time.Time) (refusal error, err error) {
 }
 
 // Answer is the answer to a payment order, as kept for its Idempotency-Key
-// and replayed byte for byte.
+// in the one store of idempotent answers (internal/idem) and replayed byte
+// for byte: Created with the payment, or Refused with the refusal's error
+// document.
 type Answer struct {
-	Status   int
+	Outcome  idem.Outcome
 	Body     []byte
 	Replayed bool
 }
 
-// request is a row of payment_requests.
-type request struct {
-	hash, paymentID string
-	status          int
-	body            []byte
-}
-
-// Create accepts a payment order from an account p may use. It returns the
-// answer kept for the Idempotency-Key: 201 with the payment (pending, or
-// scheduled), or a refusal by a rule (422: insufficient_funds,
-// limit_exceeded, invalid_beneficiary, currency_mismatch, account_frozen,
-// …), nothing held. Errors that store nothing: KindInvalid, KindNotFound
-// (another customer's account), KindRejected idempotency_key_reused,
-// KindConflict request_in_progress, KindUnavailable.
-func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idempotency, in CreateInput) (Answer, error) {
-	if err := bank.CheckIdempotencyKey(idem.Key); err != nil {
+// Create accepts a payment order from an account p may use. It checks the
+// order, then in one database transaction counts it against the account's
+// limits, holds its money through the ledger (a payment made now), stores
+// the payment with its first history entry, and keeps the answer under the
+// Idempotency-Key: Created with the payment (pending, or scheduled), or
+// Refused by a rule (insufficient_funds, limit_exceeded,
+// invalid_beneficiary, currency_mismatch, account_frozen, …), nothing held.
+// Errors that store nothing: KindInvalid, KindNotFound (another customer's
+// account), KindRejected idempotency_key_reused, KindConflict
+// request_in_progress, KindUnavailable.
+func (s *Service) Create(ctx context.Context, p bank.Principal, key ledger.Idempotency, in CreateInput) (Answer, error) {
+	if err := bank.CheckIdempotencyKey(key.Key); err != nil {
 		return Answer{}, err
 	}
 	now := s.clock()
@@ -105,9 +104,57 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 		refusal = bank.Errorf(bank.KindRejected, "currency_mismatch", "account %s holds %s, not %s",
 			acct.ID, acct.Currency, in.Money.Currency)
 	}
+	o, err := s.newOrder(acct, in, now)
+	if err != nil {
+		return Answer{}, err
+	}
+	end, err := s.inflight.Begin(p.UserID, key.Key)
+	if err != nil {
+		return Answer{}, err
+	}
+	defer end()
+	var a Answer
+	var waiting string
+	// A unique violation is another request that kept the same key first:
+	// the next attempt finds its answer.
+	err = store.Retry(ctx, func(err error) bool { return store.Retryable(err) || store.IsUniqueViolation(err) }, func() error {
+		if s.db.Dialect == store.SQLite {
+			select {
+			case s.placing <- struct{}{}:
+				defer func() { <-s.placing }()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return s.db.Tx(ctx, func(tx *sql.Tx) error {
+			var err error
+			a, waiting, err = s.place(ctx, tx, p, key, o.fresh(), refusal, now)
+			return err
+		})
+	})
+	switch {
+	case err != nil:
+		return Answer{}, fmt.Errorf("accept payment: %w", err)
+	case waiting != "":
+		return s.finishLegacy(ctx, p, key, waiting)
+	case !a.Replayed && a.Outcome == idem.Created:
+		s.metrics.created(o.pay)
+	}
+	return a, nil
+}
+
+// order is a payment order made into a payment, and its schedule if it
+// recurs.
+type order struct {
+	pay   *Payment
+	sched *schedule
+}
+
+// newOrder makes the payment of in, from account acct.
+func (s *Service) newOrder(acct *ledger.Account, in CreateInput, now time.Time) (order, error) {
 	pay := &Payment{ID: bank.NewID(), OwnerID: acct.OwnerID, FromAccountID: acct.ID, Amount: in.Money.Amount,
-		Currency: in.Money.Currency, Beneficiary: in.Beneficiary, Reference: in.Reference, Status: StatusAccepting,
-		Rail: s.rail.Name(), History: []Change{}, CreatedAt: now, UpdatedAt: now}
+		Currency: in.Money.Currency, Beneficiary: in.Beneficiary, Reference: in.Reference, Status: StatusPending,
+		Rail: s.rail.Name(), CreatedAt: now, UpdatedAt: now}
 	if len(in.Metadata) > 0 {
 		pay.Metadata = in.Metadata
 	}
@@ -116,7 +163,7 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 		sched = newSchedule(pay, in.Schedule, in.ScheduledFor, now)
 		first := sched.occurrence(now)
 		if first == nil {
-			return Answer{}, bank.Invalid("schedule.until", "leaves no occurrence")
+			return order{}, bank.Invalid("schedule.until", "leaves no occurrence")
 		}
 		pay.ScheduleID, pay.occurrence, pay.ScheduledFor = sched.id, first.nominal, &first.runAt
 	} else if in.ScheduledFor != nil {
@@ -125,127 +172,194 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, idem ledger.Idem
 	}
 	if pay.ScheduledFor != nil && pay.ScheduledFor.After(now) {
 		pay.Status = StatusScheduled
-		pay.History = []Change{{Status: StatusScheduled, At: now}}
 	}
-	var prior *request
-	refused := false
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		prior, refused = nil, false
-		res, err := tx.ExecContext(ctx, `INSERT INTO payment_requests (owner_id, idem_key, request_hash, payment_id, status, created_at)
-			VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT DO NOTHING`, p.UserID, idem.Key, idem.Hash, pay.ID, now)
-		if err != nil {
-			return err
+	pay.History = []Change{{Status: pay.Status, At: now}}
+	return order{pay: pay, sched: sched}, nil
+}
+
+// fresh returns a copy of o for one attempt at placing it.
+func (o order) fresh() order {
+	pay := *o.pay
+	return order{pay: &pay, sched: o.sched}
+}
+
+// place decides a payment order in tx: the answer kept for its key, or the
+// order placed or refused and its answer kept. It returns instead the id of
+// the payment of a request that the previous release left undecided.
+func (s *Service) place(ctx context.Context, tx *sql.Tx, p bank.Principal, key ledger.Idempotency, o order,
+	refusal error, now time.Time) (Answer, string, error) {
+	if a, waiting, found, err := s.kept(ctx, tx, p.UserID, key); found || err != nil {
+		return a, waiting, err
+	}
+	pay := o.pay
+	var err error
+	if refusal == nil {
+		if refusal, err = s.perPaymentLimit(ctx, tx, pay); err != nil {
+			return Answer{}, "", err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			prior, err = readRequest(ctx, tx, p.UserID, idem.Key)
-			return err
+	}
+	if refusal == nil && pay.Status == StatusPending {
+		if refusal, err = s.hold(ctx, tx, pay, now); err != nil {
+			return Answer{}, "", err
 		}
-		if refusal == nil {
-			if refusal, err = s.perPaymentLimit(ctx, tx, pay); err != nil {
-				return err
-			}
+	}
+	if refusal != nil {
+		_, doc := bank.BodyOf(refusal)
+		a, err := s.keep(ctx, tx, p.UserID, key, pay.ID, idem.Refused, mustJSON(doc), now)
+		return a, "", err
+	}
+	if err := insert(ctx, tx, pay); err != nil {
+		return Answer{}, "", err
+	}
+	if o.sched != nil {
+		if err := o.sched.insert(ctx, tx); err != nil {
+			return Answer{}, "", err
 		}
-		if refusal == nil && pay.Status == StatusAccepting {
-			// Paid now: count it against today's limit in this same
-			// transaction (a scheduled payment counts when it runs).
-			if refusal, err = s.reserveIn(ctx, tx, pay, now); err != nil {
-				return err
-			}
+	}
+	if s.beforeKeep != nil {
+		if err := s.beforeKeep(); err != nil {
+			return Answer{}, "", err
 		}
-		if refusal != nil {
-			refused = true
-			return keepAnswer(ctx, tx, p.UserID, idem.Key, refusal)
-		}
-		if err := insert(ctx, tx, pay); err != nil {
-			return err
-		}
-		if sched != nil {
-			if err := sched.insert(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if pay.Status == StatusScheduled {
-			s.metrics.created(pay)
-			_, err := tx.ExecContext(ctx, `UPDATE payment_requests SET status = $3, response = $4 WHERE owner_id = $1 AND idem_key = $2`,
-				p.UserID, idem.Key, http.StatusCreated, mustJSON(pay.view()))
-			return err
-		}
-		return nil
-	})
+	}
+	a, err := s.keep(ctx, tx, p.UserID, key, pay.ID, idem.Created, mustJSON(pay.view()), now)
+	return a, "", err
+}
+
+// hold counts a payment made now against its account's daily limit and
+// holds its money through the ledger, both in tx; it returns the refusal
+// of either, and then neither is left.
+func (s *Service) hold(ctx context.Context, tx *sql.Tx, pay *Payment, now time.Time) (error, error) {
+	refusal, err := s.reserveIn(ctx, tx, pay, now)
+	if refusal != nil || err != nil {
+		return refusal, err
+	}
+	h, err := s.l.HoldIn(ctx, tx, system, ledger.HoldInput{AccountID: pay.FromAccountID,
+		Money: bank.Money{Amount: pay.Amount, Currency: pay.Currency}, Description: "payment " + pay.ID})
+	switch k := bank.ErrorKind(err); {
+	case err == nil:
+		pay.HoldID = h.ID
+		return nil, nil
+	case k == bank.KindRejected || k == bank.KindNotFound:
+		day := pay.limitDay
+		pay.limitDay = ""
+		return err, unreserve(ctx, tx, pay, day)
+	default:
+		return nil, err
+	}
+}
+
+// keep keeps a payment order's answer under its key, in tx.
+func (s *Service) keep(ctx context.Context, tx *sql.Tx, user string, key ledger.Idempotency, paymentID string,
+	o idem.Outcome, body []byte, now time.Time) (Answer, error) {
+	if err := idem.Keep(ctx, tx, now, idem.Kept{User: user, Key: key.Key, Hash: key.Hash, Outcome: o, Body: body}); err != nil {
+		return Answer{}, err
+	}
+	// The previous release reads the answers of payment orders from
+	// payment_requests only: kept there too, a rollback to it still
+	// replays them (docs/operations.md). Its status is the HTTP status that
+	// release kept.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payment_requests (owner_id, idem_key, request_hash, payment_id, status, response, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, user, key.Key, key.Hash, paymentID, o.LegacyStatus(), body, now); err != nil {
+		return Answer{}, fmt.Errorf("keep payment request: %w", err)
+	}
+	return Answer{Outcome: o, Body: body}, nil
+}
+
+// keptSQL reads what is kept for a user's key: its answer in the one store,
+// and the row the previous release kept in payment_requests (status 0: its
+// request was not decided yet), in one round trip.
+const keptSQL = `SELECT request_hash, status, outcome, response, NULL FROM idempotency_keys WHERE user_id = $1 AND key = $2
+	UNION ALL
+	SELECT request_hash, status, NULL, response, payment_id FROM payment_requests WHERE owner_id = $1 AND idem_key = $2`
+
+// kept returns the answer kept for user's key and true; or the id of the
+// payment whose request the previous release left undecided, and true; or
+// false when the key is new. A key kept for another request is
+// idempotency_key_reused.
+func (s *Service) kept(ctx context.Context, tx *sql.Tx, user string, key ledger.Idempotency) (Answer, string, bool, error) {
+	rows, err := tx.QueryContext(ctx, keptSQL, user, key.Key)
 	if err != nil {
-		return Answer{}, fmt.Errorf("accept payment: %w", err)
+		return Answer{}, "", false, fmt.Errorf("read idempotency key: %w", err)
 	}
-	if prior != nil {
+	defer rows.Close()
+	var (
+		found        bool
+		one, legacy  *Answer // a matching answer kept in the one store, in payment_requests
+		waiting      string
+		outcome, pid sql.NullString
+	)
+	for rows.Next() {
+		k := idem.Kept{User: user, Key: key.Key}
+		var status int
+		if err := rows.Scan(&k.Hash, &status, &outcome, &k.Body, &pid); err != nil {
+			return Answer{}, "", false, err
+		}
+		found = true
 		switch {
-		case prior.hash != idem.Hash:
-			return Answer{}, bank.Errorf(bank.KindRejected, "idempotency_key_reused",
-				"this Idempotency-Key was used with a different request")
-		case prior.status != 0:
-			return Answer{Status: prior.status, Body: prior.body, Replayed: true}, nil
-		}
-		// Still being decided, here or by a request that died: carry on with
-		// it. Every step is idempotent, so two at once are harmless.
-		pay, err = s.load(ctx, prior.paymentID)
-		if err != nil {
-			return Answer{}, err
-		}
-		if pay == nil {
-			return Answer{}, bank.Errorf(bank.KindConflict, "request_in_progress", "a request with this Idempotency-Key is in progress")
+		case !k.Matches(key.Hash):
+		case !pid.Valid:
+			one = &Answer{Outcome: idem.OutcomeOf(outcome, status), Body: k.Body, Replayed: true}
+		case status == 0:
+			waiting = pid.String
+		default:
+			legacy = &Answer{Outcome: idem.OutcomeOf(outcome, status), Body: k.Body, Replayed: true}
 		}
 	}
-	if pay.Status == StatusAccepting && !refused {
-		if err := s.execute(ctx, pay); err != nil {
-			return Answer{}, err
-		}
-		if pay.answerStatus != 0 {
-			return Answer{Status: pay.answerStatus, Body: pay.answerBody, Replayed: prior != nil}, nil
-		}
+	if err := rows.Err(); err != nil {
+		return Answer{}, "", false, err
 	}
-	var a *request
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		a, err = readRequest(ctx, tx, p.UserID, idem.Key)
-		return err
-	})
+	switch {
+	case one != nil:
+		return *one, "", true, nil
+	case legacy != nil:
+		return *legacy, "", true, nil
+	case waiting != "":
+		return Answer{}, waiting, true, nil
+	case found:
+		return Answer{}, "", true, idem.Reused()
+	}
+	return Answer{}, "", false, nil
+}
+
+// finishLegacy answers a request that the previous release accepted and
+// left undecided (its replica is still at it, or died): it carries on with
+// its payment, as that release did. Every step is idempotent, so two at once
+// are harmless.
+func (s *Service) finishLegacy(ctx context.Context, p bank.Principal, key ledger.Idempotency, paymentID string) (Answer, error) {
+	pay, err := s.load(ctx, paymentID)
 	if err != nil {
 		return Answer{}, err
 	}
-	if a.status == 0 {
-		return Answer{}, bank.Errorf(bank.KindConflict, "request_in_progress", "a request with this Idempotency-Key is in progress")
+	if pay == nil {
+		return Answer{}, idem.InProgress()
 	}
-	return Answer{Status: a.status, Body: a.body, Replayed: prior != nil}, nil
-}
-
-func readRequest(ctx context.Context, tx *sql.Tx, owner, key string) (*request, error) {
-	var r request
-	err := tx.QueryRowContext(ctx, `SELECT request_hash, payment_id, status, response FROM payment_requests
-		WHERE owner_id = $1 AND idem_key = $2`, owner, key).Scan(&r.hash, &r.paymentID, &r.status, &r.body)
+	if pay.Status == StatusAccepting {
+		if err := s.execute(ctx, pay); err != nil {
+			return Answer{}, err
+		}
+	}
+	var status int
+	var body []byte
+	err = s.db.QueryRowContext(ctx, `SELECT status, response FROM payment_requests WHERE owner_id = $1 AND idem_key = $2`,
+		p.UserID, key.Key).Scan(&status, &body)
 	if err != nil {
-		return nil, fmt.Errorf("read payment request: %w", err)
+		return Answer{}, fmt.Errorf("read payment request: %w", err)
 	}
-	return &r, nil
+	if status == 0 {
+		return Answer{}, idem.InProgress()
+	}
+	return Answer{Outcome: idem.OutcomeOf(sql.NullString{}, status), Body: body, Replayed: true}, nil
 }
 
-// keepAnswer stores a refusal as the answer of a request.
-func keepAnswer(ctx context.Context, tx *sql.Tx, owner, key string, refusal error) error {
-	_, doc := bank.BodyOf(refusal)
-	_, err := tx.ExecContext(ctx, `UPDATE payment_requests SET status = $3, response = $4 WHERE owner_id = $1 AND idem_key = $2`,
-		owner, key, http.StatusUnprocessableEntity, mustJSON(doc))
-	return err
-}
-
-// answer stores the answer of the request that made payment p, if it has one
-// still undecided.
+// answer stores the answer of the request that made payment p, if the
+// previous release left one undecided.
 func answer(ctx context.Context, tx *sql.Tx, p *Payment, refusal error) error {
-	status, body := http.StatusCreated, mustJSON(p.view())
+	o, body := idem.Created, mustJSON(p.view())
 	if refusal != nil {
 		_, doc := bank.BodyOf(refusal)
-		status, body = http.StatusUnprocessableEntity, mustJSON(doc)
+		o, body = idem.Refused, mustJSON(doc)
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE payment_requests SET status = $2, response = $3 WHERE payment_id = $1 AND status = 0`,
-		p.ID, status, body)
-	p.answerStatus, p.answerBody = status, body
+		p.ID, o.LegacyStatus(), body)
 	return err
 }

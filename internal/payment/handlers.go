@@ -52,10 +52,7 @@ func handleCreate(log *slog.Logger, s *Service) http.Handler {
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		if a.Replayed {
-			w.Header().Set("Idempotent-Replayed", "true")
-		}
-		httpapi.WriteJSON(w, a.Status, a.Body)
+		httpapi.WriteKept(w, a.Outcome, a.Body, a.Replayed)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/event/eventtest"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -115,8 +116,8 @@ func (e *env) create(key string, in CreateInput) *Payment {
 	if err != nil {
 		e.t.Fatalf("create %s: %v", key, err)
 	}
-	if a.Status != 201 {
-		e.t.Fatalf("create %s: %d %s", key, a.Status, a.Body)
+	if a.Outcome != idem.Created {
+		e.t.Fatalf("create %s: %s %s", key, a.Outcome, a.Body)
 	}
 	var p Payment
 	if err := json.Unmarshal(a.Body, &p); err != nil {

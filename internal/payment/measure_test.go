@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -42,8 +43,8 @@ func TestMeasureThroughput(t *testing.T) {
 					in := e.order(100)
 					in.FromAccountID = accts[w]
 					a, err := e.svc.Create(ctx, e.alice, idemOf(fmt.Sprint("m", i)), in)
-					if err != nil || a.Status != 201 {
-						t.Errorf("create: %d %s %v", a.Status, a.Body, err)
+					if err != nil || a.Outcome != idem.Created {
+						t.Errorf("create: %s %s %v", a.Outcome, a.Body, err)
 						return
 					}
 				}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/lease"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
@@ -69,10 +70,6 @@ type Payment struct {
 	// claimedBy is this process's name when it claimed the payment: its
 	// moves then happen only while the lease is still this process's.
 	claimedBy string
-
-	// The answer this process just stored for the request that made it.
-	answerStatus int
-	answerBody   []byte
 }
 
 // view is p as a client sees it: a scheduled payment being checked when it
@@ -138,11 +135,20 @@ type Service struct {
 	metrics  *Metrics
 	leases   *lease.Leases // of the payments' rows
 	instance string        // this replica's name in leases
+	inflight idem.InFlight // the Idempotency-Keys of the orders being placed here
+	// placing is taken by an order's transaction on SQLite, whose one
+	// writer would otherwise keep every other order waiting in its busy
+	// handler on a pooled connection, and the pool empty for everything else.
+	placing chan struct{}
 
 	// afterSubmit, when set by a test, runs after the rail accepted a batch
 	// and before its payments are marked submitted; an error stops there,
 	// as a crash would.
 	afterSubmit func() error
+	// beforeKeep, when set by a test, runs in the transaction that places a
+	// payment order, after its payment and hold are written and before its
+	// answer is kept; an error rolls the transaction back, as a crash would.
+	beforeKeep func() error
 }
 
 // New returns a Service over db and the ledger l that sends payments through
@@ -174,7 +180,7 @@ func New(db *store.DB, l *ledger.Ledger, rail Rail, log *slog.Logger, now func()
 		cfg.Workers = def.Workers
 	}
 	return &Service{db: db, l: l, rail: rail, log: log, now: now, cfg: cfg, metrics: metrics,
-		leases: lease.New(db, leaseColumns), instance: lease.Instance()}
+		leases: lease.New(db, leaseColumns), instance: lease.Instance(), placing: make(chan struct{}, 1)}
 }
 
 // leaseColumns are the leases of the payments' rows: a submitter's on the

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fintech-banking/bank/internal/bank"
+	"github.com/fintech-banking/bank/internal/idem"
 	"github.com/fintech-banking/bank/internal/ledger"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -200,8 +201,8 @@ func TestRefusals(t *testing.T) {
 		for _, tt := range tests {
 			in := tt.in(e.order(1_000))
 			a, err := e.svc.Create(ctx, e.alice, ledger.Idempotency{Key: tt.name, Hash: "h"}, in)
-			if err != nil || a.Status != 422 {
-				t.Errorf("%s: %d %s %v, want 422", tt.name, a.Status, a.Body, err)
+			if err != nil || a.Outcome != idem.Refused {
+				t.Errorf("%s: %s %s %v, want refused", tt.name, a.Outcome, a.Body, err)
 				continue
 			}
 			var doc bank.ErrorBody
@@ -246,17 +247,17 @@ func TestIdempotency(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, SimConfig{})
-		idem := ledger.Idempotency{Key: "same", Hash: "h1"}
-		first, err := e.svc.Create(ctx, e.alice, idem, e.order(100))
+		key := ledger.Idempotency{Key: "same", Hash: "h1"}
+		first, err := e.svc.Create(ctx, e.alice, key, e.order(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := e.svc.Create(ctx, e.alice, idem, e.order(100))
+		again, err := e.svc.Create(ctx, e.alice, key, e.order(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !again.Replayed || again.Status != 201 || string(again.Body) != string(first.Body) {
-			t.Errorf("replay: %d %s (replayed %v), want %s", again.Status, again.Body, again.Replayed, first.Body)
+		if !again.Replayed || again.Outcome != idem.Created || string(again.Body) != string(first.Body) {
+			t.Errorf("replay: %s %s (replayed %v), want %s", again.Outcome, again.Body, again.Replayed, first.Body)
 		}
 		_, err = e.svc.Create(ctx, e.alice, ledger.Idempotency{Key: "same", Hash: "h2"}, e.order(200))
 		if bank.ErrorCode(err) != "idempotency_key_reused" {
@@ -313,7 +314,7 @@ func TestResumeAfterCrash(t *testing.T) {
 			t.Fatalf("after the worker: %s, want pending", got.Status)
 		}
 		a, err := e.svc.Create(ctx, e.alice, ledger.Idempotency{Key: "crashed", Hash: "h"}, e.order(700))
-		if err != nil || a.Status != 201 || !a.Replayed {
+		if err != nil || a.Outcome != idem.Created || !a.Replayed {
 			t.Fatalf("retry: %+v %v, want the 201 replayed", a, err)
 		}
 		if b := e.balance(e.acct); b.Pending != 700 {

@@ -67,11 +67,11 @@ func insert(ctx context.Context, tx *sql.Tx, p *Payment) error {
 		sched = *p.ScheduledFor
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, owner_id, from_account_id, amount, currency, beneficiary,
-		reference, status, history, scheduled_for, schedule_id, occurrence, rail, limit_day, created_at, updated_at, metadata)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)`,
+		reference, status, history, scheduled_for, schedule_id, occurrence, rail, limit_day, hold_id, created_at, updated_at, metadata)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)`,
 		p.ID, p.OwnerID, p.FromAccountID, p.Amount, p.Currency, string(mustJSON(p.Beneficiary)), p.Reference,
-		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, null(p.limitDay), p.CreatedAt,
-		p.Metadata.Stored())
+		p.Status, string(mustJSON(p.History)), sched, null(p.ScheduleID), null(p.occurrence), p.Rail, null(p.limitDay),
+		null(p.HoldID), p.CreatedAt, p.Metadata.Stored())
 	return err
 }
 
