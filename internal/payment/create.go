@@ -118,14 +118,8 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, key ledger.Idemp
 	// A unique violation is another request that kept the same key first:
 	// the next attempt finds its answer.
 	err = store.Retry(ctx, func(err error) bool { return store.Retryable(err) || store.IsUniqueViolation(err) }, func() error {
-		if s.db.Dialect == store.SQLite {
-			select {
-			case s.placing <- struct{}{}:
-				defer func() { <-s.placing }()
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		// On SQLite the order waits its turn in store.DB.Tx, beside every
+		// other writer of the process, not on a pooled connection.
 		return s.db.Tx(ctx, func(tx *sql.Tx) error {
 			var err error
 			a, waiting, err = s.place(ctx, tx, p, key, o.fresh(), refusal, now)

@@ -136,10 +136,6 @@ type Service struct {
 	leases   *lease.Leases // of the payments' rows
 	instance string        // this replica's name in leases
 	inflight idem.InFlight // the Idempotency-Keys of the orders being placed here
-	// placing is taken by an order's transaction on SQLite, whose one
-	// writer would otherwise keep every other order waiting in its busy
-	// handler on a pooled connection, and the pool empty for everything else.
-	placing chan struct{}
 
 	// afterSubmit, when set by a test, runs after the rail accepted a batch
 	// and before its payments are marked submitted; an error stops there,
@@ -180,7 +176,7 @@ func New(db *store.DB, l *ledger.Ledger, rail Rail, log *slog.Logger, now func()
 		cfg.Workers = def.Workers
 	}
 	return &Service{db: db, l: l, rail: rail, log: log, now: now, cfg: cfg, metrics: metrics,
-		leases: lease.New(db, leaseColumns), instance: lease.Instance(), placing: make(chan struct{}, 1)}
+		leases: lease.New(db, leaseColumns), instance: lease.Instance()}
 }
 
 // leaseColumns are the leases of the payments' rows: a submitter's on the
