@@ -31,6 +31,7 @@ type testBank struct {
 	env   map[string]string
 	anon  *client.Client
 	staff map[string]*client.Client // "operator", "admin"
+	log   *serveLog                 // its warnings and errors
 }
 
 func (b *testBank) getenv(k string) string { return b.env[k] }
@@ -110,6 +111,7 @@ func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out serveLog
+	b.log = &out
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"bank", "serve", "all"}, b.getenv, nil, &out, &out) }()
 	t.Cleanup(func() {

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fintech-banking/bank/client"
+	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/store"
+)
+
+// The load of the fault tests: workers make transfers among the accounts of
+// a few customers, each with an Idempotency-Key of its own, until stopped,
+// and record every attempt (when, how long, what status) and every key's
+// decided answer. The amounts are small against the funds: every transfer
+// is allowed, so that any answer but 201 is the fault's doing.
+type load struct {
+	t        *testing.T
+	accounts []loadAccount
+	funds    int64
+	// retry, when set, sends a request again with the same key after a 503
+	// or a network error, until it gets another answer: a client doing what
+	// the 503's message says. Without it every such answer is final.
+	retry bool
+
+	mu       sync.Mutex
+	attempts []attempt
+	outcomes map[string]outcome
+
+	stop    chan struct{}
+	done    sync.WaitGroup
+	decided atomic.Int64 // keys answered 201
+}
+
+type loadAccount struct {
+	c  *atomic.Pointer[client.Client] // swapped when its token is renewed
+	id string
+}
+
+// attempt is one request of the load.
+type attempt struct {
+	key    string
+	start  time.Time
+	took   time.Duration
+	status int    // 0: no answer (a network error or the client's timeout)
+	err    string // the error of a non-201 attempt
+}
+
+// outcome is a key's last answer and what it asked for.
+type outcome struct {
+	body   client.Transfer
+	status int
+	txID   string
+}
+
+// newLoad opens perCustomer accounts for each of customers customers, each
+// funded with funds, through the API at b (anyone that registers, logs in,
+// opens accounts and deposits).
+func newLoad(t *testing.T, b *testBank, customers, perCustomer int, funds int64) *load {
+	t.Helper()
+	l := &load{t: t, funds: funds, outcomes: map[string]outcome{}, stop: make(chan struct{})}
+	for i := range customers {
+		c, _ := b.customer(fmt.Sprintf("load%d", i))
+		p := new(atomic.Pointer[client.Client])
+		p.Store(c)
+		for range perCustomer {
+			l.accounts = append(l.accounts, loadAccount{p, b.account(c, "EUR", funds).ID})
+		}
+	}
+	return l
+}
+
+// start runs workers until stopAndWait.
+func (l *load) start(workers int) {
+	for w := range workers {
+		l.done.Go(func() { l.work(uint64(w)) })
+	}
+}
+
+func (l *load) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *load) work(seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 24))
+	for n := 0; !l.stopped(); n++ {
+		from := l.accounts[r.IntN(len(l.accounts))]
+		to := l.accounts[r.IntN(len(l.accounts))]
+		for to.id == from.id {
+			to = l.accounts[r.IntN(len(l.accounts))]
+		}
+		key := fmt.Sprintf("load-%d-%d-%s", seed, n, randomHex(4))
+		body := client.Transfer{FromAccountID: from.id, ToAccountID: to.id, Amount: int64(1 + r.IntN(100)), Currency: "EUR"}
+		for {
+			status, txID, err := l.send(from.c.Load(), key, body)
+			l.mu.Lock()
+			l.outcomes[key] = outcome{body, status, txID}
+			l.mu.Unlock()
+			if status == http.StatusCreated {
+				l.decided.Add(1)
+			}
+			if !l.retry || (status != 0 && status != http.StatusServiceUnavailable) || err == nil {
+				break
+			}
+			// Retried until decided, even once stopped: a 503 leaves the
+			// key's fate open and the checks need every key decided.
+			_ = clock.Sleep(context.Background(), clock.Real(), 20*time.Millisecond)
+		}
+	}
+}
+
+// send makes one attempt and records it.
+func (l *load) send(c *client.Client, key string, body client.Transfer) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	tx, err := c.Transfer(ctx, key, body)
+	a := attempt{key: key, start: start, took: time.Since(start), status: http.StatusCreated}
+	var apiErr *client.Error
+	switch {
+	case errors.As(err, &apiErr):
+		a.status, a.err = apiErr.Status, err.Error()
+	case err != nil:
+		a.status, a.err = 0, err.Error()
+	}
+	l.mu.Lock()
+	l.attempts = append(l.attempts, a)
+	l.mu.Unlock()
+	if err != nil {
+		return a.status, "", err
+	}
+	return a.status, tx.ID, nil
+}
+
+// stopAndWait stops the workers and waits for their last requests.
+func (l *load) stopAndWait() {
+	close(l.stop)
+	l.done.Wait()
+}
+
+// waitDecided waits until n more keys than now are answered 201, or fails
+// the test after within.
+func (l *load) waitDecided(n int64, within time.Duration, what string) {
+	l.t.Helper()
+	want := l.decided.Load() + n
+	deadline := time.Now().Add(within)
+	for l.decided.Load() < want {
+		if time.Now().After(deadline) {
+			l.mu.Lock()
+			var last []string
+			for _, a := range l.attempts[max(0, len(l.attempts)-5):] {
+				last = append(last, fmt.Sprintf("%d %s", a.status, a.err))
+			}
+			l.mu.Unlock()
+			l.t.Fatalf("%s: %d transfers answered 201 in %s, want %d; the last answers:\n%s",
+				what, l.decided.Load()-want+n, within, n, strings.Join(last, "\n"))
+		}
+		_ = clock.Sleep(context.Background(), clock.Real(), 10*time.Millisecond)
+	}
+}
+
+// during returns the attempts that started in [from, to).
+func (l *load) during(from, to time.Time) []attempt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []attempt
+	for _, a := range l.attempts {
+		if !a.start.Before(from) && a.start.Before(to) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// failed returns the attempts not answered 201.
+func failed(as []attempt) []attempt {
+	var out []attempt
+	for _, a := range as {
+		if a.status != http.StatusCreated {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// statusCounts counts attempts by status (0: no answer).
+func statusCounts(as []attempt) map[int]int {
+	m := map[int]int{}
+	for _, a := range as {
+		m[a.status]++
+	}
+	return m
+}
+
+// percentile returns the p-th percentile (0 < p ≤ 100) of the attempts'
+// durations, nearest rank.
+func percentile(as []attempt, p float64) time.Duration {
+	if len(as) == 0 {
+		return 0
+	}
+	d := make([]time.Duration, len(as))
+	for i, a := range as {
+		d[i] = a.took
+	}
+	slices.Sort(d)
+	i := int(float64(len(d))*p/100+0.999999) - 1
+	return d[max(0, min(i, len(d)-1))]
+}
+
+// settle sends each key left without a decided answer (a 503 or none) again
+// until it gets one, as a client would: the same key is safe to repeat.
+func (l *load) settle() {
+	l.t.Helper()
+	l.mu.Lock()
+	open := map[string]client.Transfer{}
+	for key, o := range l.outcomes {
+		if o.status == 0 || o.status == http.StatusServiceUnavailable {
+			open[key] = o.body
+		}
+	}
+	l.mu.Unlock()
+	for key, body := range open {
+		var c *client.Client
+		for _, a := range l.accounts {
+			if a.id == body.FromAccountID {
+				c = a.c.Load()
+			}
+		}
+		for i := 0; ; i++ {
+			status, txID, _ := l.send(c, key, body)
+			l.mu.Lock()
+			l.outcomes[key] = outcome{body, status, txID}
+			l.mu.Unlock()
+			if status != 0 && status != http.StatusServiceUnavailable {
+				break
+			}
+			if i == 100 {
+				l.t.Fatalf("key %s: no decided answer after %d attempts", key, i)
+			}
+			_ = clock.Sleep(context.Background(), clock.Real(), 50*time.Millisecond)
+		}
+	}
+}
+
+// check compares the database with the answers: every key answered 201
+// has its one transaction, with the id the answer gave and two postings;
+// no other transfer exists; and each account's balance is its funds moved
+// by exactly the transfers answered 201. A retry that posted twice, a
+// transfer acknowledged and lost, or one refused and posted all fail it.
+func (l *load) check(ctx context.Context, db *store.DB) {
+	l.t.Helper()
+	l.settle()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	want := map[string]int64{}
+	for _, a := range l.accounts {
+		want[a.id] = l.funds
+	}
+	created := 0
+	for key, o := range l.outcomes {
+		switch o.status {
+		case http.StatusCreated:
+			created++
+			want[o.body.FromAccountID] -= o.body.Amount
+			want[o.body.ToAccountID] += o.body.Amount
+			var keys, postings int
+			err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM idempotency_keys WHERE key = $1),
+				(SELECT COUNT(*) FROM postings WHERE transaction_id = $2)`, key, o.txID).Scan(&keys, &postings)
+			if err != nil || keys != 1 || postings != 2 {
+				l.t.Errorf("key %s answered 201 with transaction %s: the key stored %d times, the transaction has %d postings (%v)",
+					key, o.txID, keys, postings, err)
+			}
+		}
+	}
+	var transfers int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM transactions WHERE type = 'transfer'`).Scan(&transfers); err != nil {
+		l.t.Fatal(err)
+	}
+	if transfers != created {
+		l.t.Errorf("%d transfers in the ledger, %d answered 201: a retry posted twice or a refused transfer posted", transfers, created)
+	}
+	for id, w := range want {
+		var got int64
+		if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM postings WHERE account_id = $1`, id).Scan(&got); err != nil {
+			l.t.Fatal(err)
+		}
+		if got != w {
+			l.t.Errorf("account %s holds %d, want %d from its funds and the transfers answered 201", id, got, w)
+		}
+	}
+}
