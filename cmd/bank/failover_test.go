@@ -280,11 +280,6 @@ func TestFailover(t *testing.T) {
 
 	// The checks read the promoted standby alone, and bank ledger verify
 	// the multi-host URL the service used.
-	db, err := store.Open(context.Background(), c.url(1, "bank"), store.Options{AppName: "bank-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l.check(context.Background(), db)
+	l.check(context.Background(), openTestDB(t, c.url(1, "bank")))
 	b.verify()
 }

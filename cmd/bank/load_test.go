@@ -256,6 +256,17 @@ func (l *load) settle() {
 	}
 }
 
+// openTestDB opens the database at url until the test ends.
+func openTestDB(t *testing.T, url string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), url, store.Options{AppName: "bank-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // check compares the database with the answers: every key answered 201
 // has its one transaction, with the id the answer gave and two postings;
 // no other transfer exists; and each account's balance is its funds moved

@@ -121,12 +121,14 @@ func TestMaintain(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		for _, op := range []string{"analyze", "vacuum", "reindex"} {
-			var done []string
-			if err := ops.Maintain(ctx, db, op, ops.MaintenanceTables, func(table string, _ time.Duration) { done = append(done, table) }); err != nil {
-				t.Fatalf("%s: %v", op, err)
-			}
-			if !slices.Equal(done, ops.MaintenanceTables) {
-				t.Errorf("%s went through %v, want %v", op, done, ops.MaintenanceTables)
+			for _, concurrently := range []bool{true, false} {
+				var done []string
+				if err := ops.Maintain(ctx, db, op, ops.MaintenanceTables, concurrently, func(table string, _ time.Duration) { done = append(done, table) }); err != nil {
+					t.Fatalf("%s (concurrently %t): %v", op, concurrently, err)
+				}
+				if !slices.Equal(done, ops.MaintenanceTables) {
+					t.Errorf("%s went through %v, want %v", op, done, ops.MaintenanceTables)
+				}
 			}
 		}
 		if db.Dialect == store.Postgres {
@@ -140,7 +142,7 @@ func TestMaintain(t *testing.T) {
 			{"analyze", "transactions; DROP TABLE users", "is not a table name"},
 			{"analyze", "no_such_table", "no_such_table"},
 		} {
-			err := ops.Maintain(ctx, db, bad.op, []string{bad.table}, nil)
+			err := ops.Maintain(ctx, db, bad.op, []string{bad.table}, true, nil)
 			if err == nil || !strings.Contains(err.Error(), bad.want) {
 				t.Errorf("Maintain(%s, %s) = %v, want an error saying %q", bad.op, bad.table, err, bad.want)
 			}
