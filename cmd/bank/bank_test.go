@@ -128,6 +128,14 @@ func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank 
 	b.url = waitListening(t, done, &out)
 	b.anon = client.New(b.url, &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}})
 	waitReady(t, b.url, done, &out)
+	b.makeStaff()
+	return b
+}
+
+// makeStaff creates an operator and an admin with "bank users create" on
+// the bank's database and logs them in.
+func (b *testBank) makeStaff() {
+	b.t.Helper()
 	b.staff = map[string]*client.Client{}
 	for _, role := range []string{"operator", "admin"} {
 		email := role + "@bank.test"
@@ -139,11 +147,10 @@ func startBankWith(t *testing.T, dbURL string, env map[string]string) *testBank 
 		err := run(context.Background(), []string{"bank", "users", "create", "--role", role, "--email", email},
 			func(k string) string { return env[k] }, strings.NewReader(""), &cout, &cout)
 		if err != nil {
-			t.Fatalf("users create %s: %v\n%s", role, err, cout.String())
+			b.t.Fatalf("users create %s: %v\n%s", role, err, cout.String())
 		}
 		b.staff[role] = b.login(email, env["BANK_USER_PASSWORD"])
 	}
-	return b
 }
 
 func waitReady(t *testing.T, url string, done chan error, out fmt.Stringer) {

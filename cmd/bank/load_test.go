@@ -24,9 +24,10 @@ import (
 // decided answer. The amounts are small against the funds: every transfer
 // is allowed, so that any answer but 201 is the fault's doing.
 type load struct {
-	t        *testing.T
-	accounts []loadAccount
-	funds    int64
+	t         *testing.T
+	accounts  []loadAccount
+	customers []loadCustomer
+	funds     int64
 	// retry, when set, sends a request again with the same key after a 503
 	// or a network error, until it gets another answer: a client doing what
 	// the 503's message says. Without it every such answer is final.
@@ -44,6 +45,12 @@ type load struct {
 type loadAccount struct {
 	c  *atomic.Pointer[client.Client] // swapped when its token is renewed
 	id string
+}
+
+// loadCustomer is a customer of the load, with what logs it in again.
+type loadCustomer struct {
+	email string
+	c     *atomic.Pointer[client.Client]
 }
 
 // attempt is one request of the load.
@@ -69,14 +76,33 @@ func newLoad(t *testing.T, b *testBank, customers, perCustomer int, funds int64)
 	t.Helper()
 	l := &load{t: t, funds: funds, outcomes: map[string]outcome{}, stop: make(chan struct{})}
 	for i := range customers {
-		c, _ := b.customer(fmt.Sprintf("load%d", i))
+		name := fmt.Sprintf("load%d", i)
+		email := b.customerEmail(name)
+		c := b.login(email, "password of "+name)
 		p := new(atomic.Pointer[client.Client])
 		p.Store(c)
+		l.customers = append(l.customers, loadCustomer{email, p})
 		for range perCustomer {
 			l.accounts = append(l.accounts, loadAccount{p, b.account(c, "EUR", funds).ID})
 		}
 	}
 	return l
+}
+
+// renewTokens logs every customer in again through anon, so that the
+// workers go on with tokens of the key that signs now, and returns the last
+// token.
+func (l *load) renewTokens(ctx context.Context, anon *client.Client) (string, error) {
+	var last string
+	for i, c := range l.customers {
+		tok, err := anon.Login(ctx, c.email, fmt.Sprintf("password of load%d", i))
+		if err != nil {
+			return "", fmt.Errorf("login %s: %w", c.email, err)
+		}
+		c.c.Store(c.c.Load().WithToken(tok.AccessToken))
+		last = tok.AccessToken
+	}
+	return last, nil
 }
 
 // start runs workers until stopAndWait.
