@@ -243,7 +243,19 @@ func Maintain(ctx context.Context, db *store.DB, op string, tables []string, con
 		}
 		start := time.Now()
 		for _, s := range strings.Split(fmt.Sprintf(stmt, t), "; ") {
-			if _, err := db.ExecContext(ctx, s); err != nil {
+			exec := func() error { _, err := db.ExecContext(ctx, s); return err }
+			var err error
+			if strings.Contains(s, "CONCURRENTLY") {
+				err = exec() // a failed one leaves its new index behind: not run again
+			} else {
+				// A plain REINDEX holds the table's SHARE lock while it
+				// waits for each index, and a transaction that read the
+				// table (holding its indexes) and then writes it waits
+				// for the table: PostgreSQL fails one of the two. It is
+				// run again, as the ledger runs its transactions again.
+				err = store.Retry(ctx, store.Retryable, exec)
+			}
+			if err != nil {
 				if strings.Contains(s, "CONCURRENTLY") {
 					// The index being built is left behind, invalid,
 					// named …_ccnew; PostgreSQL never drops it itself.

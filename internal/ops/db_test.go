@@ -200,3 +200,43 @@ func TestRunbookSlowQueries(t *testing.T) {
 		t.Errorf("SlowQueries with the extension = %d rows, %v; want rows", len(qs), err)
 	}
 }
+
+// TestReindexRetriesADeadlock: a plain REINDEX TABLE holds the table's
+// SHARE lock while it waits for each index, and a transaction that read the
+// table (and so holds its indexes) and then writes it waits for the table:
+// PostgreSQL breaks the cycle by failing one of them, here the REINDEX,
+// which waited first. Maintain runs it again, as the ledger does with a
+// transaction that lost a deadlock, instead of giving up half done.
+func TestReindexRetriesADeadlock(t *testing.T) {
+	t.Parallel()
+	url := storetest.MigratedURL(t, store.Postgres)
+	ctx := context.Background()
+	db := openAs(t, url, "bank-cli")
+	app := openAs(t, url, "bank")
+	tx, err := app.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = 'none'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ops.Maintain(ctx, db, "reindex", []string{"accounts"}, false, nil) }()
+	poll.Until(t, 30*time.Second, "REINDEX waiting for a lock", func() bool {
+		var waiting int
+		err := app.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'REINDEX%'`).Scan(&waiting)
+		return err == nil && waiting == 1
+	})
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET name = name WHERE id = 'none'`); err != nil {
+		t.Fatalf("the transaction lost the deadlock: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("reindex after a deadlock: %v, want it run again and done", err)
+	}
+}
