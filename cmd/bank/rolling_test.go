@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,76 +19,7 @@ import (
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
 
-// bankProcess is "bank serve …" run as a process of its own, as in a
-// cluster: it can be sent SIGTERM and started again on its address.
-type bankProcess struct {
-	t      *testing.T
-	args   []string
-	env    []string
-	cmd    *exec.Cmd
-	out    *serveLog
-	exited chan error
-	url    string
-}
-
-// startProcess runs the bank binary with args and env (over the tests'
-// environment) on addr ("127.0.0.1:0" for any port) until the test ends,
-// and returns once it is ready.
-func startProcess(t *testing.T, addr string, env map[string]string, args ...string) *bankProcess {
-	t.Helper()
-	p := &bankProcess{t: t, args: args, env: os.Environ()}
-	for k, v := range env {
-		p.env = append(p.env, k+"="+v)
-	}
-	p.start(addr)
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	return p
-}
-
-func (p *bankProcess) start(addr string) {
-	p.t.Helper()
-	p.cmd = exec.Command(bankBinary(p.t), p.args...)
-	p.cmd.Env = append(p.env, "BANK_HTTP_ADDR="+addr)
-	p.out = &serveLog{}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.exited = make(chan error, 1)
-	go func() { p.exited <- p.cmd.Wait() }()
-	p.url = waitListening(p.t, p.exited, p.out)
-	waitReady(p.t, p.url, p.exited, p.out)
-}
-
-// terminate sends SIGTERM and waits for the process to exit, which it must
-// do with status 0 and no error logged.
-func (p *bankProcess) terminate() {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		p.t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil || strings.Contains(p.out.String(), `"level":"ERROR"`) {
-			p.t.Errorf("%v after SIGTERM: exit %v\n%s", p.args, err, p.out.String())
-		}
-	case <-time.After(time.Minute):
-		p.t.Fatalf("%v still running a minute after SIGTERM", p.args)
-	}
-}
-
-// restart starts the process again on the address it had.
-func (p *bankProcess) restart() {
-	p.t.Helper()
-	p.start(strings.TrimPrefix(p.url, "http://"))
-}
-
-// haproxy runs HAProxy with config until the test ends.
+// startHAProxy runs HAProxy with config until the test ends.
 func startHAProxy(t *testing.T, config string) {
 	t.Helper()
 	needTools(t, "haproxy")
@@ -145,6 +75,15 @@ func lbStatus(stats, backend string) map[string]string {
 // every replica, the restarted ones among them.
 func TestRollingRestart(t *testing.T) {
 	t.Parallel()
+	script, err := os.ReadFile("../../bench/replicas.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(haproxyReadiness), "\n") {
+		if !strings.Contains(string(script), strings.TrimSpace(line)) {
+			t.Errorf("bench/replicas.sh does not check readiness as this test does: no %q", strings.TrimSpace(line))
+		}
+	}
 	needTools(t, "haproxy")
 	dbURL := storetest.MigratedURL(t, store.Postgres)
 	dir := t.TempDir()
