@@ -75,7 +75,7 @@ balance() { # balance COUNT: starts an HAProxy over the first COUNT replicas; se
   {
     printf 'global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n'
     printf 'frontend api\n  bind 127.0.0.1:%s\n  default_backend transaction\nbackend transaction\n  balance roundrobin\n' "$p"
-    printf '  option httpchk GET /actuator/health/readiness\n  http-check expect status 200\n  default-server inter 100ms fall 1 rise 2\n'
+    printf '  option httpchk GET /actuator/health/readiness\n  http-check expect status 200\n  timeout check 2s\n  default-server inter 100ms fall 1 rise 2\n'
     for u in "${urls[@]:0:$1}"; do printf '  server s%s %s check\n' "${u##*:}" "${u#http://}"; done
   } >"$cfg"
   haproxy -q -f "$cfg" >/dev/null 2>&1 &

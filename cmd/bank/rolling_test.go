@@ -105,8 +105,8 @@ func TestRollingRestart(t *testing.T) {
 		"BANK_LOG_LEVEL":                "info",
 		"BANK_RATE_LIMIT":               "0",
 		// HAProxy checks readiness every 100ms and takes a replica out
-		// after one failure: a second is ample.
-		"BANK_SHUTDOWN_DELAY": "1s",
+		// after one failure: two seconds leave room for a busy machine.
+		"BANK_SHUTDOWN_DELAY": "2s",
 	}
 	auth := startProcess(t, "127.0.0.1:0", env, "serve", "auth")
 	account := startProcess(t, "127.0.0.1:0", env, "serve", "account")
@@ -243,8 +243,11 @@ backend transaction
 
 // haproxyReadiness is how HAProxy checks a replica, here and in
 // bench/replicas.sh: GET /actuator/health/readiness every 100ms, out of
-// rotation after one failure, back after two successes.
+// rotation after one failure, back after two successes. A check may take
+// up to 2s (without timeout check, inter would bound it): a busy replica
+// is not a stopping one.
 const haproxyReadiness = `  option httpchk GET /actuator/health/readiness
   http-check expect status 200
+  timeout check 2s
   default-server inter 100ms fall 1 rise 2
 `
