@@ -294,49 +294,69 @@ func openTestDB(t *testing.T, url string) *store.DB {
 }
 
 // check compares the database with the answers: every key answered 201
-// has its one transaction, with the id the answer gave and two postings;
-// no other transfer exists; and each account's balance is its funds moved
-// by exactly the transfers answered 201. A retry that posted twice, a
-// transfer acknowledged and lost, or one refused and posted all fail it.
+// is stored once, and its transaction is there with two postings; every
+// transfer in the ledger is one of those; and each account's balance is its
+// funds moved by exactly the transfers answered 201. A retry that posted
+// twice, a transfer acknowledged and lost, or one refused and posted all
+// fail it.
 func (l *load) check(ctx context.Context, db *store.DB) {
 	l.t.Helper()
 	l.settle()
+	keys := l.counts(ctx, db, `SELECT key, COUNT(*) FROM idempotency_keys GROUP BY key`)
+	transfers := l.counts(ctx, db, `SELECT t.id, COUNT(p.account_id) FROM transactions t
+		LEFT JOIN postings p ON p.transaction_id = t.id WHERE t.type = 'transfer' GROUP BY t.id`)
+	balances := l.counts(ctx, db, `SELECT account_id, SUM(amount) FROM postings GROUP BY account_id`)
+
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	want := map[string]int64{}
 	for _, a := range l.accounts {
 		want[a.id] = l.funds
 	}
-	created := 0
+	acknowledged := map[string]bool{}
 	for key, o := range l.outcomes {
-		switch o.status {
-		case http.StatusCreated:
-			created++
-			want[o.body.FromAccountID] -= o.body.Amount
-			want[o.body.ToAccountID] += o.body.Amount
-			var keys, postings int
-			err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM idempotency_keys WHERE key = $1),
-				(SELECT COUNT(*) FROM postings WHERE transaction_id = $2)`, key, o.txID).Scan(&keys, &postings)
-			if err != nil || keys != 1 || postings != 2 {
-				l.t.Errorf("key %s answered 201 with transaction %s: the key stored %d times, the transaction has %d postings (%v)",
-					key, o.txID, keys, postings, err)
-			}
+		if o.status != http.StatusCreated {
+			continue
+		}
+		acknowledged[o.txID] = true
+		want[o.body.FromAccountID] -= o.body.Amount
+		want[o.body.ToAccountID] += o.body.Amount
+		if keys[key] != 1 || transfers[o.txID] != 2 {
+			l.t.Errorf("key %s answered 201 with transaction %s: the key is stored %d times, the transaction has %d postings",
+				key, o.txID, keys[key], transfers[o.txID])
 		}
 	}
-	var transfers int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM transactions WHERE type = 'transfer'`).Scan(&transfers); err != nil {
-		l.t.Fatal(err)
-	}
-	if transfers != created {
-		l.t.Errorf("%d transfers in the ledger, %d answered 201: a retry posted twice or a refused transfer posted", transfers, created)
+	for id := range transfers {
+		if !acknowledged[id] {
+			l.t.Errorf("transfer %s is in the ledger but no key was answered 201 with it: a retry posted twice, or a refused transfer posted", id)
+		}
 	}
 	for id, w := range want {
-		var got int64
-		if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM postings WHERE account_id = $1`, id).Scan(&got); err != nil {
-			l.t.Fatal(err)
-		}
-		if got != w {
-			l.t.Errorf("account %s holds %d, want %d from its funds and the transfers answered 201", id, got, w)
+		if balances[id] != w {
+			l.t.Errorf("account %s holds %d, want %d from its funds and the transfers answered 201", id, balances[id], w)
 		}
 	}
+}
+
+// counts runs query, whose rows are a name and a number, and returns them.
+func (l *load) counts(ctx context.Context, db *store.DB, query string) map[string]int64 {
+	l.t.Helper()
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			l.t.Fatal(err)
+		}
+		out[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		l.t.Fatal(err)
+	}
+	return out
 }
