@@ -28,6 +28,7 @@ type load struct {
 	accounts  []loadAccount
 	customers []loadCustomer
 	funds     int64
+	log       *serveLog // the server's, shown when the load stalls; nil for none
 	// retry, when set, sends a request again with the same key after a 503
 	// or a network error, until it gets another answer: a client doing what
 	// the 503's message says. Without it every such answer is final.
@@ -74,7 +75,7 @@ type outcome struct {
 // opens accounts and deposits).
 func newLoad(t *testing.T, b *testBank, customers, perCustomer int, funds int64) *load {
 	t.Helper()
-	l := &load{t: t, funds: funds, outcomes: map[string]outcome{}, stop: make(chan struct{})}
+	l := &load{t: t, funds: funds, log: b.log, outcomes: map[string]outcome{}, stop: make(chan struct{})}
 	for i := range customers {
 		name := fmt.Sprintf("load%d", i)
 		email := b.customerEmail(name)
@@ -192,8 +193,12 @@ func (l *load) waitDecided(n int64, within time.Duration, what string) {
 				last = append(last, fmt.Sprintf("%d %s", a.status, a.err))
 			}
 			l.mu.Unlock()
-			l.t.Fatalf("%s: %d transfers answered 201 in %s, want %d; the last answers:\n%s",
-				what, l.decided.Load()-want+n, within, n, strings.Join(last, "\n"))
+			var log string
+			if l.log != nil {
+				log = "\nthe server's warnings and errors:\n" + l.log.String()
+			}
+			l.t.Fatalf("%s: %d transfers answered 201 in %s, want %d; the last answers:\n%s%s",
+				what, l.decided.Load()-want+n, within, n, strings.Join(last, "\n"), log)
 		}
 		_ = clock.Sleep(context.Background(), clock.Real(), 10*time.Millisecond)
 	}
