@@ -218,6 +218,9 @@ func (c *pgCluster) multiHostURL(db string) string {
 // standby is promoted.
 func TestFailover(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("load-shaped")
+	}
 	c := startCluster(t)
 	dbURL := c.multiHostURL("bank")
 	if out, err := runArgs(t, map[string]string{"BANK_DATABASE_URL": dbURL}, "migrate"); err != nil {
@@ -227,7 +230,7 @@ func TestFailover(t *testing.T) {
 	l := newLoad(t, b, 4, 6, 1_000_000)
 	l.retry = true
 	l.start(32)
-	l.waitDecided(int64(scale(200, 3000)), 2*time.Minute, "before the failover")
+	l.waitDecided(int64(scale(100, 3000)), 2*time.Minute, "before the failover")
 
 	killed := time.Now()
 	c.run("pg_ctl", "-D", filepath.Join(c.dir, "primary"), "stop", "-m", "immediate")
@@ -244,7 +247,7 @@ func TestFailover(t *testing.T) {
 	if got := readiness(t, b.url); got != http.StatusOK && got != http.StatusServiceUnavailable {
 		t.Errorf("readiness right after the promotion: %d, want 200 or 503", got)
 	}
-	l.waitDecided(int64(scale(200, 3000)), 2*time.Minute, "after the promotion")
+	l.waitDecided(int64(scale(100, 3000)), 2*time.Minute, "after the promotion")
 	l.stopAndWait()
 
 	during := l.during(killed, time.Now())

@@ -75,6 +75,9 @@ func lbStatus(stats, backend string) map[string]string {
 // every replica, the restarted ones among them.
 func TestRollingRestart(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("load-shaped")
+	}
 	script, err := os.ReadFile("../../bench/replicas.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +185,7 @@ backend transaction
 			}
 		}
 	}()
-	l.waitDecided(int64(scale(200, 2000)), time.Minute, "before the restarts")
+	l.waitDecided(int64(scale(100, 2000)), time.Minute, "before the restarts")
 
 	var rotated chan error
 	for i, r := range replicas {
@@ -205,7 +208,7 @@ backend transaction
 		}
 		r.restart()
 		poll.Until(t, 30*time.Second, fmt.Sprintf("HAProxy seeing replica %d UP again", i), allUp)
-		l.waitDecided(int64(scale(100, 1000)), time.Minute, fmt.Sprintf("after restarting replica %d", i))
+		l.waitDecided(int64(scale(50, 1000)), time.Minute, fmt.Sprintf("after restarting replica %d", i))
 	}
 	if err := <-rotated; err != nil {
 		t.Fatalf("jwt rotate: %v", err)
@@ -223,7 +226,7 @@ backend transaction
 		tok, err := l.renewTokens(context.Background(), b.anon)
 		return err == nil && kidOf(tok) == kid
 	})
-	l.waitDecided(int64(scale(200, 2000)), time.Minute, "with tokens of the new key")
+	l.waitDecided(int64(scale(100, 2000)), time.Minute, "with tokens of the new key")
 	close(renewals)
 	if err := <-renewed; err != nil {
 		t.Errorf("logging in again through HAProxy: %v", err)
