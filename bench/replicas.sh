@@ -8,8 +8,10 @@
 # one replica and then against all N. With HAProxy installed (Debian's
 # haproxy) both runs go through the same HAProxy, round robin, as in a
 # cluster; without it `bank bench` spreads its clients over the replicas
-# itself (LB=bench forces that). It prints one JSON summary per run and the
-# ratio of the two rates.
+# itself (LB=bench forces that). HAProxy sends to a replica only while its
+# readiness (/actuator/health/readiness) answers 200, checked every 100ms,
+# as TestRollingRestart's HAProxy does. It prints one JSON summary per run
+# and the ratio of the two rates.
 #
 #   bench/replicas.sh [N] [bench args…]
 #
@@ -73,7 +75,8 @@ balance() { # balance COUNT: starts an HAProxy over the first COUNT replicas; se
   {
     printf 'global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n'
     printf 'frontend api\n  bind 127.0.0.1:%s\n  default_backend transaction\nbackend transaction\n  balance roundrobin\n' "$p"
-    for u in "${urls[@]:0:$1}"; do printf '  server s%s %s\n' "${u##*:}" "${u#http://}"; done
+    printf '  option httpchk GET /actuator/health/readiness\n  http-check expect status 200\n  timeout check 2s\n  default-server inter 100ms fall 1 rise 2\n'
+    for u in "${urls[@]:0:$1}"; do printf '  server s%s %s check\n' "${u##*:}" "${u#http://}"; done
   } >"$cfg"
   haproxy -q -f "$cfg" >/dev/null 2>&1 &
   haproxy_pid=$!

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type testBank struct {
 	env   map[string]string
 	anon  *client.Client
 	staff map[string]*client.Client // "operator", "admin"
+	log   *serveLog                 // its warnings and errors
 }
 
 func (b *testBank) getenv(k string) string { return b.env[k] }
@@ -110,6 +112,7 @@ func startBankWith(t testing.TB, dbURL string, env map[string]string) *testBank 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out serveLog
+	b.log = &out
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"bank", "serve", "all"}, b.getenv, nil, &out, &out) }()
 	t.Cleanup(func() {
@@ -126,6 +129,14 @@ func startBankWith(t testing.TB, dbURL string, env map[string]string) *testBank 
 	b.url = waitListening(t, done, &out)
 	b.anon = client.New(b.url, checkedHTTP(t, 60*time.Second, nil))
 	waitReady(t, b.url, done, &out)
+	b.makeStaff()
+	return b
+}
+
+// makeStaff creates an operator and an admin with "bank users create" on
+// the bank's database and logs them in.
+func (b *testBank) makeStaff() {
+	b.t.Helper()
 	b.staff = map[string]*client.Client{}
 	for _, role := range []string{"operator", "admin"} {
 		email := role + "@bank.test"
@@ -137,11 +148,86 @@ func startBankWith(t testing.TB, dbURL string, env map[string]string) *testBank 
 		err := run(context.Background(), []string{"bank", "users", "create", "--role", role, "--email", email},
 			func(k string) string { return env[k] }, strings.NewReader(""), &cout, &cout)
 		if err != nil {
-			t.Fatalf("users create %s: %v\n%s", role, err, cout.String())
+			b.t.Fatalf("users create %s: %v\n%s", role, err, cout.String())
 		}
 		b.staff[role] = b.login(email, env["BANK_USER_PASSWORD"])
 	}
-	return b
+}
+
+// bankProcess is "bank serve …" run as a process of its own, as in a
+// cluster: it can be sent SIGTERM and started again on its address.
+type bankProcess struct {
+	t      *testing.T
+	args   []string
+	env    []string
+	cmd    *exec.Cmd
+	out    *serveLog
+	exited chan error    // its exit status, once
+	gone   chan struct{} // closed once it has exited
+	url    string
+}
+
+// startProcess runs the bank binary with args and env (over the tests'
+// environment) on addr ("127.0.0.1:0" for any port) until the test ends,
+// and returns once it is ready.
+func startProcess(t *testing.T, addr string, env map[string]string, args ...string) *bankProcess {
+	t.Helper()
+	p := &bankProcess{t: t, args: args, env: os.Environ()}
+	for k, v := range env {
+		p.env = append(p.env, k+"="+v)
+	}
+	p.start(addr)
+	t.Cleanup(func() {
+		select {
+		case <-p.gone:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.gone
+		}
+	})
+	return p
+}
+
+func (p *bankProcess) start(addr string) {
+	p.t.Helper()
+	p.cmd = exec.Command(bankBinary(p.t), p.args...)
+	p.cmd.Env = append(p.env, "BANK_HTTP_ADDR="+addr)
+	p.out = &serveLog{}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	cmd, exited, gone := p.cmd, make(chan error, 1), make(chan struct{})
+	p.exited, p.gone = exited, gone
+	go func() {
+		exited <- cmd.Wait()
+		close(gone)
+	}()
+	p.url = waitListening(p.t, p.exited, p.out)
+	waitReady(p.t, p.url, p.exited, p.out)
+}
+
+// terminate sends SIGTERM and waits for the process to exit, which it must
+// do with status 0 and no error logged.
+func (p *bankProcess) terminate() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil || strings.Contains(p.out.String(), `"level":"ERROR"`) {
+			p.t.Errorf("%v after SIGTERM: exit %v\n%s", p.args, err, p.out.String())
+		}
+	case <-time.After(time.Minute):
+		p.t.Fatalf("%v still running a minute after SIGTERM", p.args)
+	}
+}
+
+// restart starts the process again on the address it had.
+func (p *bankProcess) restart() {
+	p.t.Helper()
+	p.start(strings.TrimPrefix(p.url, "http://"))
 }
 
 func waitReady(t testing.TB, url string, done chan error, out fmt.Stringer) {

@@ -232,6 +232,7 @@ func dbCmd(ctx context.Context, sub string, args []string, getenv func(string) s
 	yes := new(bool)
 	var tables multiFlag
 	op := ""
+	concurrently := new(bool)
 	switch sub {
 	case "slow-queries":
 		fs.IntVar(limit, "limit", 10, "how many statements to show")
@@ -249,6 +250,10 @@ func dbCmd(ctx context.Context, sub string, args []string, getenv func(string) s
 		op, args = args[0], args[1:]
 		if op != "analyze" && op != "vacuum" && op != "reindex" {
 			return usagef("db maintenance needs analyze, vacuum or reindex, not %q", op)
+		}
+		if op == "reindex" {
+			fs.BoolVar(concurrently, "concurrently", true,
+				"PostgreSQL: REINDEX TABLE CONCURRENTLY, which lets writes go on; false runs REINDEX TABLE, which blocks them (SQLite has only the latter)")
 		}
 	}
 	if err := cfg.load(fs, args, getenv, databaseOnly...); err != nil {
@@ -334,7 +339,7 @@ func dbCmd(ctx context.Context, sub string, args []string, getenv func(string) s
 			MS    float64 `json:"ms"`
 		}
 		var ds []done
-		err := ops.Maintain(ctx, db, op, tables, func(t string, took time.Duration) {
+		err := ops.Maintain(ctx, db, op, tables, *concurrently, func(t string, took time.Duration) {
 			ds = append(ds, done{t, float64(took.Microseconds()) / 1000})
 			if *output == "table" {
 				fmt.Fprintf(stdout, "%s %s\t%.0f ms\n", op, t, float64(took.Microseconds())/1000)

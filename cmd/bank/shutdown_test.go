@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -24,20 +22,9 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := bankBinary(t)
-	cmd := exec.Command(bin, "serve", "all", "--shutdown-delay", "2s")
-	cmd.Env = append(os.Environ(), "BANK_HTTP_ADDR=127.0.0.1:0", "BANK_DATABASE_URL=sqlite://"+filepath.Join(dir, "bank.db"),
-		"BANK_DATA_DIR="+dir, "BANK_LOG_LEVEL=info")
-	var out serveLog
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	url := waitListening(t, make(chan error), &out)
-	waitReady(t, url, make(chan error), &out)
+	p := startProcess(t, "127.0.0.1:0", map[string]string{"BANK_DATABASE_URL": "sqlite://" + filepath.Join(dir, "bank.db"),
+		"BANK_DATA_DIR": dir, "BANK_LOG_LEVEL": "info"}, "serve", "all", "--shutdown-delay", "2s")
+	url, exited, out := p.url, p.exited, p.out
 
 	// A slow request: its body arrives in two halves, SIGTERM in between.
 	body := `{"email":"slow@example.test","password":"a slow password","name":"Slow"}`
@@ -60,7 +47,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := pw.Write([]byte(body[:20])); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, 30*time.Second, "readiness DOWN after SIGTERM", func() bool {

@@ -208,9 +208,13 @@ func ReplicationLag(ctx context.Context, db *store.DB) ([]Replica, error) {
 var MaintenanceTables = []string{"accounts", "transactions", "postings", "holds", "idempotency_keys", "outbox"}
 
 // Maintain runs op ("analyze", "vacuum" or "reindex") on each table, calling
-// done after each. VACUUM runs with ANALYZE; REINDEX blocks writes to the
-// table while it runs.
-func Maintain(ctx context.Context, db *store.DB, op string, tables []string, done func(table string, took time.Duration)) error {
+// done after each. VACUUM runs with ANALYZE. On PostgreSQL a reindex with
+// concurrently is REINDEX TABLE CONCURRENTLY: it builds each index anew
+// beside the old one and swaps them, so writes go on (it takes longer and
+// twice the index's space while it runs); without it REINDEX TABLE blocks
+// writes to the table while it runs. SQLite has only the latter: its
+// REINDEX holds the database's write lock, which writers wait for.
+func Maintain(ctx context.Context, db *store.DB, op string, tables []string, concurrently bool, done func(table string, took time.Duration)) error {
 	var stmt string
 	switch op {
 	case "analyze":
@@ -222,9 +226,13 @@ func Maintain(ctx context.Context, db *store.DB, op string, tables []string, don
 			stmt = "VACUUM; ANALYZE %s"
 		}
 	case "reindex":
-		stmt = "REINDEX TABLE %s"
-		if db.Dialect == store.SQLite {
+		switch {
+		case db.Dialect == store.SQLite:
 			stmt = "REINDEX %s"
+		case concurrently:
+			stmt = "REINDEX TABLE CONCURRENTLY %s"
+		default:
+			stmt = "REINDEX TABLE %s"
 		}
 	default:
 		return fmt.Errorf("maintenance must be analyze, vacuum or reindex, not %q", op)
@@ -235,7 +243,24 @@ func Maintain(ctx context.Context, db *store.DB, op string, tables []string, don
 		}
 		start := time.Now()
 		for _, s := range strings.Split(fmt.Sprintf(stmt, t), "; ") {
-			if _, err := db.ExecContext(ctx, s); err != nil {
+			exec := func() error { _, err := db.ExecContext(ctx, s); return err }
+			var err error
+			if strings.Contains(s, "CONCURRENTLY") {
+				err = exec() // a failed one leaves its new index behind: not run again
+			} else {
+				// A plain REINDEX holds the table's SHARE lock while it
+				// waits for each index, and a transaction that read the
+				// table (holding its indexes) and then writes it waits
+				// for the table: PostgreSQL fails one of the two. It is
+				// run again, as the ledger runs its transactions again.
+				err = store.Retry(ctx, store.Retryable, exec)
+			}
+			if err != nil {
+				if strings.Contains(s, "CONCURRENTLY") {
+					// The index being built is left behind, invalid,
+					// named …_ccnew; PostgreSQL never drops it itself.
+					return fmt.Errorf("%s: %w (drop any index of %s whose name ends in _ccnew before running it again)", s, err, t)
+				}
 				return fmt.Errorf("%s: %w", s, err)
 			}
 		}

@@ -121,12 +121,14 @@ func TestMaintain(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		for _, op := range []string{"analyze", "vacuum", "reindex"} {
-			var done []string
-			if err := ops.Maintain(ctx, db, op, ops.MaintenanceTables, func(table string, _ time.Duration) { done = append(done, table) }); err != nil {
-				t.Fatalf("%s: %v", op, err)
-			}
-			if !slices.Equal(done, ops.MaintenanceTables) {
-				t.Errorf("%s went through %v, want %v", op, done, ops.MaintenanceTables)
+			for _, concurrently := range []bool{true, false} {
+				var done []string
+				if err := ops.Maintain(ctx, db, op, ops.MaintenanceTables, concurrently, func(table string, _ time.Duration) { done = append(done, table) }); err != nil {
+					t.Fatalf("%s (concurrently %t): %v", op, concurrently, err)
+				}
+				if !slices.Equal(done, ops.MaintenanceTables) {
+					t.Errorf("%s went through %v, want %v", op, done, ops.MaintenanceTables)
+				}
 			}
 		}
 		if db.Dialect == store.Postgres {
@@ -140,7 +142,7 @@ func TestMaintain(t *testing.T) {
 			{"analyze", "transactions; DROP TABLE users", "is not a table name"},
 			{"analyze", "no_such_table", "no_such_table"},
 		} {
-			err := ops.Maintain(ctx, db, bad.op, []string{bad.table}, nil)
+			err := ops.Maintain(ctx, db, bad.op, []string{bad.table}, true, nil)
 			if err == nil || !strings.Contains(err.Error(), bad.want) {
 				t.Errorf("Maintain(%s, %s) = %v, want an error saying %q", bad.op, bad.table, err, bad.want)
 			}
@@ -196,5 +198,45 @@ func TestRunbookSlowQueries(t *testing.T) {
 	}
 	if qs, err := ops.SlowQueries(ctx, db, 10); err != nil || len(qs) == 0 {
 		t.Errorf("SlowQueries with the extension = %d rows, %v; want rows", len(qs), err)
+	}
+}
+
+// TestReindexRetriesADeadlock: a plain REINDEX TABLE holds the table's
+// SHARE lock while it waits for each index, and a transaction that read the
+// table (and so holds its indexes) and then writes it waits for the table:
+// PostgreSQL breaks the cycle by failing one of them, here the REINDEX,
+// which waited first. Maintain runs it again, as the ledger does with a
+// transaction that lost a deadlock, instead of giving up half done.
+func TestReindexRetriesADeadlock(t *testing.T) {
+	t.Parallel()
+	url := storetest.MigratedURL(t, store.Postgres)
+	ctx := context.Background()
+	db := openAs(t, url, "bank-cli")
+	app := openAs(t, url, "bank")
+	tx, err := app.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = 'none'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ops.Maintain(ctx, db, "reindex", []string{"accounts"}, false, nil) }()
+	poll.Until(t, 30*time.Second, "REINDEX waiting for a lock", func() bool {
+		var waiting int
+		err := app.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'REINDEX%'`).Scan(&waiting)
+		return err == nil && waiting == 1
+	})
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET name = name WHERE id = 'none'`); err != nil {
+		t.Fatalf("the transaction lost the deadlock: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("reindex after a deadlock: %v, want it run again and done", err)
 	}
 }
