@@ -257,52 +257,53 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 	)
 	err := store.Retry(ctx, store.Retryable, func() error {
 		out, found, dead, last = out[:0], 0, 0, 0
-		if t.db.Dialect == store.SQLite {
-			live, deadSeqs, end, visibility, err := t.pick(ctx, t.db, now, max)
-			if err != nil || len(live)+len(deadSeqs) == 0 {
+		var (
+			live            []picked
+			deadSeqs        []any
+			end, visibility int64
+			done            []bool
+			write           func(context.Context, *sql.Tx, []bool) error
+		)
+		// look reads the messages through q and asks fn about them.
+		look := func(q querier) error {
+			var err error
+			if live, deadSeqs, end, visibility, err = t.pick(ctx, q, now, max); err != nil {
 				return err
 			}
 			found = len(live)
-			var done []bool
-			var write func(context.Context, *sql.Tx, []bool) error
 			if fn != nil && len(live) > 0 {
-				if done, write, err = fn(ctx, messages(live)); err != nil {
-					return err
-				}
-			}
-			err = t.db.Tx(ctx, func(tx *sql.Tx) error {
-				out, dead, err = t.settle(ctx, tx, now, visibility, live, deadSeqs, done, write)
-				return err
-			})
-			if err == nil {
-				last = end
+				done, write, err = fn(ctx, messages(live))
 			}
 			return err
 		}
-		var end int64
-		err := t.db.Tx(ctx, func(tx *sql.Tx) error {
-			// As for deletes (consumerExec): a receive the database loses
-			// in a crash only makes the message visible again, and a
-			// consumption lost with its writes is done again.
-			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-				return err
+		settle := func(tx *sql.Tx) error {
+			if len(live)+len(deadSeqs) == 0 {
+				return nil
 			}
-			live, deadSeqs, e, visibility, err := t.pick(ctx, tx, now, max)
-			end = e
-			if err != nil || len(live)+len(deadSeqs) == 0 {
-				return err
-			}
-			found = len(live)
-			var done []bool
-			var write func(context.Context, *sql.Tx, []bool) error
-			if fn != nil && len(live) > 0 {
-				if done, write, err = fn(ctx, messages(live)); err != nil {
-					return err
-				}
-			}
+			var err error
 			out, dead, err = t.settle(ctx, tx, now, visibility, live, deadSeqs, done, write)
 			return err
-		})
+		}
+		var err error
+		if t.db.Dialect == store.SQLite {
+			// Read without the write lock; only settling waits for it.
+			if err = look(t.db); err == nil && len(live)+len(deadSeqs) > 0 {
+				err = t.db.Tx(ctx, settle)
+			}
+		} else {
+			err = t.db.Tx(ctx, func(tx *sql.Tx) error {
+				// As for deletes (consumerExec): a receive the database
+				// loses in a crash only makes the message visible again,
+				// and a consumption lost with its writes is done again.
+				if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+					return err
+				}
+				if err := look(tx); err != nil {
+					return err
+				}
+				return settle(tx)
+			})
+		}
 		if err == nil {
 			last = end
 		}
