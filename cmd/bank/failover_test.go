@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,8 +39,8 @@ func scale(short, long int) int {
 type pgCluster struct {
 	t        *testing.T
 	bin, dir string
-	runAs    string // the OS user the servers run as ("" for this one)
-	ports    [2]int // primary, standby
+	cred     *syscall.Credential // the servers' user; nil when the test is not root
+	ports    [2]int              // primary, standby
 }
 
 // pgServerBinaries returns the folder of the PostgreSQL server binaries
@@ -71,6 +72,41 @@ func pgServerBinaries(t *testing.T) string {
 	return ""
 }
 
+// serverDir makes a temporary folder for PostgreSQL servers, removed when
+// the test ends. As root it belongs to the postgres OS user (PostgreSQL
+// refuses to run as root), whose credential it returns for serverCommand;
+// otherwise the credential is nil.
+func serverDir(t *testing.T, prefix string) (string, *syscall.Credential) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() != 0 {
+		return dir, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatalf("the test runs as root, and PostgreSQL needs another user: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return dir, &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+// serverCommand runs one of the server binaries in bin, as cred when set.
+func serverCommand(bin string, cred *syscall.Credential, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(bin, name), args...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	return cmd
+}
+
 // freePort returns a port nobody listens on now. PostgreSQL is told its
 // port, so one is picked and handed over; another process could take it in
 // between, which startCluster would report.
@@ -90,30 +126,14 @@ func freePort(t *testing.T) int {
 func startCluster(t *testing.T) *pgCluster {
 	t.Helper()
 	c := &pgCluster{t: t, bin: pgServerBinaries(t), ports: [2]int{freePort(t), freePort(t)}}
-	dir, err := os.MkdirTemp("", "bank-failover-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.dir = dir
-	if os.Geteuid() == 0 {
-		c.runAs = "postgres"
-		u, err := user.Lookup(c.runAs)
-		if err != nil {
-			t.Fatalf("running as root, the servers need the postgres OS user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, cred := serverDir(t, "bank-failover-")
+	c.dir, c.cred = dir, cred
 	t.Cleanup(func() {
 		for _, node := range []string{"primary", "standby"} {
 			if _, err := os.Stat(filepath.Join(c.dir, node, "postmaster.pid")); err == nil {
 				_ = c.command("pg_ctl", "-D", filepath.Join(c.dir, node), "stop", "-m", "immediate").Run()
 			}
 		}
-		os.RemoveAll(c.dir)
 	})
 
 	primary, standby := filepath.Join(dir, "primary"), filepath.Join(dir, "standby")
@@ -156,13 +176,9 @@ fsync = off
 	return c
 }
 
-// command runs a server binary, as c.runAs when set.
+// command runs a server binary as the servers' user.
 func (c *pgCluster) command(name string, args ...string) *exec.Cmd {
-	path := filepath.Join(c.bin, name)
-	if c.runAs != "" {
-		return exec.Command("runuser", append([]string{"-u", c.runAs, "--", path}, args...)...)
-	}
-	return exec.Command(path, args...)
+	return serverCommand(c.bin, c.cred, name, args...)
 }
 
 func (c *pgCluster) run(name string, args ...string) {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -517,58 +516,13 @@ type privatePostgres struct {
 	cred     *syscall.Credential // nil when the test does not run as root
 }
 
-// postgresBin returns the folder of the newest PostgreSQL server binaries
-// installed, or skips the test (fails it with BANK_REQUIRE_TOOLS).
-func postgresBin(t *testing.T) string {
-	t.Helper()
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(dirs, func(a, b string) int {
-		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
-		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
-		return vb - va
-	})
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d
-		}
-	}
-	if os.Getenv("BANK_REQUIRE_TOOLS") != "" {
-		t.Fatal("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (BANK_REQUIRE_TOOLS is set)")
-	}
-	t.Skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
-	return ""
-}
-
 func startPrivatePostgres(t *testing.T) *privatePostgres {
 	t.Helper()
-	p := &privatePostgres{bin: postgresBin(t)}
-	dir, err := os.MkdirTemp("", "bank-test-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.dir = dir
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("the test runs as root, and PostgreSQL needs another user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	p := &privatePostgres{bin: pgServerBinaries(t), port: freePort(t)}
+	p.dir, p.cred = serverDir(t, "bank-test-pg-")
 	p.pgctl(t, "initdb", "-D", p.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-	p.pgctl(t, "pg_ctl", "start", "-D", p.data(), "-w", "-t", "60", "-l", filepath.Join(dir, "log"),
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", p.port, dir))
+	p.pgctl(t, "pg_ctl", "start", "-D", p.data(), "-w", "-t", "60", "-l", filepath.Join(p.dir, "log"),
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", p.port, p.dir))
 	t.Cleanup(func() { p.pgctl(t, "pg_ctl", "stop", "-D", p.data(), "-m", "immediate", "-w") })
 	return p
 }
@@ -591,11 +545,8 @@ func (p *privatePostgres) restart(t *testing.T) {
 // pgctl runs one of the server binaries as the postgres user.
 func (p *privatePostgres) pgctl(t *testing.T, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(p.bin, name), args...)
+	cmd := serverCommand(p.bin, p.cred, name, args...)
 	cmd.Dir = p.dir
-	if p.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
-	}
 	cmd.WaitDelay = 10 * time.Second // a server holding the output open does not hang the test
 	if out, err := cmd.CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
