@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/auth"
@@ -244,25 +243,21 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) er
 		}
 		return nil
 	}
-	// One round trip per loggedChunk rows.
+	// PostgreSQL: one statement of arrays, whatever the batch's size, so
+	// that its plan is made once and cached.
+	cols := make([][]string, 6)
+	for _, d := range ds {
+		for i, v := range []string{bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject} {
+			cols[i] = append(cols[i], v)
+		}
+	}
 	record := func() error {
-		for start := 0; start < len(ds); start += loggedChunk {
-			chunk := ds[start:min(start+loggedChunk, len(ds))]
-			var q strings.Builder
-			q.WriteString(`INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at) VALUES `)
-			args := []any{now}
-			for i, d := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				n := len(args)
-				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, 'logged', 1, $1, $1, $1)", n+1, n+2, n+3, n+4, n+5, n+6)
-				args = append(args, bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject)
-			}
-			q.WriteString(` ON CONFLICT (event_id, user_id, channel) DO NOTHING`)
-			if _, err := db.ExecContext(ctx, q.String(), args...); err != nil {
-				return fmt.Errorf("record %d log-only deliveries: %w", len(chunk), err)
-			}
+		_, err := db.ExecContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
+			SELECT v.*, 'logged', 1, $7::timestamptz, $7, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v
+			ON CONFLICT (event_id, user_id, channel) DO NOTHING`,
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], now)
+		if err != nil {
+			return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
 		}
 		return nil
 	}
@@ -276,9 +271,6 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) er
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
-
-// loggedChunk bounds the rows of one insert of logged deliveries.
-const loggedChunk = 200
 
 // finish records the outcome of a claimed delivery and gives up its claim:
 // status sent or logged, or still pending with the error that kept it so.
