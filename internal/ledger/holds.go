@@ -112,8 +112,13 @@ func (l *Ledger) HoldIn(ctx context.Context, tx *sql.Tx, p bank.Principal, in Ho
 	if err := checkAccountMoney(in.AccountID, in.Money, in.Description, in.Metadata); err != nil {
 		return nil, err
 	}
+	if in.ID != "" {
+		if err := bank.CheckID("id", in.ID); err != nil {
+			return nil, err
+		}
+	}
 	r := &request{p: p, origin: bank.OriginOf(ctx), cmds: []command{{op: opHold, from: in.AccountID, money: in.Money,
-		expiresAt: in.ExpiresAt, description: in.Description, metadata: in.Metadata}}}
+		expiresAt: in.ExpiresAt, description: in.Description, metadata: in.Metadata, holdID: in.ID}}}
 	replies, err := newBatch(l).run([]*request{r}, &sqlBatch{ctx: ctx, tx: tx, dialect: l.db.Dialect})
 	if err != nil {
 		return nil, fmt.Errorf("place hold: %w", err)

@@ -70,6 +70,7 @@ type TransferInput struct {
 
 // HoldInput reserves Money on an account until ExpiresAt (nil: no expiry).
 type HoldInput struct {
+	ID          string // the new hold's id, for HoldIn's caller that names it first; empty: a new one
 	AccountID   string
 	Money       bank.Money
 	ExpiresAt   *time.Time

@@ -206,7 +206,11 @@ func (b *batch) hold(p bank.Principal, c command) (any, bool, error) {
 	if c.expiresAt != nil && !c.expiresAt.After(b.now) {
 		return nil, false, bank.Invalid("expires_at", "must be in the future")
 	}
-	h := &Hold{ID: bank.NewID(), AccountID: a.ID, Amount: c.money.Amount, Currency: a.Currency,
+	id := c.holdID // named by HoldIn's caller
+	if id == "" {
+		id = bank.NewID()
+	}
+	h := &Hold{ID: id, AccountID: a.ID, Amount: c.money.Amount, Currency: a.Currency,
 		Status: HoldPending, Description: c.description, Metadata: c.metadata, ExpiresAt: c.expiresAt, CreatedAt: b.now,
 		createdBy: p.UserID, updatedAt: b.now}
 	a.Balance.Pending += h.Amount

@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -117,15 +118,22 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, key ledger.Idemp
 	var waiting string
 	// A unique violation is another request that kept the same key first:
 	// the next attempt finds its answer.
-	err = store.Retry(ctx, func(err error) bool { return store.Retryable(err) || store.IsUniqueViolation(err) }, func() error {
-		// On SQLite the order waits its turn in store.DB.Tx, beside every
-		// other writer of the process, not on a pooled connection.
-		return s.db.Tx(ctx, func(tx *sql.Tx) error {
-			var err error
-			a, waiting, err = s.place(ctx, tx, p, key, o.fresh(), refusal, now)
-			return err
+	for {
+		err = store.Retry(ctx, func(err error) bool { return store.Retryable(err) || store.IsUniqueViolation(err) }, func() error {
+			// On SQLite the order waits its turn in store.DB.Tx, beside
+			// every other writer of the process, not on a pooled connection.
+			return s.db.Tx(ctx, func(tx *sql.Tx) error {
+				var err error
+				a, waiting, err = s.place(ctx, tx, p, key, o.fresh(), refusal, now)
+				return err
+			})
 		})
-	})
+		var late refusedLate
+		if !errors.As(err, &late) {
+			break
+		}
+		refusal = late.refusal // once: an order refused places no hold
+	}
 	switch {
 	case err != nil:
 		return Answer{}, fmt.Errorf("accept payment: %w", err)
@@ -192,15 +200,22 @@ func (s *Service) place(ctx context.Context, tx *sql.Tx, p bank.Principal, key l
 			return Answer{}, "", err
 		}
 	}
-	if refusal == nil && pay.Status == StatusPending {
-		if refusal, err = s.hold(ctx, tx, pay, now); err != nil {
+	held := refusal == nil && pay.Status == StatusPending
+	if held {
+		if refusal, err = s.reserveIn(ctx, tx, pay, now); err != nil {
 			return Answer{}, "", err
 		}
+		held = refusal == nil
 	}
 	if refusal != nil {
 		_, doc := bank.BodyOf(refusal)
 		a, err := s.keep(ctx, tx, p.UserID, key, pay.ID, idem.Refused, mustJSON(doc), now)
 		return a, "", err
+	}
+	if held {
+		// Named now, so that the payment and its answer are written
+		// before the hold is placed.
+		pay.HoldID = bank.NewID()
 	}
 	if err := insert(ctx, tx, pay); err != nil {
 		return Answer{}, "", err
@@ -216,30 +231,33 @@ func (s *Service) place(ctx context.Context, tx *sql.Tx, p bank.Principal, key l
 		}
 	}
 	a, err := s.keep(ctx, tx, p.UserID, key, pay.ID, idem.Created, mustJSON(pay.view()), now)
-	return a, "", err
+	if err != nil || !held {
+		return a, "", err
+	}
+	// The hold comes last: it locks the account until the commit, which
+	// follows at once. Refused, it takes everything above back with it.
+	if err := s.hold(ctx, tx, pay); err != nil {
+		return Answer{}, "", err
+	}
+	return a, "", nil
 }
 
-// hold counts a payment made now against its account's daily limit and
-// holds its money through the ledger, both in tx; it returns the refusal
-// of either, and then neither is left.
-func (s *Service) hold(ctx context.Context, tx *sql.Tx, pay *Payment, now time.Time) (error, error) {
-	refusal, err := s.reserveIn(ctx, tx, pay, now)
-	if refusal != nil || err != nil {
-		return refusal, err
-	}
-	h, err := s.l.HoldIn(ctx, tx, system, ledger.HoldInput{AccountID: pay.FromAccountID,
+// refusedLate is a hold the ledger refused after the order was written in
+// the same transaction: Create rolls that transaction back and keeps the
+// refusal alone.
+type refusedLate struct{ refusal error }
+
+func (r refusedLate) Error() string { return "hold refused: " + r.refusal.Error() }
+
+// hold holds pay's money through the ledger, in tx, under the hold id pay
+// names. A money rule's refusal is refusedLate.
+func (s *Service) hold(ctx context.Context, tx *sql.Tx, pay *Payment) error {
+	_, err := s.l.HoldIn(ctx, tx, system, ledger.HoldInput{ID: pay.HoldID, AccountID: pay.FromAccountID,
 		Money: bank.Money{Amount: pay.Amount, Currency: pay.Currency}, Description: "payment " + pay.ID})
-	switch k := bank.ErrorKind(err); {
-	case err == nil:
-		pay.HoldID = h.ID
-		return nil, nil
-	case k == bank.KindRejected || k == bank.KindNotFound:
-		day := pay.limitDay
-		pay.limitDay = ""
-		return err, unreserve(ctx, tx, pay, day)
-	default:
-		return nil, err
+	if k := bank.ErrorKind(err); k == bank.KindRejected || k == bank.KindNotFound {
+		return refusedLate{err}
 	}
+	return err
 }
 
 // keep keeps a payment order's answer under its key, in tx.

@@ -218,6 +218,14 @@ func TestRefusals(t *testing.T) {
 		if b := e.balance(usd); b.Pending != 0 {
 			t.Errorf("refusals held %d", b.Pending)
 		}
+		// The hold refused last took the payment and its share of the
+		// daily limit back with it.
+		var payments, counted int64
+		if err := e.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM payments WHERE from_account_id = $1),
+			(SELECT COALESCE(SUM(amount), 0) FROM payment_daily_totals WHERE account_id = $1)`, usd).Scan(&payments, &counted); err != nil ||
+			payments != 0 || counted != 0 {
+			t.Errorf("after refusals: %d payments and %d counted against the daily limit (%v), want none", payments, counted, err)
+		}
 		if b := e.balance(e.acct); b.Pending != 40_000 {
 			t.Errorf("refusals held: pending %d, want only the first payment's 40000", b.Pending)
 		}
