@@ -67,6 +67,31 @@ func TestHoldIn(t *testing.T) {
 		if got := balance(); got.Pending != 60 || got.Available != 40 {
 			t.Errorf("after the hold: %+v, want 60 pending, 40 available", got)
 		}
+		// A caller may name the hold first; a name that is not an id is
+		// refused before anything is written.
+		named := bank.NewID()
+		in := func(id string) ledger.HoldInput {
+			return ledger.HoldInput{ID: id, AccountID: a, Money: eur(1), Description: "named"}
+		}
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { _, err := l.HoldIn(ctx, tx, alice, in("not an id\x00")); return err }); bank.ErrorKind(err) != bank.KindInvalid {
+			t.Errorf("hold named %q: %v, want invalid", "not an id\x00", err)
+		}
+		var got *ledger.Hold
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { var err error; got, err = l.HoldIn(ctx, tx, alice, in(named)); return err }); err != nil || got.ID != named {
+			t.Fatalf("hold named %s: %+v, %v", named, got, err)
+		}
+		if _, err := l.Hold(ctx, alice, named); err != nil {
+			t.Errorf("the named hold: %v", err)
+		}
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { _, err := l.HoldIn(ctx, tx, alice, in(named)); return err }); err == nil {
+			t.Errorf("a second hold under the name %s was placed", named)
+		}
+		if got := balance(); got.Pending != 61 {
+			t.Errorf("after the named hold: %+v, want 61 pending", got)
+		}
+		if _, err := l.VoidHold(ctx, alice, idem("void named"), named); err != nil {
+			t.Fatal(err)
+		}
 
 		// 40 left: a hold and a transfer of 30 each race for it, one through
 		// a caller's transaction, the other through the write path.
