@@ -114,6 +114,9 @@ func DefaultConfig() Config {
 
 		SMTPFrom:             notification.DefaultConfig().From,
 		NotificationConsumer: true,
+
+		// Every release since migration 0009 reads keys in both forms.
+		CompactIdempotencyKeys: true,
 	}
 }
 
@@ -190,7 +193,7 @@ func (c *Config) settings() []setting {
 	add("migrate", "BANK_MIGRATE", "apply migrations at start-up (false where a Job runs them)", s, v)
 	s, v = boolean(&c.CompactIdempotencyKeys)
 	add("compact-idempotency-keys", "BANK_COMPACT_IDEMPOTENCY_KEYS",
-		"keep a transfer's idempotency key as its transaction's id, not a copy of the answer (only once every replica runs this release or later)", s, v)
+		"keep a transfer's idempotency key as its transaction's id, not a copy of the answer (false only before a rollback to a release older than migration 0009)", s, v)
 	d, dv := dur(&c.ShutdownDelay)
 	add("shutdown-delay", "BANK_SHUTDOWN_DELAY", "after SIGTERM, how long to keep serving with readiness DOWN before closing", d, dv)
 	d, dv = dur(&c.ShutdownTimeout)
