@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -263,7 +264,7 @@ func typeOf(body []byte) (string, error) {
 		if err != nil || v.Kind() != '"' {
 			return "", err
 		}
-		return v.String(), nil
+		return strings.Clone(v.String()), nil // v's bytes are the decoder's, used again
 	}
 	return "", nil
 }

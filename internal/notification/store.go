@@ -226,22 +226,27 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) er
 	defer cancel()
 	now := s.now().UTC()
 	tx, inTx := db.(*sql.Tx)
-	if inTx && s.db.Dialect == store.SQLite {
+	if s.db.Dialect == store.SQLite {
 		// In-process SQLite parses a statement of many rows for longer
-		// than it takes to run one prepared row at a time; the
-		// transaction's owner retries it whole.
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
-			VALUES ($1, $2, $3, $4, $5, $6, 'logged', 1, $7, $7, $7) ON CONFLICT (event_id, user_id, channel) DO NOTHING`)
-		if err != nil {
-			return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
-		}
-		defer stmt.Close()
-		for _, d := range ds {
-			if _, err := stmt.ExecContext(ctx, bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject, now); err != nil {
+		// than it takes to run one prepared row at a time.
+		record := func(tx *sql.Tx) error {
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
+				VALUES ($1, $2, $3, $4, $5, $6, 'logged', 1, $7, $7, $7) ON CONFLICT (event_id, user_id, channel) DO NOTHING`)
+			if err != nil {
 				return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
 			}
+			defer stmt.Close()
+			for _, d := range ds {
+				if _, err := stmt.ExecContext(ctx, bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject, now); err != nil {
+					return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
+				}
+			}
+			return nil
 		}
-		return nil
+		if inTx {
+			return record(tx) // the transaction's owner retries it whole
+		}
+		return store.Retry(ctx, store.Retryable, func() error { return s.db.Tx(ctx, record) })
 	}
 	// PostgreSQL: one statement of arrays, whatever the batch's size, so
 	// that its plan is made once and cached.
