@@ -13,8 +13,10 @@
 -- splitting the description again for every row it looks at, which is what
 -- lets a common word's newest matches be read newest first, and ranked,
 -- within a page's time (ranking by ts_rank reads them too). The GIN index
--- over (owner_ids, search_words) replaces the one over the description's
--- expression.
+-- transactions_words over (owner_ids, search_words) is what this release
+-- searches; transactions_search, over the description's expression, is
+-- the previous release's and stays until a later release drops it, so that
+-- a release rolled back still finds its index.
 --
 -- Adding the column rewrites the table under an exclusive lock (about 10 s
 -- a million transactions here): on a large ledger, run it in a quiet hour.
@@ -30,5 +32,4 @@ ALTER TEXT SEARCH CONFIGURATION bank_search
 ALTER TABLE transactions ADD COLUMN search_words tsvector
     GENERATED ALWAYS AS (to_tsvector('bank_search', description)) STORED;
 
-DROP INDEX transactions_search;
-CREATE INDEX transactions_search ON transactions USING gin (owner_ids, search_words);
+CREATE INDEX transactions_words ON transactions USING gin (owner_ids, search_words);
