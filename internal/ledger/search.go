@@ -361,10 +361,10 @@ func (w *wordStats) get(ctx context.Context, db *store.DB, now time.Time, log *s
 		rows.Close()
 	}
 	if err != nil {
-		// Every word is then rare: the GIN index finds it, as fast as
-		// ever for a rare one.
+		// Every word is then rare until the next reading: the GIN index
+		// finds it, as fast as ever for a rare one.
 		log.Warn("search: reading the words' statistics", "err", err)
-		return nil
+		shares = map[string]float64{}
 	}
 	w.shares, w.read = shares, now
 	return shares
