@@ -396,10 +396,14 @@ type Search struct {
 }
 
 // Found is a transaction a search found, with its accounts' display names
-// by account id.
+// by account id and, when the search has text, its relevance.
 type Found struct {
 	Transaction
 	AccountNames map[string]string `json:"account_names"`
+	// Score is the hit's relevance when the search has text (higher is
+	// more relevant; the page comes in its order), nil otherwise. Scores
+	// compare within one search only.
+	Score *float64 `json:"score,omitempty"`
 }
 
 // SearchTransactions returns one page of the transactions s finds: most

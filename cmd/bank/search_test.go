@@ -103,6 +103,25 @@ func testSearch(t *testing.T, b *testBank) {
 	if names := page.Data[0].AccountNames; len(names) != 2 || names[a.ID] != a.Name || names[bb.ID] != bb.Name {
 		t.Errorf("account names %v, want %s: %q and %s: %q", names, a.ID, a.Name, bb.ID, bb.Name)
 	}
+	// Hits carry their score with words, in its order, and none without.
+	page, err = alice.SearchTransactions(ctx, client.Search{Text: "rent"})
+	if err != nil || len(page.Data) != len(rent) {
+		t.Fatalf("rent: %+v, %v", page, err)
+	}
+	for i, f := range page.Data {
+		if f.Score == nil || *f.Score <= 0 || i > 0 && *page.Data[i-1].Score < *f.Score {
+			t.Errorf("hit %d of rent: score %v, want a positive score, not above the one before", i, f.Score)
+		}
+	}
+	page, err = alice.SearchTransactions(ctx, client.Search{AccountID: a.ID})
+	if err != nil || len(page.Data) == 0 {
+		t.Fatalf("alice's account: %+v, %v", page, err)
+	}
+	for _, f := range page.Data {
+		if f.Score != nil {
+			t.Errorf("a search without words: %s has score %v, want none", f.ID, *f.Score)
+		}
+	}
 
 	get := func(query string) (int, string) {
 		var out map[string]any

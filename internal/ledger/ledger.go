@@ -175,12 +175,16 @@ type Config struct {
 	// in the batch's transaction, for an index outside the database
 	// (BANK_SEARCH_URL) to consume.
 	SearchQueue bool
+	// SearchRankWindow is how many of a ranked search's newest matches
+	// are ranked (search.go): the hits of a search with text are the
+	// newest SearchRankWindow matches, most relevant first.
+	SearchRankWindow int
 }
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
 	return Config{MaxBatch: 256, IdempotencyRetention: 48 * time.Hour, SweepInterval: time.Second,
-		CheckpointEvery: 1000}
+		CheckpointEvery: 1000, SearchRankWindow: 1000}
 }
 
 // Ledger is the ledger service. Its methods are safe for concurrent use.
@@ -197,6 +201,10 @@ type Ledger struct {
 	committer chan struct{}
 	inflight  idem.InFlight
 	pg        *pgWriter // the PostgreSQL write path; nil on SQLite
+
+	// words is what PostgreSQL's statistics say of the searched words
+	// (search.go), read again every few minutes.
+	words wordStats
 
 	// beforeApply, when set by a test, runs inside the commit before each
 	// request is decided, with the request's key.
@@ -216,6 +224,9 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, cfg Config) *Ledg
 	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = DefaultConfig().CheckpointEvery
+	}
+	if cfg.SearchRankWindow <= 0 {
+		cfg.SearchRankWindow = DefaultConfig().SearchRankWindow
 	}
 	l := &Ledger{db: db, log: log, now: now, cfg: cfg,
 		committer: make(chan struct{}, 1)}

@@ -6,8 +6,11 @@ import (
 	enchex "encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
@@ -141,26 +144,32 @@ func (l *Ledger) scanHits(ctx context.Context, ranked bool, query string, args [
 	return hits, nil
 }
 
-// searchRanked answers a search with text, most relevant first: ts_rank on
+// searchRanked answers a search with text: the newest matches, at most
+// Config.SearchRankWindow (1,000) of them, most relevant first: ts_rank on
 // PostgreSQL (normalized by the description's length, as bm25 is), bm25 on
 // SQLite, over the description's words; ties newest first, then by id.
+// Older matches are not ranked and not returned: a search that needs them
+// narrows its time (to). Ranking every match would read and score all of
+// them for each page (a sixth of a million for a common word), where the
+// newest are read newest first and stop at the window.
+//
+// "Newest" is by (created_at, id) on PostgreSQL and by the order the text
+// index received the transactions on SQLite (the order the ledger wrote
+// them, which is their time's but for those written in the same instant).
 //
 // The text index files each transaction under its accounts' owners too, so
 // a customer's search (or a search of an account, which is its owner's) is
-// one lookup of the words and the owner together, and only the matches of
-// both are ranked: on PostgreSQL the GIN index over (owner_ids, words); on
-// SQLite transactions_search_owned, whose words are prefixed with their
-// owner (ftsOwned). An account of the bank's own, without an owner, is
-// searched by its postings.
+// one lookup of the words and the owner together: on PostgreSQL the GIN
+// index over (owner_ids, search_words); on SQLite transactions_search_owned,
+// whose words are prefixed with their owner (ftsOwned). An account of the
+// bank's own, without an owner, is searched by its postings.
 //
-// Pages are keyset on (score, time, id). On SQLite the score of the
-// cursor's transaction is read again, as the index scores it now: bm25
-// weighs a word by how many transactions hold it, so the carried score of
-// an index that has grown since would skip or repeat the hits tied with it.
-// ts_rank depends on the transaction alone: the carried score is the score
-// now.
+// The window is ranked and paged here. Pages are keyset on (score, time,
+// id), after the score the cursor's transaction has now when it is still in
+// the window: bm25 weighs a word by how many transactions hold it, so the
+// carried score of an index that has grown since would skip or repeat the
+// hits tied with it (ts_rank depends on the transaction alone).
 func (l *Ledger) searchRanked(ctx context.Context, q search.Query) (search.Page, error) {
-	d := l.db.Dialect
 	owner := q.OwnerID
 	if owner == "" && q.AccountID != "" {
 		var o sql.NullString
@@ -173,76 +182,192 @@ func (l *Ledger) searchRanked(ctx context.Context, q search.Query) (search.Page,
 		}
 		owner = o.String
 	}
+	var window []search.Hit
+	var err error
+	if l.db.Dialect == store.Postgres {
+		window, err = l.rankWindowPG(ctx, q, owner)
+	} else {
+		window, err = l.rankWindowSQLite(ctx, q, owner)
+	}
+	if err != nil {
+		return search.Page{}, err
+	}
+	slices.SortFunc(window, q.Compare)
+	if q.After != nil {
+		after := search.Hit{ID: q.After.ID, At: q.After.At, Score: *q.After.Score}
+		if i := slices.IndexFunc(window, func(h search.Hit) bool { return h.ID == after.ID }); i >= 0 {
+			after.Score = window[i].Score
+		}
+		i, _ := slices.BinarySearchFunc(window, after, q.Compare)
+		for i < len(window) && q.Compare(window[i], after) <= 0 {
+			i++
+		}
+		window = window[i:]
+	}
+	return search.NextPage(q, window[:min(len(window), q.Limit+1)]), nil
+}
+
+// Ranked searches on PostgreSQL read the newest matches of a common word
+// newest first (transactions_created), looking at up to denseProbe of the
+// newest transactions; a rarer word's (or an owner's) matches, from the GIN
+// index, then sorted by time. The words' frequencies come from the table's
+// statistics: the planner cannot estimate a prefix ('rent':* is 2 % to it,
+// whether 0 or 50 % of the transactions hold it).
+const (
+	// denseProbe bounds the transactions a probe newest first reads.
+	denseProbe = 100_000
+	// denseShare is the least share of transactions holding the words
+	// for which they are probed newest first: the window is then expected
+	// within the newest window/denseShare (50,000 for 1,000).
+	denseShare = 0.02
+)
+
+// rankWindowPG returns the newest matches of q on PostgreSQL, at most the
+// rank window, newest first, with their ts_rank. owner, when not empty,
+// is the owner q's transactions must have (q's own, or its account's).
+func (l *Ledger) rankWindowPG(ctx context.Context, q search.Query, owner string) ([]search.Hit, error) {
+	terms := search.Terms(q.Text)
+	quoted := make([]string, len(terms))
+	for i, t := range terms {
+		quoted[i] = "'" + t + "':*" // a prefix match; & joins them
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	tsq := `to_tsquery('bank_search', ` + arg(strings.Join(quoted, " & ")) + `)`
+	conds := []string{`t.search_words @@ ` + tsq}
+	if owner != "" {
+		conds = append(conds, `t.owner_ids @> ARRAY[`+arg(owner)+`::text]`)
+	}
+	if q.AccountID != "" {
+		conds = append(conds, `t.id IN (SELECT transaction_id FROM postings WHERE account_id = `+arg(q.AccountID)+`)`)
+	}
+	conds = append(conds, filterSQL(store.Postgres, q, "t.created_at", "t.id", arg)...)
+	k := l.cfg.SearchRankWindow
+	window := func(from string) string {
+		return `SELECT w.id, w.created_at, ts_rank(w.search_words, ` + tsq + `, 1)::float8 FROM (
+			SELECT t.id, t.created_at, t.search_words FROM ` + from + ` WHERE ` + strings.Join(conds, " AND ") + `
+			ORDER BY t.created_at DESC, t.id DESC LIMIT ` + strconv.Itoa(k) + `) w`
+	}
+	if owner == "" && l.wordShare(ctx, terms) >= denseShare {
+		// Newest first over the newest transactions: it holds the window
+		// when it finds the window full.
+		hits, err := l.scanHits(ctx, true, window(`(SELECT * FROM transactions ORDER BY created_at DESC, id DESC LIMIT `+
+			strconv.Itoa(denseProbe)+`) t`), args)
+		if err != nil || len(hits) == k {
+			return hits, err
+		}
+	}
+	return l.scanHits(ctx, true, window(`transactions t`), args)
+}
+
+// rankWindowSQLite returns the newest matches of q on SQLite, at most the
+// rank window, newest first as the text index received them (its rowid),
+// with their bm25 (negated: higher is better).
+func (l *Ledger) rankWindowSQLite(ctx context.Context, q search.Query, owner string) ([]search.Hit, error) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
 	terms := search.Terms(q.Text)
-	var from, at, id, score string
-	var conds []string
-	if d == store.Postgres {
-		// 'term':* is a prefix match; & joins them.
-		for i, t := range terms {
-			terms[i] = "'" + t + "':*"
-		}
-		tsq := `to_tsquery('simple', ` + arg(strings.Join(terms, " & ")) + `)`
-		from, at, id = "transactions t", "t.created_at", "t.id"
-		score = `ts_rank(to_tsvector('simple', t.description), ` + tsq + `, 1)::float8`
-		conds = append(conds, `to_tsvector('simple', t.description) @@ `+tsq)
-		if owner != "" {
-			conds = append(conds, `t.owner_ids @> ARRAY[`+arg(owner)+`::text]`)
-		}
-	} else {
-		// "term"* is a prefix match of a word; an owner's search, of the
-		// owner's own words (ftsOwned).
-		table := "transactions_search"
-		match := make([]string, len(terms))
-		for i, t := range terms {
-			match[i] = `"` + t + `"*`
-		}
+	// "term"* is a prefix match of a word; an owner's search, of the
+	// owner's own words (ftsOwned).
+	table := "transactions_search"
+	match := make([]string, len(terms))
+	for i, t := range terms {
+		match[i] = `"` + t + `"*`
 		if owner != "" {
 			table = "transactions_search_owned"
-			for i, t := range terms {
-				match[i] = `"` + ftsOwned(owner, []string{t}) + `"*`
-			}
+			match[i] = `"` + ftsOwned(owner, []string{t}) + `"*`
 		}
-		from, at, id = table+" s", "s.created_at", "s.transaction_id"
-		if q.MinAmount != nil || q.MaxAmount != nil || q.Type != "" {
-			from += " JOIN transactions t ON t.id = s.transaction_id"
-		}
-		// Only the words weigh (the columns' weights, in order:
-		// transaction_id, created_at, the words); bm25 is lower for
-		// better matches.
-		score = `-bm25(` + table + `, 0, 0, 1)`
-		conds = append(conds, table+` MATCH `+arg(strings.Join(match, " AND ")))
 	}
+	conds := []string{table + ` MATCH ` + arg(strings.Join(match, " AND "))}
 	if q.AccountID != "" {
 		// The account's postings, read once from postings_history, rather
 		// than a posting looked up for each match.
-		conds = append(conds, id+` IN (SELECT transaction_id FROM postings WHERE account_id = `+arg(q.AccountID)+`)`)
+		conds = append(conds, `s.transaction_id IN (SELECT transaction_id FROM postings WHERE account_id = `+arg(q.AccountID)+`)`)
 	}
-	conds = append(conds, filterSQL(d, q, at, id, arg)...)
-	matches := fmt.Sprintf(`SELECT %s AS id, %s AS at, %s AS score FROM %s WHERE %s`, id, at, score, from, strings.Join(conds, " AND "))
-	var query string
-	if q.After == nil {
-		query = matches + ` ORDER BY score DESC, at DESC, id DESC LIMIT ` + arg(q.Limit+1)
-	} else {
-		bound := arg(*q.After.Score)
-		if d == store.SQLite {
-			bound = `COALESCE((SELECT score FROM m WHERE id = ` + arg(q.After.ID) + `), ` + bound + `)`
+	conds = append(conds, filterSQL(store.SQLite, q, "s.created_at", "s.transaction_id", arg)...)
+	// Only the words weigh (the columns' weights, in order: transaction_id,
+	// created_at, the words); bm25 is lower for better matches. The hits'
+	// times as the transactions hold them (the text index's copy is text
+	// to the driver).
+	query := `SELECT s.transaction_id, t.created_at, -bm25(` + table + `, 0, 0, 1) FROM ` + table + ` s
+		JOIN transactions t ON t.id = s.transaction_id WHERE ` + strings.Join(conds, " AND ") + `
+		ORDER BY s.rowid DESC LIMIT ` + strconv.Itoa(l.cfg.SearchRankWindow)
+	return l.scanHits(ctx, true, query, args)
+}
+
+// wordStats is what PostgreSQL's statistics of transactions.search_words
+// say: the share of transactions holding each of the most common words.
+type wordStats struct {
+	mu     sync.Mutex
+	read   time.Time
+	shares map[string]float64
+}
+
+// wordStatsAge is how long the statistics read are used before they are
+// read again (ANALYZE, by autovacuum, renews them).
+const wordStatsAge = 5 * time.Minute
+
+// wordShare estimates the share of transactions that hold every term (each
+// as the prefix of a word): the least of the terms' shares, a term's share
+// being the sum of the shares of the common words it begins. A term that
+// begins no common word, or statistics that cannot be read, give 0: rare.
+func (l *Ledger) wordShare(ctx context.Context, terms []string) float64 {
+	shares := l.words.get(ctx, l.db, l.now(), l.log)
+	least := 1.0
+	for _, t := range terms {
+		var sum float64
+		for w, s := range shares {
+			if strings.HasPrefix(w, t) {
+				sum += s
+			}
 		}
-		query = `WITH m AS MATERIALIZED (` + matches + `) SELECT id, at, score FROM m WHERE (score, at, id) < (` +
-			bound + `, ` + arg(q.After.At.UTC()) + `, ` + arg(q.After.ID) + `) ORDER BY score DESC, at DESC, id DESC LIMIT ` + arg(q.Limit+1)
+		least = min(least, sum)
 	}
-	// The page's times as the transactions hold them (on SQLite the text
-	// index's copy is text to the driver).
-	query = `SELECT r.id, t.created_at, r.score FROM (` + query + `) r JOIN transactions t ON t.id = r.id ORDER BY r.score DESC, r.at DESC, r.id DESC`
-	hits, err := l.scanHits(ctx, true, query, args)
+	return least
+}
+
+// get returns the words' shares, reading them when those held are older
+// than wordStatsAge.
+func (w *wordStats) get(ctx context.Context, db *store.DB, now time.Time, log *slog.Logger) map[string]float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.shares != nil && now.Sub(w.read) < wordStatsAge {
+		return w.shares
+	}
+	shares := map[string]float64{}
+	// most_common_elem_freqs ends with three figures of its own (least,
+	// most, nulls): they pair with no word.
+	rows, err := db.QueryContext(ctx, `SELECT e, f FROM pg_stats,
+			unnest(most_common_elems::text::text[], most_common_elem_freqs) AS u(e, f)
+		WHERE schemaname = current_schema() AND tablename = 'transactions' AND attname = 'search_words' AND e IS NOT NULL`)
+	if err == nil {
+		for rows.Next() {
+			var e string
+			var f float64
+			if err = rows.Scan(&e, &f); err != nil {
+				break
+			}
+			shares[e] = f
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
 	if err != nil {
-		return search.Page{}, err
+		// Every word is then rare until the next reading: the GIN index
+		// finds it, as fast as ever for a rare one.
+		log.Warn("search: reading the words' statistics", "err", err)
+		shares = map[string]float64{}
 	}
-	return search.NextPage(q, hits), nil
+	w.shares, w.read = shares, now
+	return shares
 }
 
 // ftsOwned returns words as SQLite's transactions_search_owned files them
@@ -329,7 +454,7 @@ func searchSQL(d store.Dialect, q search.Query) (from, at, id, where string, arg
 			for i, t := range terms {
 				terms[i] = "'" + t + "':*"
 			}
-			conds = append(conds, `to_tsvector('simple', t.description) @@ to_tsquery('simple', `+arg(strings.Join(terms, " & "))+`)`)
+			conds = append(conds, `t.search_words @@ to_tsquery('bank_search', `+arg(strings.Join(terms, " & "))+`)`)
 		} else {
 			for i, t := range terms {
 				terms[i] = `"` + t + `"*`
@@ -378,10 +503,13 @@ func filterSQL(d store.Dialect, q search.Query, at, id string, arg func(any) str
 }
 
 // Found is a transaction a search found, with the display names of the
-// accounts of its postings.
+// accounts of its postings and, in a search with text, its relevance.
 type Found struct {
 	*Transaction
 	AccountNames map[string]string `json:"account_names"`
+	// Score is the hit's relevance in a search with text (search.Hit's
+	// Score: higher is more relevant), nil in a search without.
+	Score *float64 `json:"score,omitempty"`
 }
 
 // Found returns the transactions ids that p may see, in the order of ids,

@@ -2,8 +2,11 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/fintech-banking/bank/internal/bank"
 
@@ -68,3 +71,81 @@ func TestFoundHidesOthers(t *testing.T) {
 }
 
 func a2(t *testing.T, l *ledger.Ledger, p bank.Principal) string { return open(t, l, p, "EUR", 0) }
+
+// TestSearchRankWindow: a search with text ranks the newest matches, as
+// many as Config.SearchRankWindow, and returns those only, most relevant
+// first, page after page; an older match, however relevant, is left out,
+// and Count still counts it. On PostgreSQL both ways of reading the window
+// (the GIN index; newest first, once the statistics say the word is
+// common) find the same.
+func TestSearchRankWindow(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+		clock := func() time.Time { return at }
+		cfg := ledger.DefaultConfig()
+		cfg.SearchRankWindow = 3
+		newL := func() *ledger.Ledger {
+			l := ledger.New(db, slog.New(slog.DiscardHandler), clock, cfg)
+			t.Cleanup(l.Close)
+			return l
+		}
+		l := newL()
+		ann := customer(t, db, "ann")
+		a, b := open(t, l, ann, "EUR", 100), a2(t, l, ann)
+		var newest []string
+		for i, desc := range []string{"kiwi kiwi kiwi", "kiwi a", "kiwi b c", "kiwi d", "kiwi kiwi e"} {
+			at = at.Add(time.Minute)
+			res, err := l.Transfer(ctx, ann, idem(fmt.Sprint("kiwi", i)), ledger.TransferInput{From: a, To: b, Money: eur(1), Description: desc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i >= 2 {
+				newest = append(newest, txID(t, res))
+			}
+		}
+		slices.Sort(newest)
+		check := func(name string, l *ledger.Ledger, q search.Query) {
+			t.Helper()
+			var hits []search.Hit
+			for q.Limit = 1; ; {
+				page, err := l.Search(ctx, q)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				hits = append(hits, page.Hits...)
+				if page.Next == "" {
+					break
+				}
+				if q.After, err = search.DecodeCursor(page.Next); err != nil || len(hits) > 5 {
+					t.Fatalf("%s: cursor %v after %d hits", name, err, len(hits))
+				}
+			}
+			var got []string
+			for i, h := range hits {
+				got = append(got, h.ID)
+				if h.Score <= 0 || i > 0 && q.Compare(hits[i-1], h) >= 0 {
+					t.Errorf("%s: hit %d %+v out of order or without a score: %+v", name, i, h, hits)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, newest) {
+				t.Errorf("%s: found %v, want the newest three %v", name, got, newest)
+			}
+			q.After = nil
+			if n, err := l.Count(ctx, q); err != nil || n != 5 {
+				t.Errorf("%s: count %d, %v; want 5", name, n, err)
+			}
+		}
+		check("staff", l, search.Query{Text: "kiwi"})
+		check("ann's", l, search.Scope(search.Query{Text: "kiw"}, ann))
+		check("an account", l, search.Query{Text: "kiwi", AccountID: b})
+		if db.Dialect == store.Postgres {
+			if _, err := db.ExecContext(ctx, `ANALYZE transactions`); err != nil {
+				t.Fatal(err)
+			}
+			check("staff, a common word", newL(), search.Query{Text: "kiwi"})
+		}
+	})
+}

@@ -27,7 +27,10 @@ var Types = []string{"deposit", "withdrawal", "transfer", "capture", "reversal",
 // Query is one search. Every filter that is set must hold; an empty Query
 // finds every transaction. Results come a page at a time: most relevant
 // first when the query has text (Ranked), ties newest first; otherwise
-// newest first. Ties of time are broken by id, descending.
+// newest first. Ties of time are broken by id, descending. An index may
+// bound the matches a ranked search ranks: the database's own ranks the
+// newest 1,000 (ledger.Config.SearchRankWindow) and returns those only;
+// OpenSearch ranks every match.
 type Query struct {
 	// Text is free text: every term of it (Terms) must begin a word of the
 	// transaction's description, so "inv 2026" finds "Invoice 2026-01".

@@ -18,8 +18,9 @@ import (
 // handleSearch serves GET /api/v1/transactions/search: one page of the
 // transactions the query finds in idx, most relevant first when it has
 // text and newest first otherwise (search.Query.Compare), each with its
-// accounts' names from the ledger. A customer's search is scoped to their
-// own accounts whatever it asks (owner_id is for staff).
+// accounts' names from the ledger and, with text, its score. A customer's
+// search is scoped to their own accounts whatever it asks (owner_id is for
+// staff).
 func handleSearch(log *slog.Logger, idx search.Index, l *ledger.Ledger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
@@ -28,19 +29,28 @@ func handleSearch(log *slog.Logger, idx search.Index, l *ledger.Ledger) http.Han
 			httpapi.Error(w, r, log, err)
 			return
 		}
-		page, err := idx.Search(r.Context(), search.Scope(q, p))
+		q = search.Scope(q, p)
+		page, err := idx.Search(r.Context(), q)
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return
 		}
 		ids := make([]string, len(page.Hits))
+		scores := make(map[string]float64, len(page.Hits))
 		for i, h := range page.Hits {
 			ids[i] = h.ID
+			scores[h.ID] = h.Score
 		}
 		found, err := l.Found(r.Context(), p, ids)
 		if err != nil {
 			httpapi.Error(w, r, log, err)
 			return
+		}
+		if q.Ranked() {
+			for i := range found {
+				s := scores[found[i].ID]
+				found[i].Score = &s
+			}
 		}
 		httpapi.Encode(w, http.StatusOK, httpapi.List[ledger.Found]{Data: found, NextCursor: page.Next})
 	})

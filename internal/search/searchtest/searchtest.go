@@ -227,6 +227,8 @@ func testFilters(t *testing.T, f *fixture) {
 		{"every term", search.Query{Text: "invoice rent"}, []string{"rent"}},
 		{"reference", search.Query{Text: "INV2026"}, []string{"rent"}},
 		{"accented", search.Query{Text: "café"}, []string{"dinner"}},
+		{"accents folded", search.Query{Text: "cafe"}, []string{"dinner"}},
+		{"accented capitals", search.Query{Text: "CAFÉ DîN"}, []string{"dinner"}},
 		{"number", search.Query{Text: "42"}, []string{"split"}},
 		{"no match", search.Query{Text: "mortgage"}, nil},
 		{"not inside a word", search.Query{Text: "voice"}, nil},
@@ -248,7 +250,25 @@ func testFilters(t *testing.T, f *fixture) {
 			if diff := gocmp.Diff(got, f.want(c.want...), sameHits); diff != "" {
 				t.Errorf("%+v found (-got +want):\n%s", c.q, diff)
 			}
+			checkScores(t, c.q, got)
 		})
+	}
+}
+
+// checkScores: the hits of a search with text carry a positive score, in
+// the order of the page (Query.Compare), and those of a search without
+// carry none (0).
+func checkScores(t *testing.T, q search.Query, hits []search.Hit) {
+	t.Helper()
+	for i, h := range hits {
+		switch {
+		case q.Ranked() && h.Score <= 0:
+			t.Errorf("%+v: hit %s scores %v, want a positive score", q, h.ID, h.Score)
+		case !q.Ranked() && h.Score != 0:
+			t.Errorf("%+v: hit %s scores %v without text, want none", q, h.ID, h.Score)
+		case i > 0 && hits[i-1].Score < h.Score:
+			t.Errorf("%+v: hit %s scores %v, above %v of the hit before it", q, h.ID, h.Score, hits[i-1].Score)
+		}
 	}
 }
 
@@ -446,6 +466,7 @@ func testRelevance(t *testing.T, f *fixture) {
 	if diff := gocmp.Diff(ids(whole), ids(f.want("thrice", "once", "short", "long", "twin1", "twin2"))); diff != "" {
 		t.Fatalf("found (-got +want):\n%s", diff)
 	}
+	checkScores(t, q, whole)
 	for i := 1; i < len(whole); i++ {
 		if q.Compare(whole[i-1], whole[i]) >= 0 {
 			t.Errorf("hit %d %+v comes before %+v: not in order of score, time, id", i, whole[i-1], whole[i])
