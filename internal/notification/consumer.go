@@ -467,7 +467,8 @@ func (b *batch) settle() {
 // whether it is done.
 func (s *Service) deliver(ctx context.Context, log *slog.Logger, e *notice, sp spec, recipient string, ch Channel, to, secret string, msg message) bool {
 	start := time.Now()
-	id, state, err := s.claim(ctx, delivery{eventID: e.EventID, eventType: e.Type, userID: recipient, channel: ch, subject: msg.Subject})
+	d := delivery{eventID: e.EventID, eventType: e.Type, userID: recipient, channel: ch, subject: msg.Subject}
+	id, state, err := s.claim(ctx, d)
 	switch {
 	case err != nil:
 		log.Warn("notification: claim failed", "channel", ch, "user_id", recipient, "err", err)
@@ -508,7 +509,7 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, e *notice, sp s
 		}
 	}
 	took := time.Since(start)
-	if ferr := s.finish(ctx, id, err, status); ferr != nil {
+	if ferr := s.finish(ctx, d, err, status); ferr != nil {
 		// Sent but not recorded: it may be sent again (see the package
 		// comment). Not done, so the message stays.
 		log.Error("notification: delivery not recorded", "notification_id", id, "err", ferr)

@@ -427,11 +427,11 @@ func TestStaleConsumerKeepsOffAnothersClaim(t *testing.T) {
 			t.Fatal(err)
 		}
 		claim("b after a's claim ran out", b, claimed)
-		if err := a.finish(ctx, id, errors.New("smtp: timeout"), StatusSent); err != nil {
+		if err := a.finish(ctx, d, errors.New("smtp: timeout"), StatusSent); err != nil {
 			t.Fatal(err)
 		}
 		claim("c while b's claim runs", c, busy)
-		if err := b.finish(ctx, id, errors.New("smtp: timeout"), StatusSent); err != nil {
+		if err := b.finish(ctx, d, errors.New("smtp: timeout"), StatusSent); err != nil {
 			t.Fatal(err)
 		}
 		claim("c after b gave its claim up", c, claimed)

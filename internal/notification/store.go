@@ -279,7 +279,7 @@ type execer interface {
 
 // finish records the outcome of a claimed delivery and gives up its claim:
 // status sent or logged, or still pending with the error that kept it so.
-func (s *Service) finish(ctx context.Context, id string, deliverErr error, status string) error {
+func (s *Service) finish(ctx context.Context, d delivery, deliverErr error, status string) error {
 	// A delivery that went out must be recorded even when the message's
 	// context ran out meanwhile, or it would go out again.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
@@ -294,16 +294,17 @@ func (s *Service) finish(ctx context.Context, id string, deliverErr error, statu
 			}
 			// Only while the claim is still this consumer's: one that ran
 			// out was taken by another, whose attempt it must not end.
-			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET last_error = $2, claimed_until = NULL, updated_at = $3
-				WHERE id = $1 AND `+s.claims.Owned("$4"), id, cleanText(msg), now, s.instance)
+			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET last_error = $4, claimed_until = NULL, updated_at = $5
+				WHERE event_id = $1 AND user_id = $2 AND channel = $3 AND `+s.claims.Owned("$6"),
+				d.eventID, d.userID, string(d.channel), cleanText(msg), now, s.instance)
 		} else {
 			// Whoever holds the claim now: it went out, and is recorded so
 			// that nobody sends it again.
-			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET status = $2, last_error = '', claimed_until = NULL, sent_at = $3, updated_at = $3 WHERE id = $1`,
-				id, status, now)
+			_, err = s.db.ExecContext(ctx, `UPDATE notifications SET status = $4, last_error = '', claimed_until = NULL, sent_at = $5, updated_at = $5
+				WHERE event_id = $1 AND user_id = $2 AND channel = $3`, d.eventID, d.userID, string(d.channel), status, now)
 		}
 		if err != nil {
-			return fmt.Errorf("record delivery %s: %w", id, err)
+			return fmt.Errorf("record %s delivery of event %s to %s: %w", d.channel, d.eventID, d.userID, err)
 		}
 		return nil
 	})

@@ -433,7 +433,7 @@ func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, l
 		if (i >= len(done) || !done[i]) && got[p.seq] {
 			m := p.m
 			m.ReceiveCount++
-			m.Receipt = m.ID + "/" + strconv.Itoa(m.ReceiveCount)
+			m.Receipt = receipt(p.seq, m.ReceiveCount)
 			out = append(out, m)
 		}
 	}
@@ -457,16 +457,23 @@ func seqsOf(rows *sql.Rows, err error) (map[int64]bool, error) {
 	return out, rows.Err()
 }
 
-// parseReceipt splits a receipt into its message id and receive count. A
-// receipt names one receive: once the message is received again, its
-// count has moved on and the old receipt matches nothing.
-func parseReceipt(receipt string) (string, int, error) {
-	id, n, ok := strings.Cut(receipt, "/")
+// receipt names one receive of the message at seq: once the message is
+// received again, its count has moved on and the old receipt matches
+// nothing. It names the row by seq, the primary key: no other index is
+// needed to find it.
+func receipt(seq int64, count int) string {
+	return strconv.FormatInt(seq, 10) + "/" + strconv.Itoa(count)
+}
+
+// parseReceipt splits a receipt into its message's seq and receive count.
+func parseReceipt(r string) (int64, int, error) {
+	s, n, ok := strings.Cut(r, "/")
+	seq, serr := strconv.ParseInt(s, 10, 64)
 	count, err := strconv.Atoi(n)
-	if !ok || id == "" || err != nil || count < 1 {
-		return "", 0, fmt.Errorf("%w: %q is not a receipt of the table queue", ErrUnknownReceipt, receipt)
+	if !ok || serr != nil || seq < 1 || err != nil || count < 1 {
+		return 0, 0, fmt.Errorf("%w: %q is not a receipt of the table queue", ErrUnknownReceipt, r)
 	}
-	return id, count, nil
+	return seq, count, nil
 }
 
 // Delete removes received messages, a few hundred per statement;
@@ -477,10 +484,10 @@ func (t *Table) Delete(ctx context.Context, receipts ...string) error {
 	for start := 0; start < len(receipts); start += sendChunk {
 		chunk := receipts[start:min(start+sendChunk, len(receipts))]
 		var q strings.Builder
-		q.WriteString(`DELETE FROM queue_messages WHERE queue = $1 AND (id, receive_count) IN (VALUES `)
+		q.WriteString(`DELETE FROM queue_messages WHERE queue = $1 AND (seq, receive_count) IN (VALUES `)
 		args := []any{t.name}
 		for _, r := range chunk {
-			id, count, err := parseReceipt(r)
+			seq, count, err := parseReceipt(r)
 			if err != nil {
 				unknown = append(unknown, r)
 				continue
@@ -488,19 +495,19 @@ func (t *Table) Delete(ctx context.Context, receipts ...string) error {
 			if len(args) > 1 {
 				q.WriteString(", ")
 			}
-			fmt.Fprintf(&q, "($%d, CAST($%d AS INTEGER))", len(args)+1, len(args)+2)
-			args = append(args, id, count)
+			fmt.Fprintf(&q, "(CAST($%d AS BIGINT), CAST($%d AS INTEGER))", len(args)+1, len(args)+2)
+			args = append(args, seq, count)
 		}
 		if len(args) == 1 {
 			continue
 		}
-		q.WriteString(`) RETURNING id, receive_count`)
+		q.WriteString(`) RETURNING seq, receive_count`)
 		deleted, err := t.consumerRows(ctx, q.String(), args...)
 		if err != nil {
 			return fmt.Errorf("delete %d messages from queue %s: %w", len(chunk), t.name, err)
 		}
 		for _, r := range chunk {
-			if id, count, err := parseReceipt(r); err == nil && !deleted[id+"/"+strconv.Itoa(count)] {
+			if seq, count, err := parseReceipt(r); err == nil && !deleted[receipt(seq, count)] {
 				unknown = append(unknown, r)
 			}
 		}
@@ -511,7 +518,7 @@ func (t *Table) Delete(ctx context.Context, receipts ...string) error {
 	return nil
 }
 
-// consumerRows runs a consumer's write that returns (id, receive_count)
+// consumerRows runs a consumer's write that returns (seq, receive_count)
 // rows, as consumerExec does, and returns them as receipts.
 func (t *Table) consumerRows(ctx context.Context, query string, args ...any) (map[string]bool, error) {
 	var got map[string]bool
@@ -523,12 +530,12 @@ func (t *Table) consumerRows(ctx context.Context, query string, args ...any) (ma
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id string
+			var seq int64
 			var count int
-			if err := rows.Scan(&id, &count); err != nil {
+			if err := rows.Scan(&seq, &count); err != nil {
 				return err
 			}
-			got[id+"/"+strconv.Itoa(count)] = true
+			got[receipt(seq, count)] = true
 		}
 		return rows.Err()
 	})
@@ -536,23 +543,23 @@ func (t *Table) consumerRows(ctx context.Context, query string, args ...any) (ma
 }
 
 // ChangeVisibility makes a received message visible again after d (0 to 12 h).
-func (t *Table) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
+func (t *Table) ChangeVisibility(ctx context.Context, r string, d time.Duration) error {
 	if err := checkVisibility(d); err != nil {
 		return err
 	}
-	id, count, err := parseReceipt(receipt)
+	seq, count, err := parseReceipt(r)
 	if err != nil {
 		return err
 	}
 	// The message may lie below the floor: the next receive reads from the
 	// start. (Another process's receives find it within rescan.)
 	t.floor.Store(0)
-	res, err := t.consumerExec(ctx, `UPDATE queue_messages SET visible_at = $4 WHERE id = $1 AND receive_count = $2 AND queue = $3`,
-		id, count, t.name, t.ms()+d.Milliseconds())
+	res, err := t.consumerExec(ctx, `UPDATE queue_messages SET visible_at = $4 WHERE seq = $1 AND receive_count = $2 AND queue = $3`,
+		seq, count, t.name, t.ms()+d.Milliseconds())
 	if err != nil {
-		return fmt.Errorf("change visibility of message %s in queue %s: %w", id, t.name, err)
+		return fmt.Errorf("change visibility of message %d in queue %s: %w", seq, t.name, err)
 	}
-	return oneRow(res, receipt)
+	return oneRow(res, r)
 }
 
 // consumerExec runs a consumer's write: a delete or a visibility change.
