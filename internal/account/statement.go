@@ -207,6 +207,9 @@ func (c *csvStatement) Line(ln ledger.StatementLine) error {
 	return c.s.line()
 }
 
+// ClosingLater: the closing balance is the last row's balance column.
+func (c *csvStatement) ClosingLater() {}
+
 func (c *csvStatement) started() bool { return c.s.started() }
 
 func (c *csvStatement) end() error {
