@@ -146,6 +146,7 @@ func TestSystemAPI(t *testing.T) {
 		t.Errorf("after the redrive: %+v, %v; want %d waiting, none dead", qs, err, dead)
 	}
 
+	tokens := b.tokens("admin@bank.test", "staff password admin")
 	m, err := admin.SetMaintenance(ctx, true, "Back at noon")
 	if err != nil || !m.On || m.Message != "Back at noon" || m.Since == nil || m.RetryAfterSeconds != 300 {
 		t.Fatalf("maintenance on: %+v, %v", m, err)
@@ -165,6 +166,10 @@ func TestSystemAPI(t *testing.T) {
 	}
 	if _, err := operator.Queues(ctx); err != nil {
 		t.Errorf("queues in maintenance: %v", err)
+	}
+	// A maintenance outlasting the access tokens: staff still refresh them.
+	if _, err := b.anon.Refresh(ctx, tokens.RefreshToken); err != nil {
+		t.Errorf("a refresh in maintenance: %v", err)
 	}
 	if m, err := admin.SetMaintenance(ctx, false, ""); err != nil || m.On {
 		t.Fatalf("maintenance off: %+v, %v", m, err)
