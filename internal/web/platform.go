@@ -7,16 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fintech-banking/bank/client"
@@ -129,20 +125,25 @@ func (p *Platform) health(ctx context.Context, svc Service) []Check {
 }
 
 // metrics are svc's series, each labelled service="svc"; none when it
-// does not answer.
+// does not answer. They are asked for in Prometheus's protobuf exposition,
+// which decodes many times faster than the text one (still read, should a
+// service answer with it).
 func (p *Platform) metrics(ctx context.Context, svc Service) []*dto.MetricFamily {
-	body, ct, err := p.get(ctx, svc.URL+"/actuator/prometheus", "text/plain;version=0.0.4")
-	if err != nil || !strings.HasPrefix(ct, "text/plain") {
-		return nil
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	body, header, err := p.get(ctx, svc.URL+"/actuator/prometheus", string(expfmt.FmtProtoDelim)+";q=0.9,text/plain;version=0.0.4;q=0.5")
 	if err != nil {
 		return nil
 	}
-	out := make([]*dto.MetricFamily, 0, len(fams))
-	for _, name := range slices.Sorted(maps.Keys(fams)) {
-		f := fams[name]
+	format := expfmt.ResponseFormat(header)
+	if format == expfmt.FmtUnknown {
+		return nil
+	}
+	var out []*dto.MetricFamily
+	dec := expfmt.NewDecoder(bytes.NewReader(body), format)
+	for {
+		f := &dto.MetricFamily{}
+		if err := dec.Decode(f); err != nil {
+			break // io.EOF at the end; a malformed answer keeps what came before
+		}
 		for _, m := range f.Metric {
 			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String("service"), Value: proto.String(svc.Name)})
 		}
@@ -151,24 +152,24 @@ func (p *Platform) metrics(ctx context.Context, svc Service) []*dto.MetricFamily
 	return out
 }
 
-func (p *Platform) get(ctx context.Context, url, accept string) ([]byte, string, error) {
+func (p *Platform) get(ctx context.Context, url, accept string) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	req.Header.Set("Accept", accept)
 	resp, err := p.HTTP.Do(req)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxScrape))
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	// The health endpoint answers 503 with its report when DOWN.
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
-		return nil, "", fmt.Errorf("GET %s: %s", url, resp.Status)
+		return nil, nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return body, resp.Header.Get("Content-Type"), nil
+	return body, resp.Header, nil
 }
