@@ -331,6 +331,11 @@ func TestRevokedTokensMatrix(t *testing.T) {
 						if rc.body != nil {
 							body = rc.body(af)
 						}
+					} else if rc, ok := systemRouteCases[route]; ok {
+						path, want = rc.path(af), rc.want[nobody]
+						if rc.body != nil {
+							body = rc.body(af)
+						}
 					} else if rc, ok := paymentRouteCases[route]; ok {
 						pf := payFixture{account: acct.ID, payment: "no-payment"}
 						path, want = rc.path(pf), rc.want[nobody]
