@@ -8,10 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/ops"
+	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/queue/sqsserver"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -214,5 +217,62 @@ func TestSystemAPI(t *testing.T) {
 	// None of the refused requests turned maintenance on.
 	if m, err := admin.Maintenance(ctx); err != nil || m.On {
 		t.Errorf("after the refused requests: %+v, %v", m, err)
+	}
+}
+
+// TestSystemAPIOnSQS: with the queue on SQS (a local server), the API's
+// queue depths are the SQS queue's and its dead-letter queue's, and a
+// redrive through the API moves the dead letters back.
+func TestSystemAPIOnSQS(t *testing.T) {
+	endpoint := sqsserver.Start(t)
+	sqs := sqsserver.Client(endpoint)
+	url := sqsserver.NewQueues(t, sqs, 30*time.Second, 1)
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL_SQS": endpoint, "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_CONFIG_FILE": t.TempDir() + "/none", "AWS_SHARED_CREDENTIALS_FILE": t.TempDir() + "/none"} {
+		t.Setenv(k, v)
+	}
+	b := startBankWith(t, storetest.URL(t, store.SQLite), map[string]string{"BANK_QUEUE_URL": url, "BANK_NOTIFICATION_CONSUMER": "false"})
+	ctx := context.Background()
+	q, err := queue.NewSQS(ctx, sqs, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Send(ctx, []byte(`{"event_id":"a"}`), []byte(`{"event_id":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// Each fails its one receive and goes to the dead-letter queue.
+	for got := 0; got < 2; {
+		ms, err := q.Receive(ctx, 10, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if err := q.ChangeVisibility(ctx, m.Receipt, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got += len(ms)
+	}
+	name := url[strings.LastIndex(url, "/")+1:]
+	admin := b.staff["admin"]
+	var qs []client.QueueDepth
+	if !poll.Wait(30*time.Second, func() bool {
+		qs, err = admin.Queues(ctx)
+		return err == nil && len(qs) == 1 && qs[0].DeadLetter.Visible >= 2
+	}) {
+		t.Fatalf("queues: %+v, %v; want %s with 2 dead letters", qs, err, name)
+	}
+	if qs[0].Name != name {
+		t.Errorf("queue %q, want %q", qs[0].Name, name)
+	}
+	if n, err := admin.Redrive(ctx, name, 0); err != nil || n < 2 {
+		t.Fatalf("redrive: %d, %v; want 2 or more", n, err)
+	}
+	if !poll.Wait(30*time.Second, func() bool {
+		qs, err = admin.Queues(ctx)
+		return err == nil && qs[0].DeadLetter.Visible == 0 && qs[0].Main.Visible >= 2
+	}) {
+		t.Errorf("after the redrive: %+v, %v", qs, err)
 	}
 }
