@@ -19,6 +19,7 @@ import (
 	"github.com/fintech-banking/bank/internal/auth"
 	"github.com/fintech-banking/bank/internal/notification"
 	"github.com/fintech-banking/bank/internal/observe"
+	"github.com/fintech-banking/bank/internal/ops"
 	"github.com/fintech-banking/bank/internal/payment"
 	"github.com/fintech-banking/bank/internal/recon"
 	"github.com/fintech-banking/bank/internal/transaction"
@@ -300,6 +301,7 @@ func serviceRoutes() map[string]route {
 	recon.Routes(r, log, nil, authn)
 	notification.Routes(r, log, nil, authn)
 	payment.Routes(r, log, nil, authn)
+	ops.SystemRoutes(r, log, nil, authn)
 	return r
 }
 

@@ -61,6 +61,29 @@ func (r *Result) Replayed() bool { return r.Header.Get("Idempotent-Replayed") ==
 // on a 2xx answer, decodes the body into out (when not nil). A non-2xx answer
 // returns an *Error. key, when not empty, is sent as the Idempotency-Key.
 func (c *Client) Do(ctx context.Context, method, path, key string, in, out any) (*Result, error) {
+	resp, err := c.send(ctx, method, path, key, in)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	if resp.StatusCode >= 300 {
+		return res, errorOf(resp.StatusCode, b)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return res, fmt.Errorf("decode %s %s: %w", method, path, err)
+		}
+	}
+	return res, nil
+}
+
+// send sends a request as Do does and returns the answer unread.
+func (c *Client) send(ctx context.Context, method, path, key string, in any) (*http.Response, error) {
 	var body io.Reader
 	switch v := in.(type) {
 	case nil:
@@ -86,32 +109,19 @@ func (c *Client) Do(ctx context.Context, method, path, key string, in, out any) 
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, err
+	return c.HTTP.Do(req)
+}
+
+// errorOf is the *Error of a non-2xx answer with body b.
+func errorOf(status int, b []byte) *Error {
+	var eb struct {
+		Error *Error `json:"error"`
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
+	if json.Unmarshal(b, &eb) != nil || eb.Error == nil {
+		eb.Error = &Error{Code: "unexpected", Message: string(b)}
 	}
-	res := &Result{Status: resp.StatusCode, Header: resp.Header, Body: b}
-	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error *Error `json:"error"`
-		}
-		if json.Unmarshal(b, &eb) != nil || eb.Error == nil {
-			eb.Error = &Error{Code: "unexpected", Message: string(b)}
-		}
-		eb.Error.Status = resp.StatusCode
-		return res, eb.Error
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return res, fmt.Errorf("decode %s %s: %w", method, path, err)
-		}
-	}
-	return res, nil
+	eb.Error.Status = status
+	return eb.Error
 }
 
 // User is a user of the bank.

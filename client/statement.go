@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -68,4 +69,24 @@ func (c *Client) StatementFile(ctx context.Context, id string, from, to time.Tim
 		return nil, err
 	}
 	return res.Body, nil
+}
+
+// OpenStatement opens the statement of account id as format "csv" or "pdf"
+// and returns its body as it arrives, for the caller to copy on and close,
+// without holding the file whole. A read error means the statement was cut
+// short.
+func (c *Client) OpenStatement(ctx context.Context, id string, from, to time.Time, format string) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, http.MethodGet, statementPath(id, from, to, format), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return nil, err
+		}
+		return nil, errorOf(resp.StatusCode, b)
+	}
+	return resp.Body, nil
 }

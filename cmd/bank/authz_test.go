@@ -40,7 +40,7 @@ func notificationRoutes() []string {
 
 // servedRoutes is every API route "serve all" serves.
 func servedRoutes() []string {
-	return slices.Sorted(slices.Values(slices.Concat(authRoutes(), ledgerRoutes(), paymentRoutes(), notificationRoutes())))
+	return slices.Sorted(slices.Values(slices.Concat(authRoutes(), ledgerRoutes(), paymentRoutes(), notificationRoutes(), systemRoutes())))
 }
 
 // notificationRouteCases are notification-service's routes: every caller,
@@ -152,11 +152,12 @@ func TestEveryRouteHasRows(t *testing.T) {
 		_, inActuator := actuatorRouteCases[r]
 		_, inPayment := paymentRouteCases[r]
 		_, inNotification := notificationRouteCases[r]
-		if !inLedger && !inAuth && !inActuator && !inPayment && !inNotification {
-			t.Errorf("route %q has no row in routeCases, authRouteCases, paymentRouteCases, notificationRouteCases or actuatorRouteCases", r)
+		_, inSystem := systemRouteCases[r]
+		if !inLedger && !inAuth && !inActuator && !inPayment && !inNotification && !inSystem {
+			t.Errorf("route %q has no row in routeCases, authRouteCases, paymentRouteCases, notificationRouteCases, systemRouteCases or actuatorRouteCases", r)
 		}
 	}
-	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases), keys(paymentRouteCases), keys(notificationRouteCases)} {
+	for _, rows := range []map[string]bool{keys(authRouteCases), keys(actuatorRouteCases), keys(paymentRouteCases), keys(notificationRouteCases), keys(systemRouteCases)} {
 		for r := range rows {
 			if !slices.Contains(served, r) {
 				t.Errorf("a row names %q, which is not a route", r)
@@ -326,6 +327,11 @@ func TestRevokedTokensMatrix(t *testing.T) {
 							body = rc.body(lf)
 						}
 					} else if rc, ok := notificationRouteCases[route]; ok {
+						path, want = rc.path(af), rc.want[nobody]
+						if rc.body != nil {
+							body = rc.body(af)
+						}
+					} else if rc, ok := systemRouteCases[route]; ok {
 						path, want = rc.path(af), rc.want[nobody]
 						if rc.body != nil {
 							body = rc.body(af)

@@ -50,6 +50,7 @@ type Config struct {
 	ApprovalTTL            time.Duration // how long an approval waits before it expires
 	APIURL                 string        // "serve web": the API the pages call
 	APIHost                string        // "serve web": the Host header of its API requests, when not APIURL's
+	ServiceURLs            string        // "serve web": NAME=URL,… of the services whose health and metrics the system page shows
 
 	// payment-service
 	PaymentRail           string // "sim" or "ach"
@@ -96,6 +97,7 @@ func DefaultConfig() Config {
 		RateBurst:         200,
 		IPRateBurst:       400,
 		ApprovalTTL:       24 * time.Hour,
+		ServiceURLs:       defaultServiceURLs(),
 
 		PaymentRail:           "sim",
 		PaymentLimit:          1_000_000_00,
@@ -242,6 +244,14 @@ func (c *Config) settings() []setting {
 	add("api-url", "BANK_API_URL", `"serve web" alone: the API the pages call, such as http://account-service:8080 behind one Service or Ingress`, s, v)
 	s, v = str(&c.APIHost)
 	add("api-host", "BANK_API_HOST", `"serve web" alone: the host its API requests name, when --api-url is the Ingress controller's own address (empty: --api-url's host)`, s, v)
+	add("service-urls", "BANK_SERVICE_URLS", `"serve web" alone: the services whose health (/actuator/health) and metrics (/actuator/prometheus) the console's system page shows, NAME=URL,… (the Kubernetes Services by default)`,
+		func(s string) error {
+			if _, err := parseServices(strings.Split(s, ",")); err != nil {
+				return errors.New("must be NAME=http://HOST:PORT,… (one or more)")
+			}
+			c.ServiceURLs = s
+			return nil
+		}, func() string { return c.ServiceURLs })
 	s, v = str(&c.TrustedProxies)
 	add("trusted-proxies", "BANK_TRUSTED_PROXIES", "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed", s, v)
 	s, v = str(&c.SMTPURL)

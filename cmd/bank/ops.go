@@ -96,14 +96,15 @@ func diagnoseServices(urls []string, getenv func(string) string) ([]ops.Service,
 	}
 	if len(urls) == 0 {
 		if getenv("KUBERNETES_SERVICE_HOST") != "" {
-			var out []ops.Service
-			for _, s := range services {
-				out = append(out, ops.Service{Name: s + "-service", URL: "http://" + s + "-service:8080"})
-			}
-			return out, nil
+			return parseServices(strings.Split(defaultServiceURLs(), ","))
 		}
 		return []ops.Service{{Name: "bank", URL: "http://localhost:8080"}}, nil
 	}
+	return parseServices(urls)
+}
+
+// parseServices reads services given as NAME=URL.
+func parseServices(urls []string) ([]ops.Service, error) {
 	var out []ops.Service
 	for _, u := range urls {
 		name, url, ok := strings.Cut(strings.TrimSpace(u), "=")
@@ -112,7 +113,20 @@ func diagnoseServices(urls []string, getenv func(string) string) ([]ops.Service,
 		}
 		out = append(out, ops.Service{Name: name, URL: url})
 	}
+	if len(out) == 0 {
+		return nil, usagef("no service given")
+	}
 	return out, nil
+}
+
+// defaultServiceURLs are the Kubernetes Services of deploy/k8s, as
+// NAME=URL,…: what a pod reaches each service by.
+func defaultServiceURLs() string {
+	urls := make([]string, len(services))
+	for i, s := range services {
+		urls[i] = s + "-service=http://" + s + "-service:8080"
+	}
+	return strings.Join(urls, ",")
 }
 
 func diagnoseCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {

@@ -104,6 +104,7 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	metrics := observe.NewMetrics(reg)
 	business := observe.NewBusiness(reg)
 	observe.RegisterPool(reg, db)
+	registerLimits(reg)
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
 	health.AddCheck("db", databaseCheck(db))
@@ -208,6 +209,13 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		}
 		notification.Routes(mux, log, notify, authn)
 	}
+	maintenance := ops.NewMaintenanceWatch(db, log)
+	if runs || service == "notification" {
+		// The staff's system endpoints: notification-service's, as the
+		// queue is, and what the console's system page calls.
+		ops.SystemRoutes(mux, log, &ops.System{DB: db, Queues: []ops.NamedQueue{{Name: q.Name, Queue: q}},
+			Watch: maintenance, Now: time.Now}, authn)
+	}
 
 	// The indexer runs beside the ledger's committer; its lag is exported
 	// by every process (0 when search is the database's own, always in step).
@@ -223,7 +231,6 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 	}
 	opensearch.NewLagMetric(reg, searchLag)
 
-	maintenance := ops.NewMaintenanceWatch(db, log)
 	// MaintenanceMode (deploy/monitoring) fires on it and holds the
 	// error-rate alerts while planned 503s are answered.
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bank_maintenance_mode",
@@ -248,13 +255,17 @@ func serve(ctx context.Context, service string, args []string, getenv func(strin
 		// metrics): no loopback port to find, no TLS to configure, and
 		// the API sees each browser's own address.
 		wc := web.DefaultConfig()
-		wc.API = client.New("http://bank.internal", &http.Client{Timeout: 30 * time.Second, Transport: web.InProcess(apiHandler)})
+		inProcess := &http.Client{Timeout: 30 * time.Second, Transport: web.InProcess(apiHandler)}
+		wc.API = client.New("http://bank.internal", inProcess)
 		wc.TrustedProxies, wc.Log = proxies, log
 		wc.Maintenance = func() (bool, string, time.Duration) {
 			m := maintenance.State()
 			return m.On, m.Message, m.RetryAfter
 		}
-		wc.System = platformSystem{db: db, health: health, queue: q, stats: queueStatsCache.Stats, maint: maintenance, gather: reg}
+		// The system page reads this process as a web server alone reads
+		// each service: the API for queues and maintenance, the Actuator
+		// for health and metrics.
+		wc.System = &web.Platform{Services: []web.Service{{Name: "bank", URL: "http://bank.internal"}}, HTTP: inProcess, Now: time.Now}
 		pages, err := web.New(wc)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,13 +23,14 @@ import (
 
 // serveWeb runs the pages alone ("bank serve web"), calling the API at
 // --api-url through the typed client: what the web Deployment runs. It has
-// no database; maintenance shows when the API answers with it.
+// no database; maintenance shows when the API answers with it. The
+// console's system page reads the services at --service-urls.
 func serveWeb(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("serve web", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	if err := cfg.load(fs, args, getenv, "http-addr", "log-level", "trusted-proxies", "api-url", "api-host",
-		"shutdown-delay", "shutdown-timeout"); err != nil {
+		"service-urls", "shutdown-delay", "shutdown-timeout"); err != nil {
 		return err
 	}
 	if u, err := url.Parse(cfg.APIURL); cfg.APIURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -46,6 +48,7 @@ func serveWeb(ctx context.Context, args []string, getenv func(string) string, st
 	defer ln.Close()
 	proxies, _ := httpapi.ParseProxies(cfg.TrustedProxies) // validated with the config
 	reg := prometheus.NewRegistry()
+	registerLimits(reg)
 	metrics := observe.NewMetrics(reg)
 	health := observe.NewHealth(2 * time.Second)
 	health.Log = log
@@ -54,6 +57,16 @@ func serveWeb(ctx context.Context, args []string, getenv func(string) string, st
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	wc.API = client.New(cfg.APIURL, &http.Client{Timeout: 30 * time.Second, Transport: web.Forwarding(transport, cfg.APIHost)})
 	wc.TrustedProxies, wc.Log = proxies, log
+	// The system page: queues and maintenance through the API, as the
+	// staff member signed in; each service's health and metrics from its
+	// Actuator, straight from its Kubernetes Service (the Ingress does not
+	// route the Actuator).
+	svcs, _ := parseServices(strings.Split(cfg.ServiceURLs, ",")) // validated with the config
+	sys := &web.Platform{HTTP: &http.Client{Timeout: 5 * time.Second}, Now: time.Now}
+	for _, s := range svcs {
+		sys.Services = append(sys.Services, web.Service{Name: s.Name, URL: strings.TrimRight(s.URL, "/")})
+	}
+	wc.System = sys
 	pages, err := web.New(wc)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -66,13 +69,14 @@ func (c *formClient) hidden(name string) string {
 
 // TestWebAlone runs "bank serve web" beside "serve all", calling it through
 // --api-url: a customer registers and opens an account; a transfer form
-// and a payment form sent twice move money once; the system page says it
-// needs serve all; a form without its CSRF token is refused.
+// and a payment form sent twice move money once; an operator sees the
+// system page, without its switches; a form without its CSRF token is
+// refused.
 func TestWebAlone(t *testing.T) {
 	t.Parallel()
 	b := startBankWith(t, storetest.MigratedURL(t, store.SQLite), nil)
 	webURL, _ := startServe(t, "web", map[string]string{"BANK_API_URL": b.url, "BANK_HTTP_ADDR": "127.0.0.1:0",
-		"BANK_SHUTDOWN_DELAY": "0s"})
+		"BANK_SHUTDOWN_DELAY": "0s", "BANK_SERVICE_URLS": "bank=" + b.url})
 	ctx := context.Background()
 	bob, _ := b.customer("bob")
 	dest := b.account(bob, "EUR", 0)
@@ -135,19 +139,21 @@ func TestWebAlone(t *testing.T) {
 		t.Errorf("a payment form sent twice made %d payments, want 1", n)
 	}
 
-	// The system page needs serve all: alone, it says so, and its switches
-	// do nothing even for an admin.
-	admin := newFormClient(t, webURL)
-	admin.do("GET", "/login", nil)
-	if st, loc := admin.do("POST", "/login", url.Values{"csrf": {admin.hidden("csrf")}, "email": {"admin@bank.test"},
-		"password": {"staff password admin"}}); st != http.StatusSeeOther || loc != "/console" {
-		t.Fatalf("admin sign-in: %d %s", st, loc)
+	// The system page reads the platform through the API and the
+	// services' Actuator (TestWebAloneSystemPage drives it over split
+	// services); an operator sees it without the admins' switches.
+	staff := newFormClient(t, webURL)
+	staff.do("GET", "/login", nil)
+	if st, loc := staff.do("POST", "/login", url.Values{"csrf": {staff.hidden("csrf")}, "email": {"operator@bank.test"},
+		"password": {"staff password operator"}}); st != http.StatusSeeOther || loc != "/console" {
+		t.Fatalf("operator sign-in: %d %s", st, loc)
 	}
-	if st, body := admin.do("GET", "/console/system", nil); st != http.StatusOK || !strings.Contains(body, "cannot see their health") {
-		t.Errorf("system page of serve web: %d\n%s", st, body)
+	if st, body := staff.do("GET", "/console/system", nil); st != http.StatusOK || !strings.Contains(body, "bank: <span class=\"ok\">UP</span>") ||
+		!strings.Contains(body, "<td>notifications</td>") || strings.Contains(body, `action="/console/system/maintenance"`) {
+		t.Errorf("an operator's system page of serve web: %d\n%s", st, body)
 	}
-	if st, _ := admin.do("POST", "/console/system/maintenance", url.Values{"csrf": {admin.hidden("csrf")}, "mode": {"on"}}); st != http.StatusForbidden {
-		t.Errorf("maintenance switch of serve web: %d, want 403", st)
+	if st, _ := staff.do("POST", "/console/system/maintenance", url.Values{"csrf": {staff.hidden("csrf")}, "mode": {"on"}}); st != http.StatusForbidden {
+		t.Errorf("an operator's maintenance switch: %d, want 403", st)
 	}
 	if st, _ := c.do("GET", "/accounts", nil); st != http.StatusOK {
 		t.Errorf("after the refused switch, a customer's page: %d", st)
@@ -157,5 +163,50 @@ func TestWebAlone(t *testing.T) {
 	form.Set("key", "another")
 	if st, body := c.do("POST", "/transfer", form); st != http.StatusForbidden || !strings.Contains(body, "This form has expired") {
 		t.Errorf("a forged CSRF token: %d\n%s", st, body)
+	}
+}
+
+// TestWebStatementDownload: the statement a customer downloads from the
+// pages, of serve all (in process) and of serve web alone (over HTTP), is
+// the API's file byte for byte, streamed through.
+func TestWebStatementDownload(t *testing.T) {
+	t.Parallel()
+	b := startBankWith(t, storetest.MigratedURL(t, store.SQLite), nil)
+	webURL, _ := startServe(t, "web", map[string]string{"BANK_API_URL": b.url, "BANK_HTTP_ADDR": "127.0.0.1:0",
+		"BANK_SHUTDOWN_DELAY": "0s", "BANK_SERVICE_URLS": "bank=" + b.url})
+	ctx := context.Background()
+	email := "gil-" + randomHex(4) + "@example.test"
+	if _, err := b.anon.Register(ctx, email, "password of gil", "Gil"); err != nil {
+		t.Fatal(err)
+	}
+	gil := b.login(email, "password of gil")
+	from, to := b.account(gil, "EUR", 10_000_000), b.account(gil, "EUR", 0)
+	items := make([]client.Transfer, 700) // more than one flush of the API's stream
+	for i := range items {
+		items[i] = client.Transfer{FromAccountID: from.ID, ToAccountID: to.ID, Amount: int64(i + 1), Currency: "EUR",
+			Description: fmt.Sprintf("=line %d, \"quoted\"", i)}
+	}
+	if _, err := gil.TransferBatch(ctx, "seed-"+from.ID, items); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Format("2006-01-02")
+	start, _ := time.Parse("2006-01-02", day)
+	want, err := gil.StatementFile(ctx, from.ID, start, start.AddDate(0, 0, 1).Add(-time.Nanosecond), "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(want), "\n"); n < 702 {
+		t.Fatalf("the API's statement has %d lines", n)
+	}
+	for name, base := range map[string]string{"serve all": b.url, "serve web": webURL} {
+		c := newFormClient(t, base)
+		c.do("GET", "/login", nil)
+		if st, _ := c.do("POST", "/login", url.Values{"csrf": {c.hidden("csrf")}, "email": {email}, "password": {"password of gil"}}); st != http.StatusSeeOther {
+			t.Fatalf("%s: sign-in %d", name, st)
+		}
+		st, got := c.do("GET", "/accounts/"+from.ID+"/statement?"+url.Values{"format": {"csv"}, "from": {day}, "to": {day}}.Encode(), nil)
+		if st != http.StatusOK || got != string(want) {
+			t.Errorf("%s: the page's statement (%d, %d bytes) is not the API's (%d bytes)", name, st, len(got), len(want))
+		}
 	}
 }

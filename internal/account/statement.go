@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -180,42 +179,54 @@ func (s *stream) line() error {
 
 // csvStatement writes a statement as CSV: a header row, then one row per
 // line; the opening and closing balances are in the first and last rows'
-// balance columns.
+// balance columns. Rows are made into one buffer (appendCSVField), written
+// out as it fills and at each flush.
 type csvStatement struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-	s  stream
-	cw *csv.Writer
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	s   stream
+	buf []byte
 }
+
+// csvBuffer is how much of a CSV statement is held before it is written.
+const csvBuffer = 32 << 10
 
 func (c *csvStatement) Head(st *ledger.Statement) error {
 	c.s = stream{w: c.w, rc: c.rc}
 	c.w.Header().Set("Content-Disposition", `attachment; filename="statement-`+st.AccountID+`.csv"`)
 	c.s.start("text/csv; charset=utf-8")
-	c.cw = csv.NewWriter(c.w)
-	return c.cw.Write([]string{"transaction_id", "created_at", "type", "description", "amount", "balance"})
+	c.buf = append(make([]byte, 0, csvBuffer+1024), "transaction_id,created_at,type,description,amount,balance\n"...)
+	return nil
 }
 
 func (c *csvStatement) Line(ln ledger.StatementLine) error {
-	if err := c.cw.Write([]string{ln.TransactionID, ln.CreatedAt.Format(time.RFC3339Nano), ln.Type,
-		csvText(ln.Description), strconv.FormatInt(ln.Amount, 10), strconv.FormatInt(ln.Balance, 10)}); err != nil {
-		return err
-	}
-	if c.s.n%flushEvery == flushEvery-1 {
-		c.cw.Flush()
+	b := append(appendCSVField(c.buf, ln.TransactionID), ',')
+	b = append(ln.CreatedAt.AppendFormat(b, time.RFC3339Nano), ',')
+	b = append(appendCSVField(b, ln.Type), ',')
+	b = append(appendCSVField(b, csvText(ln.Description)), ',')
+	b = append(strconv.AppendInt(b, ln.Amount, 10), ',')
+	c.buf = append(strconv.AppendInt(b, ln.Balance, 10), '\n')
+	if len(c.buf) >= csvBuffer || c.s.n%flushEvery == flushEvery-1 {
+		if err := c.write(); err != nil {
+			return err
+		}
 	}
 	return c.s.line()
 }
 
+// write sends what the buffer holds.
+func (c *csvStatement) write() error {
+	_, err := c.w.Write(c.buf)
+	c.buf = c.buf[:0]
+	return err
+}
+
+// ClosingLater: the closing balance is the last row's balance column.
+func (c *csvStatement) ClosingLater() {}
+
 func (c *csvStatement) started() bool { return c.s.started() }
 
-func (c *csvStatement) end() error {
-	c.cw.Flush()
-	if err := c.cw.Error(); err != nil {
-		return err
-	}
-	return nil
-}
+func (c *csvStatement) end() error { return c.write() }
 
 // csvText keeps a description from being read as a formula by a
 // spreadsheet (CSV injection): one starting with = + - @ gets a quote mark.

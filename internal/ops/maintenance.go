@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/audit"
 	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -24,8 +25,9 @@ type Maintenance struct {
 // DefaultMaintenanceMessage is shown when maintenance is turned on without one.
 const DefaultMaintenanceMessage = "The service is down for maintenance. Please try again later."
 
-// SetMaintenance turns the maintenance mode on or off for every replica.
-func SetMaintenance(ctx context.Context, db *store.DB, m Maintenance, now time.Time) error {
+// SetMaintenance turns the maintenance mode on or off for every replica,
+// through db: the database, or a transaction that also records who did it.
+func SetMaintenance(ctx context.Context, db audit.Execer, m Maintenance, now time.Time) error {
 	if m.Message == "" {
 		m.Message = DefaultMaintenanceMessage
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -107,6 +106,14 @@ func InProcess(h http.Handler) http.RoundTripper { return handlerTransport{h} }
 
 type handlerTransport struct{ h http.Handler }
 
+// errCutShort is a response the API's handler cut short (by panicking with
+// http.ErrAbortHandler, as a server drops a connection).
+var errCutShort = errors.New("the API cut its answer short")
+
+// RoundTrip serves req with the handler in a goroutine of its own and
+// answers once the handler has sent its status: the body streams through a
+// pipe as the handler writes it, so a long answer (a statement) is never
+// held whole in memory.
 func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	r.RemoteAddr = "127.0.0.1:0"
@@ -117,34 +124,69 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
-	w := &responseBuffer{header: http.Header{}}
-	t.h.ServeHTTP(w, r)
-	if w.status == 0 {
-		w.status = http.StatusOK
+	pr, pw := io.Pipe()
+	w := &responsePipe{header: http.Header{}, pw: pw, sent: make(chan struct{})}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				// Only http.ErrAbortHandler gets here: httpapi.Wrap
+				// answers every other panic with a 500.
+				if w.status == 0 {
+					w.cut = true
+					w.send(http.StatusBadGateway)
+				}
+				pw.CloseWithError(errCutShort)
+			}
+		}()
+		t.h.ServeHTTP(w, r)
+		w.send(http.StatusOK)
+		pw.Close()
+	}()
+	<-w.sent
+	if w.cut {
+		pr.Close()
+		return nil, errCutShort
 	}
 	return &http.Response{Status: http.StatusText(w.status), StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: w.header, Body: io.NopCloser(bytes.NewReader(w.body.Bytes())), ContentLength: int64(w.body.Len()), Request: req}, nil
+		Header: w.out, Body: pr, ContentLength: -1, Request: req}, nil
 }
 
-// responseBuffer is the response an in-process request gets.
-type responseBuffer struct {
-	header http.Header
+// responsePipe is the response an in-process request gets: its status and
+// headers once sent, its body through a pipe. What RoundTrip reads (status,
+// out, cut) is written only before sent is closed.
+type responsePipe struct {
+	header http.Header // the handler's
+	out    http.Header // as they were when the status was sent
+	pw     *io.PipeWriter
+	sent   chan struct{}
 	status int
-	body   bytes.Buffer
+	cut    bool // cut short before any status
 }
 
-func (w *responseBuffer) Header() http.Header { return w.header }
-func (w *responseBuffer) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+func (w *responsePipe) Header() http.Header { return w.header }
+
+// send sends the status and the headers as they are, once.
+func (w *responsePipe) send(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status, w.out = code, w.header.Clone()
+	close(w.sent)
+}
+
+func (w *responsePipe) WriteHeader(code int) {
+	if code >= 200 { // informational answers are not passed on
+		w.send(code)
 	}
 }
-func (w *responseBuffer) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.body.Write(b)
+
+func (w *responsePipe) Write(b []byte) (int, error) {
+	w.send(http.StatusOK)
+	return w.pw.Write(b)
 }
+
+// Flush does nothing: the pipe holds nothing back.
+func (w *responsePipe) Flush() {}
 
 // Forwarding returns a transport that sends the client's requests through
 // next with the browser's address in X-Forwarded-For, for "serve web" alone:

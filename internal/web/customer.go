@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -425,18 +426,28 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The statement's end is inclusive: up to the last instant of "to".
-	b, err := c.StatementFile(r.Context(), r.PathValue("id"), from, to.AddDate(0, 0, 1).Add(-time.Nanosecond), format)
+	body, err := c.OpenStatement(r.Context(), r.PathValue("id"), from, to.AddDate(0, 0, 1).Add(-time.Nanosecond), format)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	defer body.Close()
 	ct := "text/csv; charset=utf-8"
 	if format == "pdf" {
 		ct = "application/pdf"
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Disposition", `attachment; filename="statement-`+q.Get("from")+`-`+q.Get("to")+`.`+format+`"`)
-	_, _ = w.Write(b)
+	// The file goes on as the API writes it. Cut short there, it is cut
+	// short here too: the browser sees a download that failed, never a
+	// statement that merely looks complete.
+	if _, err := io.Copy(w, body); err != nil {
+		if r.Context().Err() != nil {
+			return // the browser went away
+		}
+		s.log.ErrorContext(r.Context(), "statement cut short", "account", r.PathValue("id"), "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 type transferData struct {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -15,20 +16,22 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/yaml"
 
+	"github.com/fintech-banking/bank/client"
 	"github.com/fintech-banking/bank/deploy/monitoring"
 )
 
 // System is the platform as the console's system page sees it and acts on
-// it: "serve all" gives its own; a web server alone has none.
+// it, as the signed-in staff member whose API client each call is given:
+// the API decides what they may see and do.
 type System interface {
-	// Status is each health check, the queues, maintenance and the
-	// process's metrics, now.
-	Status(ctx context.Context) (SystemStatus, error)
+	// Status is each service's health, the queues, maintenance and the
+	// services' metrics, now.
+	Status(ctx context.Context, api *client.Client) (SystemStatus, error)
 	// SetMaintenance turns maintenance on (with message) or off.
-	SetMaintenance(ctx context.Context, on bool, message string) error
-	// Redrive moves every dead-lettered message back to the main queue and
-	// says how many it moved.
-	Redrive(ctx context.Context) (int, error)
+	SetMaintenance(ctx context.Context, api *client.Client, on bool, message string) error
+	// Redrive moves every dead-lettered message of the queue name back to
+	// it and says how many it moved.
+	Redrive(ctx context.Context, api *client.Client, name string) (int, error)
 }
 
 // SystemStatus is what System.Status reports.
@@ -38,10 +41,10 @@ type SystemStatus struct {
 	Maintenance bool
 	Message     string
 	Since       time.Time
-	Metrics     []*dto.MetricFamily
-	CPULimit    float64 // cores the process may use; 0: no limit known
-	MemoryLimit float64 // bytes; 0: no limit known
-	Now         time.Time
+	// Metrics are the services' series, each labelled with its service
+	// (label "service").
+	Metrics []*dto.MetricFamily
+	Now     time.Time
 }
 
 // Check is one health check's status: UP, DOWN or UNKNOWN.
@@ -56,7 +59,7 @@ type QueueDepth struct {
 
 // keyMetric is a row of the runbook's key metrics (8.1) and the queue's:
 // its thresholds are the rules Warn and Crit of the PrometheusRule, its
-// value what this process measures.
+// value what the services measure.
 type keyMetric struct {
 	Name       string
 	Warn, Crit string // alert names; "" for none
@@ -64,8 +67,8 @@ type keyMetric struct {
 	Measure    func(st SystemStatus) (float64, string)
 }
 
-// keyMetrics are the rows of the system page. Rates are over the process's
-// life, not Prometheus's last 5 minutes.
+// keyMetrics are the rows of the system page. Rates are over the services'
+// lives, not Prometheus's last 5 minutes.
 var keyMetrics = []keyMetric{
 	{"CPU usage (of the limit, since start)", "CPUUsageWarning", "CPUUsageCritical", "ratio", cpuUsage},
 	{"Memory usage (of the limit)", "MemoryUsageWarning", "MemoryUsageCritical", "ratio", memoryUsage},
@@ -238,7 +241,7 @@ func gaugeMax(name, lbl, want string) func(SystemStatus) (float64, string) {
 	return func(st SystemStatus) (float64, string) {
 		f := family(st, name)
 		if f == nil {
-			return 0, "not measured by this process"
+			return 0, "not measured by the services"
 		}
 		v := math.NaN()
 		for _, m := range f.GetMetric() {
@@ -253,39 +256,67 @@ func gaugeMax(name, lbl, want string) func(SystemStatus) (float64, string) {
 	}
 }
 
-func single(st SystemStatus, name string) (float64, bool) {
+// perService is the value of each service's (label "service") first series
+// of the family name.
+func perService(st SystemStatus, name string) map[string]float64 {
+	out := map[string]float64{}
 	f := family(st, name)
-	if f == nil || len(f.GetMetric()) == 0 {
-		return 0, false
+	if f == nil {
+		return out
 	}
-	return value(f.GetMetric()[0]), true
+	for _, m := range f.GetMetric() {
+		if svc := label(m, "service"); !hasKey(out, svc) {
+			out[svc] = value(m)
+		}
+	}
+	return out
 }
 
+func hasKey(m map[string]float64, k string) bool { _, ok := m[k]; return ok }
+
+// ofLimit is the largest share of its limit that a service uses, by
+// use(service) over the service's limit; why says why there is none.
+func ofLimit(st SystemStatus, used, limitName, noLimit string, use func(svc string, v float64) float64) (float64, string) {
+	values, limits := perService(st, used), perService(st, limitName)
+	if len(values) == 0 {
+		return 0, "not measured by the services"
+	}
+	v, limited := math.NaN(), false
+	for svc, x := range values {
+		l := limits[svc]
+		if l <= 0 {
+			continue
+		}
+		limited = true
+		if r := use(svc, x) / l; !math.IsNaN(r) && (math.IsNaN(v) || r > v) {
+			v = r
+		}
+	}
+	if !limited {
+		return 0, noLimit
+	}
+	return v, ""
+}
+
+// cpuUsage is the CPU a service used since it started, of its limit: the
+// largest over the services.
 func cpuUsage(st SystemStatus) (float64, string) {
-	cpu, ok1 := single(st, "process_cpu_seconds_total")
-	start, ok2 := single(st, "process_start_time_seconds")
-	if !ok1 || !ok2 {
-		return 0, "not measured by this process"
-	}
-	if st.CPULimit <= 0 {
-		return 0, "no CPU limit set"
-	}
-	up := float64(st.Now.UnixNano())/1e9 - start
-	if up <= 0 {
-		return math.NaN(), ""
-	}
-	return cpu / up / st.CPULimit, ""
+	starts := perService(st, "process_start_time_seconds")
+	return ofLimit(st, "process_cpu_seconds_total", "bank_cpu_limit_cores", "no CPU limit set", func(svc string, cpu float64) float64 {
+		start, ok := starts[svc]
+		up := float64(st.Now.UnixNano())/1e9 - start
+		if !ok || up <= 0 {
+			return math.NaN()
+		}
+		return cpu / up
+	})
 }
 
+// memoryUsage is a service's resident memory of its limit: the largest
+// over the services.
 func memoryUsage(st SystemStatus) (float64, string) {
-	rss, ok := single(st, "process_resident_memory_bytes")
-	if !ok {
-		return 0, "not measured by this process"
-	}
-	if st.MemoryLimit <= 0 {
-		return 0, "no memory limit set"
-	}
-	return rss / st.MemoryLimit, ""
+	return ofLimit(st, "process_resident_memory_bytes", "bank_memory_limit_bytes", "no memory limit set",
+		func(_ string, rss float64) float64 { return rss })
 }
 
 // requests walks the API's request histogram, leaving out the Actuator's
@@ -313,7 +344,7 @@ func errorRate(st SystemStatus) (float64, string) {
 			errs += n
 		}
 	}) {
-		return 0, "not measured by this process"
+		return 0, "not measured by the services"
 	}
 	if all == 0 {
 		return math.NaN(), ""
@@ -333,7 +364,7 @@ func latencyP99(st SystemStatus) (float64, string) {
 			buckets[b.GetUpperBound()] += float64(b.GetCumulativeCount())
 		}
 	}) {
-		return 0, "not measured by this process"
+		return 0, "not measured by the services"
 	}
 	if total == 0 {
 		return math.NaN(), ""
@@ -365,12 +396,12 @@ func latencyP99(st SystemStatus) (float64, string) {
 func dbConnections(st SystemStatus) (float64, string) {
 	active, max := family(st, "hikaricp_connections_active"), family(st, "hikaricp_connections_max")
 	if active == nil || max == nil {
-		return 0, "not measured by this process"
+		return 0, "not measured by the services"
 	}
 	v := math.NaN()
 	for _, a := range active.GetMetric() {
 		for _, m := range max.GetMetric() {
-			if label(a, "pool") == label(m, "pool") && value(m) > 0 {
+			if label(a, "pool") == label(m, "pool") && label(a, "service") == label(m, "service") && value(m) > 0 {
 				if x := value(a) / value(m); math.IsNaN(v) || x > v {
 					v = x
 				}
@@ -393,7 +424,13 @@ type systemData struct {
 func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 	d := systemData{Default: defaultMaintenanceMessage}
 	if s.sys != nil {
-		st, err := s.sys.Status(r.Context())
+		ss := s.session(r)
+		c, err := s.as(r.Context(), ss)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		st, err := s.sys.Status(r.Context(), c)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -431,11 +468,22 @@ func (s *Server) isAdmin(r *http.Request) bool {
 		return ss.user != nil && ss.user.Role == "admin"
 	}
 	c, err := s.as(r.Context(), ss)
-	if err != nil {
-		return false
+	if err == nil {
+		var u *client.User
+		if u, err = c.Me(r.Context()); err == nil {
+			return u.Role == "admin"
+		}
 	}
-	u, err := c.Me(r.Context())
-	return err == nil && u.Role == "admin"
+	// A web server alone learns of maintenance from the API's answers:
+	// the system endpoints, which admins act through, still answer and
+	// check the role themselves.
+	var ae *client.Error
+	if errors.As(err, &ae) && ae.Code == "maintenance" {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return ss.user != nil && ss.user.Role == "admin"
+	}
+	return false
 }
 
 // admin checks the form and that its sender is an admin, answering the
@@ -462,7 +510,12 @@ func (s *Server) setMaintenance(w http.ResponseWriter, r *http.Request) {
 	if message == "" {
 		message = defaultMaintenanceMessage
 	}
-	if err := s.sys.SetMaintenance(r.Context(), on, message); err != nil {
+	c, err := s.as(r.Context(), ss)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.sys.SetMaintenance(r.Context(), c, on, message); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -483,7 +536,13 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := s.sys.Redrive(r.Context())
+	c, err := s.as(r.Context(), ss)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := r.PostForm.Get("queue")
+	n, err := s.sys.Redrive(r.Context(), c, name)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -491,7 +550,7 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request) {
 	ss.mu.Lock()
 	who := ss.user.Email
 	ss.mu.Unlock()
-	s.log.WarnContext(r.Context(), "dead-letter queue redriven from the console", "moved", n, "by", who)
-	ss.setFlash(fmt.Sprintf("Moved %d messages from the dead-letter queue back to the queue.", n))
+	s.log.WarnContext(r.Context(), "dead-letter queue redriven from the console", "queue", name, "moved", n, "by", who)
+	ss.setFlash(fmt.Sprintf("Moved %d messages from the dead-letter queue back to %s.", n, name))
 	http.Redirect(w, r, "/console/system", http.StatusSeeOther)
 }

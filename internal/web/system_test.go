@@ -75,18 +75,34 @@ func TestMetricRows(t *testing.T) {
 			requestSeries("/api/v1/transfers", "SERVER_ERROR", "maintenance", 1000, bounds, []uint64{1000, 1000, 1000, 1000}),
 		}}
 	now := time.Unix(1_000_100, 0)
-	st := SystemStatus{Now: now, CPULimit: 2, MemoryLimit: 1000, Metrics: []*dto.MetricFamily{
+	// Two services: a's measures are the worse, b's only matter where a
+	// has none of its own (b's pool of the same name is nearly empty).
+	st := SystemStatus{Now: now, Metrics: []*dto.MetricFamily{
 		requests,
-		gauge("process_cpu_seconds_total", 190),
-		gauge("process_start_time_seconds", 1_000_000),
-		gauge("process_resident_memory_bytes", 800),
+		gauge("process_cpu_seconds_total", 190, "service", "a"),
+		gauge("process_start_time_seconds", 1_000_000, "service", "a"),
+		gauge("bank_cpu_limit_cores", 2, "service", "a"),
+		gauge("process_resident_memory_bytes", 800, "service", "a"),
+		gauge("bank_memory_limit_bytes", 1000, "service", "a"),
 		gauge("bank_queue_messages", 1500, "queue", "events", "state", "visible"),
-		gauge("hikaricp_connections_active", 9, "pool", "main"),
-		gauge("hikaricp_connections_max", 10, "pool", "main"),
+		gauge("hikaricp_connections_active", 9, "pool", "main", "service", "a"),
+		gauge("hikaricp_connections_max", 10, "pool", "main", "service", "a"),
 		gauge("bank_queue_oldest_message_age_seconds", 30, "queue", "events"),
 	}}
 	// The dead-letter series is a second series of bank_queue_messages.
-	st.Metrics[4].Metric = append(st.Metrics[4].Metric, gauge("x", 3, "queue", "events", "state", "dead_letter").Metric[0])
+	st.Metrics[6].Metric = append(st.Metrics[6].Metric, gauge("x", 3, "queue", "events", "state", "dead_letter").Metric[0])
+	second := map[string][]*dto.Metric{
+		"process_cpu_seconds_total":     gauge("x", 10, "service", "b").Metric,
+		"process_start_time_seconds":    gauge("x", 1_000_000, "service", "b").Metric,
+		"bank_cpu_limit_cores":          gauge("x", 1, "service", "b").Metric,
+		"process_resident_memory_bytes": gauge("x", 100, "service", "b").Metric,
+		"bank_memory_limit_bytes":       gauge("x", 1000, "service", "b").Metric,
+		"hikaricp_connections_active":   gauge("x", 1, "pool", "main", "service", "b").Metric,
+		"hikaricp_connections_max":      gauge("x", 100, "pool", "main", "service", "b").Metric,
+	}
+	for _, f := range st.Metrics {
+		f.Metric = append(f.Metric, second[f.GetName()]...)
+	}
 	got := map[string]metricRow{}
 	for _, r := range metricRows(st) {
 		got[r.Name] = r
