@@ -120,9 +120,10 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, key ledger.Idemp
 	// the next attempt finds its answer.
 	for {
 		err = store.Retry(ctx, func(err error) bool { return store.Retryable(err) || store.IsUniqueViolation(err) }, func() error {
-			// On SQLite the order waits its turn in store.DB.Tx, beside
-			// every other writer of the process, not on a pooled connection.
-			return s.db.Tx(ctx, func(tx *sql.Tx) error {
+			// On SQLite, orders placed side by side share a transaction and
+			// its commit, placed in the order of the accounts their holds
+			// lock (store.Group).
+			return s.orders.Do(ctx, o.pay.FromAccountID, func(tx *sql.Tx) error {
 				var err error
 				a, waiting, err = s.place(ctx, tx, p, key, o.fresh(), refusal, now)
 				return err

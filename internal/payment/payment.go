@@ -136,6 +136,7 @@ type Service struct {
 	leases   *lease.Leases // of the payments' rows
 	instance string        // this replica's name in leases
 	inflight idem.InFlight // the Idempotency-Keys of the orders being placed here
+	orders   *store.Group  // the transactions orders are placed in, shared
 
 	// afterSubmit, when set by a test, runs after the rail accepted a batch
 	// and before its payments are marked submitted; an error stops there,
@@ -176,8 +177,12 @@ func New(db *store.DB, l *ledger.Ledger, rail Rail, log *slog.Logger, now func()
 		cfg.Workers = def.Workers
 	}
 	return &Service{db: db, l: l, rail: rail, log: log, now: now, cfg: cfg, metrics: metrics,
-		leases: lease.New(db, leaseColumns), instance: lease.Instance()}
+		leases: lease.New(db, leaseColumns), instance: lease.Instance(), orders: store.NewGroup(db, orderGroup)}
 }
+
+// orderGroup is how many payment orders placed side by side share one
+// transaction, and its commit.
+const orderGroup = 16
 
 // leaseColumns are the leases of the payments' rows: a submitter's on the
 // pending payments it hands to the rail, a scheduler's on what it resumes.
