@@ -163,7 +163,10 @@ func openSQLite(ctx context.Context, path string, opt Options) (*DB, error) {
 	sdb.SetMaxOpenConns(n)
 	sdb.SetMaxIdleConns(n)
 	db := &DB{DB: sdb, Dialect: SQLite, Name: poolName(opt.AppName), writes: make(chan struct{}, 1)}
-	if err := db.PingContext(ctx); err != nil {
+	// Processes opening a new file at once race to switch it to WAL, and
+	// SQLite answers the losers "busy" at once, without its busy timeout:
+	// they try again.
+	if err := Retry(ctx, Retryable, func() error { return db.PingContext(ctx) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite at %s: %w", path, err)
 	}
