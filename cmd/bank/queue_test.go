@@ -171,35 +171,8 @@ func TestQueueCommandErrors(t *testing.T) {
 // TestQueueCommandsOnSQS runs the operator commands against SQS (a local
 // server), the SDK finding it through AWS_ENDPOINT_URL_SQS as in production.
 func TestQueueCommandsOnSQS(t *testing.T) {
-	endpoint := sqsserver.Start(t)
-	client := sqsserver.Client(endpoint)
-	url := sqsserver.NewQueues(t, client, 30*time.Second, 1)
-	for k, v := range map[string]string{"AWS_ENDPOINT_URL_SQS": endpoint, "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-		"AWS_CONFIG_FILE": t.TempDir() + "/none", "AWS_SHARED_CREDENTIALS_FILE": t.TempDir() + "/none"} {
-		t.Setenv(k, v)
-	}
+	endpoint, url, q := sqsWithDeadLetters(t)
 	ctx := context.Background()
-	q, err := queue.NewSQS(ctx, client, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Send(ctx, []byte(`{"event_id":"a"}`), []byte(`{"event_id":"b"}`)); err != nil {
-		t.Fatal(err)
-	}
-	// Both fail their one receive and go to the dead-letter queue.
-	for got := 0; got < 2; {
-		ms, err := q.Receive(ctx, 10, time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range ms {
-			if err := q.ChangeVisibility(ctx, m.Receipt, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got += len(ms)
-	}
 	env := map[string]string{"BANK_QUEUE_URL": url}
 	var rows []queueStatsRow
 	poll.Wait(30*time.Second, func() bool { rows = queueStatsOf(t, env); return rows[1].Visible == 2 })
@@ -281,4 +254,43 @@ func TestTableQueueConsumedInPlace(t *testing.T) {
 	if _, ok := q.Queue.(queue.Taker); !ok {
 		t.Fatalf("serve all's table queue %T cannot consume in place", q.Queue)
 	}
+}
+
+// sqsWithDeadLetters starts a local SQS server with a queue whose messages
+// go to its dead-letter queue after one receive, points the AWS SDK at it
+// as in production (AWS_ENDPOINT_URL_SQS), and leaves two messages in the
+// dead-letter queue. It returns the server's endpoint, the queue's URL and
+// the queue.
+func sqsWithDeadLetters(t *testing.T) (string, string, *queue.SQS) {
+	t.Helper()
+	endpoint := sqsserver.Start(t)
+	client := sqsserver.Client(endpoint)
+	url := sqsserver.NewQueues(t, client, 30*time.Second, 1)
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL_SQS": endpoint, "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_CONFIG_FILE": t.TempDir() + "/none", "AWS_SHARED_CREDENTIALS_FILE": t.TempDir() + "/none"} {
+		t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	q, err := queue.NewSQS(ctx, client, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Send(ctx, []byte(`{"event_id":"a"}`), []byte(`{"event_id":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// Both fail their one receive and go to the dead-letter queue.
+	for got := 0; got < 2; {
+		ms, err := q.Receive(ctx, 10, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if err := q.ChangeVisibility(ctx, m.Receipt, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got += len(ms)
+	}
+	return endpoint, url, q
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/fintech-banking/bank/internal/ops"
 	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/queue"
-	"github.com/fintech-banking/bank/internal/queue/sqsserver"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -224,36 +223,10 @@ func TestSystemAPI(t *testing.T) {
 // queue depths are the SQS queue's and its dead-letter queue's, and a
 // redrive through the API moves the dead letters back.
 func TestSystemAPIOnSQS(t *testing.T) {
-	endpoint := sqsserver.Start(t)
-	sqs := sqsserver.Client(endpoint)
-	url := sqsserver.NewQueues(t, sqs, 30*time.Second, 1)
-	for k, v := range map[string]string{"AWS_ENDPOINT_URL_SQS": endpoint, "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-		"AWS_CONFIG_FILE": t.TempDir() + "/none", "AWS_SHARED_CREDENTIALS_FILE": t.TempDir() + "/none"} {
-		t.Setenv(k, v)
-	}
+	_, url, _ := sqsWithDeadLetters(t)
 	b := startBankWith(t, storetest.URL(t, store.SQLite), map[string]string{"BANK_QUEUE_URL": url, "BANK_NOTIFICATION_CONSUMER": "false"})
 	ctx := context.Background()
-	q, err := queue.NewSQS(ctx, sqs, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Send(ctx, []byte(`{"event_id":"a"}`), []byte(`{"event_id":"b"}`)); err != nil {
-		t.Fatal(err)
-	}
-	// Each fails its one receive and goes to the dead-letter queue.
-	for got := 0; got < 2; {
-		ms, err := q.Receive(ctx, 10, time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range ms {
-			if err := q.ChangeVisibility(ctx, m.Receipt, 0); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got += len(ms)
-	}
+	var err error
 	name := url[strings.LastIndex(url, "/")+1:]
 	admin := b.staff["admin"]
 	var qs []client.QueueDepth
