@@ -194,11 +194,12 @@ backend transaction
 			// The rotation starts while a replica is down: it waits for
 			// that one too, once it is back, before the new key signs.
 			rotated = make(chan error, 1)
+			// The addresses, read here: a restart below writes them again.
+			args := []string{"jwt", "rotate", "--settle", "2m", "--url", auth.url, "--url", account.url}
+			for _, r := range replicas {
+				args = append(args, "--url", r.url)
+			}
 			go func() {
-				args := []string{"jwt", "rotate", "--settle", "2m", "--url", auth.url, "--url", account.url}
-				for _, r := range replicas {
-					args = append(args, "--url", r.url)
-				}
 				out, err := runArgs(t, env, args...)
 				if err != nil {
 					err = fmt.Errorf("%w\n%s", err, out)
