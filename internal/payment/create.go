@@ -123,7 +123,7 @@ func (s *Service) Create(ctx context.Context, p bank.Principal, key ledger.Idemp
 			// On SQLite, orders placed side by side share a transaction and
 			// its commit, placed in the order of the accounts their holds
 			// lock (store.Group).
-			return s.orders.Do(ctx, o.pay.FromAccountID, func(tx *sql.Tx) error {
+			return s.orders.Do(ctx, o.pay.FromAccountID, func(ctx context.Context, tx *sql.Tx) error {
 				var err error
 				a, waiting, err = s.place(ctx, tx, p, key, o.fresh(), refusal, now)
 				return err

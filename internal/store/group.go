@@ -40,7 +40,7 @@ type Group struct {
 type groupWork struct {
 	ctx  context.Context
 	key  string
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error // buffered: the committer never waits for the caller
 }
 
@@ -63,10 +63,12 @@ func NewGroup(db *DB, n int) *Group {
 // error, or the commit's when fn succeeded and the transaction did not
 // commit. fn may run on another goroutine, and more than once if the
 // caller retries: it must write only through tx. key orders the works of a
-// transaction (see Group).
-func (g *Group) Do(ctx context.Context, key string, fn func(tx *sql.Tx) error) error {
+// transaction (see Group). The context fn is given carries ctx's values but
+// does not end with it: on SQLite a statement interrupted inside a
+// transaction rolls the whole transaction back, the other works' with it.
+func (g *Group) Do(ctx context.Context, key string, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if g.db.Dialect != SQLite {
-		return g.db.Tx(ctx, fn)
+		return g.db.Tx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
 	}
 	w := &groupWork{ctx: ctx, key: key, fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
@@ -129,7 +131,7 @@ func (g *Group) commitWaiting() {
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
 				return err
 			}
-			if errs[i] = w.fn(tx); errs[i] != nil {
+			if errs[i] = w.fn(context.WithoutCancel(w.ctx), tx); errs[i] != nil {
 				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
 					return err
 				}

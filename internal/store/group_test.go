@@ -49,7 +49,7 @@ func TestGroup(t *testing.T) {
 		errs := make([]error, 60)
 		for i := range errs {
 			wg.Go(func() {
-				errs[i] = g.Do(ctx, fmt.Sprintf("k%02d", i), func(tx *sql.Tx) error {
+				errs[i] = g.Do(ctx, fmt.Sprintf("k%02d", i), func(_ context.Context, tx *sql.Tx) error {
 					mu.Lock()
 					txs[tx]++
 					mu.Unlock()
@@ -97,11 +97,11 @@ func TestGroup(t *testing.T) {
 		hold := make(chan struct{})
 		held := make(chan struct{})
 		go func() {
-			_ = g.Do(ctx, "a", func(tx *sql.Tx) error { close(held); <-hold; return nil })
+			_ = g.Do(ctx, "a", func(_ context.Context, tx *sql.Tx) error { close(held); <-hold; return nil })
 		}()
 		<-held
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		err := g.Do(cctx, "b", func(tx *sql.Tx) error { return insert(tx, "cancelled") })
+		err := g.Do(cctx, "b", func(_ context.Context, tx *sql.Tx) error { return insert(tx, "cancelled") })
 		cancel()
 		close(hold)
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -114,7 +114,7 @@ func TestGroup(t *testing.T) {
 		var panicked any
 		func() {
 			defer func() { panicked = recover() }()
-			_ = g.Do(ctx, "p", func(tx *sql.Tx) error {
+			_ = g.Do(ctx, "p", func(_ context.Context, tx *sql.Tx) error {
 				if err := insert(tx, "before-panic"); err != nil {
 					return err
 				}
@@ -127,7 +127,7 @@ func TestGroup(t *testing.T) {
 		if got := count(); got != before {
 			t.Errorf("%d rows after a panicking work, want %d", got, before)
 		}
-		if err := g.Do(ctx, "after", func(tx *sql.Tx) error { return insert(tx, "after") }); err != nil {
+		if err := g.Do(ctx, "after", func(_ context.Context, tx *sql.Tx) error { return insert(tx, "after") }); err != nil {
 			t.Errorf("after a panic: %v", err)
 		}
 	})
