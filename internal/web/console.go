@@ -437,18 +437,10 @@ func (s *Server) consolePayments(w http.ResponseWriter, r *http.Request) {
 	if !contains(paymentStatuses, d.Status) {
 		d.Status = ""
 	}
-	l, err := c.Payments(r.Context(), d.Status, 50, q.Get("cursor"))
-	if err != nil {
+	var err error
+	if d.Payments, d.Next, err = paymentsPage(r, c, d.Status, 50, "/console/payments"); err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	d.Payments = l.Data
-	if l.NextCursor != "" {
-		nq := url.Values{"cursor": {l.NextCursor}}
-		if d.Status != "" {
-			nq.Set("status", d.Status)
-		}
-		d.Next = "/console/payments?" + nq.Encode()
 	}
 	s.render(w, r, http.StatusOK, "console_payments", page{Title: "Payments", Data: d})
 }

@@ -54,18 +54,9 @@ func (s *Server) renderPayments(w http.ResponseWriter, r *http.Request, c *clien
 	if d.Status != "" && !contains(paymentStatuses, d.Status) {
 		d.Status = ""
 	}
-	l, err := c.Payments(r.Context(), d.Status, 25, q.Get("cursor"))
-	if err != nil {
+	if d.Payments, d.Next, err = paymentsPage(r, c, d.Status, 25, "/payments"); err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	d.Payments = l.Data
-	if l.NextCursor != "" {
-		nq := url.Values{"cursor": {l.NextCursor}}
-		if d.Status != "" {
-			nq.Set("status", d.Status)
-		}
-		d.Next = "/payments?" + nq.Encode()
 	}
 	s.render(w, r, status, "payments", page{Title: "Payments", Form: form, Errors: errs, Data: d})
 }
@@ -232,4 +223,22 @@ func statusWords(status string) string {
 		return "Cancelled"
 	}
 	return strings.ToUpper(status[:min(1, len(status))]) + status[min(1, len(status)):]
+}
+
+// paymentsPage reads one page of the payments c may see, in status when it
+// is not "", from the request's cursor, and returns them with the link of
+// the next page on path ("" on the last).
+func paymentsPage(r *http.Request, c *client.Client, status string, limit int, path string) ([]client.Payment, string, error) {
+	l, err := c.Payments(r.Context(), status, limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		return nil, "", err
+	}
+	if l.NextCursor == "" {
+		return l.Data, "", nil
+	}
+	q := url.Values{"cursor": {l.NextCursor}}
+	if status != "" {
+		q.Set("status", status)
+	}
+	return l.Data, path + "?" + q.Encode(), nil
 }
