@@ -195,18 +195,18 @@ func (s *Service) place(ctx context.Context, tx *sql.Tx, p bank.Principal, key l
 		return a, waiting, err
 	}
 	pay := o.pay
-	var err error
+	held := false
 	if refusal == nil {
-		if refusal, err = s.perPaymentLimit(ctx, tx, pay); err != nil {
+		per, daily, err := s.limits(ctx, tx, pay.FromAccountID)
+		if err != nil {
 			return Answer{}, "", err
 		}
-	}
-	held := refusal == nil && pay.Status == StatusPending
-	if held {
-		if refusal, err = s.reserveIn(ctx, tx, pay, now); err != nil {
-			return Answer{}, "", err
+		if refusal = overPerPayment(pay, per); refusal == nil && pay.Status == StatusPending {
+			if refusal, err = reserveIn(ctx, tx, pay, daily, now); err != nil {
+				return Answer{}, "", err
+			}
+			held = refusal == nil
 		}
-		held = refusal == nil
 	}
 	if refusal != nil {
 		_, doc := bank.BodyOf(refusal)

@@ -38,17 +38,13 @@ func (s *Service) limits(ctx context.Context, q querier, accountID string) (int6
 	return per, daily, nil
 }
 
-// perPaymentLimit returns the refusal of a payment above its account's
+// overPerPayment returns the refusal of a payment above per, its account's
 // per-payment limit.
-func (s *Service) perPaymentLimit(ctx context.Context, q querier, p *Payment) (error, error) {
-	per, _, err := s.limits(ctx, q, p.FromAccountID)
-	if err != nil {
-		return nil, err
-	}
+func overPerPayment(p *Payment, per int64) error {
 	if p.Amount > per {
-		return limitExceeded("account %s may pay at most %d %s at once", p.FromAccountID, per, p.Currency), nil
+		return limitExceeded("account %s may pay at most %d %s at once", p.FromAccountID, per, p.Currency)
 	}
-	return nil, nil
+	return nil
 }
 
 // AuditLimitsSet is the audit trail's action for staff setting an
@@ -102,13 +98,10 @@ func limitExceeded(format string, args ...any) error {
 // errOverLimit rolls back a reservation that would pass the daily limit.
 var errOverLimit = errors.New("over the daily limit")
 
-// reserveIn counts a new payment, not yet written, against its account's
-// daily limit in tx; it returns the refusal when the limit would be passed.
-func (s *Service) reserveIn(ctx context.Context, tx *sql.Tx, p *Payment, now time.Time) (error, error) {
-	_, daily, err := s.limits(ctx, tx, p.FromAccountID)
-	if err != nil {
-		return nil, err
-	}
+// reserveIn counts a new payment, not yet written, against daily, its
+// account's daily limit, in tx; it returns the refusal when the limit would
+// be passed.
+func reserveIn(ctx context.Context, tx *sql.Tx, p *Payment, daily int64, now time.Time) (error, error) {
 	day := now.Format(time.DateOnly)
 	ok, err := addToDay(ctx, tx, p, day, daily)
 	if err != nil || !ok {
