@@ -18,29 +18,7 @@ func TestMigrationKeepsTheOutbox(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, storetest.URL(t, d), store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			ms, err := store.Migrations(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range ms {
-				if m.Version >= 6 {
-					break
-				}
-				if _, err := db.ExecContext(ctx, m.SQL); err != nil {
-					t.Fatalf("%s: %v", m.Name, err)
-				}
-				if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-					t.Fatal(err)
-				}
-			}
+			db := migratedTo(t, d, 5)
 			at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 			// Ids out of insert order: the order kept must be the insert order.
 			for i, id := range []string{"c", "a", "b"} {
@@ -80,4 +58,114 @@ func TestMigrationKeepsTheOutbox(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigrationDropsIDIndexes upgrades a database with messages waiting and
+// deliveries recorded through migration 0023: every row and its order stay,
+// a message sent afterwards numbers after every seq used before (even one
+// deleted), and a delivery's unique key still holds.
+func TestMigrationDropsIDIndexes(t *testing.T) {
+	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db := migratedTo(t, d, 22)
+			at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+			for i, id := range []string{"m3", "m1", "m2", "gone"} {
+				if _, err := db.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at, receive_count) VALUES ($1, 'notifications', $2, 1, 1, $3)`,
+					id, []byte(fmt.Sprintf(`{"n":%d}`, i)), i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var before int64
+			if err := db.QueryRowContext(ctx, `SELECT seq FROM queue_messages WHERE id = 'gone'`).Scan(&before); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = 'gone'`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, status, subject, attempts, created_at, updated_at)
+				VALUES ('n1', 'e1', 'transaction.posted', 'u1', 'email', 'logged', 'Paid', 1, $1, $1)`, at); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ('m4', 'notifications', $1, 2, 2)`, []byte(`{"n":4}`)); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.QueryContext(ctx, `SELECT seq, id, body, receive_count FROM queue_messages ORDER BY seq`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			var last int64
+			for rows.Next() {
+				var (
+					seq   int64
+					id    string
+					body  []byte
+					count int
+				)
+				if err := rows.Scan(&seq, &id, &body, &count); err != nil {
+					t.Fatal(err)
+				}
+				got, last = append(got, fmt.Sprintf("%s%s%d", id, body, count)), seq
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if want := `[m3{"n":0}0 m1{"n":1}1 m2{"n":2}2 m4{"n":4}0]`; fmt.Sprint(got) != want {
+				t.Fatalf("messages after the migration: %v, want %s", got, want)
+			}
+			if last <= before {
+				t.Errorf("a message sent after the migration has seq %d, not after %d, used before it", last, before)
+			}
+			var subject string
+			var created time.Time
+			if err := db.QueryRowContext(ctx, `SELECT subject, created_at FROM notifications WHERE event_id = 'e1' AND user_id = 'u1' AND channel = 'email'`).Scan(&subject, &created); err != nil {
+				t.Fatal(err)
+			}
+			if subject != "Paid" || !created.Equal(at) {
+				t.Errorf("delivery after the migration: %q at %s", subject, created)
+			}
+			_, err = db.ExecContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, status, subject, attempts, created_at, updated_at)
+				VALUES ('n2', 'e1', 'transaction.posted', 'u1', 'email', 'logged', 'Paid', 1, $1, $1)`, at)
+			if !store.IsUniqueViolation(err) {
+				t.Errorf("a second delivery of one event to one user on one channel: %v, want a unique violation", err)
+			}
+		})
+	}
+}
+
+// migratedTo opens a new database of dialect d with the migrations up to
+// version applied.
+func migratedTo(t *testing.T, d store.Dialect, version int) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, storetest.URL(t, d), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ms, err := store.Migrations(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version > version {
+			break
+		}
+		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
 }
