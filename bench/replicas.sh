@@ -49,22 +49,25 @@ free_port() {
   echo $port
   port=$((port + 1))
 }
-start() { # start SERVICE: echoes its URL once it is ready
+# start SERVICE: sets started to its URL once it is ready. Not called as
+# $(start …): in that subshell its pid would never reach pids, and the
+# process would outlive the script.
+start() {
   local p; p=$(free_port)
   "$BANK" serve "$1" --http-addr 127.0.0.1:$p >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
-    curl -sf 127.0.0.1:$p/actuator/health/readiness >/dev/null && { echo "http://127.0.0.1:$p"; return; }
+    curl -sf 127.0.0.1:$p/actuator/health/readiness >/dev/null && { started="http://127.0.0.1:$p"; return; }
     sleep 0.1
   done
   echo "replicas.sh: $1 did not become ready" >&2
   exit 1
 }
-auth=$(start auth)
-account=$(start account)
-start notification >/dev/null
+start auth; auth=$started
+start account; account=$started
+start notification
 urls=()
-for _ in $(seq 1 "$n"); do urls+=("$(start transaction)"); done
+for _ in $(seq 1 "$n"); do start transaction; urls+=("$started"); done
 
 log=$(mktemp)
 lb=${LB:-haproxy}

@@ -1,0 +1,2 @@
+-- The earlier search index is PostgreSQL's; SQLite's full-text tables stay.
+SELECT 1;
