@@ -210,7 +210,7 @@ func (s *Service) place(ctx context.Context, tx *sql.Tx, p bank.Principal, key l
 	}
 	if refusal != nil {
 		_, doc := bank.BodyOf(refusal)
-		a, err := s.keep(ctx, tx, p.UserID, key, pay.ID, idem.Refused, mustJSON(doc), now)
+		a, err := s.keep(ctx, tx, p.UserID, key, idem.Refused, mustJSON(doc), now)
 		return a, "", err
 	}
 	if held {
@@ -231,7 +231,7 @@ func (s *Service) place(ctx context.Context, tx *sql.Tx, p bank.Principal, key l
 			return Answer{}, "", err
 		}
 	}
-	a, err := s.keep(ctx, tx, p.UserID, key, pay.ID, idem.Created, mustJSON(pay.view()), now)
+	a, err := s.keep(ctx, tx, p.UserID, key, idem.Created, mustJSON(pay.view()), now)
 	if err != nil || !held {
 		return a, "", err
 	}
@@ -261,19 +261,13 @@ func (s *Service) hold(ctx context.Context, tx *sql.Tx, pay *Payment) error {
 	return err
 }
 
-// keep keeps a payment order's answer under its key, in tx.
-func (s *Service) keep(ctx context.Context, tx *sql.Tx, user string, key ledger.Idempotency, paymentID string,
+// keep keeps a payment order's answer under its key, in tx. Releases
+// before the one idempotency store kept them in payment_requests, which
+// this release still reads but no longer writes (docs/operations.md, 5).
+func (s *Service) keep(ctx context.Context, tx *sql.Tx, user string, key ledger.Idempotency,
 	o idem.Outcome, body []byte, now time.Time) (Answer, error) {
 	if err := idem.Keep(ctx, tx, now, idem.Kept{User: user, Key: key.Key, Hash: key.Hash, Outcome: o, Body: body}); err != nil {
 		return Answer{}, err
-	}
-	// The previous release reads the answers of payment orders from
-	// payment_requests only: kept there too, a rollback to it still
-	// replays them (docs/operations.md). Its status is the HTTP status that
-	// release kept.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO payment_requests (owner_id, idem_key, request_hash, payment_id, status, response, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, user, key.Key, key.Hash, paymentID, o.LegacyStatus(), body, now); err != nil {
-		return Answer{}, fmt.Errorf("keep payment request: %w", err)
 	}
 	return Answer{Outcome: o, Body: body}, nil
 }
