@@ -81,11 +81,7 @@ func handleSetStatus(log *slog.Logger, gate *approval.Service, action string) ht
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
 		// No body is needed; one that is sent must be an empty JSON object.
-		body, err := httpapi.ReadBody(w, r)
-		if err == nil && len(body) > 0 {
-			err = httpapi.DecodeBytes(body, &struct{}{})
-		}
-		if err != nil {
+		if err := httpapi.DecodeOptional(w, r, &struct{}{}); err != nil {
 			httpapi.Error(w, r, log, err)
 			return
 		}

@@ -54,7 +54,7 @@ func handleList(log *slog.Logger, s *Service) http.Handler {
 func handleApprove(log *slog.Logger, s *Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
-		if err := emptyBody(w, r); err != nil {
+		if err := httpapi.DecodeOptional(w, r, &struct{}{}); err != nil {
 			httpapi.Error(w, r, log, err)
 			return
 		}
@@ -77,11 +77,7 @@ func handleReject(log *slog.Logger, s *Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
 		var in request
-		body, err := httpapi.ReadBody(w, r)
-		if err == nil && len(body) > 0 {
-			err = httpapi.DecodeBytes(body, &in)
-		}
-		if err != nil {
+		if err := httpapi.DecodeOptional(w, r, &in); err != nil {
 			httpapi.Error(w, r, log, err)
 			return
 		}
@@ -92,13 +88,4 @@ func handleReject(log *slog.Logger, s *Service) http.Handler {
 		}
 		httpapi.Encode(w, http.StatusOK, a)
 	})
-}
-
-// emptyBody accepts no body or an empty JSON object.
-func emptyBody(w http.ResponseWriter, r *http.Request) error {
-	body, err := httpapi.ReadBody(w, r)
-	if err == nil && len(body) > 0 {
-		err = httpapi.DecodeBytes(body, &struct{}{})
-	}
-	return err
 }

@@ -118,16 +118,6 @@ func handleMe(log *slog.Logger, svc *Service) http.Handler {
 	})
 }
 
-// noBody checks the body of a request that needs none: one that is sent
-// must be an empty JSON object.
-func noBody(w http.ResponseWriter, r *http.Request) error {
-	body, err := httpapi.ReadBody(w, r)
-	if err == nil && len(body) > 0 {
-		err = httpapi.DecodeBytes(body, &struct{}{})
-	}
-	return err
-}
-
 func handleLogoutEverywhere(log *slog.Logger, svc *Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := FromContext(r.Context())
@@ -135,7 +125,7 @@ func handleLogoutEverywhere(log *slog.Logger, svc *Service) http.Handler {
 			writeError(w, r, log, bank.Errorf(bank.KindUnauthenticated, "unauthenticated", "a bearer token is required"))
 			return
 		}
-		if err := noBody(w, r); err != nil {
+		if err := httpapi.DecodeOptional(w, r, &struct{}{}); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -179,7 +169,7 @@ func handleLock(log *slog.Logger, apply func(ctx context.Context, by Principal, 
 			writeError(w, r, log, err)
 			return
 		}
-		if err := noBody(w, r); err != nil {
+		if err := httpapi.DecodeOptional(w, r, &struct{}{}); err != nil {
 			writeError(w, r, log, err)
 			return
 		}

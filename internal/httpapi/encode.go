@@ -38,6 +38,18 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return DecodeBytes(body, v)
 }
 
+// DecodeOptional decodes r's body strictly into v when the request has one
+// (see DecodeBytes); with no body at all, v keeps its zero value. For an
+// endpoint whose fields are all optional, or that takes none (v an empty
+// struct): a body that is sent must still be a valid JSON object.
+func DecodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := ReadBody(w, r)
+	if err != nil || len(body) == 0 {
+		return err
+	}
+	return DecodeBytes(body, v)
+}
+
 // ReadBody reads r's whole body, up to MaxBodyBytes, for a handler that looks
 // at the bytes before it decodes them.
 func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

@@ -104,10 +104,7 @@ func handleRedrive(log *slog.Logger, s *System) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
 		var in request
-		body, err := httpapi.ReadBody(w, r)
-		if err == nil && len(body) > 0 {
-			err = httpapi.DecodeBytes(body, &in)
-		}
+		err := httpapi.DecodeOptional(w, r, &in)
 		if err == nil && in.Max < 0 {
 			err = &bank.Error{Kind: bank.KindInvalid, Code: "invalid_request", Message: "max must be 0 (every message) or more",
 				Details: map[string]string{"max": "must be 0 or more"}}

@@ -102,17 +102,9 @@ func handleCancel(log *slog.Logger, s *Service) http.Handler {
 				return
 			}
 		}
-		body, err := httpapi.ReadBody(w, r)
-		if err != nil {
+		if err := httpapi.DecodeOptional(w, r, &struct{}{}); err != nil {
 			httpapi.Error(w, r, log, err)
 			return
-		}
-		if len(body) > 0 {
-			var empty struct{}
-			if err := httpapi.DecodeBytes(body, &empty); err != nil {
-				httpapi.Error(w, r, log, err)
-				return
-			}
 		}
 		pay, err := s.Cancel(r.Context(), p, r.PathValue("id"))
 		if err != nil {

@@ -97,10 +97,7 @@ func handleItems(log *slog.Logger, s *Service) http.Handler {
 func handleResolve(log *slog.Logger, s *Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.FromContext(r.Context())
-		body, err := httpapi.ReadBody(w, r)
-		if err == nil && len(body) > 0 {
-			err = httpapi.DecodeBytes(body, &struct{}{})
-		}
+		err := httpapi.DecodeOptional(w, r, &struct{}{})
 		n, convErr := strconv.Atoi(r.PathValue("item"))
 		if err == nil && (convErr != nil || n < 1) {
 			err = bank.Errorf(bank.KindNotFound, "item_not_found", "reconciliation %s has no item %s", r.PathValue("id"), r.PathValue("item"))
