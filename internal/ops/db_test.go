@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"errors"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strings"
@@ -207,17 +208,32 @@ func TestRunbookSlowQueries(t *testing.T) {
 // PostgreSQL breaks the cycle by failing one of them, here the REINDEX,
 // which waited first. Maintain runs it again, as the ledger does with a
 // transaction that lost a deadlock, instead of giving up half done.
+//
+// Which waiter fails is whichever checks for a deadlock first once the
+// cycle exists; each checks once, deadlock_timeout after it began to wait.
+// The REINDEX checks after 3 s, the transaction after a minute: the REINDEX
+// is the one that finds the cycle, however late the poll below sees it wait.
 func TestReindexRetriesADeadlock(t *testing.T) {
 	t.Parallel()
 	url := storetest.MigratedURL(t, store.Postgres)
 	ctx := context.Background()
-	db := openAs(t, url, "bank-cli")
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("deadlock_timeout", "3s")
+	u.RawQuery = q.Encode()
+	db := openAs(t, u.String(), "bank-cli")
 	app := openAs(t, url, "bank")
 	tx, err := app.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL deadlock_timeout = '1min'`); err != nil {
+		t.Fatal(err)
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = 'none'`).Scan(&n); err != nil {
 		t.Fatal(err)
