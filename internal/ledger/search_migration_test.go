@@ -23,26 +23,11 @@ func TestSearchMigration(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, err := store.Open(ctx, storetest.URL(t, d), store.Options{AppName: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			ms, err := store.Migrations(d)
-			if err != nil {
-				t.Fatal(err)
-			}
+			db := storetest.MigratedTo(t, d, 19)
 			exec := func(q string, args ...any) {
 				t.Helper()
 				if _, err := db.ExecContext(ctx, q, args...); err != nil {
 					t.Fatalf("%v\n%s", err, q)
-				}
-			}
-			exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`)
-			for _, m := range ms {
-				if m.Version < 20 {
-					exec(m.SQL)
-					exec(`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 				}
 			}
 			at := time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)

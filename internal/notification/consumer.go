@@ -406,7 +406,7 @@ func (s *Service) plan(ctx context.Context, works []*work) *batch {
 				chosen   []outgoing
 				withText bool
 			)
-			for _, ch := range []Channel{Email, SMS, Webhook} {
+			for _, ch := range channels {
 				o := outgoing{w: w, recipient: r, ch: ch, secret: p.webhookSecret}
 				switch {
 				case ch == Email && p.Email:

@@ -39,6 +39,9 @@ const (
 	Webhook Channel = "webhook"
 )
 
+// channels are the channels, in the order an event's deliveries are made.
+var channels = []Channel{Email, SMS, Webhook}
+
 // The statuses of a delivery.
 const (
 	StatusPending = "pending" // not delivered yet; attempts says how often it was tried

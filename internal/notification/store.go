@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fintech-banking/bank/internal/auth"
@@ -310,19 +313,25 @@ func (s *Service) finish(ctx context.Context, d delivery, deliverErr error, stat
 	})
 }
 
-// List returns one page of userID's notifications, newest first, and the
-// cursor of the next page ("" on the last). A cursor this API did not make
-// is KindInvalid.
+// List returns one page of userID's notifications, newest event first
+// (event ids are time-ordered), and the cursor of the next page ("" on the
+// last). A cursor this API did not make is KindInvalid.
 func (s *Service) List(ctx context.Context, userID string, limit int, after string) ([]Notification, string, error) {
-	c, err := bank.DecodeCursor(after)
+	c, err := decodeListCursor(after)
 	if err != nil {
 		return nil, "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
+	// The unique index (user_id, event_id, channel), read backwards.
 	q := `SELECT id, event_type, event_id, channel, status, subject, attempts, created_at, sent_at FROM notifications WHERE user_id = $1`
 	args := []any{userID}
-	q, args = c.NewestFirst(q, args, "id", limit)
+	if c != nil {
+		q += ` AND (event_id, channel) < ($2, $3)`
+		args = append(args, c.EventID, string(c.Channel))
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY event_id DESC, channel DESC LIMIT $%d`, len(args))
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list notifications: %w", err)
@@ -347,6 +356,38 @@ func (s *Service) List(ctx context.Context, userID string, limit int, after stri
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list notifications: %w", err)
 	}
-	out, next := bank.OnePage(out, limit, func(n Notification) bank.Cursor { return bank.Cursor{At: n.CreatedAt, ID: n.ID} })
-	return out, next, nil
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	return out, listCursor{EventID: last.EventID, Channel: last.Channel}.encode(), nil
+}
+
+// listCursor is the position after a page's last notification.
+type listCursor struct {
+	EventID string  `json:"e"`
+	Channel Channel `json:"c"`
+}
+
+func (c listCursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeListCursor reads a cursor List answered with; "" is the first page
+// (nil).
+func decodeListCursor(s string) (*listCursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var c listCursor
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || bank.CheckID("cursor", c.EventID) != nil || !slices.Contains(channels, c.Channel) {
+		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
+	}
+	return &c, nil
 }

@@ -18,7 +18,7 @@ func TestMigrationKeepsTheOutbox(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
-			db := migratedTo(t, d, 5)
+			db := storetest.MigratedTo(t, d, 5)
 			at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 			// Ids out of insert order: the order kept must be the insert order.
 			for i, id := range []string{"c", "a", "b"} {
@@ -69,7 +69,7 @@ func TestMigrationDropsIDIndexes(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
-			db := migratedTo(t, d, 22)
+			db := storetest.MigratedTo(t, d, 22)
 			at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 			for i, id := range []string{"m3", "m1", "m2", "gone"} {
 				if _, err := db.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at, receive_count) VALUES ($1, 'notifications', $2, 1, 1, $3)`,
@@ -137,35 +137,4 @@ func TestMigrationDropsIDIndexes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// migratedTo opens a new database of dialect d with the migrations up to
-// version applied.
-func migratedTo(t *testing.T, d store.Dialect, version int) *store.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, storetest.URL(t, d), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ms, err := store.Migrations(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Version > version {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return db
 }
