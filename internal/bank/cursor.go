@@ -18,9 +18,20 @@ type Cursor struct {
 }
 
 // Encode returns c as the opaque string lists answer with as next_cursor.
-func (c Cursor) Encode() string {
+func (c Cursor) Encode() string { return EncodeCursor(c) }
+
+// EncodeCursor returns c, a page's position (a struct of JSON fields), as
+// the opaque string a list answers with as next_cursor.
+func EncodeCursor(c any) string {
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ReadCursor reads s, made by EncodeCursor, into c, and reports whether it
+// could; the caller checks the fields.
+func ReadCursor(s string, c any) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && json.Unmarshal(b, c) == nil
 }
 
 // DecodeCursor reads a cursor a list answered with; "" is the first page
@@ -29,12 +40,8 @@ func DecodeCursor(s string) (*Cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
 	var c Cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.At.IsZero() || CheckID("cursor", c.ID) != nil {
+	if !ReadCursor(s, &c) || c.At.IsZero() || CheckID("cursor", c.ID) != nil {
 		return nil, Invalid("cursor", "is not a cursor this API returned")
 	}
 	return &c, nil

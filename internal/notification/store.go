@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -361,7 +359,7 @@ func (s *Service) List(ctx context.Context, userID string, limit int, after stri
 	}
 	out = out[:limit]
 	last := out[limit-1]
-	return out, listCursor{EventID: last.EventID, Channel: last.Channel}.encode(), nil
+	return out, bank.EncodeCursor(listCursor{EventID: last.EventID, Channel: last.Channel}), nil
 }
 
 // listCursor is the position after a page's last notification.
@@ -370,23 +368,14 @@ type listCursor struct {
 	Channel Channel `json:"c"`
 }
 
-func (c listCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 // decodeListCursor reads a cursor List answered with; "" is the first page
 // (nil).
 func decodeListCursor(s string) (*listCursor, error) {
 	if s == "" {
 		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
 	var c listCursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || bank.CheckID("cursor", c.EventID) != nil || !slices.Contains(channels, c.Channel) {
+	if !bank.ReadCursor(s, &c) || bank.CheckID("cursor", c.EventID) != nil || !slices.Contains(channels, c.Channel) {
 		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
 	}
 	return &c, nil

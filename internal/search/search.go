@@ -8,8 +8,6 @@ package search
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -83,10 +81,7 @@ type Cursor struct {
 
 // Encode returns c as the opaque string a search answers with as
 // next_cursor.
-func (c Cursor) Encode() string {
-	b, _ := json.Marshal(c) // a finite float, a time and a string
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func (c Cursor) Encode() string { return bank.EncodeCursor(c) }
 
 // DecodeCursor reads a cursor a search answered with; "" is the first page
 // (nil). Anything else is KindInvalid.
@@ -94,12 +89,8 @@ func DecodeCursor(s string) (*Cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
 	var c Cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.At.IsZero() || bank.CheckID("cursor", c.ID) != nil ||
+	if !bank.ReadCursor(s, &c) || c.At.IsZero() || bank.CheckID("cursor", c.ID) != nil ||
 		c.Score != nil && (math.IsNaN(*c.Score) || math.IsInf(*c.Score, 0)) {
 		return nil, bank.Invalid("cursor", "is not a cursor this API returned")
 	}
