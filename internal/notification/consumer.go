@@ -13,6 +13,7 @@ import (
 
 	"github.com/fintech-banking/bank/internal/clock"
 	"github.com/fintech-banking/bank/internal/queue"
+	"github.com/fintech-banking/bank/internal/store"
 )
 
 // Run consumes q until ctx ends, with Config.Workers receive loops. A
@@ -50,6 +51,11 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	// an event needs that send nothing are recorded in the transaction that
 	// deletes its message.
 	tq, inPlace := q.(queue.Taker)
+	// Deliveries consumed in place are recorded fresh (recordLogged): a
+	// delivery recorded before, of an event sent again or redriven after a
+	// partial delivery, fails the take whole, which is then run once more
+	// skipping what is recorded.
+	fresh := true
 	for ctx.Err() == nil {
 		var (
 			msgs []queue.Message
@@ -62,9 +68,16 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 					consume []bool
 					write   func(context.Context, *sql.Tx, []bool) error
 				)
-				done, consume, write = s.consumeInPlace(ctx, ms)
+				done, consume, write = s.consumeInPlace(ctx, ms, fresh)
 				return consume, write, nil
 			})
+			if err != nil && fresh && store.IsUniqueViolation(err) {
+				fresh = false
+				continue
+			}
+			if err == nil && (len(msgs) > 0 || done != nil && len(done.works) > 0) {
+				fresh = true
+			}
 		} else {
 			msgs, err = q.Receive(ctx, s.cfg.Batch, s.cfg.Wait)
 		}
@@ -176,7 +189,7 @@ type batch struct {
 // recorded on its own so that none goes out twice.
 func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.Message) []string {
 	b := s.plan(ctx, s.group(msgs))
-	if err := s.recordLogged(ctx, s.db, b.logged); err != nil {
+	if err := s.recordLogged(ctx, s.db, b.logged, false); err != nil {
 		s.log.Warn("notification: log-only deliveries not recorded", "deliveries", len(b.logged), "err", err)
 		for _, w := range b.loggedBy {
 			b.failed[w] = true
@@ -232,7 +245,7 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 // nothing: the transaction may be rolled back and all of it run again. The
 // batch it returns is what was consumed once the write ran; the caller
 // reports it after the commit.
-func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message) (*batch, []bool, func(context.Context, *sql.Tx, []bool) error) {
+func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message, fresh bool) (*batch, []bool, func(context.Context, *sql.Tx, []bool) error) {
 	b := s.plan(ctx, s.group(msgs))
 	inPlace := map[string]*work{} // by message id
 	for _, w := range b.works {
@@ -275,7 +288,7 @@ func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message) (*ba
 				w.outcome = "delivered"
 			}
 		}
-		return s.recordLogged(ctx, tx, done.logged)
+		return s.recordLogged(ctx, tx, done.logged, fresh)
 	}
 	return done, consume, write
 }

@@ -218,8 +218,11 @@ func (s *Service) claim(ctx context.Context, d delivery) (string, claimResult, e
 // recordLogged records deliveries on log-only channels as logged, through
 // db (the database, or the transaction that consumes their messages):
 // nothing leaves the process, so they need no claim. A delivery recorded
-// before (a message received again) is left as it is.
-func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) error {
+// before (a message received again) is left as it is, unless fresh: then
+// the deliveries are written with a plain insert, which costs PostgreSQL a
+// third less, and one recorded before fails the statement with a unique
+// violation.
+func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery, fresh bool) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -227,12 +230,16 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) er
 	defer cancel()
 	now := s.now().UTC()
 	tx, inTx := db.(*sql.Tx)
+	skip := ` ON CONFLICT (event_id, user_id, channel) DO NOTHING`
+	if fresh {
+		skip = ""
+	}
 	if s.db.Dialect == store.SQLite {
 		// In-process SQLite parses a statement of many rows for longer
 		// than it takes to run one prepared row at a time.
 		record := func(tx *sql.Tx) error {
 			stmt, err := tx.PrepareContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
-				VALUES ($1, $2, $3, $4, $5, $6, 'logged', 1, $7, $7, $7) ON CONFLICT (event_id, user_id, channel) DO NOTHING`)
+				VALUES ($1, $2, $3, $4, $5, $6, 'logged', 1, $7, $7, $7)`+skip)
 			if err != nil {
 				return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
 			}
@@ -259,8 +266,7 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery) er
 	}
 	record := func() error {
 		_, err := db.ExecContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
-			SELECT v.*, 'logged', 1, $7::timestamptz, $7, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v
-			ON CONFLICT (event_id, user_id, channel) DO NOTHING`,
+			SELECT v.*, 'logged', 1, $7::timestamptz, $7, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v`+skip,
 			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], now)
 		if err != nil {
 			return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)

@@ -310,6 +310,10 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 		return err
 	})
 	if err != nil {
+		// What this take read is left as it was, perhaps below a floor
+		// that a receive beside it raised meanwhile: the next receive
+		// reads from the start.
+		t.rescanAt.Store(0)
 		return nil, 0, fmt.Errorf("receive from queue %s: %w", t.name, err)
 	}
 	if last > 0 {
