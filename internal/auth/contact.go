@@ -26,8 +26,8 @@ func (d Directory) Lookup(ctx context.Context, userIDs []string) (map[string]Con
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	q, args := store.InList(`SELECT id, email, name FROM users WHERE id IN `, userIDs)
-	rows, err := d.DB.QueryContext(ctx, q, args...)
+	in, args := d.DB.In("id", userIDs)
+	rows, err := d.DB.QueryContext(ctx, `SELECT id, email, name FROM users WHERE `+in, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)
 	}

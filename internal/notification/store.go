@@ -52,9 +52,9 @@ func (s *Service) preferencesOf(ctx context.Context, userIDs []string) (map[stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	q, args := store.InList(`SELECT user_id, email, sms, phone, webhook_url, webhook_secret, updated_at
-		FROM notification_preferences WHERE user_id IN `, userIDs)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	in, args := s.db.In("user_id", userIDs)
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id, email, sms, phone, webhook_url, webhook_secret, updated_at
+		FROM notification_preferences WHERE `+in, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the preferences of %d users: %w", len(userIDs), err)
 	}

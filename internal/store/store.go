@@ -180,12 +180,17 @@ func poolName(app string) string {
 	return app + "-pool"
 }
 
-// InList appends "($1, $2, …)" of values to query and returns the
-// statement with its arguments.
-func InList(query string, values []string) (string, []any) {
+// In is the condition that column is one of values, with its arguments. On
+// PostgreSQL it is "column = ANY($1)", one array whatever the count, so
+// that one prepared statement and its cached plan serve every call (a list
+// of parameters is a new statement, parsed and planned, for each length);
+// on SQLite "column IN ($1, $2, …)".
+func (db *DB) In(column string, values []string) (string, []any) {
+	if db.Dialect == Postgres {
+		return column + " = ANY($1)", []any{values}
+	}
 	var b strings.Builder
-	b.WriteString(query)
-	b.WriteByte('(')
+	b.WriteString(column + " IN (")
 	args := make([]any, len(values))
 	for i, v := range values {
 		if i > 0 {

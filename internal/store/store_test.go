@@ -140,3 +140,51 @@ func TestSQLiteWritersTakeTurns(t *testing.T) {
 		t.Fatalf("the waiting writer: %v, ran %v", err, ran)
 	}
 }
+
+func TestIn(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, `CREATE TABLE in_test (id TEXT PRIMARY KEY)`); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"a", "b", "o'brien", "c"} {
+			if _, err := db.ExecContext(ctx, `INSERT INTO in_test (id) VALUES ($1)`, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var texts []string
+		for _, c := range []struct {
+			values []string
+			want   string
+		}{
+			{[]string{"b"}, "b"},
+			{[]string{"a", "o'brien", "missing"}, "a,o'brien"},
+			{[]string{"c", "a", "b", "c"}, "a,b,c"},
+		} {
+			in, args := db.In("id", c.values)
+			texts = append(texts, in)
+			rows, err := db.QueryContext(ctx, `SELECT id FROM in_test WHERE `+in+` ORDER BY id`, args...)
+			if err != nil {
+				t.Fatalf("%s: %v", in, err)
+			}
+			var got []string
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, id)
+			}
+			rows.Close()
+			if strings.Join(got, ",") != c.want {
+				t.Errorf("In(%q) found %q, want %q", c.values, got, c.want)
+			}
+		}
+		// On PostgreSQL one statement serves every count: it is prepared
+		// and planned once.
+		if db.Dialect == store.Postgres && (texts[0] != texts[1] || texts[1] != texts[2]) {
+			t.Errorf("In gave %q for 1, 3 and 4 values; want one statement text", texts)
+		}
+	})
+}
