@@ -26,7 +26,7 @@ func (d Directory) Lookup(ctx context.Context, userIDs []string) (map[string]Con
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	in, args := d.DB.In("id", userIDs)
+	in, args := store.In(d.DB, "id", userIDs)
 	rows, err := d.DB.QueryContext(ctx, `SELECT id, email, name FROM users WHERE `+in, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d users: %w", len(userIDs), err)

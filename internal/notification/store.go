@@ -52,7 +52,7 @@ func (s *Service) preferencesOf(ctx context.Context, userIDs []string) (map[stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	in, args := s.db.In("user_id", userIDs)
+	in, args := store.In(s.db, "user_id", userIDs)
 	rows, err := s.db.QueryContext(ctx, `SELECT user_id, email, sms, phone, webhook_url, webhook_secret, updated_at
 		FROM notification_preferences WHERE `+in, args...)
 	if err != nil {

@@ -165,27 +165,6 @@ func (t *Table) Receive(ctx context.Context, max int, wait time.Duration) ([]Mes
 	return t.Take(ctx, max, wait, nil)
 }
 
-// seqIn is the condition that seq is one of seqs, its parameters numbered
-// after the leading args, and the leading args followed by its own. On
-// PostgreSQL it is one array, so that the statement's text, and its cached
-// plan, are the same whatever the count (store.DB.In).
-func (t *Table) seqIn(seqs []int64, leading ...any) (string, []any) {
-	if t.db.Dialect == store.Postgres {
-		return "seq = ANY($" + strconv.Itoa(len(leading)+1) + ")", append(leading, seqs)
-	}
-	var b strings.Builder
-	b.WriteString("seq IN (")
-	for i, seq := range seqs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		leading = append(leading, seq)
-		b.WriteString("$" + strconv.Itoa(len(leading)))
-	}
-	b.WriteByte(')')
-	return b.String(), leading
-}
-
 // lockOf is the dialect's clause that locks the picked rows of table alias
 // a, skipping those another receive holds.
 func (t *Table) lockOf(a string) string {
@@ -395,7 +374,7 @@ func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, l
 	done []bool, write func(context.Context, *sql.Tx, []bool) error) ([]Message, int64, error) {
 	var dead int64
 	if len(deadSeqs) > 0 {
-		in, args := t.seqIn(deadSeqs, t.dlq, now)
+		in, args := store.In(t.db, "seq", deadSeqs, t.dlq, now)
 		res, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $1, visible_at = $2 WHERE visible_at <= $2 AND `+in, args...)
 		if err != nil {
 			return nil, 0, fmt.Errorf("dead-letter: %w", err)
@@ -411,7 +390,7 @@ func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, l
 		}
 	}
 	if len(doneSeqs) > 0 {
-		in, args := t.seqIn(doneSeqs, now)
+		in, args := store.In(t.db, "seq", doneSeqs, now)
 		gone, err := seqsOf(tx.QueryContext(ctx, `DELETE FROM queue_messages WHERE visible_at <= $1 AND `+in+` RETURNING seq`, args...))
 		if err != nil {
 			return nil, 0, fmt.Errorf("delete consumed messages: %w", err)
@@ -429,7 +408,7 @@ func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, l
 	if len(restSeqs) == 0 {
 		return nil, dead, nil
 	}
-	in, args := t.seqIn(restSeqs, now+visibility, now)
+	in, args := store.In(t.db, "seq", restSeqs, now+visibility, now)
 	got, err := seqsOf(tx.QueryContext(ctx, `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = $1
 		WHERE visible_at <= $2 AND `+in+` RETURNING seq`, args...))
 	if err != nil {

@@ -180,27 +180,27 @@ func poolName(app string) string {
 	return app + "-pool"
 }
 
-// In is the condition that column is one of values, with its arguments. On
-// PostgreSQL it is "column = ANY($1)", one array whatever the count, so
-// that one prepared statement and its cached plan serve every call (a list
-// of parameters is a new statement, parsed and planned, for each length);
-// on SQLite "column IN ($1, $2, …)".
-func (db *DB) In(column string, values []string) (string, []any) {
+// In is the condition that column is one of values, its parameters
+// numbered after the leading args, and the leading args followed by its
+// own. On PostgreSQL it is "column = ANY($n)", one array whatever the
+// count, so that one prepared statement and its cached plan serve every
+// call (a list of parameters is a new statement, parsed and planned, for
+// each length); on SQLite "column IN ($n, $n+1, …)".
+func In[T any](db *DB, column string, values []T, leading ...any) (string, []any) {
 	if db.Dialect == Postgres {
-		return column + " = ANY($1)", []any{values}
+		return column + " = ANY($" + strconv.Itoa(len(leading)+1) + ")", append(leading, values)
 	}
 	var b strings.Builder
 	b.WriteString(column + " IN (")
-	args := make([]any, len(values))
 	for i, v := range values {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("$" + strconv.Itoa(i+1))
-		args[i] = v
+		leading = append(leading, v)
+		b.WriteString("$" + strconv.Itoa(len(leading)))
 	}
 	b.WriteByte(')')
-	return b.String(), args
+	return b.String(), leading
 }
 
 // Close closes the database and, on PostgreSQL, its pool.

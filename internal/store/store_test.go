@@ -162,7 +162,7 @@ func TestIn(t *testing.T) {
 			{[]string{"a", "o'brien", "missing"}, "a,o'brien"},
 			{[]string{"c", "a", "b", "c"}, "a,b,c"},
 		} {
-			in, args := db.In("id", c.values)
+			in, args := store.In(db, "id", c.values)
 			texts = append(texts, in)
 			rows, err := db.QueryContext(ctx, `SELECT id FROM in_test WHERE `+in+` ORDER BY id`, args...)
 			if err != nil {
