@@ -81,7 +81,7 @@ var (
 	// eventSource is the events' own queue, forwarded when the platform's
 	// queue is another (SQS).
 	eventSource = source{read: `SELECT seq, body FROM queue_messages WHERE queue = '` + event.Queue + `' ORDER BY seq LIMIT $1`,
-		delete: `DELETE FROM queue_messages WHERE seq IN `}
+		delete: `DELETE FROM queue_messages WHERE queue = '` + event.Queue + `' AND seq IN `}
 )
 
 // relayLease is the one row of relay_lease, name 'outbox', whose holder

@@ -374,8 +374,8 @@ func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, l
 	done []bool, write func(context.Context, *sql.Tx, []bool) error) ([]Message, int64, error) {
 	var dead int64
 	if len(deadSeqs) > 0 {
-		in, args := store.In(t.db, "seq", deadSeqs, t.dlq, now)
-		res, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $1, visible_at = $2 WHERE visible_at <= $2 AND `+in, args...)
+		in, args := store.In(t.db, "seq", deadSeqs, t.dlq, now, t.name)
+		res, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = $1, visible_at = $2 WHERE queue = $3 AND visible_at <= $2 AND `+in, args...)
 		if err != nil {
 			return nil, 0, fmt.Errorf("dead-letter: %w", err)
 		}
@@ -390,8 +390,8 @@ func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, l
 		}
 	}
 	if len(doneSeqs) > 0 {
-		in, args := store.In(t.db, "seq", doneSeqs, now)
-		gone, err := seqsOf(tx.QueryContext(ctx, `DELETE FROM queue_messages WHERE visible_at <= $1 AND `+in+` RETURNING seq`, args...))
+		in, args := store.In(t.db, "seq", doneSeqs, t.name, now)
+		gone, err := seqsOf(tx.QueryContext(ctx, `DELETE FROM queue_messages WHERE queue = $1 AND visible_at <= $2 AND `+in+` RETURNING seq`, args...))
 		if err != nil {
 			return nil, 0, fmt.Errorf("delete consumed messages: %w", err)
 		}
@@ -408,9 +408,9 @@ func (t *Table) settle(ctx context.Context, tx *sql.Tx, now, visibility int64, l
 	if len(restSeqs) == 0 {
 		return nil, dead, nil
 	}
-	in, args := store.In(t.db, "seq", restSeqs, now+visibility, now)
+	in, args := store.In(t.db, "seq", restSeqs, now+visibility, now, t.name)
 	got, err := seqsOf(tx.QueryContext(ctx, `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = $1
-		WHERE visible_at <= $2 AND `+in+` RETURNING seq`, args...))
+		WHERE queue = $3 AND visible_at <= $2 AND `+in+` RETURNING seq`, args...))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -696,7 +696,7 @@ func (t *Table) Redrive(ctx context.Context, max int) (int, error) {
 					bank.NewID(), t.name, m.body, now); err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE seq = $1`, m.seq); err != nil {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE queue = $1 AND seq = $2`, t.dlq, m.seq); err != nil {
 					return err
 				}
 			}
