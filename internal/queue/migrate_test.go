@@ -3,9 +3,11 @@ package queue_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -134,6 +136,92 @@ func TestMigrationDropsIDIndexes(t *testing.T) {
 				VALUES ('n2', 'e1', 'transaction.posted', 'u1', 'email', 'logged', 'Paid', 1, $1, $1)`, at)
 			if !store.IsUniqueViolation(err) {
 				t.Errorf("a second delivery of one event to one user on one channel: %v, want a unique violation", err)
+			}
+		})
+	}
+}
+
+// TestMigrationQueueMessageKey upgrades a database with messages waiting in
+// a queue and its dead-letter queue through migration 0026: on PostgreSQL
+// (queue, seq) is then the primary key and the only index; every message
+// stays, is received in order, deleted and redriven as before.
+func TestMigrationQueueMessageKey(t *testing.T) {
+	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := storetest.MigratedTo(t, d, 25)
+			for i, q := range []string{"q", "q-dlq", "q", "q-dlq", "q"} {
+				if _, err := db.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, 1, 0)`,
+					fmt.Sprint("m", i), q, []byte(fmt.Sprint(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+
+			q := `SELECT indexdef FROM pg_indexes WHERE tablename = 'queue_messages' ORDER BY indexname`
+			want := "CREATE UNIQUE INDEX queue_messages_pkey ON public.queue_messages USING btree (queue, seq)"
+			if d == store.SQLite {
+				q = `SELECT coalesce(sql, name) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue_messages' ORDER BY name`
+				want = "CREATE INDEX queue_messages_order ON queue_messages (queue, seq)"
+			}
+			rows, err := db.QueryContext(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var indexes []string
+			for rows.Next() {
+				var def string
+				if err := rows.Scan(&def); err != nil {
+					t.Fatal(err)
+				}
+				indexes = append(indexes, def)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			rows.Close()
+			if strings.Join(indexes, "\n") != want {
+				t.Errorf("indexes of queue_messages after the migration:\n%s\nwant only\n%s", strings.Join(indexes, "\n"), want)
+			}
+
+			tq, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "q"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tq.Send(ctx, []byte("5")); err != nil {
+				t.Fatal(err)
+			}
+			ms, err := tq.Receive(ctx, 10, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range ms {
+				got = append(got, string(m.Body))
+				if err := tq.Delete(ctx, m.Receipt); err != nil {
+					t.Fatalf("delete %s: %v", m.Receipt, err)
+				}
+			}
+			if fmt.Sprint(got) != "[0 2 4 5]" {
+				t.Errorf("received %v after the migration, want [0 2 4 5]", got)
+			}
+			if n, err := tq.Redrive(ctx, 10); err != nil || n != 2 {
+				t.Fatalf("redrive: %d, %v; want 2 moved", n, err)
+			}
+			ms, err = tq.Receive(ctx, 10, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = got[:0]
+			for _, m := range ms {
+				got = append(got, string(m.Body))
+			}
+			if fmt.Sprint(got) != "[1 3]" {
+				t.Errorf("received %v after the redrive, want [1 3]", got)
 			}
 		})
 	}
