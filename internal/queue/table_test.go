@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +278,37 @@ func TestInstrumentedTableTakes(t *testing.T) {
 	}
 	if r, d := count("bank_queue_messages_received_total"), count("bank_queue_messages_deleted_total"); r != 3 || d != 2 {
 		t.Errorf("received %v, deleted %v; want 3 and 2", r, d)
+	}
+}
+
+// TestReceiveReadsInOrderUnderABacklog: the queue's statistics are taken
+// while it is drained, as autovacuum mostly finds it; then a backlog
+// arrives. A receive must still read the index in seq order and stop at its
+// limit. Left to its estimate of a message or two, PostgreSQL reads every
+// waiting message and sorts them: each receive would cost the whole backlog.
+func TestReceiveReadsInOrderUnderABacklog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.Open(t, store.Postgres)
+	q, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "backlog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `ANALYZE queue_messages`); err != nil {
+		t.Fatal(err)
+	}
+	bodies := make([][]byte, 5000)
+	for i := range bodies {
+		bodies[i] = []byte(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	if err := q.Send(ctx, bodies...); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := q.ExplainReceive(ctx, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index Scan using queue_messages_pkey on queue_messages") {
+		t.Errorf("a receive under a backlog is planned as\n%s\nwant the key's index read in order, no sort", plan)
 	}
 }

@@ -183,9 +183,9 @@ func poolName(app string) string {
 // In is the condition that column is one of values, its parameters
 // numbered after the leading args, and the leading args followed by its
 // own. On PostgreSQL it is "column = ANY($n)", one array whatever the
-// count, so that one prepared statement and its cached plan serve every
-// call (a list of parameters is a new statement, parsed and planned, for
-// each length); on SQLite "column IN ($n, $n+1, …)".
+// count, so that one prepared statement serves every call (a list of
+// parameters is a new statement, parsed and prepared on each connection,
+// for each length); on SQLite "column IN ($n, $n+1, …)".
 func In[T any](db *DB, column string, values []T, leading ...any) (string, []any) {
 	if db.Dialect == Postgres {
 		return column + " = ANY($" + strconv.Itoa(len(leading)+1) + ")", append(leading, values)

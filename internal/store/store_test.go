@@ -182,7 +182,7 @@ func TestIn(t *testing.T) {
 			}
 		}
 		// On PostgreSQL one statement serves every count: it is prepared
-		// and planned once.
+		// once per connection.
 		if db.Dialect == store.Postgres && (texts[0] != texts[1] || texts[1] != texts[2]) {
 			t.Errorf("In gave %q for 1, 3 and 4 values; want one statement text", texts)
 		}
