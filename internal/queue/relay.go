@@ -215,28 +215,44 @@ func (r *Relay) publish(ctx context.Context, safeUntil time.Time) (int, error) {
 }
 
 func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time) (int, error) {
-	rows, err := r.db.QueryContext(ctx, src.read, r.cfg.Batch)
-	if err != nil {
-		return 0, fmt.Errorf("read the outbox: %w", err)
-	}
 	var (
 		seqs   []any
 		bodies [][]byte
 	)
-	for rows.Next() {
-		var (
-			seq  int64
-			body []byte
-		)
-		if err := rows.Scan(&seq, &body); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read the outbox: %w", err)
+	read := func(q querier) error {
+		seqs, bodies = nil, nil
+		rows, err := q.QueryContext(ctx, src.read, r.cfg.Batch)
+		if err != nil {
+			return err
 		}
-		seqs = append(seqs, seq)
-		bodies = append(bodies, body)
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				seq  int64
+				body []byte
+			)
+			if err := rows.Scan(&seq, &body); err != nil {
+				return err
+			}
+			seqs = append(seqs, seq)
+			bodies = append(bodies, body)
+		}
+		return rows.Err()
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	var err error
+	if r.db.Dialect == store.Postgres {
+		// In order (readInOrder): after an outage of the queue the rows go
+		// to, the backlog is at its largest.
+		err = r.db.Tx(ctx, func(tx *sql.Tx) error {
+			if err := readInOrder(ctx, r.db, tx); err != nil {
+				return err
+			}
+			return read(tx)
+		})
+	} else {
+		err = read(r.db) // a transaction would wait for SQLite's writers
+	}
+	if err != nil {
 		return 0, fmt.Errorf("read the outbox: %w", err)
 	}
 	if len(seqs) == 0 {

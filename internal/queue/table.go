@@ -567,13 +567,23 @@ func (t *Table) consumerExec(ctx context.Context, query string, args ...any) (sq
 	return res, err
 }
 
+// readInOrder makes tx's reads of a queue in seq order, on PostgreSQL, read
+// the index on (queue, seq) in order and stop at their limit, whatever the
+// statistics say: they are taken when the queue is drained, as it is most
+// of the time, and PostgreSQL, expecting a message or two, would as soon
+// read every waiting message and sort them (a bitmap scan), which under a
+// backlog costs each read the whole backlog. Sorts are off in tx.
+func readInOrder(ctx context.Context, db *store.DB, tx *sql.Tx) error {
+	if db.Dialect != store.Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off`)
+	return err
+}
+
 // consumerTx runs fn in a transaction whose commit, on PostgreSQL, does not
-// wait for the WAL (see consumerExec), and whose receive reads the index
-// on (queue, seq) in order and stops at its limit: the queue's statistics
-// are taken when it is drained, as it is most of the time, and PostgreSQL,
-// expecting a message or two, would otherwise as soon read every waiting
-// message and sort them (a bitmap scan), which under a backlog costs each
-// receive the whole backlog.
+// wait for the WAL (see consumerExec) and whose reads are in order
+// (readInOrder).
 func (t *Table) consumerTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return t.db.Tx(ctx, func(tx *sql.Tx) error {
 		if t.db.Dialect == store.Postgres {
@@ -674,6 +684,9 @@ func (t *Table) Redrive(ctx context.Context, max int) (int, error) {
 		var got int
 		err := t.db.InTx(ctx, func(tx *sql.Tx) error {
 			got = 0
+			if err := readInOrder(ctx, t.db, tx); err != nil {
+				return err
+			}
 			rows, err := tx.QueryContext(ctx, `SELECT seq, body FROM queue_messages WHERE queue = $1 ORDER BY seq LIMIT $2`+t.lock, t.dlq, n)
 			if err != nil {
 				return err
