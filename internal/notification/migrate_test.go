@@ -35,28 +35,11 @@ func TestMigrationOneDeliveryIndex(t *testing.T) {
 				t.Fatalf("migrate: %v", err)
 			}
 
-			q := `SELECT indexdef FROM pg_indexes WHERE tablename = 'notifications' ORDER BY indexname`
 			want := "CREATE UNIQUE INDEX notifications_user_event ON public.notifications USING btree (user_id, event_id, channel)"
 			if d == store.SQLite {
-				q = `SELECT coalesce(sql, name) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications' ORDER BY name`
 				want = "CREATE UNIQUE INDEX notifications_user_event ON notifications (user_id, event_id, channel)"
 			}
-			var indexes []string
-			rows, err := db.QueryContext(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-				var def string
-				if err := rows.Scan(&def); err != nil {
-					t.Fatal(err)
-				}
-				indexes = append(indexes, def)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			rows.Close()
+			indexes := storetest.Indexes(t, db, "notifications")
 			if strings.Join(indexes, "\n") != want {
 				t.Errorf("indexes of notifications after the migration:\n%s\nwant only\n%s", strings.Join(indexes, "\n"), want)
 			}

@@ -162,28 +162,11 @@ func TestMigrationQueueMessageKey(t *testing.T) {
 				t.Fatalf("migrate: %v", err)
 			}
 
-			q := `SELECT indexdef FROM pg_indexes WHERE tablename = 'queue_messages' ORDER BY indexname`
 			want := "CREATE UNIQUE INDEX queue_messages_pkey ON public.queue_messages USING btree (queue, seq)"
 			if d == store.SQLite {
-				q = `SELECT coalesce(sql, name) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue_messages' ORDER BY name`
 				want = "CREATE INDEX queue_messages_order ON queue_messages (queue, seq)"
 			}
-			rows, err := db.QueryContext(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var indexes []string
-			for rows.Next() {
-				var def string
-				if err := rows.Scan(&def); err != nil {
-					t.Fatal(err)
-				}
-				indexes = append(indexes, def)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			rows.Close()
+			indexes := storetest.Indexes(t, db, "queue_messages")
 			if strings.Join(indexes, "\n") != want {
 				t.Errorf("indexes of queue_messages after the migration:\n%s\nwant only\n%s", strings.Join(indexes, "\n"), want)
 			}

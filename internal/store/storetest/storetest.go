@@ -127,6 +127,34 @@ func MigratedTo(t testing.TB, d store.Dialect, version int) *store.DB {
 	return db
 }
 
+// Indexes returns the definitions of table's indexes, by name: PostgreSQL's
+// pg_indexes.indexdef, SQLite's CREATE INDEX statement (the name of an
+// index SQLite made itself for a constraint).
+func Indexes(t testing.TB, db *store.DB, table string) []string {
+	t.Helper()
+	q := `SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname`
+	if db.Dialect == store.SQLite {
+		q = `SELECT coalesce(sql, name) FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 ORDER BY name`
+	}
+	rows, err := db.QueryContext(context.Background(), q, table)
+	if err != nil {
+		t.Fatalf("indexes of %s: %v", table, err)
+	}
+	defer rows.Close()
+	var defs []string
+	for rows.Next() {
+		var def string
+		if err := rows.Scan(&def); err != nil {
+			t.Fatalf("indexes of %s: %v", table, err)
+		}
+		defs = append(defs, def)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("indexes of %s: %v", table, err)
+	}
+	return defs
+}
+
 func adminURL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(PostgresEnv)
