@@ -235,10 +235,15 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery, fr
 	if fresh {
 		skip = ""
 	}
+	// One statement whatever the batch's size: on PostgreSQL its columns
+	// as arrays; on SQLite its rows as one JSON array, which SQLite reads
+	// faster than it binds a prepared row at a time.
+	const insert = `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at) `
+	var (
+		query string
+		args  []any
+	)
 	if s.db.Dialect == store.SQLite {
-		// One statement whatever the batch's size: its rows as one JSON
-		// array, which SQLite reads faster than it binds a prepared row at
-		// a time.
 		rows := make([][6]string, len(ds))
 		for i, d := range ds {
 			rows[i] = [6]string{bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject}
@@ -247,37 +252,23 @@ func (s *Service) recordLogged(ctx context.Context, db execer, ds []delivery, fr
 		if err != nil {
 			return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
 		}
-		if fresh {
-			skip = ""
-		} else {
+		if skip != "" {
 			skip = ` WHERE true` + skip // SQLite reads ON CONFLICT after a SELECT only past a WHERE
 		}
-		record := func() error {
-			_, err := db.ExecContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
-				SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, 'logged', 1, $2, $2, $2 FROM json_each($1)`+skip, string(js), now)
-			if err != nil {
-				return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
+		query = insert + `SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, 'logged', 1, $2, $2, $2 FROM json_each($1)` + skip
+		args = []any{string(js), now}
+	} else {
+		cols := make([][]string, 6)
+		for _, d := range ds {
+			for i, v := range []string{bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject} {
+				cols[i] = append(cols[i], v)
 			}
-			return nil
 		}
-		if inTx {
-			return record() // the transaction's owner retries it whole
-		}
-		return store.Retry(ctx, store.Retryable, record)
-	}
-	// PostgreSQL: one statement of arrays, whatever the batch's size, so
-	// that its plan is made once and cached.
-	cols := make([][]string, 6)
-	for _, d := range ds {
-		for i, v := range []string{bank.NewID(), d.eventID, d.eventType, d.userID, string(d.channel), d.subject} {
-			cols[i] = append(cols[i], v)
-		}
+		query = insert + `SELECT v.*, 'logged', 1, $7::timestamptz, $7, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v` + skip
+		args = []any{cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], now}
 	}
 	record := func() error {
-		_, err := db.ExecContext(ctx, `INSERT INTO notifications (id, event_id, event_type, user_id, channel, subject, status, attempts, created_at, updated_at, sent_at)
-			SELECT v.*, 'logged', 1, $7::timestamptz, $7, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v`+skip,
-			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], now)
-		if err != nil {
+		if _, err := db.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("record %d log-only deliveries: %w", len(ds), err)
 		}
 		return nil

@@ -577,9 +577,12 @@ func readInOrder(ctx context.Context, db *store.DB, tx *sql.Tx) error {
 	if db.Dialect != store.Postgres {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off`)
+	_, err := tx.ExecContext(ctx, `SELECT `+sortsOff)
 	return err
 }
+
+// sortsOff turns sorts off for the rest of the transaction (readInOrder).
+const sortsOff = `set_config('enable_sort', 'off', true)`
 
 // consumerTx runs fn in a transaction whose commit, on PostgreSQL, does not
 // wait for the WAL (see consumerExec) and whose reads are in order
@@ -587,7 +590,7 @@ func readInOrder(ctx context.Context, db *store.DB, tx *sql.Tx) error {
 func (t *Table) consumerTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return t.db.Tx(ctx, func(tx *sql.Tx) error {
 		if t.db.Dialect == store.Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), set_config('enable_sort', 'off', true)`); err != nil {
+			if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), `+sortsOff); err != nil {
 				return err
 			}
 		}
