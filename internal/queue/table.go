@@ -54,8 +54,8 @@ type Table struct {
 	metrics *Metrics
 	lock    string // the row-locking clause of the dialect
 
-	// A receive reads from floor, past the last seq the last receive
-	// handled, instead of the start of the queue: the index entries of the
+	// A receive reads from floor, past the last seq the receives before it
+	// read, instead of the start of the queue: the index entries of the
 	// messages consumed before stay until the table is vacuumed, and
 	// reading past tens of thousands of them made each receive slower the
 	// faster messages went through. Messages below the floor (back from a
@@ -234,26 +234,31 @@ type picked struct {
 // the messages received and how many live messages it found.
 func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, int, error) {
 	now := t.ms()
+	from := t.from(now)
 	var (
 		out   []Message
 		found int
 		dead  int64
-		last  int64 // the last seq read: handled, once committed
 	)
 	err := store.Retry(ctx, store.Retryable, func() error {
-		out, found, dead, last = out[:0], 0, 0, 0
+		out, found, dead = out[:0], 0, 0
 		var (
 			live            []picked
 			deadSeqs        []int64
-			end, visibility int64
+			end, visibility int64 // the last seq read, the visibility timeout
 			done            []bool
 			write           func(context.Context, *sql.Tx, []bool) error
 		)
 		// look reads the messages through q and asks fn about them.
 		look := func(q querier) error {
 			var err error
-			if live, deadSeqs, end, visibility, err = t.pick(ctx, q, now, max); err != nil {
+			if live, deadSeqs, end, visibility, err = t.pick(ctx, q, now, from, max); err != nil {
 				return err
+			}
+			if end > 0 {
+				// A receive beside this one reads past what this one
+				// holds, instead of trying its locks one by one.
+				t.raiseFloor(end + 1)
 			}
 			found = len(live)
 			if fn != nil && len(live) > 0 {
@@ -286,20 +291,13 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 				return settle(tx)
 			})
 		}
-		if err == nil {
-			last = end
-		}
 		return err
 	})
 	if err != nil {
-		// What this take read is left as it was, perhaps below a floor
-		// that a receive beside it raised meanwhile: the next receive
-		// reads from the start.
+		// What this take read is left as it was, below the floor it
+		// raised: the next receive reads from the start.
 		t.rescanAt.Store(0)
 		return nil, 0, fmt.Errorf("receive from queue %s: %w", t.name, err)
-	}
-	if last > 0 {
-		t.raiseFloor(last + 1)
 	}
 	if dead > 0 {
 		t.metrics.deadLettered(t.name, int(dead))
@@ -326,14 +324,20 @@ const receiveSQL = `SELECT m.seq, m.id, m.body, m.receive_count, m.sent_at, q.ma
 	FROM queue_messages m JOIN queues q ON q.name = m.queue
 	WHERE m.queue = $1 AND m.seq >= $4 AND m.visible_at <= $2 ORDER BY m.seq LIMIT $3`
 
-// pick reads up to max of the first visible messages in send order, locked
-// on PostgreSQL, and the queue's visibility timeout; those out of receives
-// come apart, to be dead-lettered instead of handed out once more.
-func (t *Table) pick(ctx context.Context, db querier, now int64, max int) (live []picked, deadSeqs []int64, last, visibility int64, err error) {
-	from := t.floor.Load()
+// from is the seq a receive at now reads from: the floor, or the start of
+// the queue once every rescan.
+func (t *Table) from(now int64) int64 {
 	if at := t.rescanAt.Load(); now >= at && t.rescanAt.CompareAndSwap(at, now+rescan.Milliseconds()) {
-		from = 0
+		return 0
 	}
+	return t.floor.Load()
+}
+
+// pick reads up to max of the first visible messages from seq from on, in
+// send order, locked on PostgreSQL, and the queue's visibility timeout;
+// those out of receives come apart, to be dead-lettered instead of handed
+// out once more.
+func (t *Table) pick(ctx context.Context, db querier, now, from int64, max int) (live []picked, deadSeqs []int64, last, visibility int64, err error) {
 	rows, err := db.QueryContext(ctx, receiveSQL+t.lockOf("m"), t.name, now, max, from)
 	if err != nil {
 		return nil, nil, 0, 0, err
