@@ -319,4 +319,31 @@ func TestReadsInOrderUnderABacklog(t *testing.T) {
 			t.Errorf("%s under a backlog is planned as\n%s\nwant the key's index read in order, no sort", what, plan)
 		}
 	}
+
+	// The consumer's connections plan its statements once and keep the
+	// plan: made when the queue was analyzed drained, it must read the
+	// key's index all the same.
+	var seqs []int64
+	rows, err := db.QueryContext(ctx, `SELECT seq FROM queue_messages ORDER BY seq LIMIT 100`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	rows.Close()
+	kept, consume, err := q.ExplainKept(ctx, 100, seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, plan := range map[string]string{"a receive": kept, "the deletion of consumed messages": consume} {
+		if !strings.Contains(plan, "$1") || strings.Contains(plan, "Sort") || strings.Contains(plan, "Seq Scan") ||
+			!strings.Contains(plan, "queue_messages_pkey") {
+			t.Errorf("%s, prepared, is kept as\n%s\nwant one generic plan that reads the key's index, no sort", what, plan)
+		}
+	}
 }
