@@ -181,12 +181,17 @@ type batch struct {
 	failed   map[*work]bool
 }
 
+// sendsAtOnce bounds the deliveries of one batch that are on their way at
+// once: a batch of hundreds of events must not open a connection to the
+// mail server or to a webhook's host for each of them.
+const sendsAtOnce = 100
+
 // HandleBatch processes one receive's messages together and deletes, in one
 // call, those it is done with (see Run); it reports each message's outcome,
 // in order. Recipients and their preferences are read in one query each,
 // deliveries on log-only channels are recorded in one statement, and
-// deliveries that leave the process go side by side, each claimed and
-// recorded on its own so that none goes out twice.
+// deliveries that leave the process go side by side (sendsAtOnce at most),
+// each claimed and recorded on its own so that none goes out twice.
 func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.Message) []string {
 	b := s.plan(ctx, s.group(msgs))
 	if err := s.recordLogged(ctx, s.db, b.logged, false); err != nil {
@@ -198,8 +203,11 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	sending := make(chan struct{}, sendsAtOnce)
 	for _, o := range b.out {
+		sending <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-sending }()
 			if !s.deliver(ctx, o.w.logger(s.log), o.w.e, o.w.sp, o.recipient, o.ch, o.to, o.secret, o.msg) {
 				mu.Lock()
 				b.failed[o.w] = true

@@ -590,3 +590,52 @@ func TestLogOnlyEventsConsumedInPlace(t *testing.T) {
 		}
 	})
 }
+
+// TestSendsOfABatchAreBounded hands one batch of events whose webhooks
+// outnumber sendsAtOnce to the consumer: they go out side by side, never
+// more than sendsAtOnce at a time, and every one of them goes out.
+func TestSendsOfABatchAreBounded(t *testing.T) {
+	t.Parallel()
+	var inFlight, most, got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(100 * time.Millisecond)
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	db := storetest.Open(t, store.SQLite)
+	s := newTestService(t, db, testConfig(""))
+	const users, events = 20, 150
+	for u := range users {
+		id := fmt.Sprintf("bounded-%d", u)
+		addUser(t, db, id, id+"@example.test", "User "+id)
+		setPrefs(t, s, id, false, false, "", srv.URL+"/"+id)
+	}
+	q := newMemQueue(time.Minute, 5)
+	ctx := context.Background()
+	for i := range events {
+		if err := q.Send(ctx, transferEvent(fmt.Sprintf("bounded-ev-%d", i), fmt.Sprintf("bounded-%d", i%users),
+			fmt.Sprintf("bounded-%d", (i+1)%users), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := q.Receive(ctx, events, time.Second)
+	if err != nil || len(msgs) != events {
+		t.Fatalf("receive: %v, %d messages", err, len(msgs))
+	}
+	for i, outcome := range s.HandleBatch(ctx, q, msgs) {
+		if outcome != "delivered" {
+			t.Fatalf("message %d: %s", i, outcome)
+		}
+	}
+	if n := got.Load(); n != 2*events {
+		t.Errorf("%d webhooks received, want %d: one to each side of each event", n, 2*events)
+	}
+	if m := most.Load(); m > sendsAtOnce || m < 2 {
+		t.Errorf("at most %d webhooks on their way at once, want from 2 to %d", m, sendsAtOnce)
+	}
+}

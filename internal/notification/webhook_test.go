@@ -108,7 +108,7 @@ func TestConfigValidate(t *testing.T) {
 		"sender":        func(c *Config) { c.From = "x" },
 		"sender header": func(c *Config) { c.From = "a@b.c\r\nBcc: d@e.f" },
 		"workers":       func(c *Config) { c.Workers = 0 },
-		"batch":         func(c *Config) { c.Batch = 101 },
+		"batch":         func(c *Config) { c.Batch = 1001 },
 		"wait":          func(c *Config) { c.Wait = time.Minute },
 		"lease":         func(c *Config) { c.Lease = time.Second },
 		"attempts":      func(c *Config) { c.WebhookAttempts = 0 },
