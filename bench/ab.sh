@@ -12,6 +12,7 @@
 # PGURL is the server to create databases on
 # (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 a=$1 b=$2 rounds=${3:-3}
 shift $(( $# >= 3 ? 3 : 2 ))
@@ -20,9 +21,7 @@ scenarios=("$@")
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 args=${BENCH_ARGS:--c 64 -d 10s --accounts 1000}
 out=$(mktemp)
-# A port nothing listens on: a connection to it is refused.
-port=18080
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 18080)
 for round in $(seq 1 "$rounds"); do
   for bin in "$a" "$b"; do
     db=ab_$(date +%s%N)

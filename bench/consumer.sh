@@ -13,6 +13,7 @@
 # (default postgres://postgres@127.0.0.1:5432/postgres); DBS=postgres or
 # DBS=sqlite runs one of them.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 bin=$(realpath "$1") rounds=${2:-1}
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -28,8 +29,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=18280
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 18280)
 
 run() { # run DB SCENARIO CONSUMER ROUND
   local url db=c_$(date +%s%N) args=(-c 64 -d "$d" --accounts "$accounts")

@@ -12,6 +12,7 @@
 # (default 15s). PGURL is the PostgreSQL to create databases on
 # (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 bin=$(realpath "$1") rounds=${2:-1}
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -24,8 +25,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=18480
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 18480)
 tck=$(getconf CLK_TCK)
 
 ticks() { # ticks PID: its user + system CPU ticks

@@ -19,6 +19,7 @@
 # binary (default: built from this repository); PGURL the server to create
 # the scratch database on (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 n=${1:-3}
 shift || true
 args=("$@")
@@ -43,17 +44,11 @@ cleanup() {
 trap cleanup EXIT
 "$BANK" migrate >/dev/null
 
-port=18180
-free_port() {
-  while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
-  echo $port
-  port=$((port + 1))
-}
 # start SERVICE: sets started to its URL once it is ready. Not called as
 # $(start …): in that subshell its pid would never reach pids, and the
 # process would outlive the script.
 start() {
-  local p; p=$(free_port)
+  local p; p=$(free_port 18180)
   "$BANK" serve "$1" --http-addr 127.0.0.1:$p >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
@@ -74,7 +69,7 @@ lb=${LB:-haproxy}
 command -v haproxy >/dev/null 2>&1 || lb=bench
 haproxy_pid=
 balance() { # balance COUNT: starts an HAProxy over the first COUNT replicas; sets lb_url
-  local p cfg; p=$(free_port); cfg=$(mktemp)
+  local p cfg; p=$(free_port 18180); cfg=$(mktemp)
   {
     printf 'global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n'
     printf 'frontend api\n  bind 127.0.0.1:%s\n  default_backend transaction\nbackend transaction\n  balance roundrobin\n' "$p"

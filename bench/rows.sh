@@ -20,6 +20,7 @@
 # 1000). PGURL is the PostgreSQL to create databases on
 # (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 before=$1 after=$2 rounds=${3:-1}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,8 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=18280
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 18280)
 url=http://127.0.0.1:$port
 
 start() { # start BIN DATABASE_URL

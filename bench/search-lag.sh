@@ -15,6 +15,7 @@
 # (default postgres://postgres@127.0.0.1:5432/postgres); NODE_URL, a node
 # already running (default: start one, and stop it at the end).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 bin=$(realpath "$1")
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -29,7 +30,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { local p=$1; while (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
 node=${NODE_URL:-}
 if [ -z "$node" ]; then
   nport=$(free_port 19200)

@@ -14,6 +14,7 @@
 # connection to the server (default postgres://postgres@127.0.0.1:5432/postgres);
 # TOP how many lines to print (default 25).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 bin=$(realpath "$1") scenario=${2:-uniform}
 shift $(( $# >= 2 ? 2 : 1 ))
@@ -38,8 +39,7 @@ cleanup() {
   psql "$pgurl" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 }
 trap cleanup EXIT
-port=18480
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 18480)
 BANK_DATABASE_URL=$url BANK_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') BANK_LOG_LEVEL=warn \
   BANK_RATE_LIMIT=0 "$bin" serve all --http-addr 127.0.0.1:$port >/dev/null 2>&1 &
 pid=$!
