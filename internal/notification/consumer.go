@@ -56,14 +56,20 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	// partial delivery, fails the take whole, which is then run once more
 	// skipping what is recorded.
 	fresh := true
+	// A receive takes up to Batch messages while it consumes them in place,
+	// but no more than sendsAtOnce after one that had deliveries to send:
+	// those are received and handled within MessageTimeout, which a slow
+	// mail server would not give hundreds of them.
+	max := min(s.cfg.Batch, sendsAtOnce)
 	for ctx.Err() == nil {
 		var (
-			msgs []queue.Message
-			err  error
-			done *batch
+			msgs  []queue.Message
+			err   error
+			done  *batch
+			asked = max
 		)
 		if inPlace {
-			msgs, err = tq.Take(ctx, s.cfg.Batch, s.cfg.Wait, func(ctx context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
+			msgs, err = tq.Take(ctx, asked, s.cfg.Wait, func(ctx context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
 				var (
 					consume []bool
 					write   func(context.Context, *sql.Tx, []bool) error
@@ -77,6 +83,12 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 			}
 			if err == nil && (len(msgs) > 0 || done != nil && len(done.works) > 0) {
 				fresh = true
+			}
+			if err == nil {
+				max = s.cfg.Batch
+				if len(msgs) > 0 {
+					max = min(s.cfg.Batch, sendsAtOnce)
+				}
 			}
 		} else {
 			msgs, err = q.Receive(ctx, s.cfg.Batch, s.cfg.Wait)
@@ -106,7 +118,7 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 				found += len(w.msgs)
 			}
 		}
-		if inPlace && found > 0 && found < s.cfg.Batch {
+		if inPlace && found > 0 && found < asked {
 			// A batch that was not full: let the next one fill a little.
 			// Under load every batch is then full, and the consumer's cost
 			// per event falls as the ledger's rate rises.

@@ -639,3 +639,66 @@ func TestSendsOfABatchAreBounded(t *testing.T) {
 		t.Errorf("at most %d webhooks on their way at once, want from 2 to %d", m, sendsAtOnce)
 	}
 }
+
+// takeSpy is a table queue that records each receive's size and how many
+// messages it handed back to be handled (not consumed in place).
+type takeSpy struct {
+	queue.Queue
+	taker                   queue.Taker
+	mu                      sync.Mutex
+	mostAsked, mostReceived int
+}
+
+func (s *takeSpy) Take(ctx context.Context, n int, wait time.Duration, fn queue.TakeFunc) ([]queue.Message, error) {
+	msgs, err := s.taker.Take(ctx, n, wait, fn)
+	s.mu.Lock()
+	s.mostAsked, s.mostReceived = max(s.mostAsked, n), max(s.mostReceived, len(msgs))
+	s.mu.Unlock()
+	return msgs, err
+}
+
+// TestReceivesWithSendsStaySmall: a receive loop takes Batch messages while
+// it consumes them in place, but hands no more than sendsAtOnce at a time
+// to be sent (they must be done within MessageTimeout), also on its first
+// receive.
+func TestReceivesWithSendsStaySmall(t *testing.T) {
+	t.Parallel()
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(hooks.Close)
+	db := storetest.Open(t, store.SQLite)
+	cfg := testConfig("")
+	cfg.Workers, cfg.Batch = 1, 500
+	s := newTestService(t, db, cfg)
+	for u := range 10 {
+		hook, quiet := fmt.Sprintf("small-hook-%d", u), fmt.Sprintf("small-log-%d", u)
+		addUser(t, db, hook, hook+"@example.test", "Hook "+hook)
+		addUser(t, db, quiet, quiet+"@example.test", "Log "+quiet)
+		setPrefs(t, s, hook, false, false, "", hooks.URL+"/"+hook)
+	}
+	main, _ := newTestQueue(t, db, time.Minute, 5)
+	spy := &takeSpy{Queue: main, taker: main.(queue.Taker)}
+	send := func(prefix string, n int) {
+		bodies := make([][]byte, n)
+		for i := range bodies {
+			bodies[i] = transferEvent(fmt.Sprintf("%s-ev-%d", prefix, i), fmt.Sprintf("%s-%d", prefix, i%10), fmt.Sprintf("%s-%d", prefix, (i+1)%10), 1)
+		}
+		if err := main.Send(context.Background(), bodies...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	empty := func() bool { m, _ := depth(t, main); return m == 0 }
+
+	send("small-hook", 300) // every event has webhooks to send
+	runFor(t, s, spy, empty)
+	if spy.mostReceived == 0 || spy.mostReceived > sendsAtOnce {
+		t.Errorf("receives handed up to %d messages to send at once, want from 1 to %d", spy.mostReceived, sendsAtOnce)
+	}
+	send("small-log", 1500) // every delivery log-only: consumed in place
+	runFor(t, s, spy, empty)
+	if spy.mostAsked != cfg.Batch {
+		t.Errorf("receives asked for %d messages at most, want the batch of %d once nothing is left to send", spy.mostAsked, cfg.Batch)
+	}
+	if n := rows(t, db, `status = 'sent' AND channel = 'webhook'`); n != 600 {
+		t.Errorf("%d webhooks sent, want 600", n)
+	}
+}
