@@ -21,14 +21,7 @@ d=${DURATION:-20s}
 accounts=${ACCOUNTS:-1000}
 dbs=${DBS:-postgres sqlite}
 out=$(mktemp)
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch
 port=$(free_port 18280)
 
 run() { # run DB SCENARIO CONSUMER ROUND

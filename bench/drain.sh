@@ -17,14 +17,7 @@ set -euo pipefail
 bin=$(realpath "$1") rounds=${2:-1}
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=${DB:-postgres}
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch
 port=$(free_port 18480)
 tck=$(getconf CLK_TCK)
 

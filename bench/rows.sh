@@ -28,19 +28,12 @@ pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 d=${DURATION:-10s}
 accounts=${ACCOUNTS:-1000}
 out=$(mktemp)
-work=$(mktemp -d)
+scratch
 # Both binaries are run as "bank": the bench finds a server's processes by that name.
 mkdir -p "$work/before" "$work/after"
 cp "$before" "$work/before/bank"
 cp "$after" "$work/after/bank"
 gen=$work/after/bank
-pid=
-cleanup() {
-  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 port=$(free_port 18280)
 url=http://127.0.0.1:$port
