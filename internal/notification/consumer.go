@@ -60,13 +60,14 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	// but no more than sendsAtOnce after one that had deliveries to send:
 	// those are received and handled within MessageTimeout, which a slow
 	// mail server would not give hundreds of them.
-	max := min(s.cfg.Batch, sendsAtOnce)
+	small := min(s.cfg.Batch, sendsAtOnce)
+	size := small
 	for ctx.Err() == nil {
 		var (
 			msgs  []queue.Message
 			err   error
 			done  *batch
-			asked = max
+			asked = size
 		)
 		if inPlace {
 			msgs, err = tq.Take(ctx, asked, s.cfg.Wait, func(ctx context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
@@ -85,9 +86,9 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 				fresh = true
 			}
 			if err == nil {
-				max = s.cfg.Batch
+				size = s.cfg.Batch
 				if len(msgs) > 0 {
-					max = min(s.cfg.Batch, sendsAtOnce)
+					size = small
 				}
 			}
 		} else {
