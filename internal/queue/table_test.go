@@ -323,19 +323,7 @@ func TestReadsInOrderUnderABacklog(t *testing.T) {
 	// The consumer's connections plan its statements once and keep the
 	// plan: made when the queue was analyzed drained, it must read the
 	// key's index all the same.
-	var seqs []int64
-	rows, err := db.QueryContext(ctx, `SELECT seq FROM queue_messages ORDER BY seq LIMIT 100`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			t.Fatal(err)
-		}
-		seqs = append(seqs, seq)
-	}
-	rows.Close()
+	seqs := storetest.Column[int64](t, db, `SELECT seq FROM queue_messages ORDER BY seq LIMIT 100`)
 	kept, consume, err := q.ExplainKept(ctx, 100, seqs)
 	if err != nil {
 		t.Fatal(err)

@@ -164,19 +164,7 @@ func TestIn(t *testing.T) {
 		} {
 			in, args := store.In(db, "id", c.values)
 			texts = append(texts, in)
-			rows, err := db.QueryContext(ctx, `SELECT id FROM in_test WHERE `+in+` ORDER BY id`, args...)
-			if err != nil {
-				t.Fatalf("%s: %v", in, err)
-			}
-			var got []string
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, id)
-			}
-			rows.Close()
+			got := storetest.Column[string](t, db, `SELECT id FROM in_test WHERE `+in+` ORDER BY id`, args...)
 			if strings.Join(got, ",") != c.want {
 				t.Errorf("In(%q) found %q, want %q", c.values, got, c.want)
 			}

@@ -136,23 +136,30 @@ func Indexes(t testing.TB, db *store.DB, table string) []string {
 	if db.Dialect == store.SQLite {
 		q = `SELECT coalesce(sql, name) FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 ORDER BY name`
 	}
-	rows, err := db.QueryContext(context.Background(), q, table)
+	return Column[string](t, db, q, table)
+}
+
+// Column returns the values of the one column query reads, in order; any
+// error fails t.
+func Column[T any](t testing.TB, db *store.DB, query string, args ...any) []T {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query, args...)
 	if err != nil {
-		t.Fatalf("indexes of %s: %v", table, err)
+		t.Fatalf("%s: %v", query, err)
 	}
 	defer rows.Close()
-	var defs []string
+	var out []T
 	for rows.Next() {
-		var def string
-		if err := rows.Scan(&def); err != nil {
-			t.Fatalf("indexes of %s: %v", table, err)
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", query, err)
 		}
-		defs = append(defs, def)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		t.Fatalf("indexes of %s: %v", table, err)
+		t.Fatalf("%s: %v", query, err)
 	}
-	return defs
+	return out
 }
 
 func adminURL(t testing.TB) string {
