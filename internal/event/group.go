@@ -1,0 +1,114 @@
+package event
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// GroupMax bounds the events of one message.
+const GroupMax = 50
+
+// Group returns the messages that carry recs: the events of one queue that
+// commit together travel in one message, up to GroupMax of them, as a JSON
+// array of their bodies, in order; an event alone travels as its body, as
+// every message did before groups.
+//
+// One message instead of one per event is what makes a busy ledger's events
+// cheap to keep and to consume: one row, one key entry, one lock and one
+// delete for a commit's events, and the database compresses a group (the
+// bodies of one commit share most of their names and ids; a body alone
+// does not compress). A consumer reads a message with Split.
+func Group(recs []Record) []Record {
+	if len(recs) < 2 {
+		return recs
+	}
+	var (
+		out    []Record
+		open   = map[string]int{} // queue → index in out of its message still taking events
+		counts []int              // events in out[i]
+	)
+	for _, r := range recs {
+		q := r.QueueName()
+		i, ok := open[q]
+		if !ok || counts[i] == GroupMax {
+			open[q] = len(out)
+			out = append(out, r)
+			counts = append(counts, 1)
+			continue
+		}
+		m := &out[i]
+		if counts[i] == 1 {
+			m.Payload = append(append([]byte{'['}, m.Payload...), ']')
+		}
+		m.Payload = append(append(append(m.Payload[:len(m.Payload)-1], ','), r.Payload...), ']')
+		counts[i]++
+	}
+	return out
+}
+
+// Split returns the events of a message body: the events of a group (see
+// Group), or the body itself when it is not an array. It checks the
+// array's frame alone: each element it returns is a JSON object as far as
+// its brackets tell, to be decoded (and so validated) by Decode. A body
+// that starts as an array and is not one, or holds no event, or an element
+// that is not an object, is malformed: the message goes to the dead-letter
+// queue whole.
+func Split(body []byte) ([][]byte, error) {
+	rest := bytes.TrimLeft(body, " \t\r\n")
+	if len(rest) == 0 || rest[0] != '[' {
+		return [][]byte{body}, nil
+	}
+	var events [][]byte
+	i := 1
+	for {
+		i = skipSpace(rest, i)
+		if i == len(rest) || rest[i] != '{' {
+			return nil, fmt.Errorf("%w: element %d of a group is not an event", ErrMalformed, len(events))
+		}
+		end, ok := objectEnd(rest, i)
+		if !ok {
+			return nil, fmt.Errorf("%w: element %d of a group does not end", ErrMalformed, len(events))
+		}
+		events = append(events, rest[i:end])
+		i = skipSpace(rest, end)
+		if i < len(rest) && rest[i] == ',' {
+			i++
+			continue
+		}
+		if i == len(rest) || rest[i] != ']' || skipSpace(rest, i+1) != len(rest) {
+			return nil, fmt.Errorf("%w: a group's array does not end after element %d", ErrMalformed, len(events)-1)
+		}
+		return events, nil
+	}
+}
+
+// objectEnd returns the index just past the object that opens at b[start],
+// following strings and nesting alone, and whether it closes.
+func objectEnd(b []byte, start int) (int, bool) {
+	depth := 0
+	for i := start; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
