@@ -47,6 +47,12 @@ type Taker interface {
 	Take(ctx context.Context, max int, wait time.Duration, fn TakeFunc) ([]Message, error)
 }
 
+// Rewriter is a Queue that can replace a received message's body (the
+// table queue: see Table.Rewrite).
+type Rewriter interface {
+	Rewrite(ctx context.Context, receipt string, body []byte) error
+}
+
 // Message is a received message.
 type Message struct {
 	ID           string // the queue's message id; a redrive changes it

@@ -69,7 +69,10 @@ type Table struct {
 // rescan is how often a receive reads the queue from its start.
 const rescan = time.Second
 
-var _ Taker = (*Table)(nil)
+var (
+	_ Taker    = (*Table)(nil)
+	_ Rewriter = (*Table)(nil)
+)
 
 // OpenTable returns the table queue cfg names, creating its row in the
 // queues table if it is missing. The database must be migrated.
@@ -175,7 +178,10 @@ func (t *Table) lockOf(a string) string {
 }
 
 // TakeFunc looks at msgs and says which of them its caller can consume:
-// done[i] for msgs[i]. write, when not nil, is called in the transaction
+// done[i] for msgs[i]. The messages past len(done) it leaves as they were,
+// for later receives: a caller that counts its work in something else than
+// messages (the events of a group) takes no more than it can do. write,
+// when not nil, is called in the transaction
 // that deletes them, with taken[i] set for each that was still there to
 // delete (on SQLite, where messages are read before the write lock is
 // taken, another receive may have had one first): what it writes commits
@@ -262,7 +268,11 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 			}
 			found = len(live)
 			if fn != nil && len(live) > 0 {
-				done, write, err = fn(ctx, messages(live))
+				if done, write, err = fn(ctx, messages(live)); err == nil && len(done) < len(live) {
+					// Left for later: the next receive reads from them.
+					t.lowerFloor(live[len(done)].seq)
+					live = live[:len(done)]
+				}
 			}
 			return err
 		}
@@ -368,6 +378,16 @@ func (t *Table) raiseFloor(seq int64) {
 	for {
 		f := t.floor.Load()
 		if seq <= f || t.floor.CompareAndSwap(f, seq) {
+			return
+		}
+	}
+}
+
+// lowerFloor moves the floor down to seq, if it is above.
+func (t *Table) lowerFloor(seq int64) {
+	for {
+		f := t.floor.Load()
+		if seq >= f || t.floor.CompareAndSwap(f, seq) {
 			return
 		}
 	}
@@ -559,6 +579,25 @@ func (t *Table) ChangeVisibility(ctx context.Context, r string, d time.Duration)
 		seq, count, t.name, t.ms()+d.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("change visibility of message %d in queue %s: %w", seq, t.name, err)
+	}
+	return oneRow(res, r)
+}
+
+// Rewrite replaces the body of a received message, its visibility and
+// receive count unchanged: a consumer that handled some of a group's
+// events (event.Group) keeps the others, so that only they come back and,
+// in the end, move to the dead-letter queue. Lost in a crash of the
+// database (see consumerExec), the whole group comes back, as at-least-once
+// delivery allows.
+func (t *Table) Rewrite(ctx context.Context, r string, body []byte) error {
+	seq, count, err := parseReceipt(r)
+	if err != nil {
+		return err
+	}
+	res, err := t.consumerExec(ctx, `UPDATE queue_messages SET body = $4 WHERE seq = $1 AND receive_count = $2 AND queue = $3`,
+		seq, count, t.name, body)
+	if err != nil {
+		return fmt.Errorf("rewrite message %d in queue %s: %w", seq, t.name, err)
 	}
 	return oneRow(res, r)
 }

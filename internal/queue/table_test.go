@@ -185,6 +185,38 @@ func TestTableTake(t *testing.T) {
 	})
 }
 
+// TestTableTakeLeavesTheRest: the messages past what a Take's function
+// decided on are left as they were, for the next receive.
+func TestTableTakeLeavesTheRest(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q, _ := tableFactory(db)(t, queuetest.Config{VisibilityTimeout: time.Minute, MaxReceiveCount: 5})
+		tq := q.(*queue.Table)
+		if err := q.Send(ctx, []byte("a"), []byte("b"), []byte("c"), []byte("d")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := tq.Take(ctx, 10, 0, func(_ context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
+			if len(ms) != 4 {
+				return nil, nil, fmt.Errorf("offered %d messages, want 4", len(ms))
+			}
+			return []bool{true, false}, nil, nil
+		})
+		if err != nil || fmt.Sprint(bodies(got)) != "[b]" {
+			t.Fatalf("take of a, b of four: received %v, %v; want [b]", bodies(got), err)
+		}
+		rest, err := q.Receive(ctx, 10, 0)
+		if err != nil || fmt.Sprint(bodies(rest)) != "[c d]" {
+			t.Fatalf("the next receive: %v, %v; want [c d]", bodies(rest), err)
+		}
+		for _, m := range rest {
+			if m.ReceiveCount != 1 {
+				t.Errorf("%s: receive count %d, want 1 (left untouched)", m.Body, m.ReceiveCount)
+			}
+		}
+	})
+}
+
 // TestTableTakeRace: a receive that runs while a Take looks at its messages
 // (on PostgreSQL they are locked and skipped; on SQLite they are read
 // without a lock and the receive may win) gets each message or leaves it

@@ -63,6 +63,7 @@ func Run(t *testing.T, f Factory, gaps Gaps) {
 		{"Stats", testStats},
 		{"CompetingConsumers", testCompetingConsumers},
 		{"HostileBodies", testHostileBodies},
+		{"Rewrite", testRewrite},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -263,6 +264,50 @@ func testChangeVisibility(t *testing.T, f Factory, gaps Gaps) {
 	}
 	if err := q.ChangeVisibility(ctx, "not-a-receipt", time.Second); !errors.Is(err, queue.ErrUnknownReceipt) {
 		t.Errorf("change visibility with a made-up receipt: %v, want ErrUnknownReceipt", err)
+	}
+}
+
+// testRewrite: a queue that can rewrite a received message keeps its
+// visibility and receive count, and what comes back, and in the end goes
+// to the dead-letter queue, is the new body.
+func testRewrite(t *testing.T, f Factory, _ Gaps) {
+	q, later := f(t, Config{VisibilityTimeout: time.Second, MaxReceiveCount: 2})
+	rq, ok := q.(queue.Rewriter)
+	if !ok {
+		t.Skip("this queue cannot rewrite a message; its relay sends one event a message")
+	}
+	send(t, q, `[`+event(1)+`,`+event(2)+`]`)
+	ctx := ctxFor(t, 30*time.Second)
+	m := receiveN(t, q, 1, 10*time.Second)[0]
+	if err := rq.Rewrite(ctx, m.Receipt, []byte(event(2))); err != nil {
+		t.Fatalf("rewrite: %v", err)
+	}
+	expectNone(t, q, 0) // still invisible
+	later(time.Second)
+	again := receiveN(t, q, 1, 10*time.Second)[0]
+	if string(again.Body) != event(2) || again.ReceiveCount != 2 || again.ID != m.ID {
+		t.Fatalf("after the rewrite, received %s (count %d), want %s (count 2)", again.Body, again.ReceiveCount, event(2))
+	}
+	if err := rq.Rewrite(ctx, m.Receipt, []byte(event(3))); !errors.Is(err, queue.ErrUnknownReceipt) {
+		t.Errorf("rewrite with the first receive's receipt: %v, want ErrUnknownReceipt", err)
+	}
+	later(time.Second)
+	expectNone(t, q, 0)
+	eventually(t, 10*time.Second, func() error {
+		s, err := q.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		if s.DLQ.Visible != 1 {
+			return fmt.Errorf("stats: %+v, want the message in the DLQ", s)
+		}
+		return nil
+	})
+	if n, err := q.Redrive(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("redrive moved %d, %v; want 1", n, err)
+	}
+	if back := receiveN(t, q, 1, 10*time.Second)[0]; string(back.Body) != event(2) {
+		t.Errorf("redriven %s, want the rewritten %s", back.Body, event(2))
 	}
 }
 
