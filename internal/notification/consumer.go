@@ -1,6 +1,7 @@
 package notification
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 )
@@ -56,18 +58,22 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	// partial delivery, fails the take whole, which is then run once more
 	// skipping what is recorded.
 	fresh := true
-	// A receive takes up to Batch messages while it consumes them in place,
-	// but no more than sendsAtOnce after one that had deliveries to send:
-	// those are received and handled within MessageTimeout, which a slow
-	// mail server would not give hundreds of them.
+	// A receive takes up to Batch events (its budget) while it consumes
+	// them in place, but no more than sendsAtOnce after one that had
+	// deliveries to send: those are received and handled within
+	// MessageTimeout, which a slow mail server would not give hundreds of
+	// them. A receive asks for messages, as many as the budget's events
+	// would fill at per events a message (what the last receive that found
+	// some saw: a group holds a commit's, event.Group), and takes those
+	// whose events fit in the budget, the first one always.
 	small := min(s.cfg.Batch, sendsAtOnce)
-	size := small
+	budget, per := small, 1.0
 	for ctx.Err() == nil {
 		var (
 			msgs  []queue.Message
 			err   error
 			done  *batch
-			asked = size
+			asked = max(1, int(float64(budget)/per))
 		)
 		if inPlace {
 			msgs, err = tq.Take(ctx, asked, s.cfg.Wait, func(ctx context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
@@ -75,7 +81,7 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 					consume []bool
 					write   func(context.Context, *sql.Tx, []bool) error
 				)
-				done, consume, write = s.consumeInPlace(ctx, ms, fresh)
+				done, consume, write = s.consumeInPlace(ctx, ms, fresh, budget)
 				return consume, write, nil
 			})
 			if err != nil && fresh && store.IsUniqueViolation(err) {
@@ -86,9 +92,12 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 				fresh = true
 			}
 			if err == nil {
-				size = s.cfg.Batch
+				budget = s.cfg.Batch
 				if len(msgs) > 0 {
-					size = small
+					budget = small
+				}
+				if n := len(msgs); done != nil && n+len(done.of) > 0 {
+					per = float64(done.events) / float64(n+len(done.of))
 				}
 			}
 		} else {
@@ -115,9 +124,7 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 		found := len(msgs)
 		if done != nil {
 			s.report(done)
-			for _, w := range done.works {
-				found += len(w.msgs)
-			}
+			found += len(done.of)
 		}
 		if inPlace && found > 0 && found < asked {
 			// A batch that was not full: let the next one fill a little.
@@ -163,11 +170,12 @@ func (s *Service) Handle(ctx context.Context, q queue.Queue, m queue.Message) st
 	return s.HandleBatch(ctx, q, []queue.Message{m})[0]
 }
 
-// work is one event of a batch: its messages (copies of one event, as an
-// at-least-once relay sends some twice, are handled once), what it says and
-// to whom, and how it ends.
+// work is one event of a batch: its body, the messages that hold it (copies
+// of one event, as an at-least-once relay sends some twice, are handled
+// once), what it says and to whom, and how it ends.
 type work struct {
 	msgs       []queue.Message
+	body       []byte // the event's: the message's body, or one element of a group
 	e          *notice
 	sp         spec
 	recipients []string
@@ -180,7 +188,7 @@ type work struct {
 func (w *work) logger(base *slog.Logger) *slog.Logger {
 	m := w.msgs[0]
 	if w.e == nil {
-		return base.With("message_id", m.ID, "receive_count", m.ReceiveCount, "bytes", len(m.Body))
+		return base.With("message_id", m.ID, "receive_count", m.ReceiveCount, "bytes", len(w.body))
 	}
 	return base.With("event_id", w.e.EventID, "type", w.e.Type, "message_id", m.ID, "receive_count", m.ReceiveCount)
 }
@@ -188,6 +196,8 @@ func (w *work) logger(base *slog.Logger) *slog.Logger {
 // batch is one receive's events and the deliveries they need.
 type batch struct {
 	works    []*work
+	of       [][]*work  // the events of each message, in its order
+	events   int        // consumeInPlace: the events of every message it looked at
 	logged   []delivery // on log-only channels: recorded, nothing sent
 	loggedBy []*work
 	out      []outgoing // leaving the process
@@ -206,7 +216,7 @@ const sendsAtOnce = 100
 // deliveries that leave the process go side by side (sendsAtOnce at most),
 // each claimed and recorded on its own so that none goes out twice.
 func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.Message) []string {
-	b := s.plan(ctx, s.group(msgs))
+	b := s.plan(ctx, msgs, 0)
 	if err := s.recordLogged(ctx, s.db, b.logged, false); err != nil {
 		s.log.Warn("notification: log-only deliveries not recorded", "deliveries", len(b.logged), "err", err)
 		for _, w := range b.loggedBy {
@@ -231,14 +241,33 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 	wg.Wait()
 	b.settle()
 
+	// A message is done, and deleted, when all its events are. A group
+	// some of whose events are done keeps the others alone (on a queue that
+	// can rewrite a message): they come back, and in the end go to the
+	// dead-letter queue, without the events that were delivered.
 	var receipts []string
-	outcomes := make(map[string]string, len(msgs))
-	for _, w := range b.works {
-		for _, m := range w.msgs {
-			outcomes[m.Receipt] = w.outcome
-			switch w.outcome {
-			case "delivered", "ignored", "unknown_type":
-				receipts = append(receipts, m.Receipt)
+	out := make([]string, len(msgs))
+	rq, rewrites := q.(queue.Rewriter)
+	for i, m := range msgs {
+		var rest [][]byte
+		out[i] = b.of[i][0].outcome
+		for _, w := range b.of[i] {
+			if !finished(w.outcome) {
+				rest = append(rest, w.body)
+				if finished(out[i]) {
+					out[i] = w.outcome
+				}
+			}
+		}
+		switch {
+		case len(rest) == 0:
+			if len(b.of[i]) > 1 {
+				out[i] = "delivered"
+			}
+			receipts = append(receipts, m.Receipt)
+		case rewrites && len(rest) < len(b.of[i]):
+			if err := rq.Rewrite(ctx, m.Receipt, joinEvents(rest)); err != nil {
+				s.log.Warn("notification: a group's events not done not kept alone; the whole group comes back", "message_id", m.ID, "err", err)
 			}
 		}
 	}
@@ -250,11 +279,22 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 		}
 	}
 	s.report(b)
-	out := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = outcomes[m.Receipt]
-	}
 	return out
+}
+
+// finished says whether an event with outcome needs nothing more: its
+// message may be deleted.
+func finished(outcome string) bool {
+	return outcome == "delivered" || outcome == "ignored" || outcome == "unknown_type"
+}
+
+// joinEvents is the body of a message that holds events: the event alone,
+// or a group of them (event.Group).
+func joinEvents(events [][]byte) []byte {
+	if len(events) == 1 {
+		return events[0]
+	}
+	return append(append([]byte{'['}, bytes.Join(events, []byte{','})...), ']')
 }
 
 // consumeInPlace is the table queue's TakeFunc: it says which of msgs can
@@ -266,37 +306,38 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 // nothing: the transaction may be rolled back and all of it run again. The
 // batch it returns is what was consumed once the write ran; the caller
 // reports it after the commit.
-func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message, fresh bool) (*batch, []bool, func(context.Context, *sql.Tx, []bool) error) {
-	b := s.plan(ctx, s.group(msgs))
-	inPlace := map[string]*work{} // by message id
-	for _, w := range b.works {
-		if w.outcome == "ignored" || w.outcome == "unknown_type" || (w.outcome == "" && !w.sends && !b.failed[w]) {
-			for _, m := range w.msgs {
-				inPlace[m.ID] = w
-			}
-		}
-	}
-	consume := make([]bool, len(msgs))
-	for i, m := range msgs {
-		consume[i] = inPlace[m.ID] != nil
+func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message, fresh bool, budget int) (*batch, []bool, func(context.Context, *sql.Tx, []bool) error) {
+	b := s.plan(ctx, msgs, budget)
+	// A message is consumed in place when every event it holds can be;
+	// those past the budget (b.of ends before them) are left.
+	consume := make([]bool, len(b.of))
+	for i := range consume {
+		consume[i] = !slices.ContainsFunc(b.of[i], func(w *work) bool {
+			return w.outcome != "ignored" && w.outcome != "unknown_type" && (w.outcome != "" || w.sends || b.failed[w])
+		})
 	}
 	done := &batch{failed: map[*work]bool{}}
+	for _, ws := range b.of {
+		done.events += len(ws)
+	}
 	write := func(ctx context.Context, tx *sql.Tx, taken []bool) error {
 		// A work is consumed with any of its copies: a copy another
 		// receive had first is its to handle, and records nothing twice.
 		consumed := map[*work]bool{}
-		done.works = done.works[:0]
-		for i, m := range msgs {
-			w := inPlace[m.ID]
-			if !taken[i] || w == nil {
+		done.works, done.of = done.works[:0], done.of[:0]
+		for i, m := range msgs[:len(taken)] {
+			if !taken[i] || !consume[i] {
 				continue
 			}
-			if !consumed[w] {
-				consumed[w] = true
-				done.works = append(done.works, w)
-				w.msgs = w.msgs[:0:0]
+			done.of = append(done.of, b.of[i])
+			for _, w := range b.of[i] {
+				if !consumed[w] {
+					consumed[w] = true
+					done.works = append(done.works, w)
+					w.msgs = w.msgs[:0:0]
+				}
+				w.msgs = append(w.msgs, m) // the copies this take consumed
 			}
-			w.msgs = append(w.msgs, m) // the copies this take consumed
 		}
 		done.logged = done.logged[:0]
 		for i, d := range b.logged {
@@ -314,24 +355,44 @@ func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message, fres
 	return done, consume, write
 }
 
-// group reads msgs' events: copies of one event (an at-least-once relay
-// sends some twice) are one work, classified by its first copy.
-func (s *Service) group(msgs []queue.Message) []*work {
+// group reads the events of msgs, a group's one by one (event.Split):
+// copies of one event (an at-least-once relay sends some twice) are one
+// work, classified by its first copy. A message that is a broken group is
+// one malformed work. With a budget (> 0) it stops before the message
+// whose events would take the batch past it, after the first: the events
+// of each message it read are of[i].
+func (s *Service) group(msgs []queue.Message, budget int) ([]*work, [][]*work) {
 	var works []*work
+	of := make([][]*work, 0, len(msgs))
 	byEvent := map[string]*work{}
-	for _, m := range msgs {
-		w := &work{msgs: []queue.Message{m}}
-		s.classify(w)
-		if w.e != nil {
-			if first, ok := byEvent[w.e.EventID]; ok {
-				first.msgs = append(first.msgs, m)
-				continue
-			}
-			byEvent[w.e.EventID] = w
+	events := 0
+	for i, m := range msgs {
+		bodies, err := event.Split(m.Body)
+		if events += len(bodies); budget > 0 && i > 0 && events > budget {
+			break
 		}
-		works = append(works, w)
+		of = append(of, nil)
+		if err != nil {
+			w := &work{msgs: []queue.Message{m}, body: m.Body, outcome: "malformed", err: err}
+			works, of[i] = append(works, w), []*work{w}
+			continue
+		}
+		for _, body := range bodies {
+			w := &work{msgs: []queue.Message{m}, body: body}
+			s.classify(w)
+			if w.e != nil {
+				if first, ok := byEvent[w.e.EventID]; ok {
+					if !slices.Contains(of[i], first) { // not twice in one group
+						first.msgs, of[i] = append(first.msgs, m), append(of[i], first)
+					}
+					continue
+				}
+				byEvent[w.e.EventID] = w
+			}
+			works, of[i] = append(works, w), append(of[i], w)
+		}
 	}
-	return works
+	return works, of
 }
 
 // report logs and counts a handled batch, once.
@@ -363,7 +424,7 @@ func (s *Service) report(b *batch) {
 // classify reads w's event and decides what it needs: nothing (malformed,
 // ignored, unknown), or deliveries to its recipients (outcome still empty).
 func (s *Service) classify(w *work) {
-	e, err := decodeEvent(w.msgs[0].Body)
+	e, err := decodeEvent(w.body)
 	if err != nil {
 		w.outcome, w.err = "malformed", err
 		return
@@ -395,11 +456,13 @@ type outgoing struct {
 	logOnly   bool // recorded, not sent: the channel has nothing configured
 }
 
-// plan reads the recipients and preferences of works, in one query each,
-// and sorts every delivery they need into logged and out. A work whose
-// recipients cannot be read, or whose message cannot be rendered, is failed.
-func (s *Service) plan(ctx context.Context, works []*work) *batch {
-	b := &batch{works: works, failed: map[*work]bool{}}
+// plan reads the events of msgs (within budget: see group) and their
+// recipients and preferences, in one query each, and sorts every delivery they need into logged and out.
+// A work whose recipients cannot be read, or whose message cannot be
+// rendered, is failed.
+func (s *Service) plan(ctx context.Context, msgs []queue.Message, budget int) *batch {
+	works, of := s.group(msgs, budget)
+	b := &batch{works: works, of: of, failed: map[*work]bool{}}
 	var ids []string
 	for _, w := range works {
 		if w.outcome == "" {

@@ -2,12 +2,14 @@ package notification
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -640,65 +642,104 @@ func TestSendsOfABatchAreBounded(t *testing.T) {
 	}
 }
 
-// takeSpy is a table queue that records each receive's size and how many
-// messages it handed back to be handled (not consumed in place).
+// takeSpy is a table queue that records each receive's size in messages,
+// and the most events a receive took (consumed in place or received) and
+// handed back to be handled.
 type takeSpy struct {
 	queue.Queue
-	taker                   queue.Taker
-	mu                      sync.Mutex
-	mostAsked, mostReceived int
+	taker              queue.Taker
+	mu                 sync.Mutex
+	asked              []int // messages asked for, receive by receive
+	mostTook, mostSent int
 }
 
 func (s *takeSpy) Take(ctx context.Context, n int, wait time.Duration, fn queue.TakeFunc) ([]queue.Message, error) {
-	msgs, err := s.taker.Take(ctx, n, wait, fn)
+	took := 0
+	msgs, err := s.taker.Take(ctx, n, wait, func(ctx context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
+		done, write, err := fn(ctx, ms)
+		took = 0
+		for _, m := range ms[:len(done)] {
+			took += events(m)
+		}
+		return done, write, err
+	})
+	sent := 0
+	for _, m := range msgs {
+		sent += events(m)
+	}
 	s.mu.Lock()
-	s.mostAsked, s.mostReceived = max(s.mostAsked, n), max(s.mostReceived, len(msgs))
+	s.asked = append(s.asked, n)
+	s.mostTook, s.mostSent = max(s.mostTook, took), max(s.mostSent, sent)
 	s.mu.Unlock()
 	return msgs, err
 }
 
-// TestReceivesWithSendsStaySmall: a receive loop takes Batch messages while
+// events counts the events of m.
+func events(m queue.Message) int {
+	parts, _ := event.Split(m.Body)
+	return len(parts)
+}
+
+// TestReceivesWithSendsStaySmall: a receive loop takes Batch events while
 // it consumes them in place, but hands no more than sendsAtOnce at a time
 // to be sent (they must be done within MessageTimeout), also on its first
-// receive.
+// receive; the same when events come in groups (a commit's, event.Group).
 func TestReceivesWithSendsStaySmall(t *testing.T) {
 	t.Parallel()
-	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	t.Cleanup(hooks.Close)
-	db := storetest.Open(t, store.SQLite)
-	cfg := testConfig("")
-	cfg.Workers, cfg.Batch = 1, 500
-	s := newTestService(t, db, cfg)
-	for u := range 10 {
-		hook, quiet := fmt.Sprintf("small-hook-%d", u), fmt.Sprintf("small-log-%d", u)
-		addUser(t, db, hook, hook+"@example.test", "Hook "+hook)
-		addUser(t, db, quiet, quiet+"@example.test", "Log "+quiet)
-		setPrefs(t, s, hook, false, false, "", hooks.URL+"/"+hook)
-	}
-	main, _ := newTestQueue(t, db, time.Minute, 5)
-	spy := &takeSpy{Queue: main, taker: main.(queue.Taker)}
-	send := func(prefix string, n int) {
-		bodies := make([][]byte, n)
-		for i := range bodies {
-			bodies[i] = transferEvent(fmt.Sprintf("%s-ev-%d", prefix, i), fmt.Sprintf("%s-%d", prefix, i%10), fmt.Sprintf("%s-%d", prefix, (i+1)%10), 1)
-		}
-		if err := main.Send(context.Background(), bodies...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	empty := func() bool { m, _ := depth(t, main); return m == 0 }
+	for _, group := range []int{1, 50} {
+		t.Run(fmt.Sprintf("groups of %d", group), func(t *testing.T) {
+			t.Parallel()
+			hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+			t.Cleanup(hooks.Close)
+			db := storetest.Open(t, store.SQLite)
+			cfg := testConfig("")
+			cfg.Workers, cfg.Batch = 1, 500
+			s := newTestService(t, db, cfg)
+			for u := range 10 {
+				hook, quiet := fmt.Sprintf("small-hook-%d", u), fmt.Sprintf("small-log-%d", u)
+				addUser(t, db, hook, hook+"@example.test", "Hook "+hook)
+				addUser(t, db, quiet, quiet+"@example.test", "Log "+quiet)
+				setPrefs(t, s, hook, false, false, "", hooks.URL+"/"+hook)
+			}
+			main, _ := newTestQueue(t, db, time.Minute, 5)
+			spy := &takeSpy{Queue: main, taker: main.(queue.Taker)}
+			send := func(prefix string, n int) {
+				var bodies [][]byte
+				for i := 0; i < n; i += group {
+					var evs [][]byte
+					for j := i; j < i+group; j++ {
+						evs = append(evs, transferEvent(fmt.Sprintf("%s-ev-%d", prefix, j), fmt.Sprintf("%s-%d", prefix, j%10), fmt.Sprintf("%s-%d", prefix, (j+1)%10), 1))
+					}
+					bodies = append(bodies, joinEvents(evs))
+				}
+				if err := main.Send(context.Background(), bodies...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			empty := func() bool { m, _ := depth(t, main); return m == 0 }
 
-	send("small-hook", 300) // every event has webhooks to send
-	runFor(t, s, spy, empty)
-	if spy.mostReceived == 0 || spy.mostReceived > sendsAtOnce {
-		t.Errorf("receives handed up to %d messages to send at once, want from 1 to %d", spy.mostReceived, sendsAtOnce)
-	}
-	send("small-log", 1500) // every delivery log-only: consumed in place
-	runFor(t, s, spy, empty)
-	if spy.mostAsked != cfg.Batch {
-		t.Errorf("receives asked for %d messages at most, want the batch of %d once nothing is left to send", spy.mostAsked, cfg.Batch)
-	}
-	if n := rows(t, db, `status = 'sent' AND channel = 'webhook'`); n != 600 {
-		t.Errorf("%d webhooks sent, want 600", n)
+			send("small-hook", 300) // every event has webhooks to send
+			runFor(t, s, spy, empty)
+			if spy.mostSent == 0 || spy.mostSent > sendsAtOnce {
+				t.Errorf("receives handed up to %d events to send at once, want from 1 to %d", spy.mostSent, sendsAtOnce)
+			}
+			spy.asked = nil
+			send("small-log", 1500) // every delivery log-only: consumed in place
+			runFor(t, s, spy, empty)
+			if spy.mostTook != cfg.Batch {
+				t.Errorf("receives took %d events at most, want the batch of %d once nothing is left to send", spy.mostTook, cfg.Batch)
+			}
+			// The first receive of a loop knows nothing of groups: the
+			// next ones ask for what fills the batch.
+			if want := cfg.Batch / group; len(spy.asked) < 2 || slices.Max(spy.asked[1:]) != want {
+				t.Errorf("receives asked for %v messages, want %d (%d events) after the first", spy.asked, want, cfg.Batch)
+			}
+			if n := rows(t, db, `status = 'sent' AND channel = 'webhook'`); n != 600 {
+				t.Errorf("%d webhooks sent, want 600", n)
+			}
+			if n := rows(t, db, `status = 'logged'`); n != 2*1500 {
+				t.Errorf("%d log-only deliveries, want %d", n, 2*1500)
+			}
+		})
 	}
 }

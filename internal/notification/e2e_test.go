@@ -87,7 +87,9 @@ func drain(t *testing.T, s *Service, q queue.Queue, clk *clock.Fake, visibility 
 // the webhook endpoint fail. Exactly those land in the dead-letter queue;
 // every email went out once. After the endpoint is fixed, a redrive
 // (Queue.Redrive, or the runbook's receive-send-delete loop) delivers each
-// failed webhook once, and nothing else is sent again.
+// failed webhook once, and nothing else is sent again. The same when the
+// events come in groups of ten (a commit's, event.Group), one poisoned
+// event in each: the group keeps it alone, and it alone is dead-lettered.
 func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
 	t.Parallel()
 	const events, poisoned = 200, 20
@@ -121,112 +123,119 @@ func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
 		},
 	}
 	for name, redrive := range redrives {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			storetest.ForEach(t, func(t *testing.T, db *store.DB) {
-				ctx := context.Background()
-				mail := startSMTP(t)
-				hooks := startHooks(t)
-				cfg := testConfig(mail.addr)
-				cfg.WebhookAttempts = 2
-				// An email whose server stored it but whose answer came
-				// after the send's timeout counts as not sent, and goes
-				// again (its Message-ID, the notification id, lets a
-				// receiver drop the copy): on a machine loaded far past its
-				// cores the tests' 2 s is too short for the exact count
-				// this test checks.
-				cfg.SendTimeout, cfg.MessageTimeout, cfg.Lease = 10*time.Second, 30*time.Second, time.Minute
-				s := newTestService(t, db, cfg)
-				const users = 10
-				for u := range users {
-					id := fmt.Sprintf("u%d", u)
-					addUser(t, db, id, id+"@example.test", "User "+id)
-					hooks.secrets[id] = setPrefs(t, s, id, true, false, "", hooks.url(id))
-				}
-				poison := map[string]bool{}
-				const visibility = 30 * time.Second
-				clk := clock.NewFake(time.Now())
-				main, dlq := newClockedQueue(t, db, visibility, 3, clk.Now)
-				for i := range events {
-					ev := fmt.Sprintf("ev%04d", i)
-					if i%10 == 7 {
-						poison[ev] = true
+		for _, group := range []int{1, 10} {
+			t.Run(fmt.Sprintf("%s/groups of %d", name, group), func(t *testing.T) {
+				t.Parallel()
+				storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+					ctx := context.Background()
+					mail := startSMTP(t)
+					hooks := startHooks(t)
+					cfg := testConfig(mail.addr)
+					cfg.WebhookAttempts = 2
+					// An email whose server stored it but whose answer came
+					// after the send's timeout counts as not sent, and goes
+					// again (its Message-ID, the notification id, lets a
+					// receiver drop the copy): on a machine loaded far past its
+					// cores the tests' 2 s is too short for the exact count
+					// this test checks.
+					cfg.SendTimeout, cfg.MessageTimeout, cfg.Lease = 10*time.Second, 30*time.Second, time.Minute
+					s := newTestService(t, db, cfg)
+					const users = 10
+					for u := range users {
+						id := fmt.Sprintf("u%d", u)
+						addUser(t, db, id, id+"@example.test", "User "+id)
+						hooks.secrets[id] = setPrefs(t, s, id, true, false, "", hooks.url(id))
 					}
-					if err := main.Send(ctx, transferEvent(ev, fmt.Sprintf("u%d", i%users), fmt.Sprintf("u%d", (i+3)%users), int64(i+1))); err != nil {
-						t.Fatal(err)
-					}
-				}
-				hooks.setFail(func(ev string) bool { return poison[ev] })
-
-				drain(t, s, main, clk, visibility)
-				_, dead := depth(t, main)
-				if dead != int64(len(poison)) {
-					t.Errorf("%d dead-lettered, want %d", dead, len(poison))
-				}
-				deadIDs := map[string]bool{}
-				var receipts []string
-				for {
-					ms, err := dlq.Receive(ctx, 10, 0)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(ms) == 0 {
-						break
-					}
-					for _, m := range ms {
-						e, err := decodeEvent(m.Body)
-						receipts = append(receipts, m.Receipt)
-						if err != nil || !poison[e.EventID] {
-							t.Errorf("dead-lettered %s, not a poisoned event", m.Body)
-							continue
+					poison := map[string]bool{}
+					const visibility = 30 * time.Second
+					clk := clock.NewFake(time.Now())
+					main, dlq := newClockedQueue(t, db, visibility, 3, clk.Now)
+					var bodies [][]byte
+					for i := range events {
+						ev := fmt.Sprintf("ev%04d", i)
+						if i%10 == 7 {
+							poison[ev] = true
 						}
-						deadIDs[e.EventID] = true
-					}
-				}
-				for _, r := range receipts { // visible again, for the redrive
-					if err := dlq.ChangeVisibility(ctx, r, 0); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if len(deadIDs) != len(poison) {
-					t.Errorf("%d distinct poisoned events in the DLQ, want %d", len(deadIDs), len(poison))
-				}
-				emailsBefore := len(mail.sent())
-
-				hooks.setFail(func(string) bool { return false })
-				redrive(t, main, dlq)
-				drain(t, s, main, clk, visibility)
-				if _, dead := depth(t, main); dead != 0 {
-					t.Errorf("%d left in the DLQ after the redrive", dead)
-				}
-
-				for i := range events {
-					ev := fmt.Sprintf("ev%04d", i)
-					for _, u := range []string{fmt.Sprintf("u%d", i%users), fmt.Sprintf("u%d", (i+3)%users)} {
-						if n := hooks.count(ev, u); n != 1 {
-							t.Errorf("%s to %s: %d webhooks, want 1", ev, u, n)
+						bodies = append(bodies, transferEvent(ev, fmt.Sprintf("u%d", i%users), fmt.Sprintf("u%d", (i+3)%users), int64(i+1)))
+						if len(bodies) == group {
+							if err := main.Send(ctx, joinEvents(bodies)); err != nil {
+								t.Fatal(err)
+							}
+							bodies = nil
 						}
 					}
-				}
-				sent := mail.sent()
-				if len(sent) != 2*events || emailsBefore != 2*events {
-					t.Errorf("%d emails before the redrive and %d after, want %d both times", emailsBefore, len(sent), 2*events)
-				}
-				perEvent := map[string]int{}
-				for _, m := range sent {
-					if tx := txInText.FindStringSubmatch(m.data); tx != nil {
-						perEvent[m.to+" "+tx[1]]++
+					hooks.setFail(func(ev string) bool { return poison[ev] })
+
+					drain(t, s, main, clk, visibility)
+					_, dead := depth(t, main)
+					if dead != int64(len(poison)) {
+						t.Errorf("%d dead-lettered, want %d", dead, len(poison))
 					}
-				}
-				for k, n := range perEvent {
-					if n != 1 {
-						t.Errorf("%s: %d emails, want 1", k, n)
+					deadIDs := map[string]bool{}
+					var receipts []string
+					for {
+						ms, err := dlq.Receive(ctx, 10, 0)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(ms) == 0 {
+							break
+						}
+						for _, m := range ms {
+							e, err := decodeEvent(m.Body)
+							receipts = append(receipts, m.Receipt)
+							if err != nil || !poison[e.EventID] {
+								t.Errorf("dead-lettered %s, not a poisoned event", m.Body)
+								continue
+							}
+							deadIDs[e.EventID] = true
+						}
 					}
-				}
-				if hooks.bad != 0 {
-					t.Errorf("%d webhooks with a bad signature", hooks.bad)
-				}
+					for _, r := range receipts { // visible again, for the redrive
+						if err := dlq.ChangeVisibility(ctx, r, 0); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if len(deadIDs) != len(poison) {
+						t.Errorf("%d distinct poisoned events in the DLQ, want %d", len(deadIDs), len(poison))
+					}
+					emailsBefore := len(mail.sent())
+
+					hooks.setFail(func(string) bool { return false })
+					redrive(t, main, dlq)
+					drain(t, s, main, clk, visibility)
+					if _, dead := depth(t, main); dead != 0 {
+						t.Errorf("%d left in the DLQ after the redrive", dead)
+					}
+
+					for i := range events {
+						ev := fmt.Sprintf("ev%04d", i)
+						for _, u := range []string{fmt.Sprintf("u%d", i%users), fmt.Sprintf("u%d", (i+3)%users)} {
+							if n := hooks.count(ev, u); n != 1 {
+								t.Errorf("%s to %s: %d webhooks, want 1", ev, u, n)
+							}
+						}
+					}
+					sent := mail.sent()
+					if len(sent) != 2*events || emailsBefore != 2*events {
+						t.Errorf("%d emails before the redrive and %d after, want %d both times", emailsBefore, len(sent), 2*events)
+					}
+					perEvent := map[string]int{}
+					for _, m := range sent {
+						if tx := txInText.FindStringSubmatch(m.data); tx != nil {
+							perEvent[m.to+" "+tx[1]]++
+						}
+					}
+					for k, n := range perEvent {
+						if n != 1 {
+							t.Errorf("%s: %d emails, want 1", k, n)
+						}
+					}
+					if hooks.bad != 0 {
+						t.Errorf("%d webhooks with a bad signature", hooks.bad)
+					}
+				})
 			})
-		})
+		}
 	}
 }

@@ -28,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bank_notification_messages_received_total",
-			Help: "Queue messages the notification consumer received (a redelivery counts again).",
+			Help: "Events the notification consumer received, a group's one by one (a redelivery counts again).",
 		}),
 		recvErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bank_notification_receive_errors_total",
@@ -36,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bank_notification_messages_processed_total",
-			Help: "Queue messages handled, by outcome: delivered (deleted), retry (left for the queue), ignored, unknown_type (deleted), malformed (left for the dead-letter queue).",
+			Help: "Events handled, by outcome: delivered (deleted), retry (left for the queue), ignored, unknown_type (deleted), malformed (left for the dead-letter queue).",
 		}, []string{"outcome"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bank_notification_deliveries_total",

@@ -264,8 +264,24 @@ func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time
 	// A send that stalls past the lease would overlap the next holder's
 	// sends: it is cut off before the lease can end (renewed was taken
 	// before the database started counting).
+	// A group (event.Group) goes out an event a message: SQS's consumers
+	// and dead-letter queue deal in single events.
+	var (
+		events [][]byte
+		rowOf  []int // the row of events[i]
+	)
+	for i, b := range bodies {
+		parts, err := event.Split(b)
+		if err != nil {
+			parts = [][]byte{b} // not a group after all: the consumer dead-letters it
+		}
+		events = append(events, parts...)
+		for range parts {
+			rowOf = append(rowOf, i)
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.Lease-clock.Since(r.cfg.Clock, r.renewed))
-	sendErr := r.q.Send(sctx, bodies...)
+	sendErr := r.q.Send(sctx, events...)
 	cancel()
 	sent := seqs
 	if sendErr != nil {
@@ -273,15 +289,25 @@ func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time
 		// batch) says which: those are deleted, so that they do not go out
 		// again with every retry, and one row the queue refuses for good
 		// does not hold back the rows behind it. It stays, and the lag
-		// metric grows with its age.
+		// metric grows with its age. A group is deleted when all its events
+		// went; those that did go out again with it, at least once.
 		var se *SendError
 		if !errors.As(sendErr, &se) {
 			return 0, fmt.Errorf("publish %d outbox rows: %w", len(seqs), sendErr)
 		}
-		sent = make([]any, 0, len(se.Sent))
+		missing := make([]int, len(bodies)) // events of each row not sent
+		for _, row := range rowOf {
+			missing[row]++
+		}
 		for _, i := range se.Sent {
-			if i >= 0 && i < len(seqs) {
-				sent = append(sent, seqs[i])
+			if i >= 0 && i < len(rowOf) {
+				missing[rowOf[i]]--
+			}
+		}
+		sent = make([]any, 0, len(se.Sent))
+		for row, n := range missing {
+			if n == 0 {
+				sent = append(sent, seqs[row])
 			}
 		}
 		sendErr = fmt.Errorf("publish outbox rows: %d of %d sent: %w", len(sent), len(seqs), sendErr)

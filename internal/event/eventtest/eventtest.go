@@ -10,7 +10,7 @@ import (
 )
 
 // Written returns the events waiting in db's events queue, in the order they
-// were written, decoded; matching, when given, keeps those it accepts.
+// were written, decoded, a group's one by one; matching, when given, keeps those it accepts.
 func Written(t testing.TB, db *store.DB, matching ...func(event.Payload) bool) []event.Payload {
 	t.Helper()
 	rows, err := db.QueryContext(context.Background(), `SELECT body FROM queue_messages WHERE queue = $1 ORDER BY seq`, event.Queue)
@@ -19,22 +19,28 @@ func Written(t testing.TB, db *store.DB, matching ...func(event.Payload) bool) [
 	}
 	defer rows.Close()
 	var out []event.Payload
-next:
 	for rows.Next() {
 		var body []byte
 		if err := rows.Scan(&body); err != nil {
 			t.Fatalf("read the events: %v", err)
 		}
-		p, err := event.Decode(body)
+		events, err := event.Split(body)
 		if err != nil {
-			t.Fatalf("decode the event %s: %v", body, err)
+			t.Fatalf("split the message %s: %v", body, err)
 		}
-		for _, m := range matching {
-			if !m(p) {
-				continue next
+	next:
+		for _, e := range events {
+			p, err := event.Decode(e)
+			if err != nil {
+				t.Fatalf("decode the event %s: %v", e, err)
 			}
+			for _, m := range matching {
+				if !m(p) {
+					continue next
+				}
+			}
+			out = append(out, p)
 		}
-		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatalf("read the events: %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -137,43 +138,60 @@ func (x *Indexer) Once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var (
-		docs []search.Document
-		done []string                // receipts to delete
-		byID = map[string][]string{} // receipts by transaction id
+		docs    []search.Document
+		done    []string // receipts to delete
+		indexed = map[string]bool{}
+		needs   = make([][]string, len(msgs)) // the transactions each message waits for
 	)
-	for _, m := range msgs {
-		p, err := event.Decode(m.Body)
-		switch {
-		case errors.Is(err, event.ErrUnknownType):
-			done = append(done, m.Receipt) // a newer producer's: not ours to index
-		case err != nil:
-			// Left undeleted: it ends in the dead-letter queue, where the
-			// lag counts it and an operator reads it.
+	for i, m := range msgs {
+		events, err := event.Split(m.Body) // a group holds a commit's events
+		if err != nil {
 			x.log.Error("search indexer: unreadable message", "message_id", m.ID, "err", err)
-		default:
-			t, ok := p.(*event.Transaction)
-			if !ok {
-				done = append(done, m.Receipt)
-				continue
+			continue
+		}
+		readable := true
+		for _, body := range events {
+			p, err := event.Decode(body)
+			switch {
+			case errors.Is(err, event.ErrUnknownType):
+				// a newer producer's: not ours to index
+			case err != nil:
+				// Left undeleted: it ends in the dead-letter queue, where
+				// the lag counts it and an operator reads it.
+				x.log.Error("search indexer: unreadable message", "message_id", m.ID, "err", err)
+				readable = false
+			default:
+				t, ok := p.(*event.Transaction)
+				if !ok {
+					continue
+				}
+				if _, seen := indexed[t.TransactionID]; !seen {
+					docs = append(docs, Document(t))
+					indexed[t.TransactionID] = true
+				}
+				needs[i] = append(needs[i], t.TransactionID)
 			}
-			if byID[t.TransactionID] == nil {
-				docs = append(docs, Document(t))
-			}
-			byID[t.TransactionID] = append(byID[t.TransactionID], m.Receipt)
+		}
+		if !readable {
+			needs[i] = nil
+			continue
+		}
+		if len(needs[i]) == 0 {
+			done = append(done, m.Receipt)
 		}
 	}
 	refused, err := x.put(ctx, docs)
 	if err != nil {
 		return len(msgs), x.delete(ctx, done, err)
 	}
-	failed := map[string]bool{}
 	for _, r := range refused {
-		failed[r.ID] = true
+		indexed[r.ID] = false
 		x.log.Error("search indexer: document refused", "transaction_id", r.ID, "status", r.Status, "reason", r.Reason)
 	}
-	for id, receipts := range byID {
-		if !failed[id] {
-			done = append(done, receipts...)
+	// A message is done when every transaction it holds is indexed.
+	for i, ids := range needs {
+		if len(ids) > 0 && !slices.ContainsFunc(ids, func(id string) bool { return !indexed[id] }) {
+			done = append(done, msgs[i].Receipt)
 		}
 	}
 	return len(msgs), x.delete(ctx, done, nil)
