@@ -11,9 +11,9 @@ import (
 
 // Queue is the table queue events are written to: with BANK_QUEUE_URL=db
 // (the embedded default) its consumers receive the very rows committed with
-// each change; with SQS the outbox relay forwards them. The row is the
-// outbox and the message at once: one row per event, its payload stored
-// once.
+// each change; with SQS the outbox relay forwards them, an event a
+// message. The row is the outbox and the message at once: one row per
+// commit's events (Group), each payload stored once.
 const Queue = "notifications"
 
 // SearchQueue is the table queue the search indexer (internal/search/opensearch)
@@ -60,9 +60,11 @@ const Insert = "INSERT INTO queue_messages (id, body, sent_at, queue, visible_at
 // writeChunk bounds the rows of one INSERT.
 const writeChunk = 200
 
-// Write adds recs to the events' queue in tx, in order, so that they commit
-// with the change they announce. It works on both databases.
+// Write adds recs to their queues in tx, in order, so that they commit
+// with the change they announce: several events of one queue in one
+// message (Group). It works on both databases.
 func Write(ctx context.Context, tx *sql.Tx, recs ...Record) error {
+	recs = Group(recs)
 	for start := 0; start < len(recs); start += writeChunk {
 		chunk := recs[start:min(start+writeChunk, len(recs))]
 		var q strings.Builder
@@ -77,7 +79,7 @@ func Write(ctx context.Context, tx *sql.Tx, recs ...Record) error {
 			args = append(args, r.ID, r.Payload, r.At.UnixMilli(), r.QueueName())
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("write %d %s events: %w", len(chunk), chunk[0].Type, err)
+			return fmt.Errorf("write %d messages of %s events: %w", len(chunk), chunk[0].Type, err)
 		}
 	}
 	return nil

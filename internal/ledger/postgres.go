@@ -238,9 +238,10 @@ func (s *pgBatch) write(b *batch) error {
 			pTx, pAcct, pCur, pAmt = append(pTx, t.ID), append(pAcct, p.AccountID), append(pCur, string(t.Currency)), append(pAmt, p.Amount)
 		}
 	}
-	n = len(b.events)
+	msgs := event.Group(b.events)
+	n = len(msgs)
 	eID, eBody, eQueue := make([]string, n), make([][]byte, n), make([]string, n)
-	for i, e := range b.events {
+	for i, e := range msgs {
 		eID[i], eBody[i], eQueue[i] = e.ID, e.Payload, e.QueueName()
 	}
 	n = len(b.keys)

@@ -414,6 +414,79 @@ func TestRelayRefusedRow(t *testing.T) {
 	})
 }
 
+// TestRelaySplitsGroups: a group of events (one commit's) goes out an event
+// a message; a group one of whose events the queue refuses stays whole,
+// and its other events go out (again with each retry: at least once).
+func TestRelaySplitsGroups(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		q, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "split", Poll: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, types := range [][]string{{"test.ok", "test.ok", "test.ok"}, {"test.ok", "test.poison"}} {
+			var recs []event.Record
+			for _, typ := range types {
+				h := event.NewHeader(typ, time.Now())
+				r, err := event.Encode(&h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, r)
+				if typ == "test.ok" {
+					want = append(want, h.EventID)
+				}
+			}
+			if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Write(ctx, tx, recs...) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rows int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM queue_messages`).Scan(&rows); err != nil || rows != 2 {
+			t.Fatalf("%d rows for two commits' events (%v), want 2", rows, err)
+		}
+		rctx, rcancel := context.WithCancel(ctx)
+		var refusals atomic.Int32
+		r := queue.NewRelay(db, refusing{q, &refusals}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(rctx) }()
+		var got []string
+		for len(got) < len(want) {
+			ms, err := q.Receive(ctx, 10, 5*time.Second)
+			if err != nil || len(ms) == 0 {
+				t.Fatalf("received %v of %d events: %v", got, len(want), err)
+			}
+			for _, m := range ms {
+				var h event.Header
+				if err := json.Unmarshal(m.Body, &h); err != nil {
+					t.Fatalf("message %s is not one event: %v", m.Body, err)
+				}
+				if !slices.Contains(got, h.EventID) { // the refused group's again
+					got = append(got, h.EventID)
+				}
+				if err := q.Delete(ctx, m.Receipt); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		rcancel()
+		<-done
+		if !slices.Equal(got, want) {
+			t.Errorf("received %v, want %v in order", got, want)
+		}
+		var body []byte
+		if err := db.QueryRowContext(ctx, `SELECT body FROM queue_messages WHERE queue = $1`, event.Queue).Scan(&body); err != nil {
+			t.Fatalf("the refused group is not kept: %v", err)
+		}
+		if parts, err := event.Split(body); err != nil || len(parts) != 2 {
+			t.Errorf("kept %s (%v), want the group of two events", body, err)
+		}
+	})
+}
+
 // TestEventsAreTheQueue: on the table queue an event needs no relay: the
 // row committed with the change is the message a consumer receives, once.
 func TestEventsAreTheQueue(t *testing.T) {
