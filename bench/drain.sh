@@ -2,9 +2,10 @@
 # drain.sh: the notification consumer's CPU per event, alone. For one bank
 # binary, `serve all` with BANK_NOTIFICATION_CONSUMER=false under `bank
 # bench` leaves a backlog of events in the table queue; `serve all` as
-# shipped then drains it with nothing else running. It prints the events,
-# how long they took, and the CPU per event of the bank process and (on
-# PostgreSQL, on this host) of every PostgreSQL process, from /proc.
+# shipped then drains it with nothing else running. It prints the events
+# (counted by the consumer) and the messages that held them, how long they
+# took, and the CPU per event of the bank process and (on PostgreSQL, on
+# this host) of every PostgreSQL process, from /proc.
 #
 #   bench/drain.sh ./bank [rounds]
 #
@@ -58,19 +59,22 @@ for round in $(seq 1 "$rounds"); do
   serve "$url" false
   BANK_DATABASE_URL=$url "$bin" bench --url http://127.0.0.1:$port -c 64 -d "${FILL:-15s}" --accounts 1000 -o json >/dev/null
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-  events=$(waiting "$url")
+  messages=$(waiting "$url")
   sleep 1 # the loading server's connections close
   postgres_mark
   start=$(date +%s.%N)
   serve "$url" true
   while [ "$(waiting "$url")" != 0 ]; do sleep 0.2; done
   took=$(echo "$(date +%s.%N) - $start" | bc)
+  # Events, not messages: a group (one commit's events) is one message.
+  events=$(curl -sf 127.0.0.1:$port/actuator/prometheus |
+    awk '/^bank_notification_messages_processed_total/ {n += $2} END {printf "%d", n}')
   bank=$(ticks "$pid")
   pg=$(postgres_ticks)
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-  jq -nc --arg db "$db" --argjson r "$round" --argjson n "$events" --argjson s "$took" \
+  jq -nc --arg db "$db" --argjson r "$round" --argjson n "$events" --argjson m "$messages" --argjson s "$took" \
     --argjson bank "$bank" --argjson pg "$pg" --argjson tck "$tck" \
-    '{db: $db, round: $r, events: $n, seconds: $s, events_per_second: ($n / $s | floor),
+    '{db: $db, round: $r, events: $n, messages: $m, seconds: $s, events_per_second: ($n / $s | floor),
       bank_us_per_event: ($bank * 1e6 / $tck / $n * 10 | floor / 10),
       postgres_us_per_event: (if $db == "postgres" then ($pg * 1e6 / $tck / $n * 10 | floor / 10) else null end)}'
   [ "$db" = postgres ] && psql "$pgurl" -qc "DROP DATABASE $name WITH (FORCE)"

@@ -63,17 +63,21 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 	// deliveries to send: those are received and handled within
 	// MessageTimeout, which a slow mail server would not give hundreds of
 	// them. A receive asks for messages, as many as the budget's events
-	// would fill at per events a message (what the last receive that found
-	// some saw: a group holds a commit's, event.Group), and takes those
-	// whose events fit in the budget, the first one always.
+	// would fill at per events a message: what the last receive that found
+	// some saw (a group holds a commit's, event.Group), the most a message
+	// can hold before that. A receive with events to send takes no more
+	// than the budget's (consumeInPlace).
 	small := min(s.cfg.Batch, sendsAtOnce)
-	budget, per := small, 1.0
+	budget, per := small, float64(event.GroupMax)
 	for ctx.Err() == nil {
 		var (
 			msgs  []queue.Message
 			err   error
 			done  *batch
 			asked = max(1, int(float64(budget)/per))
+			// The messages the queue had for this receive, and those
+			// of them it took (the budget may leave some).
+			offered, took int
 		)
 		if inPlace {
 			msgs, err = tq.Take(ctx, asked, s.cfg.Wait, func(ctx context.Context, ms []queue.Message) ([]bool, func(context.Context, *sql.Tx, []bool) error, error) {
@@ -82,6 +86,7 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 					write   func(context.Context, *sql.Tx, []bool) error
 				)
 				done, consume, write = s.consumeInPlace(ctx, ms, fresh, budget)
+				offered, took = len(ms), len(consume)
 				return consume, write, nil
 			})
 			if err != nil && fresh && store.IsUniqueViolation(err) {
@@ -121,12 +126,10 @@ func (s *Service) loop(ctx context.Context, q queue.Queue) {
 		}
 		pause = 100 * time.Millisecond
 		s.lastReceive.Store(s.now().UnixNano())
-		found := len(msgs)
 		if done != nil {
 			s.report(done)
-			found += len(done.of)
 		}
-		if inPlace && found > 0 && found < asked {
+		if inPlace && offered > 0 && offered < asked && took == offered {
 			// A batch that was not full: let the next one fill a little.
 			// Under load every batch is then full, and the consumer's cost
 			// per event falls as the ledger's rate rises.
@@ -216,7 +219,7 @@ const sendsAtOnce = 100
 // deliveries that leave the process go side by side (sendsAtOnce at most),
 // each claimed and recorded on its own so that none goes out twice.
 func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.Message) []string {
-	b := s.plan(ctx, msgs, 0)
+	b := s.plan(ctx, msgs)
 	if err := s.recordLogged(ctx, s.db, b.logged, false); err != nil {
 		s.log.Warn("notification: log-only deliveries not recorded", "deliveries", len(b.logged), "err", err)
 		for _, w := range b.loggedBy {
@@ -307,17 +310,27 @@ func joinEvents(events [][]byte) []byte {
 // batch it returns is what was consumed once the write ran; the caller
 // reports it after the commit.
 func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message, fresh bool, budget int) (*batch, []bool, func(context.Context, *sql.Tx, []bool) error) {
-	b := s.plan(ctx, msgs, budget)
-	// A message is consumed in place when every event it holds can be;
-	// those past the budget (b.of ends before them) are left.
-	consume := make([]bool, len(b.of))
+	b := s.plan(ctx, msgs)
+	// A message is consumed in place when every event it holds can be.
+	consume := make([]bool, len(msgs))
 	for i := range consume {
 		consume[i] = !slices.ContainsFunc(b.of[i], func(w *work) bool {
 			return w.outcome != "ignored" && w.outcome != "unknown_type" && (w.outcome != "" || w.sends || b.failed[w])
 		})
 	}
+	if slices.Contains(consume, false) {
+		// Some are received, to be sent within MessageTimeout: no more
+		// than budget events in all, the first message always; the
+		// messages after are left for the next receive.
+		events, n := 0, 0
+		for n < len(msgs) && (n == 0 || events+len(b.of[n]) <= budget) {
+			events += len(b.of[n])
+			n++
+		}
+		consume = consume[:n]
+	}
 	done := &batch{failed: map[*work]bool{}}
-	for _, ws := range b.of {
+	for _, ws := range b.of[:len(consume)] {
 		done.events += len(ws)
 	}
 	write := func(ctx context.Context, tx *sql.Tx, taken []bool) error {
@@ -358,20 +371,13 @@ func (s *Service) consumeInPlace(ctx context.Context, msgs []queue.Message, fres
 // group reads the events of msgs, a group's one by one (event.Split):
 // copies of one event (an at-least-once relay sends some twice) are one
 // work, classified by its first copy. A message that is a broken group is
-// one malformed work. With a budget (> 0) it stops before the message
-// whose events would take the batch past it, after the first: the events
-// of each message it read are of[i].
-func (s *Service) group(msgs []queue.Message, budget int) ([]*work, [][]*work) {
+// one malformed work. The events of msgs[i] are of[i].
+func (s *Service) group(msgs []queue.Message) ([]*work, [][]*work) {
 	var works []*work
-	of := make([][]*work, 0, len(msgs))
+	of := make([][]*work, len(msgs))
 	byEvent := map[string]*work{}
-	events := 0
 	for i, m := range msgs {
 		bodies, err := event.Split(m.Body)
-		if events += len(bodies); budget > 0 && i > 0 && events > budget {
-			break
-		}
-		of = append(of, nil)
 		if err != nil {
 			w := &work{msgs: []queue.Message{m}, body: m.Body, outcome: "malformed", err: err}
 			works, of[i] = append(works, w), []*work{w}
@@ -456,12 +462,12 @@ type outgoing struct {
 	logOnly   bool // recorded, not sent: the channel has nothing configured
 }
 
-// plan reads the events of msgs (within budget: see group) and their
-// recipients and preferences, in one query each, and sorts every delivery they need into logged and out.
+// plan reads the events of msgs and their recipients and preferences, in
+// one query each, and sorts every delivery they need into logged and out.
 // A work whose recipients cannot be read, or whose message cannot be
 // rendered, is failed.
-func (s *Service) plan(ctx context.Context, msgs []queue.Message, budget int) *batch {
-	works, of := s.group(msgs, budget)
+func (s *Service) plan(ctx context.Context, msgs []queue.Message) *batch {
+	works, of := s.group(msgs)
 	b := &batch{works: works, of: of, failed: map[*work]bool{}}
 	var ids []string
 	for _, w := range works {

@@ -269,8 +269,10 @@ func (t *Table) takeOnce(ctx context.Context, max int, fn TakeFunc) ([]Message, 
 			found = len(live)
 			if fn != nil && len(live) > 0 {
 				if done, write, err = fn(ctx, messages(live)); err == nil && len(done) < len(live) {
-					// Left for later: the next receive reads from them.
-					t.lowerFloor(live[len(done)].seq)
+					// Left for later, below the floor a receive beside
+					// this one may raise: the next receive reads from
+					// the start.
+					t.rescanAt.Store(0)
 					live = live[:len(done)]
 				}
 			}
@@ -378,16 +380,6 @@ func (t *Table) raiseFloor(seq int64) {
 	for {
 		f := t.floor.Load()
 		if seq <= f || t.floor.CompareAndSwap(f, seq) {
-			return
-		}
-	}
-}
-
-// lowerFloor moves the floor down to seq, if it is above.
-func (t *Table) lowerFloor(seq int64) {
-	for {
-		f := t.floor.Load()
-		if seq >= f || t.floor.CompareAndSwap(f, seq) {
 			return
 		}
 	}
