@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"fmt"
+	"slices"
 )
 
 // GroupMax bounds the events of one message.
@@ -22,26 +23,38 @@ func Group(recs []Record) []Record {
 	if len(recs) < 2 {
 		return recs
 	}
+	// The events of each message first, then each body, made at its size:
+	// this runs in the ledger's commit.
 	var (
-		out    []Record
-		open   = map[string]int{} // queue → index in out of its message still taking events
-		counts []int              // events in out[i]
+		out     []Record
+		members [][]int  // indices in recs of out[i]'s events
+		open    []string // the queue of out[i]
 	)
-	for _, r := range recs {
+	for i, r := range recs {
 		q := r.QueueName()
-		i, ok := open[q]
-		if !ok || counts[i] == GroupMax {
-			open[q] = len(out)
-			out = append(out, r)
-			counts = append(counts, 1)
+		m := slices.Index(open, q)
+		if m < 0 || len(members[m]) == GroupMax {
+			if m >= 0 {
+				open[m] = "" // full: the queue's next events start a message
+			}
+			m = len(out)
+			out, members, open = append(out, r), append(members, nil), append(open, q)
+		}
+		members[m] = append(members[m], i)
+	}
+	for m, idx := range members {
+		if len(idx) == 1 {
 			continue
 		}
-		m := &out[i]
-		if counts[i] == 1 {
-			m.Payload = append(append([]byte{'['}, m.Payload...), ']')
+		n := len(idx) + 1 // the brackets and commas
+		for _, i := range idx {
+			n += len(recs[i].Payload)
 		}
-		m.Payload = append(append(append(m.Payload[:len(m.Payload)-1], ','), r.Payload...), ']')
-		counts[i]++
+		body, sep := make([]byte, 0, n), byte('[')
+		for _, i := range idx {
+			body, sep = append(append(body, sep), recs[i].Payload...), ','
+		}
+		out[m].Payload = append(body, ']')
 	}
 	return out
 }

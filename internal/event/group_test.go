@@ -141,3 +141,17 @@ func FuzzSplit(f *testing.F) {
 		t.Fatalf("Split(%q) = %q, every part valid, but the body is not an array of objects", body, parts)
 	})
 }
+
+// BenchmarkGroup: a busy commit's events, 30 transfers' and their copies
+// for the search indexer.
+func BenchmarkGroup(b *testing.B) {
+	var recs []event.Record
+	for range 30 {
+		body := bytes.Repeat([]byte("x"), 520)
+		recs = append(recs, event.Record{Payload: body}, event.Record{Payload: body, Queue: event.SearchQueue})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		event.Group(recs)
+	}
+}
