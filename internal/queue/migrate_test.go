@@ -2,11 +2,13 @@ package queue_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -208,4 +210,35 @@ func TestMigrationQueueMessageKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigrationQueueBodyLZ4: on PostgreSQL, migration 0027 makes lz4 the
+// compression of a message's body, and a group written after it reads back
+// whole.
+func TestMigrationQueueBodyLZ4(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if db.Dialect == store.Postgres {
+			got := storetest.Column[string](t, db, `SELECT attcompression::text FROM pg_attribute WHERE attrelid = 'queue_messages'::regclass AND attname = 'body'`)
+			if len(got) != 1 || got[0] != "l" {
+				t.Errorf("compression of queue_messages.body: %q, want l (lz4)", got)
+			}
+		}
+		var recs []event.Record
+		for i := range 30 {
+			r, err := event.Encode(&event.Locked{Header: event.NewHeader(event.UserLocked, time.Now()), UserID: fmt.Sprint("u", i), Email: "a@b.test", LockedBy: "op"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, r)
+		}
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return event.Write(ctx, tx, recs...) }); err != nil {
+			t.Fatal(err)
+		}
+		bodies := storetest.Column[[]byte](t, db, `SELECT body FROM queue_messages`)
+		if want := event.Group(recs); len(bodies) != 1 || string(bodies[0]) != string(want[0].Payload) {
+			t.Errorf("read back %d messages, want the group of 30 as written", len(bodies))
+		}
+	})
 }

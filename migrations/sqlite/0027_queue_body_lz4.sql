@@ -1,0 +1,2 @@
+-- SQLite does not compress its rows: nothing to change.
+SELECT 1;
