@@ -276,7 +276,7 @@ func (c *Config) settings() []setting {
 		c.NotificationConsumer = b
 		return nil
 	}, func() string { return strconv.FormatBool(c.NotificationConsumer) })
-	add("notification-workers", "BANK_NOTIFICATION_WORKERS", "receive loops of the notification consumer, each handling up to 500 messages at a time, 10 on SQS (0: 1 on SQLite, 2 on PostgreSQL)", func(s string) error {
+	add("notification-workers", "BANK_NOTIFICATION_WORKERS", "receive loops of the notification consumer, each handling up to 500 events at a time, 10 on SQS (0: 1 on SQLite, 2 on PostgreSQL)", func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 64 {
 			return errors.New("must be a number from 0 to 64")
