@@ -293,16 +293,7 @@ func testRewrite(t *testing.T, f Factory, _ Gaps) {
 	}
 	later(time.Second)
 	expectNone(t, q, 0)
-	eventually(t, 10*time.Second, func() error {
-		s, err := q.Stats(ctx)
-		if err != nil {
-			return err
-		}
-		if s.DLQ.Visible != 1 {
-			return fmt.Errorf("stats: %+v, want the message in the DLQ", s)
-		}
-		return nil
-	})
+	deadLettered(t, q, 1)
 	if n, err := q.Redrive(ctx, 0); err != nil || n != 1 {
 		t.Fatalf("redrive moved %d, %v; want 1", n, err)
 	}
@@ -347,23 +338,30 @@ func deadLetter(t *testing.T, q queue.Queue, later Later, n int) []string {
 	}
 	later(time.Second)
 	expectNone(t, q, 0)
+	deadLettered(t, q, n)
+	return want
+}
+
+// deadLettered waits until n messages are in q's dead-letter queue and
+// none in q.
+func deadLettered(t *testing.T, q queue.Queue, n int) {
+	t.Helper()
+	ctx := ctxFor(t, 30*time.Second)
 	eventually(t, 10*time.Second, func() error {
 		s, err := q.Stats(ctx)
 		if err != nil {
 			return err
 		}
 		if s.DLQ.Visible != int64(n) || s.Main.Visible+s.Main.InFlight != 0 {
-			return fmt.Errorf("stats after %d messages failed their last receive: %+v, want %d in the DLQ and none in the queue", n, s, n)
+			return fmt.Errorf("stats: %+v, want %d in the DLQ and none in the queue", s, n)
 		}
 		return nil
 	})
-	return want
 }
 
 func testDeadLetter(t *testing.T, f Factory, _ Gaps) {
 	q, later := f(t, Config{VisibilityTimeout: time.Second, MaxReceiveCount: 2})
 	send(t, q, event(1))
-	ctx := ctxFor(t, 30*time.Second)
 	for i := 1; i <= 2; i++ {
 		// Not deleted: back after the visibility timeout.
 		if i > 1 {
@@ -377,16 +375,7 @@ func testDeadLetter(t *testing.T, f Factory, _ Gaps) {
 	// Received twice, its max: it goes to the DLQ instead of a third consumer.
 	later(time.Second)
 	expectNone(t, q, 0)
-	eventually(t, 10*time.Second, func() error {
-		s, err := q.Stats(ctx)
-		if err != nil {
-			return err
-		}
-		if s.DLQ.Visible != 1 || s.Main.Visible+s.Main.InFlight != 0 {
-			return fmt.Errorf("stats: %+v, want the message in the DLQ", s)
-		}
-		return nil
-	})
+	deadLettered(t, q, 1)
 }
 
 func testRedrive(t *testing.T, f Factory, _ Gaps) {
