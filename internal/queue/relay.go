@@ -90,7 +90,7 @@ var relayLease = lease.Columns{Table: "relay_lease", Key: "name", Owner: "holder
 
 // RelayConfig tunes a Relay.
 type RelayConfig struct {
-	Batch int           // rows per send (default 100)
+	Batch int           // rows per read, events per send (default 100)
 	Poll  time.Duration // pause when the outbox is empty (default 200 ms)
 	Lease time.Duration // how long a holder keeps the lease unrenewed (default 15 s)
 	// Forward publishes the events' own table queue (event.Queue) too: set
@@ -265,7 +265,8 @@ func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time
 	// sends: it is cut off before the lease can end (renewed was taken
 	// before the database started counting).
 	// A group (event.Group) goes out an event a message: SQS's consumers
-	// and dead-letter queue deal in single events.
+	// and dead-letter queue deal in single events. A send carries up to
+	// Batch events (the first row whole): the rows after wait for the next.
 	var (
 		events [][]byte
 		rowOf  []int // the row of events[i]
@@ -274,6 +275,10 @@ func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time
 		parts, err := event.Split(b)
 		if err != nil {
 			parts = [][]byte{b} // not a group after all: the consumer dead-letters it
+		}
+		if i > 0 && len(events)+len(parts) > r.cfg.Batch {
+			seqs, bodies = seqs[:i], bodies[:i]
+			break
 		}
 		events = append(events, parts...)
 		for range parts {

@@ -335,9 +335,13 @@ func TestRelayLateCommit(t *testing.T) {
 type refusing struct {
 	queue.Queue
 	refusals *atomic.Int32 // how many sends refused a body
+	largest  *atomic.Int32 // the most bodies of one send, when not nil
 }
 
 func (r refusing) Send(ctx context.Context, bodies ...[]byte) error {
+	if r.largest != nil && int32(len(bodies)) > r.largest.Load() {
+		r.largest.Store(int32(len(bodies)))
+	}
 	var ok [][]byte
 	var sent []int
 	for i, b := range bodies {
@@ -380,7 +384,7 @@ func TestRelayRefusedRow(t *testing.T) {
 		}
 		rctx, rcancel := context.WithCancel(ctx)
 		var refusals atomic.Int32
-		r := queue.NewRelay(db, refusing{q, &refusals}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
+		r := queue.NewRelay(db, refusing{q, &refusals, nil}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = r.Run(rctx) }()
 		got := 0
@@ -449,8 +453,10 @@ func TestRelaySplitsGroups(t *testing.T) {
 			t.Fatalf("%d rows for two commits' events (%v), want 2", rows, err)
 		}
 		rctx, rcancel := context.WithCancel(ctx)
-		var refusals atomic.Int32
-		r := queue.NewRelay(db, refusing{q, &refusals}, slog.New(slog.DiscardHandler), queue.RelayConfig{Poll: 10 * time.Millisecond, Forward: true}, nil)
+		var refusals, largest atomic.Int32
+		// Two events a send: the first group's three go whole, the second
+		// group's after them.
+		r := queue.NewRelay(db, refusing{q, &refusals, &largest}, slog.New(slog.DiscardHandler), queue.RelayConfig{Batch: 2, Poll: 10 * time.Millisecond, Forward: true}, nil)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = r.Run(rctx) }()
 		var got []string
@@ -476,6 +482,9 @@ func TestRelaySplitsGroups(t *testing.T) {
 		<-done
 		if !slices.Equal(got, want) {
 			t.Errorf("received %v, want %v in order", got, want)
+		}
+		if n := largest.Load(); n != 3 {
+			t.Errorf("sends of up to %d events, want 3 (the first group whole, the second alone)", n)
 		}
 		var body []byte
 		if err := db.QueryRowContext(ctx, `SELECT body FROM queue_messages WHERE queue = $1`, event.Queue).Scan(&body); err != nil {
