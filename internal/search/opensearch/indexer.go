@@ -39,9 +39,11 @@ type Indexer struct {
 
 // IndexerConfig tunes an Indexer.
 type IndexerConfig struct {
-	// Batch is the most messages one receive takes and one _bulk puts
+	// Batch is the most transactions one receive takes and one _bulk puts
 	// (default 2,000, about 1 MB of documents, within the 5 to 15 MB a
-	// _bulk is advised to stay under). A round costs the cluster about as
+	// _bulk is advised to stay under): a receive asks for Batch /
+	// event.GroupMax messages, as a message holds the events of one
+	// commit, up to GroupMax. A round costs the cluster about as
 	// much for 20 documents as for 2,000 when its requests are slow (a
 	// node just started, its code not yet compiled: a second a _bulk), so
 	// the batch, not the number of requests, is what lets the indexer
@@ -133,7 +135,7 @@ func (x *Indexer) work(ctx context.Context) {
 // Once receives one batch and indexes it; it returns how many messages it
 // received.
 func (x *Indexer) Once(ctx context.Context) (int, error) {
-	msgs, err := x.q.Receive(ctx, x.cfg.Batch, x.cfg.Wait)
+	msgs, err := x.q.Receive(ctx, max(1, x.cfg.Batch/event.GroupMax), x.cfg.Wait)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}

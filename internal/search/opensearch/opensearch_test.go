@@ -1,6 +1,7 @@
 package opensearch_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -175,5 +176,25 @@ func TestIndexer(t *testing.T) {
 	}
 	if s := stats(); s.Main.InFlight != 1 {
 		t.Errorf("at the end: %+v, want only the unreadable message", s.Main)
+	}
+
+	// Groups (a commit's events, event.Group): each transaction indexed; a
+	// group is deleted when all it holds is done, and a group with an
+	// unreadable event stays whole.
+	group := func(bodies ...[]byte) []byte {
+		return append(append([]byte{'['}, bytes.Join(bodies, []byte{','})...), ']')
+	}
+	if err := q.Send(ctx, group(posted(t, "tx-3", "carl", now), other.Payload, posted(t, "tx-4", "carl", now)),
+		group(posted(t, "tx-5", "dora", now), []byte(`{"event_id":"e","type":"transaction.posted","amount":"x"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 5 {
+		t.Errorf("after two groups: %d documents, want 5", n)
+	}
+	if s := stats(); s.Main.InFlight != 2 || s.Main.Visible != 0 {
+		t.Errorf("after two groups: %+v, want the group with an unreadable event in flight beside the unreadable message", s.Main)
 	}
 }
