@@ -261,9 +261,6 @@ func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time
 	if r.cfg.Clock.Now().After(safeUntil) {
 		return 0, nil // renew the lease first
 	}
-	// A send that stalls past the lease would overlap the next holder's
-	// sends: it is cut off before the lease can end (renewed was taken
-	// before the database started counting).
 	// A group (event.Group) goes out an event a message: SQS's consumers
 	// and dead-letter queue deal in single events. A send carries up to
 	// Batch events (the first row whole): the rows after wait for the next.
@@ -285,6 +282,9 @@ func (r *Relay) publishFrom(ctx context.Context, src source, safeUntil time.Time
 			rowOf = append(rowOf, i)
 		}
 	}
+	// A send that stalls past the lease would overlap the next holder's
+	// sends: it is cut off before the lease can end (renewed was taken
+	// before the database started counting).
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.Lease-clock.Since(r.cfg.Clock, r.renewed))
 	sendErr := r.q.Send(sctx, events...)
 	cancel()

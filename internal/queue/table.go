@@ -181,11 +181,11 @@ func (t *Table) lockOf(a string) string {
 // done[i] for msgs[i]. The messages past len(done) it leaves as they were,
 // for later receives: a caller that counts its work in something else than
 // messages (the events of a group) takes no more than it can do. write,
-// when not nil, is called in the transaction
-// that deletes them, with taken[i] set for each that was still there to
-// delete (on SQLite, where messages are read before the write lock is
-// taken, another receive may have had one first): what it writes commits
-// with their deletion, or neither does.
+// when not nil, is called in the transaction that deletes them, with
+// taken[i] set for each that was still there to delete (on SQLite, where
+// messages are read before the write lock is taken, another receive may
+// have had one first): what it writes commits with their deletion, or
+// neither does.
 type TakeFunc func(ctx context.Context, msgs []Message) (done []bool, write func(ctx context.Context, tx *sql.Tx, taken []bool) error, err error)
 
 // Take is a receive that can consume in place: it takes up to max visible
