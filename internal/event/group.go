@@ -23,8 +23,8 @@ func Group(recs []Record) []Record {
 	if len(recs) < 2 {
 		return recs
 	}
-	// The events of each message first, then each body, made at its size:
-	// this runs in the ledger's commit.
+	// The events of each message first, then each body (Join makes it at
+	// its size: this runs in the ledger's commit).
 	var (
 		out     []Record
 		members [][]int  // indices in recs of out[i]'s events
@@ -43,20 +43,32 @@ func Group(recs []Record) []Record {
 		members[m] = append(members[m], i)
 	}
 	for m, idx := range members {
-		if len(idx) == 1 {
-			continue
+		if len(idx) > 1 {
+			bodies := make([][]byte, len(idx))
+			for k, i := range idx {
+				bodies[k] = recs[i].Payload
+			}
+			out[m].Payload = Join(bodies...)
 		}
-		n := len(idx) + 1 // the brackets and commas
-		for _, i := range idx {
-			n += len(recs[i].Payload)
-		}
-		body, sep := make([]byte, 0, n), byte('[')
-		for _, i := range idx {
-			body, sep = append(append(body, sep), recs[i].Payload...), ','
-		}
-		out[m].Payload = append(body, ']')
 	}
 	return out
+}
+
+// Join returns the body of a message that holds events: an event alone is
+// its body, several are a group, a JSON array of their bodies.
+func Join(events ...[]byte) []byte {
+	if len(events) == 1 {
+		return events[0]
+	}
+	n := len(events) + 1 // the brackets and commas
+	for _, e := range events {
+		n += len(e)
+	}
+	body, sep := make([]byte, 0, n), byte('[')
+	for _, e := range events {
+		body, sep = append(append(body, sep), e...), ','
+	}
+	return append(body, ']')
 }
 
 // Split returns the events of a message body: the events of a group (see

@@ -1,7 +1,6 @@
 package notification
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -269,7 +268,7 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 			}
 			receipts = append(receipts, m.Receipt)
 		case rewrites && len(rest) < len(b.of[i]):
-			if err := rq.Rewrite(ctx, m.Receipt, joinEvents(rest)); err != nil {
+			if err := rq.Rewrite(ctx, m.Receipt, event.Join(rest...)); err != nil {
 				s.log.Warn("notification: a group's events not done not kept alone; the whole group comes back", "message_id", m.ID, "err", err)
 			}
 		}
@@ -289,15 +288,6 @@ func (s *Service) HandleBatch(ctx context.Context, q queue.Queue, msgs []queue.M
 // message may be deleted.
 func finished(outcome string) bool {
 	return outcome == "delivered" || outcome == "ignored" || outcome == "unknown_type"
-}
-
-// joinEvents is the body of a message that holds events: the event alone,
-// or a group of them (event.Group).
-func joinEvents(events [][]byte) []byte {
-	if len(events) == 1 {
-		return events[0]
-	}
-	return append(append([]byte{'['}, bytes.Join(events, []byte{','})...), ']')
 }
 
 // consumeInPlace is the table queue's TakeFunc: it says which of msgs can

@@ -710,7 +710,7 @@ func TestReceivesWithSendsStaySmall(t *testing.T) {
 					for j := i; j < i+group; j++ {
 						evs = append(evs, transferEvent(fmt.Sprintf("%s-ev-%d", prefix, j), fmt.Sprintf("%s-%d", prefix, j%10), fmt.Sprintf("%s-%d", prefix, (j+1)%10), 1))
 					}
-					bodies = append(bodies, joinEvents(evs))
+					bodies = append(bodies, event.Join(evs...))
 				}
 				if err := main.Send(context.Background(), bodies...); err != nil {
 					t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fintech-banking/bank/internal/clock"
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/queue"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -158,7 +159,7 @@ func TestPoisonEventsDeadLetterAndRedriveOnce(t *testing.T) {
 						}
 						bodies = append(bodies, transferEvent(ev, fmt.Sprintf("u%d", i%users), fmt.Sprintf("u%d", (i+3)%users), int64(i+1)))
 						if len(bodies) == group {
-							if err := main.Send(ctx, joinEvents(bodies)); err != nil {
+							if err := main.Send(ctx, event.Join(bodies...)); err != nil {
 								t.Fatal(err)
 							}
 							bodies = nil

@@ -1,7 +1,6 @@
 package opensearch_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -181,11 +180,8 @@ func TestIndexer(t *testing.T) {
 	// Groups (a commit's events, event.Group): each transaction indexed; a
 	// group is deleted when all it holds is done, and a group with an
 	// unreadable event stays whole.
-	group := func(bodies ...[]byte) []byte {
-		return append(append([]byte{'['}, bytes.Join(bodies, []byte{','})...), ']')
-	}
-	if err := q.Send(ctx, group(posted(t, "tx-3", "carl", now), other.Payload, posted(t, "tx-4", "carl", now)),
-		group(posted(t, "tx-5", "dora", now), []byte(`{"event_id":"e","type":"transaction.posted","amount":"x"}`))); err != nil {
+	if err := q.Send(ctx, event.Join(posted(t, "tx-3", "carl", now), other.Payload, posted(t, "tx-4", "carl", now)),
+		event.Join(posted(t, "tx-5", "dora", now), []byte(`{"event_id":"e","type":"transaction.posted","amount":"x"}`))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := x.Once(ctx); err != nil {
