@@ -230,7 +230,7 @@ backend transaction
 	l.waitDecided(int64(scale(100, 2000)), time.Minute, "with tokens of the new key")
 	close(renewals)
 	if err := <-renewed; err != nil {
-		t.Errorf("logging in again through HAProxy: %v", err)
+		t.Errorf("logging in again through HAProxy: %v\nauth-service's errors:\n%s", err, errorLines(auth.out.String()))
 	}
 	l.stopAndWait()
 
@@ -255,3 +255,14 @@ const haproxyReadiness = `  option httpchk GET /actuator/health/readiness
   timeout check 2s
   default-server inter 100ms fall 1 rise 2
 `
+
+// errorLines returns the lines of a process's log at level ERROR.
+func errorLines(log string) string {
+	var out []string
+	for l := range strings.Lines(log) {
+		if strings.Contains(l, `"level":"ERROR"`) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
