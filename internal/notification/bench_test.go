@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech-banking/bank/internal/event"
 	"github.com/fintech-banking/bank/internal/poll"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
@@ -46,12 +47,14 @@ func BenchmarkHandle(b *testing.B) {
 // BenchmarkConsume measures the consumer's throughput with its default
 // workers and batch (one receive loop on SQLite, as serve runs it): 1,000
 // events of two recipients each on the table queue, reported as events/s;
-// emails log-only, as the platform ships, or through a loopback SMTP server.
+// emails log-only, as the platform ships, or through a loopback SMTP server;
+// an event a message, or in groups of 25 as a busy ledger commits them
+// (event.Group).
 //
 //	BANK_TEST_POSTGRES_URL=… go test -run '^$' -bench Consume ./internal/notification
 func BenchmarkConsume(b *testing.B) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
-		for _, channel := range []string{"log-only", "smtp"} {
+		for _, channel := range []string{"log-only", "log-only-groups", "smtp"} {
 			b.Run(string(d)+"/"+channel, func(b *testing.B) {
 				db := storetest.Open(b, d)
 				cfg := testConfig("")
@@ -73,8 +76,16 @@ func BenchmarkConsume(b *testing.B) {
 				var total time.Duration
 				for n := range b.N {
 					q, _ := newTestQueue(b, db, time.Minute, 5)
-					for i := range events {
-						if err := q.Send(ctx, transferEvent(fmt.Sprintf("r%d-ev%d", n, i), "alice", "bob", 1)); err != nil {
+					group := 1
+					if channel == "log-only-groups" {
+						group = 25
+					}
+					for i := 0; i < events; i += group {
+						var bodies [][]byte
+						for j := i; j < i+group; j++ {
+							bodies = append(bodies, transferEvent(fmt.Sprintf("r%d-ev%d", n, j), "alice", "bob", 1))
+						}
+						if err := q.Send(ctx, event.Join(bodies...)); err != nil {
 							b.Fatal(err)
 						}
 					}
