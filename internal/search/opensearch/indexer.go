@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -139,64 +138,79 @@ func (x *Indexer) Once(ctx context.Context) (int, error) {
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
+	// part is one event of a message: its body, and the transaction it
+	// waits for ("" for none) or that it cannot be read.
+	type part struct {
+		body       []byte
+		id         string
+		unreadable bool
+	}
 	var (
 		docs    []search.Document
-		done    []string // receipts to delete
 		indexed = map[string]bool{}
-		needs   = make([][]string, len(msgs)) // the transactions each message waits for
+		parts   = make([][]part, len(msgs))
 	)
 	for i, m := range msgs {
 		events, err := event.Split(m.Body) // a group holds a commit's events
 		if err != nil {
 			x.log.Error("search indexer: unreadable message", "message_id", m.ID, "err", err)
+			parts[i] = []part{{body: m.Body, unreadable: true}}
 			continue
 		}
-		readable := true
 		for _, body := range events {
 			p, err := event.Decode(body)
 			switch {
 			case errors.Is(err, event.ErrUnknownType):
-				// a newer producer's: not ours to index
+				parts[i] = append(parts[i], part{body: body}) // a newer producer's: not ours to index
 			case err != nil:
 				// Left undeleted: it ends in the dead-letter queue, where
 				// the lag counts it and an operator reads it.
 				x.log.Error("search indexer: unreadable message", "message_id", m.ID, "err", err)
-				readable = false
+				parts[i] = append(parts[i], part{body: body, unreadable: true})
 			default:
 				t, ok := p.(*event.Transaction)
 				if !ok {
+					parts[i] = append(parts[i], part{body: body})
 					continue
 				}
 				if _, seen := indexed[t.TransactionID]; !seen {
 					docs = append(docs, Document(t))
 					indexed[t.TransactionID] = true
 				}
-				needs[i] = append(needs[i], t.TransactionID)
+				parts[i] = append(parts[i], part{body: body, id: t.TransactionID})
 			}
-		}
-		if !readable {
-			needs[i] = nil
-			continue
-		}
-		if len(needs[i]) == 0 {
-			done = append(done, m.Receipt)
 		}
 	}
 	refused, err := x.put(ctx, docs)
 	if err != nil {
-		return len(msgs), x.delete(ctx, done, err)
+		clear(indexed) // nothing is known to be indexed
 	}
 	for _, r := range refused {
 		indexed[r.ID] = false
 		x.log.Error("search indexer: document refused", "transaction_id", r.ID, "status", r.Status, "reason", r.Reason)
 	}
-	// A message is done when every transaction it holds is indexed.
-	for i, ids := range needs {
-		if len(ids) > 0 && !slices.ContainsFunc(ids, func(id string) bool { return !indexed[id] }) {
-			done = append(done, msgs[i].Receipt)
+	// A message is done when every transaction it holds is indexed. A group
+	// with events not done keeps those alone (on a queue that can rewrite a
+	// message), so that only they come back and go to the dead-letter queue.
+	var done []string // receipts to delete
+	rq, rewrites := x.q.(queue.Rewriter)
+	for i, m := range msgs {
+		var rest [][]byte
+		for _, p := range parts[i] {
+			if p.unreadable || p.id != "" && !indexed[p.id] {
+				rest = append(rest, p.body)
+			}
+		}
+		switch {
+		case len(rest) == 0:
+			done = append(done, m.Receipt)
+		case err == nil && rewrites && len(rest) < len(parts[i]):
+			if werr := rq.Rewrite(ctx, m.Receipt, event.Join(rest...)); werr != nil {
+				x.log.Warn("search indexer: a group's events not indexed not kept alone; the whole group comes back", "message_id", m.ID, "err", werr)
+			}
 		}
 	}
-	return len(msgs), x.delete(ctx, done, nil)
+	return len(msgs), x.delete(ctx, done, err)
 }
 
 // put sends docs with _bulk, again with those refused, up to Attempts times

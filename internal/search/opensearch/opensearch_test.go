@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,11 +178,12 @@ func TestIndexer(t *testing.T) {
 		t.Errorf("at the end: %+v, want only the unreadable message", s.Main)
 	}
 
+	const unreadable = `{"event_id":"e","type":"transaction.posted","amount":"x"}`
 	// Groups (a commit's events, event.Group): each transaction indexed; a
 	// group is deleted when all it holds is done, and a group with an
-	// unreadable event stays whole.
+	// unreadable event keeps it alone.
 	if err := q.Send(ctx, event.Join(posted(t, "tx-3", "carl", now), other.Payload, posted(t, "tx-4", "carl", now)),
-		event.Join(posted(t, "tx-5", "dora", now), []byte(`{"event_id":"e","type":"transaction.posted","amount":"x"}`))); err != nil {
+		event.Join(posted(t, "tx-5", "dora", now), []byte(unreadable))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := x.Once(ctx); err != nil {
@@ -192,5 +194,9 @@ func TestIndexer(t *testing.T) {
 	}
 	if s := stats(); s.Main.InFlight != 2 || s.Main.Visible != 0 {
 		t.Errorf("after two groups: %+v, want the group with an unreadable event in flight beside the unreadable message", s.Main)
+	}
+	bodies := storetest.Column[string](t, db, `SELECT body FROM queue_messages WHERE queue = $1 ORDER BY seq`, event.SearchQueue)
+	if want := []string{"not an event", unreadable}; !slices.Equal(bodies, want) {
+		t.Errorf("left in the queue: %q, want %q (the group's unreadable event alone)", bodies, want)
 	}
 }
