@@ -81,15 +81,15 @@ func (s *Service) reserveLogin(ctx context.Context, throttles []throttle, now ti
 		wait = 0
 		attempts := make([]int, len(throttles))
 		for i, t := range throttles {
-			// Insert first, so that the row exists to be locked: two first
-			// attempts at once then queue on it instead of both inserting.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO login_throttle (key, attempts, blocked_until, updated_at)
-				VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING`, t.key, now); err != nil {
-				return fmt.Errorf("insert login throttle: %w", err)
-			}
+			// One statement makes the row if it is missing and locks it:
+			// two first attempts at once queue on it instead of both
+			// inserting, and a row that another login's success deletes
+			// meanwhile is made again (an insert, then a SELECT … FOR
+			// UPDATE, would find nothing to lock).
 			var blocked time.Time
-			err := tx.QueryRowContext(ctx, `SELECT attempts, blocked_until FROM login_throttle WHERE key = $1`+forUpdate(s.db), t.key).
-				Scan(&attempts[i], &blocked)
+			err := tx.QueryRowContext(ctx, `INSERT INTO login_throttle (key, attempts, blocked_until, updated_at)
+				VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO UPDATE SET key = excluded.key
+				RETURNING attempts, blocked_until`, t.key, now).Scan(&attempts[i], &blocked)
 			if err != nil {
 				return fmt.Errorf("read login throttle: %w", err)
 			}

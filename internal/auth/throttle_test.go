@@ -3,11 +3,13 @@ package auth
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fintech-banking/bank/internal/bank"
 	"github.com/fintech-banking/bank/internal/store"
 	"github.com/fintech-banking/bank/internal/store/storetest"
 )
@@ -90,4 +92,47 @@ func BenchmarkAuthenticate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestConcurrentLogins: logins of one user from one address at once either
+// succeed or are told to wait (a run of attempts at once is counted before
+// any password is checked, so that guesses cannot slip in together), never
+// fail. Each counts itself under the address's throttle and a success
+// deletes the count: one that found the row, then saw it deleted by
+// another's success before it could lock it, counts itself anew.
+func TestConcurrentLogins(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		s := newServer(t, db, testConfig())
+		s.mustRegister(email, password, "Ann")
+		const workers, each = 8, 40
+		var (
+			wg              sync.WaitGroup
+			mu              sync.Mutex
+			ok, told, other int
+		)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					_, err := s.svc.Login(context.Background(), email, password, "192.0.2.7")
+					mu.Lock()
+					switch {
+					case err == nil:
+						ok++
+					case bank.ErrorKind(err) == bank.KindRateLimited:
+						told++
+					default:
+						if other++; other <= 3 {
+							t.Errorf("login: %v", err)
+						}
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if other > 0 || ok == 0 {
+			t.Errorf("of %d logins %d succeeded, %d were told to wait and %d failed", workers*each, ok, told, other)
+		}
+	})
 }
