@@ -58,7 +58,7 @@ var commands = []command{
 		"bank backup restore bank-20261201T030000Z                      # into a new database beside the configured one\nbank backup restore bank-20261201T030000Z --to postgres://postgres@db/bank_restored"},
 	{"backup verify", "Restore a backup into a scratch database, check the ledger and compare it with the manifest.", "NAME [--dir ./data/backups] [-o table|json] [flags]",
 		"bank backup verify bank-20261201T030000Z"},
-	{"queue stats", "Show the queue and its dead-letter queue: visible, in flight, delayed, oldest message's age.", "[-o table|json] [flags]",
+	{"queue stats", "Show the queue and its dead-letter queue in events: visible, in flight, delayed, oldest message's age.", "[-o table|json] [flags]",
 		"bank queue stats\nBANK_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/123456789012/fintech-banking-events bank queue stats -o json"},
 	{"queue purge", "Delete every message of the queue or of its dead-letter queue.", "--queue main|dlq --yes [flags]",
 		"bank queue purge --queue dlq --yes"},

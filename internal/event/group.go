@@ -48,7 +48,7 @@ func Group(recs []Record) []Record {
 			for k, i := range idx {
 				bodies[k] = recs[i].Payload
 			}
-			out[m].Payload = Join(bodies...)
+			out[m].Payload, out[m].Events = Join(bodies...), len(idx)
 		}
 	}
 	return out

@@ -23,13 +23,15 @@ const Queue = "notifications"
 // Queue, because each message of a queue goes to one consumer and is gone.
 const SearchQueue = "search"
 
-// Record is one encoded event, ready for the queue.
+// Record is one encoded event, ready for the queue, or after Group the
+// message that carries several.
 type Record struct {
 	ID      string // the message's id: the event's, but for a copy to another queue
 	Type    string
 	Payload []byte
 	At      time.Time
 	Queue   string // Queue when empty
+	Events  int    // the events Payload holds when a group (Group); 0 is one
 }
 
 // QueueName is the queue r goes to.
@@ -50,12 +52,15 @@ func Encode(p Payload) (Record, error) {
 	return Record{ID: h.EventID, Type: h.Type, Payload: body, At: h.OccurredAt}, nil
 }
 
+// Count is how many events r's message holds.
+func (r Record) Count() int { return max(r.Events, 1) }
+
 // Insert begins the statement that writes records: a row's id, body,
-// sent_at (milliseconds since the epoch) and queue are its own, and
-// visible_at is 0: visible at once, whatever the clocks of the writer and
-// the consumer. The ledger's batch uses it to write its events in the
-// statement that writes its money.
-const Insert = "INSERT INTO queue_messages (id, body, sent_at, queue, visible_at) "
+// sent_at (milliseconds since the epoch), queue and count of events are its
+// own, and visible_at is 0: visible at once, whatever the clocks of the
+// writer and the consumer. The ledger's batch uses it to write its events in
+// the statement that writes its money.
+const Insert = "INSERT INTO queue_messages (id, body, sent_at, queue, events, visible_at) "
 
 // writeChunk bounds the rows of one INSERT.
 const writeChunk = 200
@@ -69,14 +74,14 @@ func Write(ctx context.Context, tx *sql.Tx, recs ...Record) error {
 		chunk := recs[start:min(start+writeChunk, len(recs))]
 		var q strings.Builder
 		q.WriteString(Insert + "VALUES ")
-		args := make([]any, 0, 4*len(chunk))
+		args := make([]any, 0, 5*len(chunk))
 		for i, r := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, 0)", n+1, n+2, n+3, n+4)
-			args = append(args, r.ID, r.Payload, r.At.UnixMilli(), r.QueueName())
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, 0)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, r.ID, r.Payload, r.At.UnixMilli(), r.QueueName(), r.Count())
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("write %d messages of %s events: %w", len(chunk), chunk[0].Type, err)

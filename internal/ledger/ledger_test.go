@@ -515,3 +515,36 @@ func TestConcurrentDuplicates(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchEventsInOneMessage: a batch's events commit in one message, which
+// counts them all (queue_messages.events: a queue's depth is in events), on
+// both databases. eventtest.Written checks each message's count too.
+func TestBatchEventsInOneMessage(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(t, db)
+		alice := customer(t, db, "alice")
+		a := open(t, l, alice, "EUR", 100)
+		b := open(t, l, alice, "EUR", 0)
+		count := func() (messages, events int) {
+			t.Helper()
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(events), 0) FROM queue_messages WHERE queue = $1`,
+				event.Queue).Scan(&messages, &events); err != nil {
+				t.Fatal(err)
+			}
+			return messages, events
+		}
+		m0, e0 := count()
+		transfer := ledger.TransferInput{From: a, To: b, Money: eur(5)}
+		if _, err := l.TransferBatch(ctx, alice, idem("batch"), []ledger.TransferInput{transfer, transfer, transfer}); err != nil {
+			t.Fatal(err)
+		}
+		if m, e := count(); m-m0 != 1 || e-e0 != 3 {
+			t.Errorf("the batch of 3 wrote %d messages of %d events, want 1 of 3", m-m0, e-e0)
+		}
+		if n := len(eventtest.Written(t, db, eventtest.OfType(event.TransactionPosted))); n < 3 {
+			t.Errorf("%d transaction.posted events written, want at least 3", n)
+		}
+	})
+}

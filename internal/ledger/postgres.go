@@ -125,7 +125,8 @@ const writesSQL = `WITH balances AS (
 		INSERT INTO postings (transaction_id, account_id, amount, currency, created_at)
 		SELECT v.*, $1::timestamptz FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[]) AS v
 	), events AS (
-		` + event.Insert + `SELECT v.id, v.body, $25::bigint, v.queue, 0 FROM unnest($17::text[], $18::bytea[], $28::text[]) AS v(id, body, queue)
+		` + event.Insert + `SELECT v.id, v.body, $25::bigint, v.queue, v.events, 0
+		FROM unnest($17::text[], $18::bytea[], $28::text[], $30::int[]) AS v(id, body, queue, events)
 	)
 	INSERT INTO idempotency_keys (` + idem.Columns + `, created_at)
 	SELECT v.*, $1::timestamptz FROM unnest($19::text[], $20::text[], $21::text[], $22::int[], $26::text[], $23::bytea[], $24::text[]) AS v`
@@ -240,9 +241,9 @@ func (s *pgBatch) write(b *batch) error {
 	}
 	msgs := event.Group(b.events)
 	n = len(msgs)
-	eID, eBody, eQueue := make([]string, n), make([][]byte, n), make([]string, n)
+	eID, eBody, eQueue, eCount := make([]string, n), make([][]byte, n), make([]string, n), make([]int32, n)
 	for i, e := range msgs {
-		eID[i], eBody[i], eQueue[i] = e.ID, e.Payload, e.QueueName()
+		eID[i], eBody[i], eQueue[i], eCount[i] = e.ID, e.Payload, e.QueueName(), int32(e.Count())
 	}
 	n = len(b.keys)
 	kUser, kKey, kHash, kBody, kStatus, kTx := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n), make([]*string, n)
@@ -255,7 +256,7 @@ func (s *pgBatch) write(b *batch) error {
 		id, typ, amt, cur, desc, by, rev, hold,
 		pTx, pAcct, pAmt, pCur,
 		eID, eBody,
-		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome, md, eQueue, owners)
+		kUser, kKey, kHash, kStatus, kBody, kTx, b.now.UnixMilli(), kOutcome, md, eQueue, owners, eCount)
 	for _, h := range b.newHolds {
 		pipe.Queue(insertHoldSQL, h.ID, h.AccountID, h.Amount, h.CapturedAmount, string(h.Currency), h.Status,
 			h.Description, h.createdBy, h.ExpiresAt, h.CreatedAt, h.updatedAt, h.Metadata.Stored())

@@ -39,7 +39,7 @@ func NewQueueCollector(stats func(context.Context) ([]QueueStat, error), timeout
 		stats:   stats,
 		timeout: timeout,
 		messages: prometheus.NewDesc("bank_queue_messages",
-			"Messages in a queue by state: visible (waiting), in_flight (received, not yet deleted), delayed, dead_letter (in its DLQ).",
+			"Messages in a queue by state: visible (waiting), in_flight (received, not yet deleted), delayed, dead_letter (in its DLQ). On the table queue a message that carries several events counts each, as on SQS.",
 			[]string{"queue", "state"}, nil),
 		age: prometheus.NewDesc("bank_queue_oldest_message_age_seconds",
 			"Age of the oldest message waiting in a queue.", []string{"queue"}, nil),

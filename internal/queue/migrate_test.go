@@ -242,3 +242,50 @@ func TestMigrationQueueBodyLZ4(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrationQueueMessageEvents: migration 0028 keeps the messages waiting
+// (each counts one event, as a release before it wrote them), and from then
+// on a message counts the events it holds, sent, rewritten or redriven.
+func TestMigrationQueueMessageEvents(t *testing.T) {
+	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := storetest.MigratedTo(t, d, 27)
+			group := `[{"event_id":"e1","type":"t"},{"event_id":"e2","type":"t"}]`
+			for i, body := range []string{group, `{"event_id":"e3","type":"t"}`} {
+				if _, err := db.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, 'q', $2, 1, 0)`,
+					fmt.Sprint("m", i), []byte(body)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+			tq, err := queue.OpenTable(ctx, db, queue.TableConfig{Name: "q"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			visible := func(when string, want int64) {
+				t.Helper()
+				s, err := tq.Stats(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := s.Main.Visible; got != want {
+					t.Errorf("%s: %d events counted (%+v), want %d", when, got, s, want)
+				}
+			}
+			visible("after the migration", 2)
+			if err := tq.Send(ctx, []byte(group)); err != nil {
+				t.Fatal(err)
+			}
+			visible("a group of two sent", 4)
+			if _, err := db.ExecContext(ctx, `DELETE FROM queue_messages WHERE id IN ('m0', 'm1')`); err != nil {
+				t.Fatal(err)
+			}
+			visible("the old messages gone", 2)
+		})
+	}
+}

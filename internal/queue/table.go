@@ -137,7 +137,7 @@ func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
 		for start := 0; start < len(bodies); start += sendChunk {
 			chunk := bodies[start:min(start+sendChunk, len(bodies))]
 			var q strings.Builder
-			q.WriteString(`INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES `)
+			q.WriteString(`INSERT INTO queue_messages (id, queue, body, events, sent_at, visible_at) VALUES `)
 			args := []any{t.name, now}
 			for i, b := range chunk {
 				if b == nil {
@@ -146,8 +146,8 @@ func (t *Table) Send(ctx context.Context, bodies ...[]byte) error {
 				if i > 0 {
 					q.WriteString(", ")
 				}
-				fmt.Fprintf(&q, "($%d, $1, $%d, $2, $2)", len(args)+1, len(args)+2)
-				args = append(args, bank.NewID(), b)
+				fmt.Fprintf(&q, "($%d, $1, $%d, $%d, $2, $2)", len(args)+1, len(args)+2, len(args)+3)
+				args = append(args, bank.NewID(), b, eventsIn(b))
 			}
 			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return err
@@ -586,8 +586,8 @@ func (t *Table) Rewrite(ctx context.Context, r string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.consumerExec(ctx, `UPDATE queue_messages SET body = $4 WHERE seq = $1 AND receive_count = $2 AND queue = $3`,
-		seq, count, t.name, body)
+	res, err := t.consumerExec(ctx, `UPDATE queue_messages SET body = $4, events = $5 WHERE seq = $1 AND receive_count = $2 AND queue = $3`,
+		seq, count, t.name, body, eventsIn(body))
 	if err != nil {
 		return fmt.Errorf("rewrite message %d in queue %s: %w", seq, t.name, err)
 	}
@@ -656,14 +656,16 @@ func oneRow(res sql.Result, receipt string) error {
 	return nil
 }
 
-// Stats counts both queues' messages by state. A message never received
+// Stats counts both queues' messages by state, in events: a message that
+// holds a commit's events (event.Group) counts as many, as they would on
+// SQS, where the relay sends them one a message. A message never received
 // whose visible_at is ahead is delayed; a received one is in flight.
 func (t *Table) Stats(ctx context.Context) (Stats, error) {
 	now := t.ms()
 	rows, err := t.db.QueryContext(ctx, `SELECT queue,
-			COALESCE(SUM(CASE WHEN visible_at <= $3 THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN visible_at > $3 AND receive_count > 0 THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN visible_at > $3 AND receive_count = 0 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN visible_at <= $3 THEN events ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN visible_at > $3 AND receive_count > 0 THEN events ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN visible_at > $3 AND receive_count = 0 THEN events ELSE 0 END), 0),
 			MIN(sent_at)
 		FROM queue_messages WHERE queue IN ($1, $2) GROUP BY queue`, t.name, t.dlq, now)
 	if err != nil {
@@ -693,6 +695,15 @@ func (t *Table) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, fmt.Errorf("stats of queue %s: %w", t.name, err)
 	}
 	return s, nil
+}
+
+// eventsIn is how many events a message body holds: a group's (event.Group),
+// or one, a malformed body's too.
+func eventsIn(body []byte) int {
+	if es, err := event.Split(body); err == nil {
+		return len(es)
+	}
+	return 1
 }
 
 // Purge deletes every message of one queue, in flight or not.
@@ -760,8 +771,8 @@ func (t *Table) Redrive(ctx context.Context, max int) (int, error) {
 			}
 			now := t.ms()
 			for _, m := range ms {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES ($1, $2, $3, $4, $4)`,
-					bank.NewID(), t.name, m.body, now); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, events, sent_at, visible_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+					bank.NewID(), t.name, m.body, eventsIn(m.body), now); err != nil {
 					return err
 				}
 				if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE queue = $1 AND seq = $2`, t.dlq, m.seq); err != nil {

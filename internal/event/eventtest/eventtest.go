@@ -13,20 +13,26 @@ import (
 // were written, decoded, a group's one by one; matching, when given, keeps those it accepts.
 func Written(t testing.TB, db *store.DB, matching ...func(event.Payload) bool) []event.Payload {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT body FROM queue_messages WHERE queue = $1 ORDER BY seq`, event.Queue)
+	rows, err := db.QueryContext(context.Background(), `SELECT body, events FROM queue_messages WHERE queue = $1 ORDER BY seq`, event.Queue)
 	if err != nil {
 		t.Fatalf("read the events: %v", err)
 	}
 	defer rows.Close()
 	var out []event.Payload
 	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
+		var (
+			body []byte
+			n    int
+		)
+		if err := rows.Scan(&body, &n); err != nil {
 			t.Fatalf("read the events: %v", err)
 		}
 		events, err := event.Split(body)
 		if err != nil {
 			t.Fatalf("split the message %s: %v", body, err)
+		}
+		if n != len(events) {
+			t.Errorf("a message of %d events counts %d (queue_messages.events): %s", len(events), n, body)
 		}
 	next:
 		for _, e := range events {

@@ -269,19 +269,37 @@ func testChangeVisibility(t *testing.T, f Factory, gaps Gaps) {
 
 // testRewrite: a queue that can rewrite a received message keeps its
 // visibility and receive count, and what comes back, and in the end goes
-// to the dead-letter queue, is the new body.
+// to the dead-letter queue, is the new body. Such a queue's messages can
+// hold several events (event.Group), and its depths count the events.
 func testRewrite(t *testing.T, f Factory, _ Gaps) {
 	q, later := f(t, Config{VisibilityTimeout: time.Second, MaxReceiveCount: 2})
 	rq, ok := q.(queue.Rewriter)
 	if !ok {
 		t.Skip("this queue cannot rewrite a message; its relay sends one event a message")
 	}
-	send(t, q, `[`+event(1)+`,`+event(2)+`]`)
 	ctx := ctxFor(t, 30*time.Second)
+	depths := func(when string, visible, inFlight int64) {
+		t.Helper()
+		s, err := q.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Main.Visible != visible || s.Main.InFlight != inFlight {
+			t.Errorf("%s: %d visible and %d in flight, want %d and %d (events, not messages)",
+				when, s.Main.Visible, s.Main.InFlight, visible, inFlight)
+		}
+	}
+	send(t, q, `[`+event(1)+`,`+event(2)+`,`+event(3)+`]`, event(4))
+	depths("a group of three and an event sent", 4, 0)
 	m := receiveN(t, q, 1, 10*time.Second)[0]
+	if err := q.Delete(ctx, receiveN(t, q, 1, 10*time.Second)[0].Receipt); err != nil {
+		t.Fatal(err)
+	}
+	depths("the group received", 0, 3)
 	if err := rq.Rewrite(ctx, m.Receipt, []byte(event(2))); err != nil {
 		t.Fatalf("rewrite: %v", err)
 	}
+	depths("the group rewritten to hold one event", 0, 1)
 	expectNone(t, q, 0) // still invisible
 	later(time.Second)
 	again := receiveN(t, q, 1, 10*time.Second)[0]
