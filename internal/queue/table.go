@@ -748,18 +748,19 @@ func (t *Table) Redrive(ctx context.Context, max int) (int, error) {
 			if err := readInOrder(ctx, t.db, tx); err != nil {
 				return err
 			}
-			rows, err := tx.QueryContext(ctx, `SELECT seq, body FROM queue_messages WHERE queue = $1 ORDER BY seq LIMIT $2`+t.lock, t.dlq, n)
+			rows, err := tx.QueryContext(ctx, `SELECT seq, body, events FROM queue_messages WHERE queue = $1 ORDER BY seq LIMIT $2`+t.lock, t.dlq, n)
 			if err != nil {
 				return err
 			}
 			type msg struct {
-				seq  int64
-				body []byte
+				seq    int64
+				body   []byte
+				events int
 			}
 			var ms []msg
 			for rows.Next() {
 				var m msg
-				if err := rows.Scan(&m.seq, &m.body); err != nil {
+				if err := rows.Scan(&m.seq, &m.body, &m.events); err != nil {
 					rows.Close()
 					return err
 				}
@@ -772,7 +773,7 @@ func (t *Table) Redrive(ctx context.Context, max int) (int, error) {
 			now := t.ms()
 			for _, m := range ms {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, events, sent_at, visible_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-					bank.NewID(), t.name, m.body, eventsIn(m.body), now); err != nil {
+					bank.NewID(), t.name, m.body, m.events, now); err != nil {
 					return err
 				}
 				if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE queue = $1 AND seq = $2`, t.dlq, m.seq); err != nil {
